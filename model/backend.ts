@@ -1,12 +1,26 @@
 /**
  * Chooses the TF.js backend once at start-up. Nothing else in arcstream names a backend.
  *
- * Order: tensorflow (tfjs-node-gpu / tfjs-node) > webgpu (real adapter) > wasm (+ the project's
- * training kernels) > cpu. `--backend NAME` or ARCSTREAM_BACKEND forces one.
- *
- * BOOTSTRAP VERSION: only wasm and cpu for now; the backend helper completes this file.
+ * Order: tensorflow (tfjs-node-gpu / tfjs-node, when `deno task setup-gpu` installed it) > webgpu
+ * (a real adapter; Deno's CPU "llvmpipe" fallback adapter is slower than wasm and is skipped) >
+ * wasm (+ arcstream's training kernels, `wasm_kernels.ts`) > cpu. `--backend NAME` (the `backend`
+ * option) or ARCSTREAM_BACKEND forces one; a forced backend that cannot start is an error that
+ * says why, never a silent fallback.
  */
 import * as tf from "@tensorflow/tfjs";
+import { registerWasmKernels } from "./wasm_kernels.ts";
+import { probeTensorflow, type TensorflowProbe } from "./backend_probe.ts";
+import { probeWebGPU, type WebGPUProbe } from "./backend_probe.ts";
+import { installOutOfMemoryGuard, WASM_HEAP_LIMIT_BYTES } from "./backend_memory.ts";
+
+export {
+  BackendOutOfMemoryError,
+  explainOutOfMemory,
+  isOutOfMemoryError,
+  WASM_HEAP_LIMIT_BYTES,
+} from "./backend_memory.ts";
+export { probeTensorflow, probeWebGPU } from "./backend_probe.ts";
+export type { TensorflowProbe, WebGPUProbe } from "./backend_probe.ts";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
@@ -15,25 +29,194 @@ export interface BackendInfo {
   name: BackendName;
   /** Human-readable detail, e.g. the WebGPU adapter or the wasm SIMD/threads state. */
   detail: string;
+  /** Why each backend ranked above the chosen one was passed over (auto only). */
+  skipped: string[];
+  /** Largest total tensor memory the backend can address, or null when not known. */
+  memoryLimitBytes: number | null;
 }
 
 export interface BackendOptions {
-  /** Backend to force; default "auto" (or ARCSTREAM_BACKEND when set). */
+  /** Backend to force. Default: ARCSTREAM_BACKEND when set, else "auto". */
   backend?: BackendName | "auto";
+  /**
+   * Threads for the wasm backend's XNNPACK; 1 uses the single-threaded SIMD build, 2-8 the
+   * multithreaded one. Default: ARCSTREAM_WASM_THREADS when set, else 1.
+   */
+  wasmThreads?: number;
+  /** Where warnings go (e.g. forcing WebGPU onto a fallback adapter). Default: console.warn. */
+  warn?: (message: string) => void;
+}
+
+/** Parses a `--backend` value; throws a RangeError naming the valid choices. */
+export function parseBackendName(value: string): BackendName | "auto" {
+  const v = value.trim().toLowerCase();
+  if (v === "auto" || (BACKEND_NAMES as readonly string[]).includes(v)) {
+    return v as BackendName | "auto";
+  }
+  throw new RangeError(
+    `Unknown backend "${value}": expected auto, ${BACKEND_NAMES.join(", ")}`,
+  );
+}
+
+let current: { key: string; info: BackendInfo } | null = null;
+
+/** The backend chosen by the last `initBackend`, or null before it. */
+export function currentBackend(): BackendInfo | null {
+  return current?.info ?? null;
+}
+
+/** Memory the active backend can address (wasm: 4 GiB heap), or null when unknown. */
+export function backendMemoryLimitBytes(): number | null {
+  return tf.getBackend() === "wasm" ? WASM_HEAP_LIMIT_BYTES : null;
 }
 
 /** Initializes and returns the chosen backend. Safe to call more than once. */
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
-  const wanted = options.backend ?? (Deno.env.get("ARCSTREAM_BACKEND") as BackendName | undefined) ??
-    "auto";
-  if (wanted === "cpu") {
-    await tf.setBackend("cpu");
-    await tf.ready();
-    return { name: "cpu", detail: "pure JS" };
+  const env = Deno.env.get("ARCSTREAM_BACKEND");
+  const wanted = options.backend ?? (env ? parseBackendName(env) : "auto");
+  if (wanted !== "auto") parseBackendName(wanted);
+  const threadsEnv = Deno.env.get("ARCSTREAM_WASM_THREADS");
+  const threads = options.wasmThreads ?? (threadsEnv ? Number(threadsEnv) : 1);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 8) {
+    throw new RangeError(`wasm threads must be an integer in [1, 8], got ${threadsEnv ?? threads}`);
   }
-  await import("@tensorflow/tfjs-backend-wasm");
-  const ok = await tf.setBackend("wasm");
-  if (!ok) throw new Error("The wasm backend could not be initialized");
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  const key = `${wanted}/${threads}`;
+  if (current && current.key === key && tf.getBackend() === current.info.name) return current.info;
+
+  const info = wanted === "auto"
+    ? await initAuto(threads)
+    : await initForced(wanted, threads, warn);
+  current = { key, info };
+  return info;
+}
+
+async function initAuto(threads: number): Promise<BackendInfo> {
+  const skipped: string[] = [];
+  const tfNode = probeTensorflow();
+  if (tfNode.loadable) {
+    try {
+      return { ...(await initTensorflow(tfNode)), skipped };
+    } catch (e) {
+      skipped.push(`tensorflow: ${(e as Error).message}`);
+    }
+  } else skipped.push(`tensorflow: ${tfNode.reason}`);
+  const gpu = await probeWebGPU();
+  if (gpu.adapter && !gpu.adapter.isFallbackAdapter) {
+    try {
+      return { ...(await initWebGPU(gpu)), skipped };
+    } catch (e) {
+      skipped.push(`webgpu: ${(e as Error).message}`);
+    }
+  } else skipped.push(`webgpu: ${gpu.reason}`);
+  try {
+    return { ...(await initWasm(threads)), skipped };
+  } catch (e) {
+    skipped.push(`wasm: ${(e as Error).message}`);
+  }
+  return { ...(await initCpu()), skipped };
+}
+
+async function initForced(
+  name: BackendName,
+  threads: number,
+  warn: (m: string) => void,
+): Promise<BackendInfo> {
+  const fail = (why: string): never => {
+    throw new Error(
+      `Cannot use the ${name} backend (forced by --backend/ARCSTREAM_BACKEND): ${why}`,
+    );
+  };
+  try {
+    if (name === "tensorflow") {
+      const probe = probeTensorflow();
+      if (!probe.loadable) fail(probe.reason);
+      return { ...(await initTensorflow(probe)), skipped: [] };
+    }
+    if (name === "webgpu") {
+      const gpu = await probeWebGPU();
+      if (!gpu.adapter) fail(gpu.reason);
+      if (gpu.adapter!.isFallbackAdapter) {
+        warn(
+          `Warning: WebGPU adapter "${gpu.adapter!.description}" is a CPU fallback ` +
+            `(isFallbackAdapter); expect it to be slower than --backend wasm.`,
+        );
+      }
+      return { ...(await initWebGPU(gpu)), skipped: [] };
+    }
+    if (name === "wasm") return { ...(await initWasm(threads)), skipped: [] };
+    return { ...(await initCpu()), skipped: [] };
+  } catch (e) {
+    if ((e as Error).message.startsWith("Cannot use the")) throw e;
+    return fail((e as Error).message);
+  }
+}
+
+type Chosen = Omit<BackendInfo, "skipped">;
+
+async function setBackend(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend("${name}") failed to initialize it`);
   await tf.ready();
-  return { name: "wasm", detail: "XNNPACK" };
+  quietCpuBanner();
+}
+
+/** tfjs-backend-cpu prints a "use tfjs-node" banner on first use under Node-like runtimes. */
+function quietCpuBanner(): void {
+  const cpu = tf.findBackend("cpu") as unknown as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
+}
+
+async function initTensorflow(probe: TensorflowProbe): Promise<Chosen> {
+  // A variable specifier: `deno check`/`deno install` must not try to fetch the package.
+  const specifier = `npm:${probe.packageName}@${probe.version}`;
+  await import(specifier);
+  await setBackend("tensorflow");
+  return {
+    name: "tensorflow",
+    detail: `${probe.packageName} ${probe.version} (libtensorflow${probe.gpu ? ", CUDA" : ""})`,
+    memoryLimitBytes: null,
+  };
+}
+
+async function initWebGPU(gpu: WebGPUProbe): Promise<Chosen> {
+  await import("@tensorflow/tfjs-backend-webgpu");
+  await setBackend("webgpu");
+  const a = gpu.adapter!;
+  return {
+    name: "webgpu",
+    detail: `${a.description || a.vendor || "adapter"}${a.isFallbackAdapter ? " (fallback)" : ""}` +
+      `, maxBufferSize ${a.limits.maxBufferSize ?? "?"}`,
+    memoryLimitBytes: null,
+  };
+}
+
+let wasmThreadsLoaded: number | null = null;
+
+async function initWasm(threads: number): Promise<Chosen> {
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  if (threads > 1 && wasmThreadsLoaded !== threads) {
+    const { useThreadedWasm } = await import("./wasm_threads.ts");
+    useThreadedWasm(threads);
+    wasmThreadsLoaded = threads;
+  }
+  const kernels = registerWasmKernels();
+  await setBackend("wasm");
+  installOutOfMemoryGuard(tf.backend());
+  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+  return {
+    name: "wasm",
+    detail: `XNNPACK, SIMD ${simd ? "on" : "off"}, threads ${wasm.getThreadsCount()}, ` +
+      `${kernels.length} arcstream kernels`,
+    memoryLimitBytes: WASM_HEAP_LIMIT_BYTES,
+  };
+}
+
+async function initCpu(): Promise<Chosen> {
+  await setBackend("cpu");
+  return {
+    name: "cpu",
+    detail: "pure JavaScript (slow; for tests and reference)",
+    memoryLimitBytes: null,
+  };
 }

@@ -1,0 +1,162 @@
+/**
+ * IR-ResNet backbone with the "E" output block, as used by ArcFace
+ * (Deng et al., "ArcFace: Additive Angular Margin Loss for Deep Face Recognition", arXiv 1801.07698,
+ * section 3.2: "LResNet100E-IR"; layout as in insightface's arcface_torch `iresnet.py`).
+ *
+ * Built as a functional `tf.LayersModel` so that it exports as model.json + weights and BN / dropout
+ * follow the `training` flag. Layout is NHWC: input [B, S, S, 3] float32 in [-1, 1], output [B, D].
+ */
+import type * as tfTypes from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
+
+/** Units (IR blocks) per stage for each depth. */
+export const IRESNET_UNITS: Readonly<Record<number, readonly number[]>> = {
+  18: [2, 2, 2, 2],
+  34: [3, 4, 6, 3],
+  50: [3, 4, 14, 3],
+  100: [3, 13, 30, 3],
+};
+
+/** Channels of the four stages at width multiplier 1. */
+const STAGE_WIDTHS = [64, 128, 256, 512];
+
+export interface IResNetOptions {
+  /** Depth: 18, 34, 50 or 100. Default: 50. */
+  depth?: number;
+  /** Width multiplier applied to the stem and every stage (0.25 -> 16/32/64/128). Default: 1. */
+  width?: number;
+  /** Input side in pixels; must be a multiple of 16 (112 -> 7x7 before the output block). Default: 112. */
+  inputSize?: number;
+  /** Embedding size of the "E" output. Default: 512. */
+  embeddingSize?: number;
+  /** Dropout rate in the "E" output block (training only). Default: 0.4 (insightface's seed). */
+  dropout?: number;
+  /** Seed of the weight initializers (each layer gets seed + its index). Default: 1. */
+  seed?: number;
+}
+
+/** The options with every default filled in (saved in checkpoints and exports). */
+export type IResNetConfig = Required<IResNetOptions>;
+
+/** Fills in defaults and validates the options. */
+export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
+  const config: IResNetConfig = {
+    depth: options.depth ?? 50,
+    width: options.width ?? 1,
+    inputSize: options.inputSize ?? 112,
+    embeddingSize: options.embeddingSize ?? 512,
+    dropout: options.dropout ?? 0.4,
+    seed: options.seed ?? 1,
+  };
+  if (!(config.depth in IRESNET_UNITS)) {
+    throw new RangeError(
+      `Cannot build IR-ResNet depth ${config.depth}: expected 18, 34, 50 or 100`,
+    );
+  }
+  if (!(config.width > 0 && config.width <= 4)) {
+    throw new RangeError(`Cannot build IR-ResNet width ${config.width}: expected 0 < width <= 4`);
+  }
+  if (!Number.isInteger(config.inputSize) || config.inputSize < 16 || config.inputSize % 16 !== 0) {
+    throw new RangeError(
+      `Cannot build IR-ResNet input size ${config.inputSize}: expected a multiple of 16 (e.g. 112)`,
+    );
+  }
+  if (!Number.isInteger(config.embeddingSize) || config.embeddingSize < 1) {
+    throw new RangeError(`Cannot build IR-ResNet embedding size ${config.embeddingSize}`);
+  }
+  if (!(config.dropout >= 0 && config.dropout < 1)) {
+    throw new RangeError(`Cannot build IR-ResNet dropout ${config.dropout}: expected 0 <= p < 1`);
+  }
+  return config;
+}
+
+/** Channels of a stage (or the stem, 64 at width 1) after the width multiplier. */
+export function scaledWidth(base: number, width: number): number {
+  return Math.max(4, Math.round(base * width));
+}
+
+/** Builds the backbone. Layer names are stable (stem_*, s{stage}u{unit}_*, out_*): checkpoints use them. */
+export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel {
+  const c = iresnetConfig(options);
+  let seed = c.seed;
+  // Kaiming normal, fan_out, as arcface_torch initializes its convolutions.
+  const kernelInit = () =>
+    tf.initializers.varianceScaling({
+      scale: 2,
+      mode: "fanOut",
+      distribution: "normal",
+      seed: seed++,
+    });
+  // BN as in arcface_torch/mxnet: eps 2e-5 (1e-5 in torch), moving-average momentum 0.9.
+  const bn = (name: string) => tf.layers.batchNormalization({ name, epsilon: 2e-5, momentum: 0.9 });
+  const prelu = (name: string) =>
+    tf.layers.prelu({
+      name,
+      sharedAxes: [1, 2],
+      alphaInitializer: tf.initializers.constant({ value: 0.25 }),
+    });
+  const conv = (name: string, filters: number, kernelSize: number, strides: number) =>
+    tf.layers.conv2d({
+      name,
+      filters,
+      kernelSize,
+      strides,
+      padding: "same",
+      useBias: false,
+      kernelInitializer: kernelInit(),
+    });
+
+  const input = tf.input({ shape: [c.inputSize, c.inputSize, 3], name: "input" });
+  // Stem: conv3x3(64) + BN + PReLU at full resolution. [B, S, S, 64w]
+  let x = conv("stem_conv", scaledWidth(64, c.width), 3, 1).apply(input) as tfTypes.SymbolicTensor;
+  x = bn("stem_bn").apply(x) as tfTypes.SymbolicTensor;
+  x = prelu("stem_prelu").apply(x) as tfTypes.SymbolicTensor;
+  let channels = scaledWidth(64, c.width);
+
+  IRESNET_UNITS[c.depth].forEach((units, stage) => {
+    const out = scaledWidth(STAGE_WIDTHS[stage], c.width);
+    for (let unit = 0; unit < units; unit++) {
+      const stride = unit === 0 ? 2 : 1;
+      const p = `s${stage + 1}u${unit + 1}`;
+      // IR block: BN, conv3x3, BN, PReLU, conv3x3 (stride here), BN.
+      let y = bn(`${p}_bn1`).apply(x) as tfTypes.SymbolicTensor;
+      y = conv(`${p}_conv1`, out, 3, 1).apply(y) as tfTypes.SymbolicTensor;
+      y = bn(`${p}_bn2`).apply(y) as tfTypes.SymbolicTensor;
+      y = prelu(`${p}_prelu`).apply(y) as tfTypes.SymbolicTensor;
+      y = conv(`${p}_conv2`, out, 3, stride).apply(y) as tfTypes.SymbolicTensor;
+      y = bn(`${p}_bn3`).apply(y) as tfTypes.SymbolicTensor;
+      let shortcut = x;
+      if (stride !== 1 || channels !== out) {
+        shortcut = conv(`${p}_sc_conv`, out, 1, stride).apply(x) as tfTypes.SymbolicTensor;
+        shortcut = bn(`${p}_sc_bn`).apply(shortcut) as tfTypes.SymbolicTensor;
+      }
+      // No activation after the addition (the "IR" in IR-ResNet).
+      x = tf.layers.add({ name: `${p}_add` }).apply([y, shortcut]) as tfTypes.SymbolicTensor;
+      channels = out;
+    }
+  });
+
+  // "E" output: BN, Dropout, flatten, FC, BN. [B, S/16, S/16, 512w] -> [B, D]
+  x = bn("out_bn1").apply(x) as tfTypes.SymbolicTensor;
+  if (c.dropout > 0) {
+    x = tf.layers.dropout({ name: "out_dropout", rate: c.dropout }).apply(
+      x,
+    ) as tfTypes.SymbolicTensor;
+  }
+  x = tf.layers.flatten({ name: "out_flatten" }).apply(x) as tfTypes.SymbolicTensor;
+  x = tf.layers.dense({
+    name: "out_fc",
+    units: c.embeddingSize,
+    kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+  }).apply(x) as tfTypes.SymbolicTensor;
+  x = bn("out_bn2").apply(x) as tfTypes.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: x, name: `iresnet${c.depth}` });
+}
+
+/**
+ * True when a trainable weight is decayed (conv kernels, FC kernel, BN gammas, PReLU alphas, as
+ * insightface's seed regularizes them); biases and BN betas are not.
+ */
+export function isDecayed(weightName: string): boolean {
+  return /(kernel|gamma|alpha)(_\d+)?$/.test(weightName);
+}

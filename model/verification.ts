@@ -1,0 +1,323 @@
+/**
+ * The face-verification protocol of insightface (`recognition/arcface_torch/eval/verification.py`,
+ * after FaceNet's lfw.py), as used for the LFW/CFP/AgeDB numbers of ArcFace (arXiv 1801.07698):
+ *
+ * - distance = squared L2 between the L2-normalized embeddings of the two images of a pair;
+ *   a pair is predicted "same" when distance < threshold (strict);
+ * - 10 contiguous folds in file order (sklearn KFold(10, shuffle=False), or the folds of pairs.txt);
+ * - accuracy: thresholds 0, 0.01, ..., 3.99; in each fold the first threshold with the best
+ *   accuracy on the other nine folds is applied to the held-out fold; mean +- std (population);
+ * - TAR@FAR (`calculate_val`): thresholds 0, 0.001, ..., 3.999; per fold the threshold reaching
+ *   the target FAR on the training folds is found by scipy `interp1d(far, thr, kind='slinear')`
+ *   (reproduced below to the floating-point operation), else 0; TAR and FAR on the held-out fold.
+ *
+ * Counts come from sorted distances (one sweep per fold), so 6,000 pairs take milliseconds.
+ * AUC, EER and the plotted curve come from the exact ROC over all pairs (every distance a
+ * threshold), which insightface does not report; its fold-averaged ROC is returned too.
+ */
+
+/** Options of `evaluateVerification`. */
+export interface VerificationOptions {
+  /** Number of contiguous folds when `foldSizes` is not given. Default: 10. */
+  nFolds?: number;
+  /** Pairs per fold in order (e.g. [600 x 10] from pairs.txt). Default: sklearn KFold sizes. */
+  foldSizes?: number[] | null;
+  /** FAR at which TAR is reported. Default: 1e-3. */
+  farTarget?: number;
+}
+
+/** The protocol's results. Accuracies and rates are fractions in [0, 1]. */
+export interface VerificationResult {
+  nPairs: number;
+  nSame: number;
+  nDiff: number;
+  foldSizes: number[];
+  /** Held-out accuracy of each fold. */
+  foldAccuracy: number[];
+  /** Threshold chosen on the other folds, for each fold. */
+  foldThresholds: number[];
+  accuracyMean: number;
+  accuracyStd: number;
+  /** First grid threshold with the best accuracy over all pairs (for deployment; not the score). */
+  bestThreshold: number;
+  farTarget: number;
+  /** insightface `calculate_val`: mean/std of held-out TAR, mean held-out FAR. */
+  tar: { mean: number; std: number; far: number };
+  /** TAR at FAR <= farTarget on the exact all-pairs ROC. */
+  tarAtFarExact: number;
+  /** Area under the exact ROC (ties count one half). */
+  auc: number;
+  /** Equal error rate (FAR = 1 - TAR), interpolated on the exact ROC, and its distance threshold. */
+  eer: number;
+  eerThreshold: number;
+  /** insightface's fold-averaged ROC on the 400-threshold grid. */
+  gridRoc: { thresholds: number[]; tpr: number[]; fpr: number[] };
+  /** Exact ROC corner points (FAR ascending), from (0, 0) to (1, 1). */
+  roc: { far: number[]; tar: number[]; threshold: number[] };
+}
+
+/** Squared L2 distances of pairs (rows 2i, 2i+1) of an [2N, D] row-major matrix, in float64. */
+export function pairDistances(embeddings: ArrayLike<number>, dim: number): Float64Array {
+  if (!Number.isInteger(dim) || dim <= 0 || embeddings.length % (2 * dim) !== 0) {
+    throw new RangeError(
+      `pairDistances(): ${embeddings.length} values is not a whole number of [2, ${dim}] pairs`,
+    );
+  }
+  const n = embeddings.length / (2 * dim);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    const a = 2 * i * dim, b = a + dim;
+    for (let k = 0; k < dim; k++) {
+      const d = embeddings[a + k] - embeddings[b + k];
+      s += d * d;
+    }
+    out[i] = s;
+  }
+  return out;
+}
+
+/** Cosine similarities of unit vectors to squared L2 distances: |a - b|^2 = 2 - 2 cos. */
+export function distancesFromCosine(similarities: ArrayLike<number>): Float64Array {
+  return Float64Array.from(similarities as ArrayLike<number>, (s) => 2 - 2 * s);
+}
+
+/** sklearn KFold fold sizes: the first n % k folds get one more. */
+export function kfoldSizes(n: number, k: number): number[] {
+  if (!Number.isInteger(k) || k < 1 || k > n) {
+    throw new RangeError(`Cannot split ${n} pairs into ${k} folds`);
+  }
+  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+}
+
+/** numpy's pairwise float64 sum (bit-identical for any length), used for mean and std. */
+export function npSum(a: ArrayLike<number>, lo = 0, n = a.length): number {
+  if (n < 8) {
+    let res = 0; // numpy starts from -0.0; identical for any non-empty sum of finite values
+    for (let i = 0; i < n; i++) res += a[lo + i];
+    return n === 0 ? 0 : res;
+  }
+  if (n <= 128) {
+    const r = [0, 1, 2, 3, 4, 5, 6, 7].map((j) => a[lo + j]);
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += a[lo + i + j];
+    let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; i++) res += a[lo + i];
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return npSum(a, lo, n2) + npSum(a, lo + n2, n - n2);
+}
+
+/** np.mean and np.std (ddof 0). */
+export function npMeanStd(a: number[]): { mean: number; std: number } {
+  const mean = npSum(a) / a.length;
+  const sq = a.map((x) => (x - mean) * (x - mean));
+  return { mean, std: Math.sqrt(npSum(sq) / a.length) };
+}
+
+/** For sorted ascending `sorted` and increasing `thresholds`: counts[t] = #{x < thresholds[t]}. */
+function countBelow(sorted: Float64Array, thresholds: Float64Array): Int32Array {
+  const out = new Int32Array(thresholds.length);
+  let j = 0;
+  for (let t = 0; t < thresholds.length; t++) {
+    while (j < sorted.length && sorted[j] < thresholds[t]) j++;
+    out[t] = j;
+  }
+  return out;
+}
+
+const grid = (n: number, step: number) => Float64Array.from({ length: n }, (_, i) => i * step);
+/** np.arange(0, 4, 0.01) and np.arange(0, 4, 0.001): value i * step, exactly as numpy fills them. */
+export const ACC_THRESHOLDS = grid(400, 0.01);
+export const VAL_THRESHOLDS = grid(4000, 0.001);
+
+/**
+ * scipy interp1d(x, y, kind='slinear')(xv) for non-decreasing x within range: a degree-1 B-spline
+ * with knots [x0, x..., xn-1], evaluated by find_interval + de Boor as scipy does.
+ */
+export function slinearInterp(x: Float64Array, y: Float64Array, xv: number): number {
+  const n = x.length;
+  const t = (i: number) => (i === 0 ? x[0] : i === n + 1 ? x[n - 1] : x[i - 1]);
+  let l = 2; // find_interval: start at k=1, step once, then skip every knot <= xv
+  while (xv >= t(l) && l !== n) l++;
+  const m = l - 1; // t[m] <= xv < t[m+1]
+  const xa = t(m), xb = t(m + 1);
+  if (xb === xa) return 0;
+  const w = 1 / (xb - xa);
+  const h0 = w * (xb - xv), h1 = w * (xv - xa);
+  return 0 + y[m - 1] * h0 + y[m] * h1;
+}
+
+/** Runs the protocol on pair distances (squared L2 of unit embeddings, in [0, 4]) and labels. */
+export function evaluateVerification(
+  distances: ArrayLike<number>,
+  issame: ArrayLike<boolean | number>,
+  options: VerificationOptions = {},
+): VerificationResult {
+  const n = distances.length;
+  if (issame.length !== n) {
+    throw new RangeError(`evaluateVerification(): ${n} distances but ${issame.length} labels`);
+  }
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(distances[i])) {
+      throw new RangeError(`evaluateVerification(): distance of pair ${i} is ${distances[i]}`);
+    }
+  }
+  const farTarget = options.farTarget ?? 1e-3;
+  const sizes = options.foldSizes ?? kfoldSizes(n, options.nFolds ?? 10);
+  if (sizes.reduce((a, b) => a + b, 0) !== n || sizes.some((s) => !(s > 0))) {
+    throw new RangeError(
+      `evaluateVerification(): fold sizes [${sizes}] do not add up to ${n} pairs`,
+    );
+  }
+  const dist = Float64Array.from(distances as ArrayLike<number>);
+  const same = Uint8Array.from(issame as ArrayLike<number>, (v) => (v ? 1 : 0));
+  // Per fold: sorted same / different distances.
+  const folds: { s: Float64Array; d: Float64Array }[] = [];
+  let lo = 0;
+  for (const size of sizes) {
+    const s: number[] = [], d: number[] = [];
+    for (let i = lo; i < lo + size; i++) (same[i] ? s : d).push(dist[i]);
+    folds.push({ s: Float64Array.from(s).sort(), d: Float64Array.from(d).sort() });
+    lo += size;
+  }
+  const nSame = folds.reduce((a, f) => a + f.s.length, 0);
+  const nDiff = n - nSame;
+  const K = sizes.length;
+  // Correct predictions: true accepts + true rejects (the denominator is fixed per fold).
+  const accOf = (tp: number, fp: number, nd: number) => tp + (nd - fp);
+
+  // ---- accuracy (calculate_roc) ----
+  const T = ACC_THRESHOLDS;
+  const tpF = folds.map((f) => countBelow(f.s, T));
+  const fpF = folds.map((f) => countBelow(f.d, T));
+  const tpAll = new Int32Array(T.length), fpAll = new Int32Array(T.length);
+  for (let k = 0; k < K; k++) {
+    for (let t = 0; t < T.length; t++) {
+      tpAll[t] += tpF[k][t];
+      fpAll[t] += fpF[k][t];
+    }
+  }
+  const foldAccuracy: number[] = [], foldThresholds: number[] = [];
+  const tprs: number[][] = [], fprs: number[][] = [];
+  for (let k = 0; k < K; k++) {
+    const nd = nDiff - folds[k].d.length;
+    let best = 0, bestCorrect = -1;
+    for (let t = 0; t < T.length; t++) {
+      const c = accOf(tpAll[t] - tpF[k][t], fpAll[t] - fpF[k][t], nd);
+      if (c > bestCorrect) [best, bestCorrect] = [t, c];
+    }
+    const fs = folds[k].s.length, fd = folds[k].d.length;
+    foldThresholds.push(T[best]);
+    foldAccuracy.push(accOf(tpF[k][best], fpF[k][best], fd) / sizes[k]);
+    tprs.push(Array.from(tpF[k], (tp) => (fs === 0 ? 0 : tp / fs)));
+    fprs.push(Array.from(fpF[k], (fp) => (fd === 0 ? 0 : fp / fd)));
+  }
+  let bestAll = 0, bestAllCorrect = -1;
+  for (let t = 0; t < T.length; t++) {
+    const c = accOf(tpAll[t], fpAll[t], nDiff);
+    if (c > bestAllCorrect) [bestAll, bestAllCorrect] = [t, c];
+  }
+  const colMean = (m: number[][], t: number) => m.reduce((a, r) => a + r[t], 0) / K;
+  const acc = npMeanStd(foldAccuracy);
+
+  // ---- TAR @ FAR (calculate_val) ----
+  const V = VAL_THRESHOLDS;
+  const faF = folds.map((f) => countBelow(f.d, V));
+  const faAll = new Int32Array(V.length);
+  for (const fa of faF) for (let t = 0; t < V.length; t++) faAll[t] += fa[t];
+  const vals: number[] = [], fars: number[] = [];
+  for (let k = 0; k < K; k++) {
+    const nd = nDiff - folds[k].d.length;
+    const farTrain = Float64Array.from(faAll, (fa, t) => (fa - faF[k][t]) / nd);
+    let maxFar = -Infinity;
+    for (const f of farTrain) maxFar = Math.max(maxFar, f);
+    const th = maxFar >= farTarget ? slinearInterp(farTrain, V, farTarget) : 0.0;
+    let ta = 0, fa = 0;
+    for (const x of folds[k].s) if (x < th) ta++;
+    for (const x of folds[k].d) if (x < th) fa++;
+    vals.push(ta / folds[k].s.length);
+    fars.push(fa / folds[k].d.length);
+  }
+  const val = npMeanStd(vals);
+
+  return {
+    nPairs: n,
+    nSame,
+    nDiff,
+    foldSizes: sizes,
+    foldAccuracy,
+    foldThresholds,
+    accuracyMean: acc.mean,
+    accuracyStd: acc.std,
+    bestThreshold: T[bestAll],
+    farTarget,
+    tar: { mean: val.mean, std: val.std, far: npMeanStd(fars).mean },
+    ...exactRoc(dist, same, nSame, nDiff, farTarget),
+    gridRoc: {
+      thresholds: Array.from(T),
+      tpr: Array.from(T, (_, t) => colMean(tprs, t)),
+      fpr: Array.from(T, (_, t) => colMean(fprs, t)),
+    },
+  };
+}
+
+/** Exact ROC over all pairs: one point per distinct distance; AUC, EER, TAR at FAR. */
+function exactRoc(
+  dist: Float64Array,
+  same: Uint8Array,
+  nSame: number,
+  nDiff: number,
+  farT: number,
+) {
+  const order = Array.from(dist.keys()).sort((i, j) => dist[i] - dist[j]);
+  const far = [0], tar = [0], threshold = [dist.length ? dist[order[0]] : 0];
+  let tp = 0, fp = 0, auc = 0;
+  for (let i = 0; i < order.length;) {
+    const v = dist[order[i]];
+    let ds = 0, dd = 0;
+    for (; i < order.length && dist[order[i]] === v; i++) same[order[i]] ? ds++ : dd++;
+    // Pairs tied at v: different-pair credit for the same pairs below, half for ties.
+    auc += dd * (tp + ds / 2);
+    tp += ds;
+    fp += dd;
+    far.push(nDiff ? fp / nDiff : 0);
+    tar.push(nSame ? tp / nSame : 0);
+    // Accepting "distance <= v" (i.e. threshold just above v).
+    threshold.push(i < order.length ? (v + dist[order[i]]) / 2 : v + 1e-6);
+  }
+  auc = nSame && nDiff ? auc / (nSame * nDiff) : NaN;
+  // EER: FRR = 1 - TAR crosses FAR between consecutive points; interpolate linearly.
+  let eer = NaN, eerThreshold = NaN;
+  for (let i = 1; i < far.length; i++) {
+    const g0 = 1 - tar[i - 1] - far[i - 1], g1 = 1 - tar[i] - far[i];
+    if (g0 >= 0 && g1 <= 0) {
+      const a = g0 === g1 ? 0 : g0 / (g0 - g1);
+      eer = far[i - 1] + a * (far[i] - far[i - 1]);
+      eerThreshold = threshold[i - 1] + a * (threshold[i] - threshold[i - 1]);
+      break;
+    }
+  }
+  let tarAtFarExact = 0;
+  for (let i = 0; i < far.length; i++) if (far[i] <= farT) tarAtFarExact = tar[i];
+  // Keep corner points only (where FAR changes, plus the last TAR before the change).
+  const keep: number[] = [];
+  for (let i = 0; i < far.length; i++) {
+    if (i === 0 || i === far.length - 1 || far[i] !== far[i + 1] || far[i] !== far[i - 1]) {
+      keep.push(i);
+    }
+  }
+  return {
+    tarAtFarExact,
+    auc,
+    eer,
+    eerThreshold,
+    roc: {
+      far: keep.map((i) => far[i]),
+      tar: keep.map((i) => tar[i]),
+      threshold: keep.map((i) => threshold[i]),
+    },
+  };
+}

@@ -1,0 +1,224 @@
+/**
+ * Convolution gradients for the TF.js wasm backend, built on its XNNPACK `Conv2D`.
+ *
+ * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` (training falls over) and its
+ * `Conv2DBackpropInput` is a scalar C++ loop. Both gradients become XNNPACK GEMMs / convolutions:
+ *
+ * - filter gradient dW[a, b, ci, co] = sum_{n,i,j} x[n, i*s + a - pt, j*s + b - pl, ci] dy[n,i,j,co]:
+ *   the patches of x, laid out [kh*kw*Ci, N*Ho*Wo] ("im2col, transposed", one JS pass of row
+ *   copies), times dy seen as [N*Ho*Wo, Co], as a 1x1 conv: one GEMM with a long inner dimension,
+ *   whose result is already [kh, kw, Ci, Co]. (A conv of x^T with dy^T as the filter, dilated by
+ *   the stride, gives the same numbers but runs XNNPACK with 4-channel taps, 3-4x slower.)
+ * - input gradient, stride 1: a conv of dy padded by k-1-p with the filter flipped in space and its
+ *   in/out channels swapped ([kh, kw, Co, Ci]);
+ * - input gradient, stride s > 1: polyphase. Output rows h = s*i + ph only meet the filter taps
+ *   a = (ph + pt) mod s + s*t, so each of the s*s phases is a stride-1 conv of dy with a sub-filter,
+ *   and the phases interleave into dx. Same FLOPs as the forward conv, where dilating dy with zeros
+ *   would cost s*s times as much.
+ *
+ * NHWC, float32, dilations 1 (what tf.layers and IR-ResNet use); padding 'same', 'valid' or explicit.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  conv2dExplicit,
+  cropForPads,
+  free,
+  heapF32,
+  reshape,
+  transpose,
+  type WasmBackendLike,
+} from "./wasm_kernel_util.ts";
+
+type Pad = tf.backend_util.ExplicitPadding | "valid" | "same" | number;
+
+interface ConvGradAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: "NHWC" | "NCHW";
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+function convInfo(xShape: number[], filterShape: number[], attrs: ConvGradAttrs, what: string) {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== "NHWC") {
+    throw new Error(`arcstream's wasm ${what} supports only NHWC, got ${attrs.dataFormat}`);
+  }
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad as "same",
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+}
+
+/**
+ * Patches of xT [Ci, N, H, W] as [kh*kw*Ci, N*Ho*Wo]: row (a, b, ci), column (n, i, j) holds
+ * x[n, i*sh + a - pt, j*sw + b - pl, ci], zero outside the image.
+ */
+function im2colT(
+  backend: WasmBackendLike,
+  xT: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const [ci, n, h, w] = xT.shape;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const { outHeight: ho, outWidth: wo } = info;
+  const pt = info.padInfo.top, pl = info.padInfo.left;
+  const out = backend.makeOutput([kh * kw * ci, n * ho * wo], "float32");
+  const [heap, xs] = heapF32(backend, xT);
+  let o = heapF32(backend, out)[1];
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      // Columns j whose source column j*sw + b - pl lies inside the image: [j0, j1).
+      const j0 = Math.min(wo, Math.max(0, Math.ceil((pl - b) / sw)));
+      const j1 = Math.max(j0, Math.min(wo, Math.floor((w - 1 - b + pl) / sw) + 1));
+      for (let c = 0; c < ci; c++) {
+        for (let m = 0; m < n; m++) {
+          const plane = xs + (c * n + m) * h * w;
+          for (let i = 0; i < ho; i++, o += wo) {
+            const hIn = i * sh + a - pt;
+            if (hIn < 0 || hIn >= h) {
+              heap.fill(0, o, o + wo);
+              continue;
+            }
+            const row = plane + hIn * w + b - pl;
+            if (j0 > 0) heap.fill(0, o, o + j0);
+            if (sw === 1) heap.copyWithin(o + j0, row + j0, row + j1);
+            else for (let j = j0; j < j1; j++) heap[o + j] = heap[row + j * sw];
+            if (j1 < wo) heap.fill(0, o + j1, o + wo);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** dW [kh, kw, Ci, Co] from x [N, H, W, Ci] and dy [N, Ho, Wo, Co]. */
+export function conv2dBackpropFilterWasm(args: {
+  inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: ConvGradAttrs & { filterShape: [number, number, number, number] };
+}): tf.TensorInfo {
+  const { inputs: { x, dy }, backend, attrs } = args;
+  const info = convInfo(x.shape, attrs.filterShape, attrs, "Conv2DBackpropFilter");
+  const [kh, kw, ci, co] = attrs.filterShape;
+  const p = dy.shape[0] * dy.shape[1] * dy.shape[2];
+  const xT = transpose(backend, x, [3, 0, 1, 2]); // [Ci, N, H, W]: rows of W pixels
+  const cols = im2colT(backend, xT, info); // [kh*kw*Ci, P]
+  free(backend, xT);
+  // GEMM [kh*kw*Ci, P] x [P, Co] as a 1x1 conv over a 1 x (kh*kw*Ci) "image" of P channels.
+  const a = reshape(backend, cols, [1, 1, kh * kw * ci, p]);
+  const b = reshape(backend, dy, [1, 1, p, co]);
+  const g = conv2dExplicit(backend, a, b, [0, 0, 0, 0], [1, 1], [1, 1]);
+  free(backend, cols, a, b);
+  const out = reshape(backend, g, [kh, kw, ci, co]);
+  free(backend, g);
+  return out;
+}
+
+/**
+ * The filter taps for a correlation with dy: out[u, v, co, ci] = W[rows[u], cols[v], ci, co]
+ * (rows/cols list source taps). Block copies, then one transpose of the channel pair.
+ */
+function gatherSwapped(
+  backend: WasmBackendLike,
+  filter: tf.TensorInfo,
+  rows: number[],
+  cols: number[],
+): tf.TensorInfo {
+  const [, kw, ci, co] = filter.shape;
+  const block = ci * co;
+  const picked = backend.makeOutput([rows.length, cols.length, ci, co], "float32");
+  const [heap, src] = heapF32(backend, filter);
+  let o = heapF32(backend, picked)[1];
+  for (const r of rows) {
+    for (const c of cols) {
+      const s = src + (r * kw + c) * block;
+      heap.copyWithin(o, s, s + block);
+      o += block;
+    }
+  }
+  const out = transpose(backend, picked, [0, 1, 3, 2]);
+  free(backend, picked);
+  return out;
+}
+
+/** Taps of one phase along one axis: source taps (flipped order), and the dy padding before. */
+function phaseTaps(k: number, s: number, pad: number, phase: number) {
+  const a0 = (((phase + pad) % s) + s) % s;
+  const t = a0 < k ? Math.ceil((k - a0) / s) : 0;
+  const q = (phase + pad - a0) / s; // dy index of output row 0 for tap t = 0
+  const taps: number[] = [];
+  for (let u = 0; u < t; u++) taps.push(a0 + s * (t - 1 - u));
+  return { taps, before: t - 1 - q };
+}
+
+/** dx [N, H, W, Ci] from dy [N, Ho, Wo, Co] and the filter [kh, kw, Ci, Co]. */
+export function conv2dBackpropInputWasm(args: {
+  inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: ConvGradAttrs & { inputShape: [number, number, number, number] };
+}): tf.TensorInfo {
+  const { inputs: { dy, filter }, backend, attrs } = args;
+  const info = convInfo(attrs.inputShape, filter.shape, attrs, "Conv2DBackpropInput");
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const [n, h, w, ci] = attrs.inputShape;
+  const [, ho, wo] = dy.shape;
+  // Every phase computes ceil(H/s) x ceil(W/s) rows/cols; extra ones are dropped when interleaving.
+  const hc = Math.ceil(h / sh), wc = Math.ceil(w / sw);
+  const phases: { ph: number; pw: number; out: tf.TensorInfo | null }[] = [];
+  for (let ph = 0; ph < sh; ph++) {
+    const rows = phaseTaps(kh, sh, info.padInfo.top, ph);
+    for (let pw = 0; pw < sw; pw++) {
+      const cols = phaseTaps(kw, sw, info.padInfo.left, pw);
+      if (rows.taps.length === 0 || cols.taps.length === 0) {
+        phases.push({ ph, pw, out: null }); // no tap reaches these pixels: zero gradient
+        continue;
+      }
+      const top = rows.before, left = cols.before;
+      const bottom = hc + rows.taps.length - 1 - top - ho;
+      const right = wc + cols.taps.length - 1 - left - wo;
+      const crop = cropForPads(backend, dy, [top, bottom, left, right]);
+      const sub = gatherSwapped(backend, filter, rows.taps, cols.taps); // [Th, Tw, Co, Ci]
+      const out = conv2dExplicit(backend, crop.x, sub, crop.pad, [1, 1], [1, 1]); // [N,hc,wc,Ci]
+      free(backend, sub, crop.owned ? crop.x : null);
+      phases.push({ ph, pw, out });
+    }
+  }
+  if (sh === 1 && sw === 1 && phases[0].out) return phases[0].out;
+  const dx = backend.makeOutput([n, h, w, ci], "float32");
+  const [heap, base] = heapF32(backend, dx);
+  for (const { ph, pw, out } of phases) {
+    const src = out ? heapF32(backend, out)[1] : -1;
+    for (let m = 0; m < n; m++) {
+      for (let i = 0, y = ph; y < h; i++, y += sh) {
+        for (let j = 0, x = pw; x < w; j++, x += sw) {
+          const d = base + ((m * h + y) * w + x) * ci;
+          if (src < 0) heap.fill(0, d, d + ci);
+          else {
+            const s = src + ((m * hc + i) * wc + j) * ci;
+            heap.copyWithin(d, s, s + ci);
+          }
+        }
+      }
+    }
+    free(backend, out);
+  }
+  return dx;
+}
+
+export const conv2dBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: "wasm",
+  kernelFunc: conv2dBackpropFilterWasm as unknown as tf.KernelFunc,
+};
+
+export const conv2dBackpropInputConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: "wasm",
+  kernelFunc: conv2dBackpropInputWasm as unknown as tf.KernelFunc,
+};

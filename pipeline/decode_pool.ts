@@ -1,0 +1,109 @@
+/**
+ * A pool of Deno Workers, each with its own sharp, so decoding uses every core: the main thread
+ * only posts paths (or bytes) and receives transferred pixel buffers.
+ */
+import {
+  type DecodedImage,
+  DecodeError,
+  decodeImage,
+  type DecodeImageOptions,
+} from "./decode_image.ts";
+
+/** Anything that decodes one image; `decodeImage` itself is one. */
+export type Decoder = (
+  input: string | Uint8Array,
+  options?: DecodeImageOptions,
+) => Promise<DecodedImage>;
+
+export interface DecodePoolOptions {
+  /** Number of workers; 0 decodes in this thread. Default: 2. */
+  workers?: number;
+}
+
+interface Pending {
+  resolve: (img: DecodedImage) => void;
+  reject: (e: Error) => void;
+  worker: number;
+}
+
+/** Worker pool with least-loaded dispatch. Call `close()` when done (workers keep a process alive). */
+export class DecodePool {
+  readonly workers: number;
+  #ws: Worker[] = [];
+  #load: number[] = [];
+  #pending = new Map<number, Pending>();
+  #next = 0;
+
+  constructor(options: DecodePoolOptions = {}) {
+    const n = options.workers ?? 2;
+    if (!Number.isInteger(n) || n < 0 || n > 64) {
+      throw new RangeError(`workers must be an integer in [0, 64], got ${n}`);
+    }
+    this.workers = n;
+  }
+
+  #start(): void {
+    if (this.#ws.length > 0 || this.workers === 0) return;
+    for (let i = 0; i < this.workers; i++) {
+      const w = new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" });
+      w.onmessage = (e) => this.#done(e.data);
+      w.onerror = (e) => {
+        e.preventDefault();
+        this.#failWorker(i, new Error(`decode worker ${i} crashed: ${e.message}`));
+      };
+      this.#ws.push(w);
+      this.#load.push(0);
+    }
+  }
+
+  #done(msg: {
+    id: number;
+    pixels?: Uint8Array;
+    height?: number;
+    width?: number;
+    error?: string;
+    source?: string;
+  }): void {
+    const p = this.#pending.get(msg.id);
+    if (!p) return;
+    this.#pending.delete(msg.id);
+    this.#load[p.worker]--;
+    if (msg.error !== undefined) {
+      const err = new DecodeError(msg.source ?? "?", "");
+      err.message = msg.error;
+      p.reject(err);
+    } else p.resolve({ pixels: msg.pixels!, height: msg.height!, width: msg.width! });
+  }
+
+  #failWorker(i: number, err: Error): void {
+    for (const [id, p] of this.#pending) {
+      if (p.worker === i) {
+        this.#pending.delete(id);
+        p.reject(err);
+      }
+    }
+  }
+
+  /** Decodes in the least-loaded worker (or in this thread when `workers` is 0). */
+  decode: Decoder = (input, options = {}) => {
+    if (this.workers === 0) return decodeImage(input, options);
+    this.#start();
+    let w = 0;
+    for (let i = 1; i < this.#ws.length; i++) if (this.#load[i] < this.#load[w]) w = i;
+    const id = this.#next++;
+    this.#load[w]++;
+    return new Promise<DecodedImage>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, worker: w });
+      this.#ws[w].postMessage({ id, input, options });
+    });
+  };
+
+  /** Terminates the workers; pending decodes reject. */
+  close(): void {
+    for (const w of this.#ws) w.terminate();
+    for (const p of this.#pending.values()) p.reject(new Error("DecodePool closed"));
+    this.#pending.clear();
+    this.#ws = [];
+    this.#load = [];
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * MXNet / insightface RecordIO: `train.rec` + `train.idx` reader and writer.
+ *
+ * Byte layout of one record in `.rec` (all little-endian):
+ *   uint32 magic 0xced7230a | uint32 lrec = cflag << 29 | length | payload | zero pad to 4 bytes
+ * cflag 0 is a whole record; a payload that contains the magic at a 4-aligned offset is split
+ * there (dmlc-core RecordIOWriter): parts carry cflag 1 (first), 2 (middle), 3 (last), the magic
+ * itself is dropped and the reader puts it back between parts. The payload starts with an IRHeader
+ * (24 bytes: uint32 flag, float32 label, uint64 id, uint64 id2); when flag > 0, `flag` float32
+ * labels follow it (and the header's label is 0). Then the encoded image.
+ * `.idx` is text: `key\toffset\n`, offset of the record's magic in `.rec`.
+ * insightface: record 0 is a header with flag > 0 and label = [a, b): images are keys 1..a-1,
+ * keys a..b-1 are per-identity records (skipped here). Without such a header, every key is an image.
+ */
+import type { ListRecord } from "./records.ts";
+
+export const RECORDIO_MAGIC = 0xced7230a;
+export const IRHEADER_SIZE = 24;
+
+export interface IRHeader {
+  /** 0: one label in `label`; > 0: that many labels in `labels`. */
+  flag: number;
+  label: number;
+  labels?: Float32Array;
+  id: bigint;
+  id2: bigint;
+}
+
+/** Packs an IRHeader + payload (mx.recordio.pack): a label array sets flag = its length. */
+export function packIR(
+  header: { label: number | number[]; id?: number | bigint; id2?: number | bigint },
+  payload: Uint8Array,
+): Uint8Array {
+  const labels = Array.isArray(header.label) ? header.label : null;
+  const out = new Uint8Array(IRHEADER_SIZE + (labels ? labels.length * 4 : 0) + payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, labels ? labels.length : 0, true);
+  v.setFloat32(4, labels ? 0 : (header.label as number), true);
+  v.setBigUint64(8, BigInt(header.id ?? 0), true);
+  v.setBigUint64(16, BigInt(header.id2 ?? 0), true);
+  labels?.forEach((l, i) => v.setFloat32(IRHEADER_SIZE + 4 * i, l, true));
+  out.set(payload, IRHEADER_SIZE + (labels ? labels.length * 4 : 0));
+  return out;
+}
+
+/** Unpacks an IRHeader + payload (mx.recordio.unpack). */
+export function unpackIR(
+  record: Uint8Array,
+  where = "record",
+): { header: IRHeader; payload: Uint8Array } {
+  if (record.length < IRHEADER_SIZE) {
+    throw new SyntaxError(`${where}: ${record.length} bytes is shorter than an IRHeader (24)`);
+  }
+  const v = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const flag = v.getUint32(0, true);
+  const header: IRHeader = {
+    flag,
+    label: v.getFloat32(4, true),
+    id: v.getBigUint64(8, true),
+    id2: v.getBigUint64(16, true),
+  };
+  let off = IRHEADER_SIZE;
+  if (flag > 0) {
+    if (record.length < off + flag * 4) {
+      throw new SyntaxError(`${where}: IRHeader flag ${flag} needs ${flag * 4} label bytes`);
+    }
+    header.labels = new Float32Array(flag);
+    for (let i = 0; i < flag; i++) header.labels[i] = v.getFloat32(off + 4 * i, true);
+    off += flag * 4;
+  }
+  return { header, payload: record.subarray(off) };
+}
+
+/** Encodes one record's bytes as they appear in `.rec` (split at embedded magics, padded). */
+export function encodeRecord(data: Uint8Array): Uint8Array {
+  if (data.length >= 1 << 29) throw new RangeError("RecordIO records must be < 2^29 bytes");
+  const chunks: Uint8Array[] = [];
+  const head = (cflag: number, len: number) => {
+    const h = new Uint8Array(8);
+    const v = new DataView(h.buffer);
+    v.setUint32(0, RECORDIO_MAGIC, true);
+    v.setUint32(4, ((cflag << 29) | len) >>> 0, true);
+    chunks.push(h);
+  };
+  const lowerAlign = data.length & ~3;
+  let dptr = 0;
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  for (let i = 0; i < lowerAlign; i += 4) {
+    if (dv.getUint32(i, true) === RECORDIO_MAGIC) {
+      head(dptr === 0 ? 1 : 2, i - dptr);
+      chunks.push(data.subarray(dptr, i));
+      dptr = i + 4;
+    }
+  }
+  head(dptr !== 0 ? 3 : 0, data.length - dptr);
+  chunks.push(data.subarray(dptr));
+  const pad = (4 - (data.length & 3)) & 3;
+  chunks.push(new Uint8Array(pad));
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Writes `.rec` + `.idx` atomically (temp files renamed on `close()`). */
+export class RecordIOWriter {
+  readonly recPath: string;
+  readonly idxPath: string;
+  #rec: Deno.FsFile;
+  #idx: string[] = [];
+  #offset = 0;
+
+  private constructor(recPath: string, idxPath: string, rec: Deno.FsFile) {
+    this.recPath = recPath;
+    this.idxPath = idxPath;
+    this.#rec = rec;
+  }
+
+  static async create(recPath: string, idxPath = recPath.replace(/\.rec$/, "") + ".idx") {
+    const rec = await Deno.open(`${recPath}.tmp`, { write: true, create: true, truncate: true });
+    return new RecordIOWriter(recPath, idxPath, rec);
+  }
+
+  /** Appends one record (already IR-packed) under integer `key`. */
+  async write(key: number, data: Uint8Array): Promise<void> {
+    const bytes = encodeRecord(data);
+    this.#idx.push(`${key}\t${this.#offset}\n`);
+    let done = 0;
+    while (done < bytes.length) done += await this.#rec.write(bytes.subarray(done));
+    this.#offset += bytes.length;
+  }
+
+  async close(): Promise<void> {
+    this.#rec.close();
+    await Deno.writeTextFile(`${this.idxPath}.tmp`, this.#idx.join(""));
+    await Deno.rename(`${this.recPath}.tmp`, this.recPath);
+    await Deno.rename(`${this.idxPath}.tmp`, this.idxPath);
+  }
+}
+
+/** Random-access reader over `.rec` with its `.idx`. */
+export class RecordIOReader {
+  readonly recPath: string;
+  /** key -> byte offset, in `.idx` order. */
+  readonly index: Map<number, number>;
+  #file: Deno.FsFile;
+
+  private constructor(recPath: string, index: Map<number, number>, file: Deno.FsFile) {
+    this.recPath = recPath;
+    this.index = index;
+    this.#file = file;
+  }
+
+  static async open(recPath: string, idxPath = recPath.replace(/\.rec$/, "") + ".idx") {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(idxPath);
+    } catch (e) {
+      throw new Error(`Cannot read RecordIO index "${idxPath}": ${(e as Error).message}`);
+    }
+    const index = new Map<number, number>();
+    text.split("\n").forEach((line, i) => {
+      if (line.trim() === "") return;
+      const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(line);
+      if (!m) {
+        throw new SyntaxError(
+          `Cannot read index line ${i + 1} of "${idxPath}": expected "key<TAB>offset"`,
+        );
+      }
+      index.set(Number(m[1]), Number(m[2]));
+    });
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(recPath, { read: true });
+    } catch (e) {
+      throw new Error(`Cannot open RecordIO file "${recPath}": ${(e as Error).message}`);
+    }
+    return new RecordIOReader(recPath, index, file);
+  }
+
+  async #readExactly(offset: number, n: number): Promise<Uint8Array> {
+    const buf = new Uint8Array(n);
+    await this.#file.seek(offset, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < n) {
+      const r = await this.#file.read(buf.subarray(got));
+      if (r === null) {
+        throw new SyntaxError(`"${this.recPath}" is truncated at byte ${offset + got}`);
+      }
+      got += r;
+    }
+    return buf;
+  }
+
+  /** Reads the record stored under `key` (parts joined, magic restored). */
+  async read(key: number): Promise<Uint8Array> {
+    const start = this.index.get(key);
+    if (start === undefined) throw new RangeError(`No record ${key} in "${this.recPath}"`);
+    const parts: Uint8Array[] = [];
+    let offset = start;
+    for (;;) {
+      const h = new DataView((await this.#readExactly(offset, 8)).buffer);
+      if (h.getUint32(0, true) !== RECORDIO_MAGIC) {
+        throw new SyntaxError(`Bad RecordIO magic at byte ${offset} of "${this.recPath}"`);
+      }
+      const lrec = h.getUint32(4, true);
+      const cflag = lrec >>> 29;
+      const len = lrec & ((1 << 29) - 1);
+      if (parts.length > 0) parts.push(magicBytes());
+      parts.push(await this.#readExactly(offset + 8, len));
+      offset += 8 + ((len + 3) & ~3);
+      if (cflag === 0 || cflag === 3) break;
+    }
+    if (parts.length === 1) return parts[0];
+    const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
+  /** The image keys: 1..a-1 after an insightface header record, else every key of `.idx`. */
+  async imageKeys(): Promise<number[]> {
+    if (this.index.has(0)) {
+      const { header } = unpackIR(await this.read(0), `record 0 of "${this.recPath}"`);
+      if (header.flag > 0 && header.labels) {
+        const last = Math.trunc(header.labels[0]);
+        return Array.from({ length: Math.max(0, last - 1) }, (_, i) => i + 1);
+      }
+    }
+    return [...this.index.keys()];
+  }
+
+  /** Reads image record `key` as a ListRecord with JPEG bytes (label = first label). */
+  async readImage(key: number): Promise<ListRecord> {
+    const { header, payload } = unpackIR(
+      await this.read(key),
+      `record ${key} of "${this.recPath}"`,
+    );
+    const label = header.flag > 0 && header.labels ? header.labels[0] : header.label;
+    return { key: String(key), label: Math.trunc(label), bytes: payload };
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+}
+
+function magicBytes(): Uint8Array {
+  const m = new Uint8Array(4);
+  new DataView(m.buffer).setUint32(0, RECORDIO_MAGIC, true);
+  return m;
+}

@@ -1,0 +1,231 @@
+/**
+ * The body of `deno task align` (loaded lazily so `--help` is instant): input listing, sharding,
+ * resume, decode with read-ahead, `AlignStream`, and the folder / tar sinks.
+ */
+import { dirname, extname, join, relative, resolve } from "node:path";
+import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts";
+import { AlignStream } from "../pipeline/align_stream.ts";
+import type { AlignCliOptions } from "./align.ts";
+import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
+import { openSink } from "./align_sinks.ts";
+import { Progress } from "./align_progress.ts";
+import { parseCleanList } from "../pipeline/list_reader.ts";
+import { readRecords } from "../pipeline/wire.ts";
+
+const IMAGE_EXT = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"]);
+
+/**
+ * The shard of a key: FNV-1a 32-bit, then murmur3's finalizer (FNV-1a's low bits are the XOR of
+ * the input's low bits, so keys like `Name_12/Name_12_0001` would all be even). Depends only on
+ * the key, never on the listing's order, so every machine agrees.
+ */
+export function shardOf(key: string, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) % n;
+}
+
+/** Image files under `root`, sorted, as records keyed by relative path without extension. */
+export async function listFolder(root: string): Promise<ListRecord[]> {
+  const files: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      // Follow symlinks, so a folder of links can select a subset of a data set.
+      const kind = e.isSymlink ? await Deno.stat(p) : e;
+      if (kind.isDirectory) await walk(p);
+      else if (kind.isFile && IMAGE_EXT.has(extname(e.name).toLowerCase())) files.push(p);
+    }
+  };
+  await walk(root);
+  files.sort();
+  const labels = new Map<string, number>();
+  for (const f of files) {
+    const d = dirname(relative(root, f));
+    if (!labels.has(d)) labels.set(d, labels.size);
+  }
+  return files.map((f) => {
+    const rel = relative(root, f);
+    return { key: rel.slice(0, -extname(rel).length), label: labels.get(dirname(rel))!, path: f };
+  });
+}
+
+/**
+ * A list file, paths relative to the list's folder: the clean-list format `path label` (labels
+ * integers or names, see pipeline/list_reader.ts), or plain paths one a line (label -1).
+ */
+export async function listFile(file: string): Promise<ListRecord[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new Error(`Cannot read list "${file}": ${(e as Error).message}`);
+  }
+  const base = dirname(resolve(file));
+  const lines = text.split("\n").map((l) => l.replace(/\r$/, "").trim());
+  const plain = lines.every((l) => l === "" || l.startsWith("#") || !/\s/.test(l));
+  if (!plain) return parseCleanList(text, base, file).records;
+  return lines.filter((l) => l !== "" && !l.startsWith("#")).map((path) => ({
+    key: path.slice(0, path.length - extname(path).length).replace(/^\/+/, ""),
+    label: -1,
+    path: path.startsWith("/") ? path : join(base, path),
+  }));
+}
+
+export interface AlignSummary {
+  input: string;
+  output: string;
+  shard: string;
+  listed: number;
+  alreadyDone: number;
+  processed: number;
+  detected: number;
+  centerCropped: number;
+  skipped: number;
+  skippedKeys: string[];
+  /** Images that could not be decoded (`--on-decode-error skip`): key and reason. */
+  decodeErrors: { key: string; reason: string }[];
+  seconds: number;
+  facesPerSecond: number;
+}
+
+/** Runs the whole task; returns the summary (also written as the folder's report). */
+export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
+  const t0 = performance.now();
+  const [si, sn] = o.shard;
+  let total: number | undefined;
+  let source: AsyncIterable<ListRecord> | Iterable<ListRecord>;
+  if (o.input === "-") source = (await readRecords(Deno.stdin.readable, "stdin")).records;
+  else {
+    let stat;
+    try {
+      stat = await Deno.stat(o.input);
+    } catch {
+      throw new Error(`Cannot read input "${o.input}": no such file or folder`);
+    }
+    const all = stat.isDirectory ? await listFolder(o.input) : await listFile(o.input);
+    source = all;
+    total = all.length;
+  }
+  const sink = await openSink(o.output, o.quality);
+  let listed = 0, alreadyDone = 0, taken = 0;
+  const keys = async function* () {
+    for await (const r of source) {
+      if (sn > 1 && shardOf(r.key, sn) !== si) continue;
+      listed++;
+      if (await sink.has(r.key)) {
+        alreadyDone++;
+        continue;
+      }
+      if (o.limit > 0 && taken >= o.limit) break;
+      taken++;
+      yield r;
+    }
+  };
+  // A listing is filtered up front so the progress bar knows its total; stdin streams through.
+  const todo = total === undefined ? undefined : await Array.fromAsync(keys());
+  const progress = new Progress(todo?.length, o.quiet);
+  const align = new AlignStream({
+    minFaceSize: o.minFaceSize,
+    thresholds: o.thresholds,
+    nmsThresholds: o.nms,
+    border: o.border,
+    factor: o.factor,
+    channelOrder: o.channelOrder,
+    flavor: o.flavor,
+    pick: o.pick,
+    onNoFace: o.onNoFace,
+    centerCropFraction: o.centerCropFraction,
+    size: o.size,
+    backend: o.backend as "auto",
+    wasmThreads: o.threads,
+    onSkip: (r) => {
+      sink.skip(r);
+      progress.tick(false);
+    },
+  });
+  const decodeErrors: { key: string; reason: string }[] = [];
+  const onDecodeError = (rec: ListRecord, e: Error) => {
+    if (o.onDecodeError === "fail") throw e;
+    decodeErrors.push({ key: rec.key, reason: e.message });
+    progress.tick(false);
+  };
+  try {
+    await ReadableStream.from<ListRecord>(todo ?? keys())
+      .pipeThrough(decodeAhead(4, onDecodeError))
+      .pipeThrough(align)
+      .pipeTo(
+        new WritableStream<FaceRecord>({
+          async write(face) {
+            await sink.write(face, await encodeJpeg(face, o.quality));
+            progress.tick(face.policy === "detected");
+          },
+        }),
+      );
+  } finally {
+    progress.done();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const r = align.report;
+  const summary: AlignSummary = {
+    input: o.input,
+    output: o.output,
+    shard: `${si}/${sn}`,
+    listed,
+    alreadyDone,
+    processed: r.seen,
+    detected: r.detected,
+    centerCropped: r.centerCropped.length,
+    skipped: r.skipped.length,
+    skippedKeys: r.skipped,
+    decodeErrors,
+    seconds: Math.round(seconds * 10) / 10,
+    facesPerSecond: Math.round((r.seen / seconds) * 10) / 10,
+  };
+  await sink.close(summary, sn > 1 ? `.${si}-of-${sn}` : "");
+  return summary;
+}
+
+/**
+ * Decodes records with up to `ahead` decodes in flight (sharp runs off the JS thread), in input
+ * order; records that already carry pixels (a decoded tar on stdin) pass through.
+ */
+function decodeAhead(
+  ahead: number,
+  onError: (rec: ListRecord, e: Error) => void,
+): TransformStream<ListRecord, ImageRecord> {
+  const pending: { rec: ListRecord; p: Promise<ImageRecord> }[] = [];
+  const settle = async (c: TransformStreamDefaultController<ImageRecord>) => {
+    const { rec, p } = pending.shift()!;
+    try {
+      c.enqueue(await p);
+    } catch (e) {
+      onError(rec, e as Error);
+    }
+  };
+  return new TransformStream<ListRecord, ImageRecord>(
+    {
+      async transform(rec, controller) {
+        const p = "pixels" in rec ? Promise.resolve(rec as ImageRecord) : decodeForAlign(rec);
+        p.catch(() => {}); // rejections surface when settled, in order
+        pending.push({ rec, p });
+        if (pending.length >= ahead) await settle(controller);
+      },
+      async flush(controller) {
+        while (pending.length) await settle(controller);
+      },
+    },
+    { highWaterMark: ahead },
+    { highWaterMark: 2 },
+  );
+}

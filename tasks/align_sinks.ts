@@ -1,0 +1,82 @@
+/**
+ * Where `deno task align` puts its faces: a folder (`<key>.jpg` + `<key>.json` sidecar), a `.tar`
+ * file or stdout (WebDataset tar: `<key>.jpg` + `<key>.json`). Folder writes are atomic (temp +
+ * rename, sidecar last), so "the sidecar exists" means "finished", which is what resume checks.
+ */
+import { dirname, join } from "node:path";
+import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
+
+export interface AlignSink {
+  /** True when `key` was finished by an earlier run (resume). */
+  has(key: string): Promise<boolean>;
+  /** Records an image dropped for having no face (so a rerun does not retry it). */
+  skip(rec: ImageRecord): void;
+  write(face: FaceRecord, jpeg: Uint8Array): Promise<void>;
+  /** Flushes and writes the run report (`suffix` distinguishes shards). */
+  close(summary: object, suffix: string): Promise<void>;
+}
+
+/** The sidecar / tar `.json` of a face: the record without its pixels. */
+export function faceMeta(face: FaceRecord | ImageRecord, policy?: string): Record<string, unknown> {
+  const { pixels: _p, bytes: _b, ...rest } = face as FaceRecord & { bytes?: Uint8Array };
+  return policy ? { ...rest, policy } : rest;
+}
+
+/** Writes `data` to `path` via a temp file in the same folder and a rename. */
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`Cannot write "${path}": ${(e as Error).message}`);
+  }
+}
+
+class FolderSink implements AlignSink {
+  private readonly pending = new Set<Promise<void>>();
+  constructor(private readonly root: string) {}
+
+  async has(key: string): Promise<boolean> {
+    try {
+      await Deno.stat(join(this.root, `${key}.json`));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  skip(rec: ImageRecord): void {
+    const meta = { ...faceMeta(rec, "skipped"), box: null, score: null, landmarks: null };
+    const p = writeAtomic(join(this.root, `${rec.key}.json`), JSON.stringify(meta) + "\n")
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  async write(face: FaceRecord, jpeg: Uint8Array): Promise<void> {
+    await writeAtomic(join(this.root, `${face.key}.jpg`), jpeg);
+    const meta = { ...faceMeta(face), image: `${face.key.split("/").pop()}.jpg` };
+    await writeAtomic(join(this.root, `${face.key}.json`), JSON.stringify(meta) + "\n");
+  }
+
+  async close(summary: object, suffix: string): Promise<void> {
+    await Promise.all(this.pending);
+    await writeAtomic(
+      join(this.root, `align_report${suffix}.json`),
+      JSON.stringify(summary, null, 1) + "\n",
+    );
+  }
+}
+
+/** Opens the sink for an output argument: folder, `.tar` or `-`. */
+export async function openSink(output: string, _quality: number): Promise<AlignSink> {
+  if (output === "-" || output.endsWith(".tar")) {
+    const { openTarSink } = await import("./align_tar_sink.ts");
+    return await openTarSink(output);
+  }
+  await Deno.mkdir(output, { recursive: true });
+  return new FolderSink(output);
+}

@@ -1,0 +1,75 @@
+/**
+ * `deno task batch --batch-size B [--epochs E | --steps S] [--seed N] [--cursor JSON]`
+ * Stage 5 (composition only): prints the wraparound batches as NDJSON {step, epoch, keys, labels}.
+ */
+import { parseArgs } from "node:util";
+import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/stage_cli.ts";
+import type { AnyRecord } from "../pipeline/wire.ts";
+
+const HELP = `Usage: ... | deno task batch --batch-size B [options]
+
+Reads records (NDJSON or tar) and prints the wraparound batches of the original TF ArcFace code as
+NDJSON, one line per batch: {"step","epoch","keys","labels","sampleEpochs","cursor"}.
+Rule: end = (start + B) % N; batch = [start:end] if start < end else [start:] + [:end]; start = end.
+The [:end] part comes from the next epoch's order; "epoch" is the epoch of the batch's first sample;
+B > N cycles through whole epochs so a batch is always exactly B.
+  --batch-size B   samples per batch (required)
+  --epochs E       stop once the cursor reaches epoch E (default 1)
+  --steps S        stop after S batches (overrides --epochs)
+  --seed N         reshuffle every epoch with (seed, epoch), as training does (default: keep the
+                   input order every epoch, i.e. shuffle upstream)
+  --cursor JSON    resume from {"epoch":E,"start":S,"step":T} (a saved "cursor")
+  -h, --help       this help
+
+Example: deno task list fixtures/pipeline/images | deno task batch --batch-size 4 --seed 7 --epochs 2`;
+
+await runTask("batch", async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      "batch-size": { type: "string" },
+      epochs: { type: "string" },
+      steps: { type: "string" },
+      seed: { type: "string" },
+      cursor: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const batchSize = intOption("batch-size", values["batch-size"], undefined, 1);
+  if (batchSize === undefined) throw new UsageError("--batch-size is required (see --help)");
+  const epochs = intOption("epochs", values.epochs, undefined, 0);
+  const steps = intOption("steps", values.steps, undefined, 0);
+  const seed = intOption("seed", values.seed, undefined, Number.MIN_SAFE_INTEGER);
+  let cursor;
+  if (values.cursor) {
+    try {
+      cursor = JSON.parse(values.cursor);
+    } catch {
+      throw new UsageError(`--cursor must be JSON like {"epoch":0,"start":0,"step":0}`);
+    }
+  }
+  const { WrapBatchStream } = await import("../pipeline/wrap_batch_stream.ts");
+  const { readRecords } = await import("../pipeline/wire.ts");
+  const { toStdout } = await import("../pipeline/stage_cli.ts");
+  const { records } = await readRecords(stdinOrUsage("batch"));
+  const enc = new TextEncoder();
+  const lines = records
+    .pipeThrough(new WrapBatchStream<AnyRecord>({ batchSize, epochs, steps, seed, cursor }))
+    .pipeThrough(
+      new TransformStream({
+        transform(b, c) {
+          const line = {
+            step: b.step,
+            epoch: b.epoch,
+            keys: b.records.map((r) => r.key),
+            labels: b.records.map((r) => r.label),
+            sampleEpochs: b.sampleEpochs,
+            cursor: b.cursor,
+          };
+          c.enqueue(enc.encode(JSON.stringify(line) + "\n"));
+        },
+      }),
+    );
+  await toStdout(lines);
+});

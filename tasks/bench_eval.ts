@@ -1,0 +1,148 @@
+/**
+ * `deno task bench eval`: (1) the verification protocol alone on 6,000 pairs of synthetic
+ * embeddings (random 512-d unit vectors; a same pair's second vector is the first mixed with noise
+ * so accuracies land near a real model's), (2) with `--model` and `--data`/`--pairs` (or `--bin`),
+ * end-to-end pairs/s of `eval-lfw` on the first `--limit-pairs` pairs. Prints one JSON object.
+ */
+import { parseArgs } from "node:util";
+
+const HELP = `Usage: deno task bench eval [options]
+
+  --pairs-count N     synthetic pairs for the protocol timing (default 6000)
+  --dim D             synthetic embedding size (default 512)
+  --repeats R         protocol runs; the median is reported (default 5)
+  --seed S            synthetic data seed (default 1)
+  --model FILE        also time eval-lfw end to end with this model.json
+  --data DIR          LFW images (default ../shared/data/lfw/lfw-deepfunneled)
+  --pairs FILE        pairs file (default ../shared/data/lfw/pairs.txt)
+  --bin FILE          an insightface .bin instead of --data/--pairs
+  --input-size N, --normalize M, --aligned, --backend B, --batch-size N   passed to eval-lfw
+  --limit-pairs N     pairs for the end-to-end timing (default 300)
+`;
+
+export async function main(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      "pairs-count": { type: "string", default: "6000" },
+      dim: { type: "string", default: "512" },
+      repeats: { type: "string", default: "5" },
+      seed: { type: "string", default: "1" },
+      model: { type: "string" },
+      data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+      pairs: { type: "string", default: "../shared/data/lfw/pairs.txt" },
+      bin: { type: "string" },
+      "input-size": { type: "string" },
+      normalize: { type: "string" },
+      aligned: { type: "boolean", default: false },
+      backend: { type: "string", default: "auto" },
+      "batch-size": { type: "string", default: "32" },
+      "limit-pairs": { type: "string", default: "300" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (v.help) {
+    console.log(HELP);
+    return;
+  }
+  const num = (name: string, min: number) => {
+    const n = Number(v[name as keyof typeof v]);
+    if (!Number.isInteger(n) || n < min) {
+      throw new RangeError(
+        `--${name} must be an integer >= ${min}, got "${v[name as keyof typeof v]}"`,
+      );
+    }
+    return n;
+  };
+  const N = num("pairs-count", 20), D = num("dim", 2), R = num("repeats", 1), seed = num("seed", 0);
+  const { Prng } = await import("../pipeline/prng.ts");
+  const { evaluateVerification, pairDistances } = await import("../model/verification.ts");
+  const rng = new Prng(seed);
+  const gauss = () =>
+    Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
+  const unit = (x: Float32Array) => {
+    const n = Math.hypot(...x);
+    for (let k = 0; k < x.length; k++) x[k] /= n;
+    return x;
+  };
+  // [2N, D]: LFW layout, folds of 300 same then 300 different pairs.
+  const emb = new Float32Array(2 * N * D);
+  const issame: boolean[] = [];
+  for (let i = 0; i < N; i++) {
+    const same = i % 600 < 300;
+    const a = unit(Float32Array.from({ length: D }, gauss));
+    const noise = unit(Float32Array.from({ length: D }, gauss));
+    // Same pair: cos ~ 0.4 +- 0.15; different: independent (cos ~ 0 +- 1/sqrt(D)).
+    const c = 0.4 + 0.15 * gauss();
+    const b = same
+      ? unit(a.map((x, k) => c * x + Math.sqrt(Math.max(0, 1 - c * c)) * noise[k]))
+      : unit(Float32Array.from({ length: D }, gauss));
+    emb.set(a, 2 * i * D);
+    emb.set(b, (2 * i + 1) * D);
+    issame.push(same);
+  }
+  const times: number[] = [], distTimes: number[] = [];
+  let result = evaluateVerification(pairDistances(emb, D), issame);
+  for (let r = 0; r < R; r++) {
+    const t0 = performance.now();
+    const dist = pairDistances(emb, D);
+    const t1 = performance.now();
+    result = evaluateVerification(dist, issame);
+    times.push(performance.now() - t0);
+    distTimes.push(t1 - t0);
+  }
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const out: Record<string, unknown> = {
+    bench: "eval",
+    protocol: {
+      pairs: N,
+      dim: D,
+      repeats: R,
+      msMedian: +median(times).toFixed(2),
+      distancesMsMedian: +median(distTimes).toFixed(2),
+      msAll: times.map((t) => +t.toFixed(2)),
+      accuracy: +result.accuracyMean.toFixed(4),
+      tarAtFar1e3: +result.tar.mean.toFixed(4),
+      auc: +result.auc.toFixed(5),
+    },
+  };
+  if (v.model) out.endToEnd = await endToEnd(v);
+  console.log(JSON.stringify(out));
+}
+
+/** Runs eval-lfw on a subset in a child process and reads its report's timing. */
+async function endToEnd(v: Record<string, string | boolean | undefined>) {
+  const dir = await Deno.makeTempDir({ prefix: "bench_eval_" });
+  try {
+    const args = ["run", "-A", new URL("./eval_lfw.ts", import.meta.url).pathname, "--quiet"];
+    if (v.bin) args.push("--bin", v.bin as string);
+    else args.push("--data", v.data as string, "--pairs", v.pairs as string);
+    args.push("--model", v.model as string, "--limit-pairs", v["limit-pairs"] as string);
+    args.push("--backend", v.backend as string, "--batch-size", v["batch-size"] as string);
+    args.push("--out", dir);
+    if (v["input-size"]) args.push("--input-size", v["input-size"] as string);
+    if (v.normalize) args.push("--normalize", v.normalize as string);
+    if (v.aligned) args.push("--aligned");
+    const t0 = performance.now();
+    const p = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped" })
+      .output();
+    const wall = (performance.now() - t0) / 1000;
+    if (p.code !== 0) throw new Error(new TextDecoder().decode(p.stderr).trim().split("\n").pop());
+    const rep = JSON.parse(await Deno.readTextFile(`${dir}/report.json`));
+    return {
+      pairs: rep.counts.pairs,
+      images: rep.counts.images,
+      aligned: rep.policy.aligned,
+      backend: rep.backend,
+      embedSeconds: +rep.timing.embedSeconds.toFixed(2),
+      pairsPerSecond: +rep.timing.pairsPerSecond.toFixed(3),
+      imagesPerSecond: +rep.timing.imagesPerSecond.toFixed(3),
+      wallSecondsIncludingStartup: +wall.toFixed(2),
+      accuracyOnSubset: rep.result.accuracyMean,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main(Deno.args);

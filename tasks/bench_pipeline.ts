@@ -1,0 +1,165 @@
+/**
+ * `deno task bench pipeline [--data DIR] [--limit N] [--batch-size 128] [--workers 2]`
+ * Images/s for list -> shuffle -> decode(+resize 112) -> wraparound batch -> tensors, plus a
+ * per-stage breakdown and (with --compare) the decoder variants measured for the default choice.
+ */
+import { parseArgs } from "node:util";
+
+const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON object)
+  --data DIR          image-folder tree (default ../shared/data/lfw/lfw-deepfunneled)
+  --limit N           images through the end-to-end run (default 4096)
+  --batch-size B      batch size (default 128)
+  --workers N         decode workers (default 2)
+  --concurrency N     images in flight (default 16)
+  --prefetch N        batches decoded ahead (default 2)
+  --compare N         also time decoder variants on N images (default 0: skip)`;
+
+export async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+      limit: { type: "string", default: "4096" },
+      "batch-size": { type: "string", default: "128" },
+      workers: { type: "string", default: "2" },
+      concurrency: { type: "string", default: "16" },
+      prefetch: { type: "string", default: "2" },
+      compare: { type: "string", default: "0" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const num = (k: keyof typeof values) => {
+    const v = Number(values[k]);
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`--${k} must be an integer >= 0`);
+    return v;
+  };
+  const [limit, batchSize, workers, concurrency, prefetch, compare] = [
+    num("limit"),
+    num("batch-size"),
+    num("workers"),
+    num("concurrency"),
+    num("prefetch"),
+    num("compare"),
+  ];
+  const { readImageFolder } = await import("../pipeline/list_reader.ts");
+  const { epochPermutation } = await import("../pipeline/prng.ts");
+  const { DecodePool } = await import("../pipeline/decode_pool.ts");
+  const { TrainSource } = await import("../pipeline/train_source.ts");
+  const { loadTurbo } = await import("../pipeline/decode_image.ts");
+  const { initBackend } = await import("../model/backend.ts");
+  const backend = await initBackend({});
+
+  let t = performance.now();
+  const { records: all } = await readImageFolder(values.data!);
+  const listS = (performance.now() - t) / 1000;
+  t = performance.now();
+  const perm = epochPermutation(all.length, 7, 0);
+  const shuffleS = (performance.now() - t) / 1000;
+  const records = [...perm.subarray(0, Math.min(limit, all.length))].map((i) => all[i]);
+
+  const { default: process } = await import("node:process");
+  const cpuMs = () => {
+    const u = process.cpuUsage(); // all threads of this process, decode workers included
+    return (u.user + u.system) / 1000;
+  };
+  // Decode(+resize) alone, through the worker pool, `c` in flight: [images/s, CPU ms per image].
+  const decodeRate = async (n: number, w: number, c: number, decoder: "auto" | "sharp") => {
+    const pool = new DecodePool({ workers: w });
+    try {
+      const warm = records.slice(0, Math.max(w, 1));
+      await Promise.all(warm.map((r) => pool.decode(r.path!, { resize: 112, decoder })));
+      let i = 0;
+      const t0 = performance.now();
+      const c0 = cpuMs();
+      const lane = async () => {
+        while (i < n) {
+          await pool.decode(records[i++ % records.length].path!, { resize: 112, decoder });
+        }
+      };
+      await Promise.all(Array.from({ length: c }, lane));
+      const rate = Math.round(n / ((performance.now() - t0) / 1000));
+      return [rate, +((cpuMs() - c0) / n).toFixed(3)];
+    } finally {
+      pool.close();
+    }
+  };
+  const decodeOnly = await decodeRate(records.length, workers, concurrency, "auto");
+
+  // End to end: shuffle + wraparound batch + decode + float conversion + tensors, disposed at once.
+  const steps = Math.max(1, Math.floor(records.length / batchSize));
+  const src = new TrainSource(records, {
+    batchSize,
+    seed: 7,
+    workers,
+    concurrency,
+    prefetch,
+    steps,
+  });
+  let images = 0;
+  t = performance.now();
+  let firstBatchS = 0;
+  const cpu0 = cpuMs();
+  for await (const b of src) {
+    if (images === 0) firstBatchS = (performance.now() - t) / 1000;
+    images += b.keys.length;
+    b.images.dispose();
+    b.labels.dispose();
+  }
+  const e2eS = (performance.now() - t) / 1000;
+  const cpuPerImage = (cpuMs() - cpu0) / images;
+  src.close();
+
+  const variants: Record<string, number[]> = {};
+  if (compare > 0) {
+    variants["sharp_inline_1"] = await decodeRate(compare, 0, 1, "sharp");
+    variants["sharp_inline_4"] = await decodeRate(compare, 0, 4, "sharp");
+    variants["sharp_workers2_x4"] = await decodeRate(compare, 2, 8, "sharp");
+    variants["turbo_inline_1"] = await decodeRate(compare, 0, 1, "auto");
+    variants["turbo_workers1_x4"] = await decodeRate(compare, 1, 4, "auto");
+    variants["turbo_workers2_x4"] = await decodeRate(compare, 2, 8, "auto");
+    variants["turbo_workers3_x4"] = await decodeRate(compare, 3, 12, "auto");
+  }
+  console.log(JSON.stringify(
+    {
+      bench: "pipeline",
+      images_per_s: Math.round(images / e2eS),
+      images,
+      seconds: +e2eS.toFixed(3),
+      cpu_ms_per_image: +cpuPerImage.toFixed(3),
+      // What the same CPU work per image would give with all cores free (the machine is shared).
+      idle_cores_projection_images_per_s: Math.round(
+        (1000 * navigator.hardwareConcurrency) / cpuPerImage,
+      ),
+      stages: {
+        list_s: +listS.toFixed(3),
+        list_records: all.length,
+        shuffle_s: +shuffleS.toFixed(4),
+        decode_resize_only_images_per_s: decodeOnly[0],
+        decode_resize_only_cpu_ms_per_image: decodeOnly[1],
+        first_batch_s: +firstBatchS.toFixed(3),
+      },
+      decoder_variants_images_per_s_and_cpu_ms: compare > 0 ? variants : undefined,
+      config: {
+        data: values.data,
+        limit,
+        batch_size: batchSize,
+        workers,
+        concurrency,
+        prefetch,
+        image_size: 112,
+        jpeg_decoder: (await loadTurbo())
+          ? "libjpeg-turbo (TurboJPEG sync) + sharp fallback"
+          : "sharp",
+        resize: "JS area (INTER_AREA-like)",
+        backend: backend.name,
+        cores: navigator.hardwareConcurrency,
+        load_average: Deno.loadavg().map((v) => +v.toFixed(2)),
+      },
+    },
+    null,
+    1,
+  ));
+}
+
+if (import.meta.main) await main(Deno.args);

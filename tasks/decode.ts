@@ -1,0 +1,54 @@
+/**
+ * `deno task decode [--resize 112] [--on-error skip|fail] [--concurrency 8] [--workers 2]`
+ * Stage 3: decodes the images named (NDJSON) or carried (tar) on stdin; WebDataset tar of
+ * `<key>.rgb` + `<key>.json` on stdout; the skip report goes to stderr at the end.
+ */
+import { parseArgs } from "node:util";
+import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/stage_cli.ts";
+import type { ListRecord } from "../pipeline/records.ts";
+
+const HELP = `Usage: ... | deno task decode [options] > images.tar
+
+Decodes JPEG/PNG records from stdin (NDJSON with paths, or WebDataset tar with <key>.jpg) to RGB and
+writes a WebDataset tar: <key>.rgb (height x width x 3 uint8, row-major) + <key>.json
+({"key","label","path"?,"height","width","channels":3}). Grayscale/CMYK/PNG become RGB.
+  --resize N           resize to N x N (area when shrinking, bilinear when enlarging) (default: keep)
+  --on-error MODE      skip: drop unreadable images, count them, list them on stderr (default)
+                       fail: stop at the first unreadable image with an error naming the file
+  --concurrency N      images in flight (default 8)
+  --workers N          decode workers, each with its own sharp; 0 = main thread (default 2)
+  -h, --help           this help
+
+Example: deno task list fixtures/pipeline/images | deno task decode --resize 112 | tar tvf -`;
+
+await runTask("decode", async () => {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      resize: { type: "string" },
+      "on-error": { type: "string" },
+      concurrency: { type: "string" },
+      workers: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const onError = values["on-error"] ?? "skip";
+  if (onError !== "skip" && onError !== "fail") {
+    throw new UsageError(`--on-error must be skip or fail, got "${onError}"`);
+  }
+  const resize = intOption("resize", values.resize, undefined, 1);
+  const concurrency = intOption("concurrency", values.concurrency, 8, 1);
+  const workers = intOption("workers", values.workers, 2, 0);
+  const { DecodeStream } = await import("../pipeline/decode_stream.ts");
+  const { readRecords, recordsToTar } = await import("../pipeline/wire.ts");
+  const { toStdout } = await import("../pipeline/stage_cli.ts");
+  const decode = new DecodeStream({ resize, onError, concurrency, workers });
+  const { records } = await readRecords(stdinOrUsage("decode"));
+  await toStdout(recordsToTar((records as ReadableStream<ListRecord>).pipeThrough(decode)));
+  const { decoded, skipped } = decode.report;
+  if (skipped.length) {
+    const lines = skipped.map((s) => `  ${s.key}: ${s.reason}`).join("\n");
+    console.error(`decode: ${decoded} decoded, ${skipped.length} skipped:\n${lines}`);
+  } else console.error(`decode: ${decoded} decoded, 0 skipped`);
+});

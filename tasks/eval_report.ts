@@ -1,0 +1,139 @@
+/**
+ * The evaluation report: which pairs were counted and why others were not, the protocol's
+ * numbers, timings; written as JSON + an SVG ROC curve, and printed as a short table.
+ */
+import { join } from "node:path";
+import {
+  evaluateVerification,
+  kfoldSizes,
+  type VerificationResult,
+} from "../model/verification.ts";
+import { writeFileAtomic } from "../model/model_io.ts";
+import { writeRocSvg } from "../model/roc_plot.ts";
+
+/** One pair to score. */
+export interface PairSpec {
+  a: string;
+  b: string;
+  issame: boolean;
+  /** Line in the pairs file, when there is one. */
+  line?: number;
+}
+
+/** An image that did not yield an embedding (or yielded one by a fallback), with its pairs. */
+export interface ImageIssue {
+  key: string;
+  reason: string;
+  /** 0-based indices of the pairs that use the image. */
+  pairs: number[];
+}
+
+/** The scored pairs and the bookkeeping of those left out. */
+export interface ScoredPairs {
+  result: VerificationResult;
+  counted: number;
+  skippedPairs: { index: number; line?: number; a: string; b: string; because: string[] }[];
+  protocolMs: number;
+}
+
+/**
+ * Scores the pairs whose two images have embeddings. Skipped pairs keep the others in their
+ * original folds (the pairs.txt folds, or KFold(10) over the full list), so folds never shift.
+ */
+export function scorePairs(
+  pairs: PairSpec[],
+  embeddings: Map<string, Float32Array>,
+  foldSizes: number[] | null,
+): ScoredPairs {
+  const t0 = performance.now();
+  const sizes = foldSizes ?? kfoldSizes(pairs.length, Math.min(10, pairs.length));
+  const dist: number[] = [], same: boolean[] = [], kept = new Array(sizes.length).fill(0);
+  const skippedPairs: ScoredPairs["skippedPairs"] = [];
+  let fold = 0, foldEnd = sizes[0];
+  pairs.forEach((p, i) => {
+    while (i >= foldEnd) foldEnd += sizes[++fold];
+    const ea = embeddings.get(p.a), eb = embeddings.get(p.b);
+    if (!ea || !eb) {
+      const because = [...(ea ? [] : [p.a]), ...(eb || p.a === p.b ? [] : [p.b])];
+      skippedPairs.push({ index: i, line: p.line, a: p.a, b: p.b, because });
+      return;
+    }
+    if (ea.length !== eb.length) {
+      throw new RangeError(`Pair ${i}: embeddings of ${ea.length} and ${eb.length} values`);
+    }
+    let s = 0;
+    for (let k = 0; k < ea.length; k++) s += (ea[k] - eb[k]) ** 2;
+    dist.push(s);
+    same.push(p.issame);
+    kept[fold]++;
+  });
+  const empty = kept.findIndex((k) => k === 0);
+  if (empty >= 0) throw new RangeError(`Fold ${empty} has no pair left to count`);
+  const result = evaluateVerification(dist, same, { foldSizes: kept });
+  return { result, counted: dist.length, skippedPairs, protocolMs: performance.now() - t0 };
+}
+
+/** Pair indices of each image key. */
+export function pairsOfImages(pairs: PairSpec[]): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  pairs.forEach((p, i) => {
+    for (const k of p.a === p.b ? [p.a] : [p.a, p.b]) {
+      const l = m.get(k);
+      if (l) l.push(i);
+      else m.set(k, [i]);
+    }
+  });
+  return m;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** The short human table printed to stdout. */
+export function formatTable(
+  title: string,
+  scored: ScoredPairs,
+  total: number,
+  policy: string,
+): string {
+  const r = scored.result;
+  const ths = r.foldThresholds;
+  return [
+    `${title}`,
+    `  pairs          ${scored.counted} counted of ${total} (${scored.skippedPairs.length} skipped; on-missing: ${policy})`,
+    `  accuracy       ${pct(r.accuracyMean)} +- ${
+      pct(r.accuracyStd)
+    }  (10-fold, insightface protocol)`,
+    `  folds          ${r.foldAccuracy.map((a) => (100 * a).toFixed(1)).join(" ")}`,
+    `  threshold      ${r.bestThreshold.toFixed(2)} on all pairs (folds ${
+      Math.min(...ths).toFixed(2)
+    }..${Math.max(...ths).toFixed(2)}), squared L2 of unit embeddings`,
+    `  TAR@FAR=${r.farTarget}  ${pct(r.tar.mean)} +- ${pct(r.tar.std)} (held-out FAR ${
+      pct(r.tar.far)
+    }; exact ROC: ${pct(r.tarAtFarExact)})`,
+    `  AUC            ${r.auc.toFixed(5)}`,
+    `  EER            ${pct(r.eer)} (distance ${r.eerThreshold.toFixed(3)})`,
+  ].join("\n");
+}
+
+/** Writes `report.json` and `roc.svg` into `dir` (atomically); returns their paths. */
+export async function writeReport(
+  dir: string,
+  report: Record<string, unknown>,
+  scored: ScoredPairs,
+  label: string,
+): Promise<{ json: string; svg: string }> {
+  await Deno.mkdir(dir, { recursive: true });
+  const json = join(dir, "report.json"), svg = join(dir, "roc.svg");
+  // Indented, but arrays of numbers/strings on one line (the ROC has thousands of points).
+  const text = JSON.stringify(report, null, 1).replace(
+    /\[\s+([^\[\]{}]*?)\s+\]/g,
+    (_, inner: string) => `[${inner.replace(/\s*\n\s*/g, " ")}]`,
+  );
+  await writeFileAtomic(json, text + "\n");
+  const r = scored.result;
+  await writeRocSvg(svg, [{ label, far: r.roc.far, tar: r.roc.tar }], {
+    title: `${label}: ${pct(r.accuracyMean)} +- ${pct(r.accuracyStd)}, AUC ${r.auc.toFixed(4)}`,
+    minFar: Math.min(0.1, Math.max(1e-4, 10 ** Math.floor(Math.log10(1 / Math.max(1, r.nDiff))))),
+  });
+  return { json, svg };
+}

@@ -1,0 +1,289 @@
+/** The body of `deno task eval-lfw` (see tasks/eval_lfw.ts for the options). */
+import { basename, dirname } from "node:path";
+import { lfwPath, readPairs } from "../pipeline/pairs_reader.ts";
+import { readBin } from "../pipeline/pickle_reader.ts";
+import { readNpy, writeNpy } from "../pipeline/npy.ts";
+import { arcstreamMetadata, readModelJson } from "../model/model_io.ts";
+import type { NoFacePolicy } from "../pipeline/align_stream.ts";
+import type { NormalizeMode } from "../pipeline/embed_stream.ts";
+import type { EvalImage } from "./eval_embed.ts";
+import {
+  formatTable,
+  pairsOfImages,
+  type PairSpec,
+  scorePairs,
+  writeReport,
+} from "./eval_report.ts";
+
+export interface EvalRunOptions {
+  data?: string;
+  pairs?: string;
+  bin?: string;
+  embeddings?: string;
+  model?: string;
+  inputSize?: number;
+  normalize?: NormalizeMode;
+  output?: string;
+  listOutputs: boolean;
+  aligned: boolean;
+  onMissing: NoFacePolicy;
+  batchSize: number;
+  backend: string;
+  out: string;
+  saveEmbeddings?: string;
+  label?: string;
+  cache?: string;
+  limitPairs?: number;
+  quiet: boolean;
+}
+
+export async function runEval(o: EvalRunOptions): Promise<number> {
+  const log = (s: string) => o.quiet || console.error(s);
+  if (o.listOutputs) return await listModelOutputs(o);
+  if (!o.pairs && !o.bin) {
+    throw new TypeError("give --pairs FILE (with --data or --embeddings) or --bin FILE");
+  }
+  if (o.pairs && o.bin) throw new TypeError("give --pairs or --bin, not both");
+  if (!o.embeddings && !o.model) throw new TypeError("give --model FILE or --embeddings FILE");
+  if (o.embeddings && o.model) throw new TypeError("give --model or --embeddings, not both");
+  if (o.model && o.pairs && !o.data) {
+    throw new TypeError("--pairs with --model needs --data DIR (the images)");
+  }
+
+  // ---- pairs and their images ----
+  let pairs: PairSpec[];
+  let foldSizes: number[] | null = null;
+  let images: EvalImage[];
+  if (o.bin) {
+    const bin = await readBin(o.bin);
+    const key = (i: number) => `bin/${String(i).padStart(6, "0")}`;
+    pairs = bin.issame.map((issame, i) => ({ a: key(2 * i), b: key(2 * i + 1), issame }));
+    images = bin.images.map((bytes, i) => ({ key: key(i), bytes }));
+  } else {
+    const list = await readPairs(o.pairs!);
+    pairs = list.pairs;
+    foldSizes = list.foldSizes;
+    images = list.images.map((key) => ({ key, path: o.data ? lfwPath(o.data, key) : undefined }));
+  }
+  const totalPairs = pairs.length;
+  if (o.limitPairs !== undefined && o.limitPairs < pairs.length) {
+    pairs = pairs.slice(0, o.limitPairs);
+    foldSizes = null;
+    const used = new Set(pairs.flatMap((p) => [p.a, p.b]));
+    images = images.filter((im) => used.has(im.key));
+  }
+
+  // ---- embeddings ----
+  let embeddings: Map<string, Float32Array>;
+  let issues: {
+    missing: { key: string; reason: string }[];
+    noFace: string[];
+    centerCropped: string[];
+  } = {
+    missing: [],
+    noFace: [],
+    centerCropped: [],
+  };
+  let model: Record<string, unknown> | null = null;
+  let embedSeconds = 0;
+  let fromCache = 0;
+  let backend = "none";
+  if (o.embeddings) {
+    ({ embeddings, pairs } = await loadEmbeddings(o.embeddings, pairs, totalPairs));
+    images = [];
+    issues.missing = pairs.flatMap((p) => [p.a, p.b]).filter((k) => !embeddings.has(k))
+      .map((key) => ({ key, reason: "all-zero embedding row" }));
+  } else {
+    const json = await readModelJson(o.model!);
+    const meta = arcstreamMetadata(json);
+    if (!meta && !o.normalize) {
+      throw new TypeError(
+        `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit`,
+      );
+    }
+    const { initBackend } = await import("../model/backend.ts");
+    backend = (await initBackend({ backend: o.backend as "auto" })).name;
+    const { Embedder } = await import("../pipeline/embed_stream.ts");
+    const { embedAll } = await import("./eval_embed.ts");
+    const embedder = await Embedder.load(o.model!, {
+      inputSize: o.inputSize ?? meta?.inputSize,
+      normalize: o.normalize,
+      output: o.output,
+    });
+    model = {
+      path: o.model,
+      inputSize: embedder.inputSize,
+      normalize: embedder.normalize,
+      output: embedder.output,
+      flip: embedder.flip,
+      arcstream: meta,
+    };
+    log(
+      `eval-lfw: ${images.length} images for ${pairs.length} pairs; model ${basename(o.model!)} ` +
+        `(input ${embedder.inputSize}, ${embedder.normalize}, output ${embedder.output}) on ${backend}`,
+    );
+    const { EmbeddingCache } = await import("./eval_cache.ts");
+    const cache = o.cache
+      ? await EmbeddingCache.open(o.cache, { model: model, aligned: o.aligned || !!o.bin })
+      : undefined;
+    if (cache) log(`  cache ${o.cache}: ${cache.done.size} embeddings already there`);
+    let last = performance.now();
+    const t0 = last;
+    try {
+      const r = await embedAll(images, embedder, {
+        aligned: o.aligned || !!o.bin, // .bin files hold aligned 112x112 faces
+        onMissing: o.onMissing,
+        batchSize: o.batchSize,
+        cache,
+        progress: (done, total) => {
+          const now = performance.now();
+          if (total === 0 || (now - last < 5000 && done < total)) return;
+          last = now;
+          const rate = done / ((now - t0) / 1000);
+          log(
+            `  ${done}/${total} images, ${rate.toFixed(2)} img/s, ETA ${
+              ((total - done) / rate / 60).toFixed(1)
+            } min`,
+          );
+        },
+      });
+      embeddings = r.embeddings;
+      issues = r;
+      embedSeconds = r.seconds;
+      fromCache = r.fromCache;
+    } finally {
+      await cache?.close();
+      embedder.dispose();
+    }
+  }
+
+  // ---- protocol, report ----
+  const scored = scorePairs(pairs, embeddings, foldSizes);
+  const usedBy = pairsOfImages(pairs);
+  const withPairs = (list: { key: string; reason: string }[]) =>
+    list.map((x) => ({ ...x, pairs: usedBy.get(x.key) ?? [] }));
+  const label = o.label ??
+    basename(o.model ? dirname(o.model) + "/" + basename(o.model, ".json") : o.embeddings!);
+  const { gridRoc, roc, ...result } = scored.result;
+  const report = {
+    tool: "arcstream eval-lfw",
+    date: new Date().toISOString(),
+    label,
+    inputs: {
+      pairs: o.pairs ?? null,
+      bin: o.bin ?? null,
+      data: o.data ?? null,
+      embeddings: o.embeddings ?? null,
+    },
+    model,
+    backend,
+    protocol:
+      "insightface verification.py: squared L2 of L2-normalized (flip-summed) embeddings; " +
+      (foldSizes
+        ? "the pairs file's folds"
+        : "10 contiguous folds in file order (KFold, no shuffle)") +
+      "; thresholds 0:0.01:4 picked on 9 folds; TAR@FAR via calculate_val (0:0.001:4, slinear)",
+    policy: {
+      onMissing: o.onMissing,
+      aligned: o.aligned || !!o.bin,
+      limitPairs: o.limitPairs ?? null,
+    },
+    counts: {
+      pairs: pairs.length,
+      counted: scored.counted,
+      skipped: scored.skippedPairs.length,
+      images: images.length,
+      embedded: embeddings.size,
+      fromCache,
+      missing: issues.missing.length,
+      noFace: issues.noFace.length,
+      centerCropped: issues.centerCropped.length,
+    },
+    result,
+    skippedPairs: scored.skippedPairs,
+    images: {
+      missing: withPairs(issues.missing),
+      noFace: withPairs(issues.noFace.map((key) => ({ key, reason: "no face found" }))),
+      centerCropped: withPairs(
+        issues.centerCropped.map((key) => ({ key, reason: "no face found" })),
+      ),
+    },
+    timing: {
+      embedSeconds,
+      imagesPerSecond: embedSeconds ? (embeddings.size - fromCache) / embedSeconds : null,
+      pairsPerSecond: embedSeconds && !fromCache ? pairs.length / embedSeconds : null,
+      protocolMs: scored.protocolMs,
+    },
+    roc,
+    gridRoc,
+  };
+  if (o.saveEmbeddings) await saveEmbeddings(o.saveEmbeddings, pairs, embeddings);
+  const files = await writeReport(o.out, report, scored, label);
+  for (const x of report.images.missing) {
+    log(`  missing: ${x.key} (pairs ${x.pairs.join(",")}): ${x.reason}`);
+  }
+  for (const x of report.images.noFace) log(`  no face: ${x.key} (pairs ${x.pairs.join(",")})`);
+  console.log(
+    formatTable(`${label} on ${basename(o.pairs ?? o.bin!)}`, scored, pairs.length, o.onMissing),
+  );
+  console.log(`  report         ${files.json}, ${files.svg}`);
+  return 0;
+}
+
+/** Reads [2N, D] float32 rows (pair i = rows 2i, 2i+1), L2-normalized; zero rows = missing. */
+async function loadEmbeddings(path: string, pairs: PairSpec[], totalPairs: number) {
+  const { shape, data } = await readNpy(path);
+  if (shape.length !== 2 || shape[0] !== 2 * totalPairs) {
+    throw new RangeError(
+      `"${path}" has shape [${shape}]; expected [${2 * totalPairs}, D] for ${totalPairs} pairs`,
+    );
+  }
+  const D = shape[1];
+  const embeddings = new Map<string, Float32Array>();
+  const rowKey = (r: number) => `row/${r}`;
+  for (let r = 0; r < 2 * pairs.length; r++) {
+    const row = data.subarray(r * D, (r + 1) * D);
+    let n = 0;
+    for (const x of row) n += x * x;
+    if (!Number.isFinite(n)) throw new RangeError(`"${path}" row ${r} is not finite`);
+    if (n > 0) embeddings.set(rowKey(r), Float32Array.from(row, (x) => x / Math.sqrt(n)));
+  }
+  const rowPairs = pairs.map((p, i) => ({ ...p, a: rowKey(2 * i), b: rowKey(2 * i + 1) }));
+  return { embeddings, pairs: rowPairs };
+}
+
+async function saveEmbeddings(
+  path: string,
+  pairs: PairSpec[],
+  embeddings: Map<string, Float32Array>,
+) {
+  const D = embeddings.values().next().value?.length ?? 0;
+  const data = new Float32Array(2 * pairs.length * D);
+  pairs.forEach((p, i) => {
+    const a = embeddings.get(p.a), b = embeddings.get(p.b);
+    if (a) data.set(a, 2 * i * D);
+    if (b) data.set(b, (2 * i + 1) * D);
+  });
+  await writeNpy(path, { shape: [2 * pairs.length, D], data });
+}
+
+async function listModelOutputs(o: EvalRunOptions): Promise<number> {
+  if (!o.model) throw new TypeError("--list-outputs needs --model FILE");
+  const { loadModelFile } = await import("../model/model_io.ts");
+  const { Embedder, listOutputs } = await import("../pipeline/embed_stream.ts");
+  const { model, json, kind } = await loadModelFile(o.model);
+  try {
+    const chosen = new Embedder(model, { normalize: o.normalize ?? "arcface" }, json).output;
+    console.log(`${o.model}: ${kind} model, input [${model.inputs[0]?.shape}]`);
+    for (const out of listOutputs(model, json)) {
+      console.log(
+        `  ${out.name}  [${out.shape ?? "?"}]${
+          out.name === chosen ? "  <- default embedding" : ""
+        }`,
+      );
+    }
+  } finally {
+    model.dispose();
+  }
+  return 0;
+}

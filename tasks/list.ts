@@ -1,0 +1,58 @@
+/**
+ * `deno task list <root> [--list clean_list.txt | --rec train.rec] [--label-map out.json]`
+ * Stage 1: writes the records of a clean list or image-folder tree as NDJSON (RecordIO: tar).
+ */
+import { parseArgs } from "node:util";
+import { runTask, UsageError } from "../pipeline/stage_cli.ts";
+
+const HELP = `Usage: deno task list <root> [options] > records
+
+Reads a data set description and writes one record per image to stdout.
+  <root>                   image-folder tree (root/<identity>/<image>.jpg; folders sorted, labels
+                           dense 0..K-1), or the base directory of --list paths
+  --list FILE              MS-Celeb-1M clean list: "relative/path.jpg label" per line; integer
+                           labels kept, name labels mapped to dense integers (sorted names)
+  --rec FILE               insightface RecordIO train.rec (train.idx beside it); <root> unused
+  --label-map FILE         write {"name": label, ...} (folders / name labels) atomically
+  -h, --help               this help
+
+Output: NDJSON {"key","label","path"} per line; with --rec a WebDataset tar (<key>.jpg + <key>.json).
+Example: deno task list fixtures/pipeline/images | deno task shuffle --seed 7 | head -3`;
+
+await runTask("list", async () => {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      list: { type: "string" },
+      rec: { type: "string" },
+      "label-map": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return console.log(HELP);
+  const root = positionals[0];
+  if (positionals.length > 1) {
+    throw new UsageError(`one <root> expected, got ${positionals.length}`);
+  }
+  if (!root && !values.rec) throw new UsageError("missing <root> (see --help)");
+  if (values.list && values.rec) throw new UsageError("give --list or --rec, not both");
+  const lists = await import("../pipeline/list_reader.ts");
+  const { recordsToNdjson, recordsToTar } = await import("../pipeline/wire.ts");
+  const { toStdout } = await import("../pipeline/stage_cli.ts");
+  if (values.rec) {
+    if (values["label-map"]) throw new UsageError("--label-map needs a folder or --list");
+    return await toStdout(recordsToTar(lists.readRecordIO(values.rec)));
+  }
+  const { records, classes } = values.list
+    ? await lists.readCleanList(values.list, root)
+    : await lists.readImageFolder(root);
+  const out = values["label-map"];
+  if (out) {
+    // Written before the records, so a consumer that stops early (| head) still gets it.
+    const map = Object.fromEntries(classes.map((c, i) => [c, i]));
+    await Deno.writeTextFile(`${out}.tmp`, JSON.stringify(map, null, 1) + "\n");
+    await Deno.rename(`${out}.tmp`, out);
+  }
+  await toStdout(recordsToNdjson(ReadableStream.from(records)));
+});

@@ -1,0 +1,114 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../model/backend.ts";
+import { MtcnnDetector } from "../model/mtcnn/detect.ts";
+import { applySimilarity, arcfaceTemplate, estimateSimilarity } from "../model/similarity.ts";
+import { AlignStream } from "../pipeline/align_stream.ts";
+import { decodeImage } from "../pipeline/decode_image.ts";
+import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
+
+const LFW = new URL("../fixtures/mtcnn/lfw/", import.meta.url).pathname;
+
+async function lfwRecord(name: string, label = 0): Promise<ImageRecord> {
+  const img = await decodeImage(LFW + name);
+  return { key: name.replace(/\.jpg$/, ""), label, path: LFW + name, ...img };
+}
+
+function greyRecord(key: string): ImageRecord {
+  return {
+    key,
+    label: 1,
+    pixels: new Uint8Array(120 * 100 * 3).fill(128),
+    width: 100,
+    height: 120,
+  };
+}
+
+async function run(stream: AlignStream, records: ImageRecord[]): Promise<FaceRecord[]> {
+  return await Array.fromAsync(ReadableStream.from(records).pipeThrough(stream));
+}
+
+Deno.test("AlignStream emits 112x112x3 faces with box, score and source-pixel landmarks", async () => {
+  const recs = [
+    await lfwRecord("Aaron_Sorkin_0001.jpg", 3),
+    await lfwRecord("Ahmet_Demir_0001.jpg"),
+  ];
+  const stream = new AlignStream({ backend: "wasm" });
+  const out = await run(stream, recs);
+  assert.equal(out.length, 2);
+  for (const [i, f] of out.entries()) {
+    assert.equal(f.key, recs[i].key);
+    assert.equal(f.label, recs[i].label);
+    assert.equal(f.path, recs[i].path);
+    assert.equal([f.width, f.height, f.pixels.length].join(), "112,112,37632");
+    assert.equal(f.policy, "detected");
+    assert.ok(f.score! > 0.9);
+    assert.equal(f.landmarks!.length, 5);
+    // Left eye left of right eye, eyes above the mouth, all inside the source image.
+    const [le, re, , lm, rm] = f.landmarks!;
+    assert.ok(le[0] < re[0] && lm[0] < rm[0] && le[1] < lm[1] && re[1] < rm[1]);
+    // Eyes land on the template: the fitted transform maps them within 3 px of it.
+    const m = estimateSimilarity(f.landmarks!, arcfaceTemplate(112));
+    const t = arcfaceTemplate(112);
+    for (const k of [0, 1]) {
+      const [x, y] = applySimilarity(m, f.landmarks![k]);
+      assert.ok(Math.hypot(x - t[k][0], y - t[k][1]) < 3, `eye ${k}`);
+    }
+  }
+  // Ahmet_Demir_0001 holds 4 faces: the one chosen is the subject near the centre.
+  const [x, y, w, h] = out[1].box!;
+  assert.ok(Math.abs(x + w / 2 - 125) < 30 && Math.abs(y + h / 2 - 125) < 40, `box ${out[1].box}`);
+  assert.deepEqual(stream.report, { seen: 2, detected: 2, centerCropped: [], skipped: [] });
+});
+
+Deno.test("AlignStream onNoFace 'skip' counts and lists the image, and calls onSkip", async () => {
+  const skipped: string[] = [];
+  const stream = new AlignStream({ backend: "wasm", onSkip: (r) => skipped.push(r.key) });
+  const out = await run(stream, [greyRecord("grey/a"), await lfwRecord("Teddy_Kollek_0001.jpg")]);
+  assert.deepEqual(out.map((f) => f.key), ["Teddy_Kollek_0001"]);
+  assert.deepEqual(stream.report.skipped, ["grey/a"]);
+  assert.deepEqual(skipped, ["grey/a"]);
+  assert.equal(stream.report.seen, 2);
+});
+
+Deno.test("AlignStream onNoFace 'center-crop' emits the centre crop and records the policy", async () => {
+  const rec = greyRecord("grey/b");
+  rec.pixels.fill(200, 0, 3); // a mark in the corner: outside the centre crop
+  const stream = new AlignStream({ backend: "wasm", onNoFace: "center-crop" });
+  const [f] = await run(stream, [rec]);
+  assert.equal(f.policy, "center-crop");
+  assert.equal(f.box, null);
+  assert.equal(f.score, null);
+  assert.equal(f.landmarks, null);
+  assert.equal(f.pixels.length, 112 * 112 * 3);
+  assert.ok(f.pixels.every((v) => v === 128), "grey centre, corner mark not included");
+  assert.deepEqual(stream.report.centerCropped, ["grey/b"]);
+});
+
+Deno.test("AlignStream onNoFace 'fail' errors naming the image", async () => {
+  const stream = new AlignStream({ backend: "wasm", onNoFace: "fail" });
+  await assert.rejects(run(stream, [greyRecord("grey/c")]), /No face found in "grey\/c"/);
+});
+
+Deno.test("AlignStream rejects bad options and a record whose pixels do not match its size", async () => {
+  assert.throws(() => new AlignStream({ size: 7 }), RangeError);
+  assert.throws(() => new AlignStream({ onNoFace: "drop" as never }), /onNoFace/);
+  assert.throws(() => new AlignStream({ pick: "first" as never }), /pick rule/);
+  const bad = { ...greyRecord("bad"), width: 99 };
+  await assert.rejects(run(new AlignStream({ backend: "wasm" }), [bad]), /Cannot align "bad"/);
+});
+
+Deno.test("AlignStream with a shared detector leaves it usable and leaks no tensors", async () => {
+  await initBackend({ backend: "wasm" });
+  const det = await MtcnnDetector.create();
+  const before = tf.memory().numTensors;
+  const recs = [await lfwRecord("Bill_Cartwright_0001.jpg"), greyRecord("g")];
+  const out = await run(
+    new AlignStream({ detector: det, size: 96, onNoFace: "center-crop" }),
+    recs,
+  );
+  assert.deepEqual(out.map((f) => [f.width, f.policy]), [[96, "detected"], [96, "center-crop"]]);
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(det.detect(recs[0]).length, 1, "the caller's detector is not disposed");
+  det.dispose();
+});

@@ -1,0 +1,172 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { fileSaveHandler } from "../model/model_io.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const FIX = `${ROOT}fixtures/eval/`;
+
+async function evalLfw(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}tasks/eval_lfw.ts`, "--quiet", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+const readReport = async (dir: string) => JSON.parse(await Deno.readTextFile(`${dir}/report.json`));
+
+/** A small 112x112 image model (pooling + dense), saved as an arcstream export or a foreign one. */
+async function saveModel(dir: string, arcstream: boolean) {
+  await tf.setBackend("cpu");
+  const input = tf.input({ shape: [112, 112, 3] });
+  const pooled = tf.layers.averagePooling2d({ poolSize: 16, strides: 16 }).apply(input);
+  const flat = tf.layers.flatten().apply(pooled);
+  const init = tf.initializers.glorotUniform({ seed: 7 });
+  const out = tf.layers.dense({ units: 16, kernelInitializer: init }).apply(
+    flat,
+  ) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  await model.save(fileSaveHandler(dir, {
+    userDefinedMetadata: arcstream
+      ? { arcstream: { normalize: "arcface", inputSize: 112 } }
+      : undefined,
+  }));
+  model.dispose();
+  return `${dir}/model.json`;
+}
+
+Deno.test("eval-lfw --help prints the usage and exits 0", async () => {
+  const r = await evalLfw("--help");
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: deno task eval-lfw/);
+});
+
+Deno.test("eval-lfw --pairs --embeddings reports the tiny fixture's hand-worked numbers", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await evalLfw(
+      "--pairs",
+      `${FIX}tiny_pairs.txt`,
+      "--embeddings",
+      `${FIX}tiny_embeddings.npy`,
+      "--out",
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rep = await readReport(dir);
+    assert.deepEqual(rep.result.foldAccuracy, [1, 1, 1, 0.5, 1, 1, 1, 0.5, 1, 1]);
+    assert.equal(rep.result.accuracyMean, 0.9);
+    assert.equal(rep.result.auc, 0.99);
+    assert.equal(rep.policy.onMissing, "skip");
+    assert.deepEqual([rep.counts.pairs, rep.counts.counted], [20, 20]);
+    assert.match(r.stdout, /accuracy\s+90\.00% \+- 20\.00%/);
+    assert.match(
+      await Deno.readTextFile(`${dir}/roc.svg`),
+      /^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("eval-lfw prints one clear line and exits 1 on a missing pairs file or a bad option", async () => {
+  const r = await evalLfw("--pairs", "nope/pairs.txt", "--embeddings", `${FIX}tiny_embeddings.npy`);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^eval-lfw: Cannot read pairs file "nope\/pairs\.txt"/);
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+  const bad = await evalLfw(
+    "--pairs",
+    `${FIX}tiny_pairs.txt`,
+    "--embeddings",
+    "x.npy",
+    "--on-missing",
+    "ignore",
+  );
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--on-missing must be skip, center-crop or fail/);
+});
+
+Deno.test("eval-lfw --bin embeds with a model; --save-embeddings re-scores to the same numbers", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const model = await saveModel(`${dir}/m`, true);
+    const a = await evalLfw(
+      "--bin",
+      `${FIX}lfw_mini.bin`,
+      "--model",
+      model,
+      "--out",
+      `${dir}/a`,
+      "--save-embeddings",
+      `${dir}/e.npy`,
+    );
+    assert.equal(a.code, 0, a.stderr);
+    const ra = await readReport(`${dir}/a`);
+    assert.deepEqual([ra.counts.pairs, ra.counts.counted, ra.counts.images], [4, 4, 8]);
+    assert.equal(ra.policy.aligned, true);
+    assert.equal(ra.model.normalize, "arcface"); // from the export's metadata
+    const b = await evalLfw(
+      "--bin",
+      `${FIX}lfw_mini.bin`,
+      "--embeddings",
+      `${dir}/e.npy`,
+      "--out",
+      `${dir}/b`,
+    );
+    assert.equal(b.code, 0, b.stderr);
+    const rb = await readReport(`${dir}/b`);
+    assert.deepEqual(rb.result.foldAccuracy, ra.result.foldAccuracy);
+    assert.ok(Math.abs(rb.result.auc - ra.result.auc) < 1e-12);
+    // --cache: the second run reuses every embedding, even after a crash tore the last line.
+    const cached = ["--bin", `${FIX}lfw_mini.bin`, "--model", model, "--cache", `${dir}/c.ndjson`];
+    assert.equal((await evalLfw(...cached, "--out", `${dir}/c1`)).code, 0);
+    await Deno.writeTextFile(`${dir}/c.ndjson`, '{"key":"bin/0000', { append: true });
+    const again = await evalLfw(...cached, "--out", `${dir}/c2`);
+    assert.equal(again.code, 0, again.stderr);
+    const rc = await readReport(`${dir}/c2`);
+    assert.equal(rc.counts.fromCache, 8);
+    assert.deepEqual(rc.result.foldAccuracy, ra.result.foldAccuracy);
+    // A model without arcstream metadata must say how it wants its pixels.
+    const foreign = await saveModel(`${dir}/f`, false);
+    const c = await evalLfw("--bin", `${FIX}lfw_mini.bin`, "--model", foreign, "--out", `${dir}/c`);
+    assert.equal(c.code, 1);
+    assert.match(c.stderr, /not an arcstream export.*--normalize/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("eval-lfw with MTCNN names a missing image and its pair, skips or fails as told", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const model = await saveModel(`${dir}/m`, true);
+    const args = [
+      "--data",
+      `${FIX}lfw_mini`,
+      "--pairs",
+      `${FIX}lfw_mini_missing_pairs.txt`,
+      "--model",
+      model,
+    ];
+    const r = await evalLfw(...args, "--out", `${dir}/r`);
+    assert.equal(r.code, 0, r.stderr);
+    const rep = await readReport(`${dir}/r`);
+    assert.equal(rep.policy.onMissing, "skip");
+    assert.deepEqual([rep.counts.pairs, rep.counts.counted, rep.counts.missing], [4, 3, 1]);
+    assert.equal(rep.images.missing[0].key, "Akhmed_Zakayev/Akhmed_Zakayev_0009");
+    assert.deepEqual(rep.images.missing[0].pairs, [2]);
+    assert.deepEqual(
+      [rep.skippedPairs[0].index, rep.skippedPairs[0].line, rep.skippedPairs[0].because],
+      [2, 4, ["Akhmed_Zakayev/Akhmed_Zakayev_0009"]],
+    );
+    assert.match(r.stdout, /3 counted of 4 \(1 skipped; on-missing: skip\)/);
+    const f = await evalLfw(...args, "--out", `${dir}/f`, "--on-missing", "fail");
+    assert.equal(f.code, 1);
+    assert.match(f.stderr, /Akhmed_Zakayev_0009/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

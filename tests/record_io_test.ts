@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import {
+  encodeRecord,
+  packIR,
+  RecordIOReader,
+  RecordIOWriter,
+  unpackIR,
+} from "../pipeline/record_io.ts";
+import { decodeImage } from "../pipeline/decode_image.ts";
+
+const REC = "fixtures/pipeline/rec/train.rec";
+
+Deno.test("encodeRecord(packIR()) matches the hand-computed RecordIO byte layout", () => {
+  const bytes = encodeRecord(packIR({ label: 3, id: 1 }, new Uint8Array([0x41, 0x42, 0x43])));
+  // magic 0xced7230a LE | lrec = 27 (cflag 0) | IRHeader flag 0, label 3.0f = 0x40400000, id 1,
+  // id2 0 | payload "ABC" | 1 zero byte to the 4-byte boundary.
+  const expected = [
+    0x0a,
+    0x23,
+    0xd7,
+    0xce,
+    27,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x00,
+    0x00,
+    0x40,
+    0x40,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x41,
+    0x42,
+    0x43,
+    0,
+  ];
+  assert.deepEqual([...bytes], expected);
+});
+
+Deno.test("encodeRecord() splits a payload at an aligned magic (cflag 1 then 3)", () => {
+  const data = new Uint8Array([1, 2, 3, 4, 0x0a, 0x23, 0xd7, 0xce, 5, 6]);
+  const expected = [
+    0x0a,
+    0x23,
+    0xd7,
+    0xce,
+    0x04,
+    0,
+    0,
+    0x20,
+    1,
+    2,
+    3,
+    4, // cflag 1, length 4
+    0x0a,
+    0x23,
+    0xd7,
+    0xce,
+    0x02,
+    0,
+    0,
+    0x60,
+    5,
+    6,
+    0,
+    0, // cflag 3, length 2, pad 2
+  ];
+  assert.deepEqual([...encodeRecord(data)], expected);
+});
+
+Deno.test("the fixture train.rec starts with the hand-checked header record", async () => {
+  const rec = await Deno.readFile(REC);
+  // Record 0: flag 2, label 0, id 0, id2 0, labels [5.0f, 7.0f]: a 32-byte payload, no padding.
+  const expected = [
+    0x0a,
+    0x23,
+    0xd7,
+    0xce,
+    32,
+    0,
+    0,
+    0,
+    2,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    ...new Array(16).fill(0),
+    0x00,
+    0x00,
+    0xa0,
+    0x40,
+    0x00,
+    0x00,
+    0xe0,
+    0x40,
+  ];
+  assert.deepEqual([...rec.subarray(0, 40)], expected);
+  const idx = await Deno.readTextFile("fixtures/pipeline/rec/train.idx");
+  assert.ok(idx.startsWith("0\t0\n1\t40\n"), idx);
+});
+
+Deno.test("RecordIOReader() reads the insightface header, image keys, labels and JPEG bytes", async () => {
+  const r = await RecordIOReader.open(REC);
+  try {
+    assert.deepEqual(await r.imageKeys(), [1, 2, 3, 4]);
+    const recs = [];
+    for (const k of [1, 2, 3, 4]) recs.push(await r.readImage(k));
+    assert.deepEqual(recs.map((x) => x.label), [0, 0, 1, 1]);
+    for (const x of recs) assert.deepEqual([...x.bytes!.subarray(0, 2)], [0xff, 0xd8]);
+    const img = await decodeImage(recs[0].bytes!, { name: "rec:1" });
+    assert.deepEqual([img.height, img.width], [112, 112]);
+    const { header } = unpackIR(await r.read(5));
+    assert.deepEqual([...header.labels!], [1, 3]);
+  } finally {
+    r.close();
+  }
+});
+
+Deno.test("RecordIOWriter() round-trips records that contain the magic", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const w = await RecordIOWriter.create(`${dir}/t.rec`);
+    const payloads = [
+      new Uint8Array([0x0a, 0x23, 0xd7, 0xce, 9, 0x0a, 0x23, 0xd7, 0xce]),
+      new Uint8Array(0),
+      new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 0x0a, 0x23, 0xd7, 0xce]),
+    ];
+    for (let i = 0; i < payloads.length; i++) await w.write(i + 10, payloads[i]);
+    await w.close();
+    const r = await RecordIOReader.open(`${dir}/t.rec`);
+    try {
+      for (let i = 0; i < payloads.length; i++) assert.deepEqual(await r.read(i + 10), payloads[i]);
+      assert.deepEqual(await r.imageKeys(), [10, 11, 12], "no header record: every key");
+    } finally {
+      r.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RecordIOReader() names the file on a bad index line, bad magic or truncation", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rec = await Deno.readFile(REC);
+    await Deno.writeFile(`${dir}/a.rec`, rec.subarray(0, 60));
+    await Deno.writeTextFile(`${dir}/a.idx`, "0\t0\n1\t40\n2\t4\n");
+    const r = await RecordIOReader.open(`${dir}/a.rec`);
+    try {
+      await assert.rejects(() => r.read(1), /a\.rec" is truncated/);
+      await assert.rejects(() => r.read(2), /Bad RecordIO magic at byte 4/);
+    } finally {
+      r.close();
+    }
+    await Deno.writeTextFile(`${dir}/a.idx`, "0\t0\nnope\n");
+    await assert.rejects(() => RecordIOReader.open(`${dir}/a.rec`), /index line 2 of/);
+    await assert.rejects(() => RecordIOReader.open(`${dir}/none.rec`), /none\.idx/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

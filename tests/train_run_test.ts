@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../model/backend.ts";
+import { listCheckpoints, loadCheckpoint } from "../model/checkpoint.ts";
+import { presetConfig, type TrainConfig } from "../model/presets.ts";
+import { runTraining } from "../model/train_run.ts";
+import { Embedder } from "../pipeline/embed_stream.ts";
+
+await initBackend({ backend: "wasm" });
+
+/** The tiny preset on the bundled faces, 6 steps, flips on (seeded per step), no dropout. */
+function tiny(): TrainConfig {
+  const c = presetConfig("tiny");
+  c.steps = 6;
+  c.schedule = { kind: "poly", base: 0.05, warmupSteps: 1, totalSteps: 6 };
+  c.checkpointEvery = 2;
+  return c;
+}
+
+const quiet = { print: () => {}, progress: false, workers: 0 };
+
+Deno.test("resume after an interrupt replays the same batches and ends on the same weights", async () => {
+  const dirA = await Deno.makeTempDir();
+  const dirB = await Deno.makeTempDir();
+  try {
+    const keysA: string[][] = [];
+    const a = await runTraining({
+      config: tiny(),
+      out: dirA,
+      ...quiet,
+      onStep: (s) => keysA.push(s.keys),
+    });
+    assert.equal(a.stoppedBy, "done");
+    assert.equal(a.step, 6);
+
+    // Interrupted after step 3 (what Ctrl-C does: finish the step, save, stop) ...
+    const keysB: string[][] = [];
+    const abort = new AbortController();
+    const b1 = await runTraining({
+      config: tiny(),
+      out: dirB,
+      ...quiet,
+      signal: abort.signal,
+      onStep: (s) => {
+        keysB.push(s.keys);
+        if (s.step === 3) abort.abort();
+      },
+    });
+    assert.equal(b1.stoppedBy, "interrupted");
+    assert.equal(b1.step, 3);
+    assert.match(b1.checkpoint!, /ckpt-00000003\.arcs$/);
+    // ... then resumed from its newest checkpoint.
+    const b2 = await runTraining({
+      config: tiny(),
+      out: dirB,
+      resume: true,
+      ...quiet,
+      onStep: (s) => keysB.push(s.keys),
+    });
+    assert.equal(b2.stoppedBy, "done");
+    assert.deepEqual(keysB, keysA);
+
+    const ckA = await loadCheckpoint(a.checkpoint!);
+    const ckB = await loadCheckpoint(b2.checkpoint!);
+    assert.equal(ckA.meta.step, 6);
+    assert.deepEqual(ckB.meta.cursor, ckA.meta.cursor);
+    assert.deepEqual([...ckB.tensors.keys()].sort(), [...ckA.tensors.keys()].sort());
+    assert.ok([...ckA.tensors.keys()].some((k) => k.startsWith("slot/")), "no momentum slots");
+    assert.ok([...ckA.tensors.keys()].some((k) => k.endsWith("moving_mean")), "no BN stats");
+    for (const [k, t] of ckA.tensors) {
+      assert.deepEqual(ckB.tensors.get(k)!.dataSync(), t.dataSync(), `tensor ${k} differs`);
+    }
+    [...ckA.tensors.values(), ...ckB.tensors.values()].forEach((t) => t.dispose());
+    // Keep-last-K: 2 checkpoints remain (steps 4 and 6).
+    assert.deepEqual(
+      (await listCheckpoints(`${dirA}/checkpoints`)).map((p) => p.slice(-10)),
+      ["00004.arcs", "00006.arcs"],
+    );
+    // Both logs exist; log.jsonl holds the seed's fields.
+    const lines = (await Deno.readTextFile(`${dirA}/log.jsonl`)).trim().split("\n");
+    const e = JSON.parse(lines[lines.length - 1]);
+    for (const f of ["epoch", "step", "totalLoss", "inferenceLoss", "accuracy", "imagesPerSec"]) {
+      assert.ok(f in e, `log.jsonl lacks ${f}`);
+    }
+    assert.match(await Deno.readTextFile(`${dirA}/log.txt`), /training accuracy/);
+  } finally {
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
+});
+
+Deno.test("a huge learning rate stops the run with a clear message; the last good checkpoint stays", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = tiny();
+    // Two sane steps (checkpoint at 2), then lr 1e30 blows the weights up.
+    c.schedule = { kind: "piecewise", boundaries: [2], values: [0.01, 1e30] };
+    const s = await runTraining({ config: c, out: dir, ...quiet });
+    assert.equal(s.stoppedBy, "non-finite loss");
+    assert.match(s.error!, /(Loss|Gradient norm) is (NaN|Infinity).* at step [34]/);
+    assert.equal(s.exportDir, null);
+    const ckpts = await listCheckpoints(`${dir}/checkpoints`);
+    assert.equal(ckpts.length, 1);
+    const ck = await loadCheckpoint(ckpts[0]);
+    assert.equal(ck.meta.step, 2);
+    for (const t of ck.tensors.values()) assert.ok((await t.data()).every(Number.isFinite));
+    ck.tensors.forEach((t) => t.dispose());
+    assert.match(await Deno.readTextFile(`${dir}/log.txt`), /STOPPED: .*last good checkpoint/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the exported backbone loads as a TF.js model and embeds faces", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = tiny();
+    c.steps = 2;
+    c.schedule = { kind: "poly", base: 0.05, warmupSteps: 1, totalSteps: 2 };
+    const s = await runTraining({ config: c, out: dir, ...quiet });
+    const before = tf.memory().numTensors;
+    const e = await Embedder.load(`${s.exportDir}/model.json`);
+    assert.equal(e.inputSize, 32);
+    const img = { pixels: new Uint8Array(112 * 112 * 3).fill(90), height: 112, width: 112 };
+    const [v] = await e.embed([img]);
+    assert.equal(v.length, 32);
+    assert.ok(Math.abs(v.reduce((a, x) => a + x * x, 0) - 1) < 1e-4);
+    e.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
