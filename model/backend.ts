@@ -39,10 +39,12 @@ export interface BackendOptions {
   /** Backend to force. Default: ARCSTREAM_BACKEND when set, else "auto". */
   backend?: BackendName | "auto";
   /**
-   * Threads for the wasm backend's XNNPACK; 1 uses the single-threaded SIMD build, 2-8 the
-   * multithreaded one. Default: ARCSTREAM_WASM_THREADS when set, else 1.
+   * Threads for the wasm backend's XNNPACK: 1 uses the single-threaded SIMD build, 2-8 the
+   * multithreaded one, "auto" one per core (up to 8) when the cores are idle at start-up (1-minute
+   * load average below cores - 1), else 1: spinning XNNPACK threads on busy cores lose more than
+   * they gain. Default: ARCSTREAM_WASM_THREADS when set, else "auto".
    */
-  wasmThreads?: number;
+  wasmThreads?: number | "auto";
   /** Where warnings go (e.g. forcing WebGPU onto a fallback adapter). Default: console.warn. */
   warn?: (message: string) => void;
 }
@@ -56,6 +58,25 @@ export function parseBackendName(value: string): BackendName | "auto" {
   throw new RangeError(
     `Unknown backend "${value}": expected auto, ${BACKEND_NAMES.join(", ")}`,
   );
+}
+
+/** Resolves a wasm thread count: an integer in [1, 8] or "auto" (see `wasmThreads`). */
+export function parseWasmThreads(value: number | string): number {
+  if (value === "auto") {
+    const cores = Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
+    let load = 0;
+    try {
+      load = Deno.loadavg()[0];
+    } catch {
+      // No load figure (e.g. Windows): trust the core count.
+    }
+    return cores > 1 && load < cores - 1 ? cores : 1;
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 8) {
+    throw new RangeError(`wasm threads must be "auto" or an integer in [1, 8], got "${value}"`);
+  }
+  return n;
 }
 
 let current: { key: string; info: BackendInfo } | null = null;
@@ -75,11 +96,9 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   const env = Deno.env.get("ARCSTREAM_BACKEND");
   const wanted = options.backend ?? (env ? parseBackendName(env) : "auto");
   if (wanted !== "auto") parseBackendName(wanted);
-  const threadsEnv = Deno.env.get("ARCSTREAM_WASM_THREADS");
-  const threads = options.wasmThreads ?? (threadsEnv ? Number(threadsEnv) : 1);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 8) {
-    throw new RangeError(`wasm threads must be an integer in [1, 8], got ${threadsEnv ?? threads}`);
-  }
+  const threads = parseWasmThreads(
+    options.wasmThreads ?? Deno.env.get("ARCSTREAM_WASM_THREADS") ?? "auto",
+  );
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const key = `${wanted}/${threads}`;
   if (current && current.key === key && tf.getBackend() === current.info.name) return current.info;
@@ -195,19 +214,27 @@ let wasmThreadsLoaded: number | null = null;
 
 async function initWasm(threads: number): Promise<Chosen> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  const kernels = registerWasmKernels();
+  let note = "";
   if (threads > 1 && wasmThreadsLoaded !== threads) {
     const { useThreadedWasm } = await import("./wasm_threads.ts");
-    useThreadedWasm(threads);
-    wasmThreadsLoaded = threads;
+    const stock = useThreadedWasm(threads);
+    try {
+      await setBackend("wasm");
+      wasmThreadsLoaded = threads;
+    } catch (e) {
+      // The threaded build needs workers and a writable temp dir; without them, one thread.
+      stock();
+      note = ` (the ${threads}-thread build failed: ${(e as Error).message})`;
+    }
   }
-  const kernels = registerWasmKernels();
   await setBackend("wasm");
   installOutOfMemoryGuard(tf.backend());
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   return {
     name: "wasm",
     detail: `XNNPACK, SIMD ${simd ? "on" : "off"}, threads ${wasm.getThreadsCount()}, ` +
-      `${kernels.length} arcstream kernels`,
+      `${kernels.length} arcstream kernels${note}`,
     memoryLimitBytes: WASM_HEAP_LIMIT_BYTES,
   };
 }

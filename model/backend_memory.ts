@@ -56,7 +56,7 @@ export function installOutOfMemoryGuard(backend: unknown): void {
 export function isOutOfMemoryError(e: unknown): boolean {
   if (e instanceof BackendOutOfMemoryError) return true;
   const text = String((e as Error)?.message ?? e);
-  return /out of memory|Aborted\(OOM\)|Cannot enlarge memory|memory access out of bounds|Maximum memory size exceeded|Array buffer allocation failed/i
+  return /out of memory|Aborted\(|Cannot enlarge memory|memory access out of bounds|Maximum memory size exceeded|Array buffer allocation failed/i
     .test(text);
 }
 

@@ -26,6 +26,22 @@ function nodeModulesDirs(): string[] {
   return project === cwd ? [project] : [project, cwd];
 }
 
+/**
+ * Where a package can sit: node_modules/NAME, or (installed by `deno install --entrypoint`,
+ * without a top-level link) Deno's node_modules/.deno/NAME@VERSION/node_modules/NAME.
+ */
+function packageDirs(dir: string, name: string): string[] {
+  const dirs = [join(dir, name)];
+  const store = join(dir, ".deno");
+  if (existsSync(store)) {
+    const prefix = `${name.replace("/", "+")}@`;
+    for (const e of readdirSync(store)) {
+      if (e.startsWith(prefix)) dirs.push(join(store, e, "node_modules", name));
+    }
+  }
+  return dirs;
+}
+
 /** Finds `*.node` native bindings under a package's lib/ (tfjs-node: lib/napi-vN/tfjs_binding.node). */
 function hasBinding(pkgDir: string): boolean {
   const lib = join(pkgDir, "lib");
@@ -41,9 +57,9 @@ function hasBinding(pkgDir: string): boolean {
 export function probeTensorflow(): TensorflowProbe {
   for (const dir of nodeModulesDirs()) {
     for (const name of TENSORFLOW_PACKAGES) {
-      const pkgDir = join(dir, name);
+      const pkgDir = packageDirs(dir, name).find((d) => existsSync(join(d, "package.json")));
+      if (!pkgDir) continue;
       const manifest = join(pkgDir, "package.json");
-      if (!existsSync(manifest)) continue;
       let version = "?";
       try {
         version = JSON.parse(readFileSync(manifest, "utf8")).version ?? "?";

@@ -4,7 +4,7 @@
  * `.rec` file (`.idx` beside it).
  */
 import { dirname } from "node:path";
-import { readCleanList, readImageFolder, readRecordIO } from "../pipeline/list_reader.ts";
+import { readCleanList, readImageFolder, readRecordIOLazy } from "../pipeline/list_reader.ts";
 import type { ListRecord } from "../pipeline/records.ts";
 
 export interface TrainData {
@@ -25,9 +25,8 @@ export async function loadTrainData(data: string, root?: string): Promise<TrainD
   if (stat.isDirectory) {
     records = (await readImageFolder(data)).records;
   } else if (data.endsWith(".rec")) {
-    // Holds every JPEG in memory: fine for small .rec files; MS1M needs a RecordIO-backed source.
-    records = [];
-    for await (const r of readRecordIO(data)) records.push(r);
+    // Records hold only label + byte offset; each JPEG is read when its batch is decoded.
+    records = (await readRecordIOLazy(data)).records;
   } else {
     records = (await readCleanList(data, root ?? dirname(data))).records;
   }

@@ -52,23 +52,13 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
   if (steps !== undefined && epochs !== undefined) {
     throw new RangeError("Give --steps or --epochs, not both");
   }
-  if (steps !== undefined) {
-    // Stretch the preset's schedule to the new length.
-    const k = steps / c.steps;
-    if (c.schedule.kind === "piecewise") {
-      c.schedule.boundaries = c.schedule.boundaries.map((b) => Math.max(1, Math.round(b * k)));
-    } else {
-      c.schedule.totalSteps = steps;
-      c.schedule.warmupSteps = Math.min(c.schedule.warmupSteps, steps - 1);
-    }
-    c.steps = steps;
-  }
+  if (steps !== undefined) withSteps(c, steps);
   if (epochs !== undefined) c.epochs = epochs;
   const lr = num(flags, "lr", (x) => x > 0, "> 0");
   if (lr !== undefined) {
     if (c.schedule.kind === "piecewise") {
       const base = c.schedule.values[0];
-      c.schedule.values = c.schedule.values.map((v) => v * lr / base);
+      c.schedule.values = c.schedule.values.map((v) => (v === base ? lr : lr * (v / base)));
     } else c.schedule.base = lr;
   }
   if (typeof flags["lr-steps"] === "string") {
@@ -117,5 +107,18 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
   c.logEvery = num(flags, "log-every", posInt, "an integer >= 1") ?? c.logEvery;
   if (typeof flags["eval-pairs"] === "string") c.evalPairs = flags["eval-pairs"];
   c.evalEvery = num(flags, "eval-every", (x) => int(x) && x >= 0, "an integer >= 0") ?? c.evalEvery;
+  return c;
+}
+
+/** Sets the run length and stretches the preset's LR schedule to it (in place; returns `c`). */
+export function withSteps(c: TrainConfig, steps: number): TrainConfig {
+  const k = steps / c.steps;
+  if (c.schedule.kind === "piecewise") {
+    c.schedule.boundaries = c.schedule.boundaries.map((b) => Math.max(1, Math.round(b * k)));
+  } else {
+    c.schedule.totalSteps = steps;
+    c.schedule.warmupSteps = Math.min(c.schedule.warmupSteps, steps - 1);
+  }
+  c.steps = steps;
   return c;
 }

@@ -15,6 +15,7 @@ import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "./model_io.ts";
 import type { TrainConfig } from "./presets.ts";
 import { makeSchedule } from "./schedule.ts";
 import { loadTrainData } from "./train_data.ts";
+import { withSteps } from "./train_flags.ts";
 import { type LogEntry, TrainLog } from "./train_log.ts";
 import { NonFiniteLossError, type StepMetrics, Trainer } from "./trainer.ts";
 
@@ -62,8 +63,12 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
   const log = new TrainLog(options.out, { print: options.print, progress: options.progress });
   const ckptDir = join(options.out, "checkpoints");
   const data = await loadTrainData(config.data, config.dataRoot);
-  if (config.epochs !== undefined) {
-    config.steps = Math.ceil(config.epochs * data.records.length / config.batchSize);
+  if (config.epochs !== undefined && !options.resume) {
+    withSteps(
+      config,
+      Math.max(1, Math.ceil(config.epochs * data.records.length / config.batchSize)),
+    );
+    delete config.epochs; // resolved: a resumed run reads the step count from the checkpoint
   }
   let step = 0;
   let cursor: WrapCursor = { epoch: 0, start: 0, step: 0 };
@@ -149,7 +154,13 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
         break;
       }
       const t0 = performance.now();
-      const batch = await source.next();
+      let batch;
+      try {
+        batch = await source.next();
+      } catch (e) {
+        const first = source.skipped[0];
+        throw new Error(`${(e as Error).message}${first ? `; first: ${first.reason}` : ""}`);
+      }
       if (!batch) break;
       let m;
       try {
@@ -213,6 +224,11 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
       }
     }
     summary.step = step;
+    if (source.skipped.length > 0) {
+      await log.note(
+        `skipped ${source.skipped.length} unreadable images, first: ${source.skipped[0].reason}`,
+      );
+    }
     summary.imagesPerSec = seconds > 0 ? images / seconds : 0;
     if (summary.stoppedBy !== "non-finite loss") {
       await saveAt(epoch);

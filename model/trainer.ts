@@ -12,6 +12,7 @@ import { MarginHead, type MarginOptions, softmaxCrossEntropy } from "./arcface.t
 import { buildIResNet, type IResNetConfig, iresnetConfig, isDecayed } from "./iresnet.ts";
 import type { IResNetOptions } from "./iresnet.ts";
 import { MomentumSGD } from "./optimizer.ts";
+import { trainForward, variablesByName } from "./train_forward.ts";
 
 export interface TrainerOptions {
   /** Backbone options (depth, width, input size, ...). */
@@ -80,6 +81,8 @@ export class Trainer {
   readonly variables = new Map<string, tfTypes.Variable>();
   /** Keys of the variables under weight decay. */
   readonly decayed: string[] = [];
+  /** The backbone's variables (incl. BN moving stats) by "<layer>/<weight>". */
+  readonly modelVars: Map<string, tfTypes.Variable>;
 
   constructor(options: TrainerOptions) {
     this.network = iresnetConfig(options.network);
@@ -99,6 +102,7 @@ export class Trainer {
       options.headSeed ?? 7,
     );
     this.optimizer = new MomentumSGD({ momentum: options.momentum ?? 0.9 });
+    this.modelVars = variablesByName(this.model);
     for (const w of this.model.trainableWeights) {
       this.variables.set(`model/${w.originalName}`, w.read() as tfTypes.Variable);
     }
@@ -119,25 +123,34 @@ export class Trainer {
    * Loss and gradients for one (micro-)batch. Returns the gradients keyed like `variables` and the
    * scalar losses and the count of correct predictions; all returned tensors belong to the caller.
    */
-  gradients(images: tfTypes.Tensor4D, labels: tfTypes.Tensor1D): GradResult {
+  gradients(images: tfTypes.Tensor4D, labels: tfTypes.Tensor1D, dropoutSeed?: number): GradResult {
     const keys = [...this.variables.keys()];
     const varList = keys.map((k) => this.variables.get(k)!);
-    let inference!: tfTypes.Scalar, decay!: tfTypes.Scalar, correct!: tfTypes.Scalar;
+    let correct!: tfTypes.Scalar;
     const x = tf.tidy(() => this.prepare(images));
     try {
-      const { value, grads } = tf.variableGrads(() => {
-        const emb = this.model.apply(x, { training: true }) as tfTypes.Tensor2D; // [B, D]
+      const { value: inference, grads } = tf.variableGrads(() => {
+        // [B, D]; training mode (batch statistics, dropout) on the LayersModel's variables.
+        const emb = trainForward(this.model, this.network, x, { dropoutSeed }, this.modelVars);
         const logits = this.head.logits(emb, labels); // [B, C]
-        inference = tf.keep(softmaxCrossEntropy(logits, labels));
         correct = tf.keep(
           tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")),
         );
-        decay = tf.keep(this.decayLoss());
-        return tf.add(inference, decay) as tfTypes.Scalar;
+        return softmaxCrossEntropy(logits, labels);
       }, varList);
+      // The weight-decay term's gradient is wd * w: added here, one variable at a time, rather
+      // than differentiated through the tape (which would hold a square of every weight at once).
+      const decay = this.decayLoss();
+      const decayed = new Set(this.decayed);
       const out = new Map<string, tfTypes.Tensor>();
-      keys.forEach((k, i) => out.set(k, grads[varList[i].name]));
-      return { grads: out, total: value, inference, decay, correct };
+      keys.forEach((k, i) => {
+        const g = grads[varList[i].name];
+        if (!decayed.has(k) || this.weightDecay === 0) return out.set(k, g);
+        out.set(k, tf.tidy(() => tf.add(g, tf.mul(varList[i], this.weightDecay))));
+        g.dispose();
+      });
+      const total = tf.add(inference, decay);
+      return { grads: out, total, inference, decay, correct };
     } finally {
       x.dispose();
     }
@@ -145,11 +158,15 @@ export class Trainer {
 
   /** 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the seed's regularizer). */
   decayLoss(): tfTypes.Scalar {
-    return tf.tidy(() => {
-      if (this.weightDecay === 0) return tf.scalar(0);
-      const sums = this.decayed.map((k) => tf.sum(tf.square(this.variables.get(k)!)));
-      return tf.mul(tf.addN(sums), 0.5 * this.weightDecay) as tfTypes.Scalar;
-    });
+    let acc: tfTypes.Tensor = tf.scalar(0);
+    for (const k of this.decayed) {
+      const next = tf.tidy(() => tf.add(acc, tf.sum(tf.square(this.variables.get(k)!))));
+      acc.dispose();
+      acc = next;
+    }
+    const out = tf.mul(acc, 0.5 * this.weightDecay) as tfTypes.Scalar;
+    acc.dispose();
+    return out;
   }
 
   /**
@@ -157,21 +174,23 @@ export class Trainer {
    * the mean of the per-micro-batch gradients (each of which is a mean over its samples), which
    * equals the full-batch gradient up to BN's per-micro-batch statistics.
    */
-  accumulate(images: tfTypes.Tensor4D, labels: tfTypes.Tensor1D): GradResult {
+  accumulate(images: tfTypes.Tensor4D, labels: tfTypes.Tensor1D, step = 0): GradResult {
     const b = images.shape[0];
     const m = this.microBatch === 0 || this.microBatch >= b ? b : this.microBatch;
     if (b % m !== 0) {
       throw new RangeError(`Batch size ${b} is not a multiple of the micro-batch size ${m}`);
     }
     const parts = b / m;
-    if (parts === 1) return this.gradients(images, labels);
+    // Dropout masks derive from (network seed, step, micro-batch): a resumed run draws the same.
+    const seed = (p: number) => ((this.network.seed * 1000003 + step * 64 + p) >>> 0) % 2147483647;
+    if (parts === 1) return this.gradients(images, labels, seed(0));
     let acc: GradResult | null = null;
     for (let p = 0; p < parts; p++) {
       const [xi, yi] = tf.tidy(() => [
         tf.slice(images, [p * m, 0, 0, 0], [m, -1, -1, -1]) as tfTypes.Tensor4D,
         tf.slice(labels, [p * m], [m]) as tfTypes.Tensor1D,
       ]);
-      const r = this.gradients(xi, yi);
+      const r = this.gradients(xi, yi, seed(p));
       xi.dispose();
       yi.dispose();
       if (acc === null) {
@@ -215,11 +234,16 @@ export class Trainer {
     lr: number,
     step = 0,
   ): Promise<StepMetrics> {
-    const r = this.accumulate(images, labels);
+    const r = this.accumulate(images, labels, step);
     try {
       // Squared global gradient norm: NaN/Inf in any gradient shows here, even where a clip
       // (e.g. of the cosines) kept the loss itself finite.
-      const norm2 = tf.tidy(() => tf.addN([...r.grads.values()].map((g) => tf.sum(tf.square(g)))));
+      let norm2: tfTypes.Tensor = tf.scalar(0);
+      for (const g of r.grads.values()) {
+        const next = tf.tidy(() => tf.add(norm2, tf.sum(tf.square(g))));
+        norm2.dispose();
+        norm2 = next;
+      }
       const [total, inference, decay, correct, gn] = await Promise.all(
         [r.total, r.inference, r.decay, r.correct, norm2].map((t) => t.data()),
       );

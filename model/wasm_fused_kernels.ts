@@ -10,7 +10,7 @@
  * move) the heap.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { free, runWasm, type WasmBackendLike } from "./wasm_kernel_util.ts";
+import { free, heapF32, runWasm, type WasmBackendLike } from "./wasm_kernel_util.ts";
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo | null | undefined>;
@@ -48,48 +48,77 @@ export function withFallback(
   };
 }
 
-/** Sum (or mean) over leading axes: [R, C] rows summed into [C], in float64. */
-export function reduceLeading(args: KernelArgs, mean: boolean): tf.TensorInfo | null {
+/**
+ * Sum (or mean) over a run of adjacent axes that is not innermost ([O, R, I] -> [O, I], in float64),
+ * which the wasm backend does by transposing first. Innermost reductions stay with it (fast).
+ */
+export function reduceOuter(args: KernelArgs, mean: boolean): tf.TensorInfo | null {
   const x = args.inputs.x!;
   const { backend } = args;
   if (x.dtype !== "float32" || x.shape.length === 0) return null;
   const axes = tf.util.parseAxisParam(args.attrs.axis as number | number[], x.shape).sort();
-  if (!axes.every((a, i) => a === i)) return null;
+  const k0 = axes[0], k1 = axes[axes.length - 1] + 1;
+  if (axes.length === 0 || axes.some((a, i) => a !== k0 + i)) return null;
+  const outer = size(x.shape.slice(0, k0)), rows = size(x.shape.slice(k0, k1));
+  const inner = size(x.shape.slice(k1));
+  if (inner < 8) return null;
   const keepDims = Boolean(args.attrs.keepDims);
-  const rows = size(x.shape.slice(0, axes.length));
-  const inner = size(x.shape.slice(axes.length));
   const outShape = keepDims
-    ? x.shape.map((d, i) => (i < axes.length ? 1 : d))
-    : x.shape.slice(axes.length);
+    ? x.shape.map((d, i) => (i >= k0 && i < k1 ? 1 : d))
+    : x.shape.filter((_, i) => i < k0 || i >= k1);
   const out = backend.makeOutput(outShape, "float32");
   const xs = f32(backend, x), os = f32(backend, out);
   const acc = new Float64Array(inner);
-  for (let r = 0, o = 0; r < rows; r++, o += inner) {
-    for (let c = 0; c < inner; c++) acc[c] += xs[o + c];
-  }
   const k = mean ? 1 / Math.max(rows, 1) : 1;
-  for (let c = 0; c < inner; c++) os[c] = acc[c] * k;
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0);
+    for (let r = 0, p = o * rows * inner; r < rows; r++, p += inner) {
+      for (let c = 0; c < inner; c++) acc[c] += xs[p + c];
+    }
+    for (let c = 0; c < inner; c++) os[o * inner + c] = acc[c] * k;
+  }
   return out;
 }
 
-/** Tile where the input's leading axes are 1 and only they repeat: repeated block copies. */
-export function tileLeading(args: KernelArgs): tf.TensorInfo | null {
+/**
+ * Tile as block copies: x's rows go to the first tile, then each axis, innermost first, doubles
+ * its filled block until the repeats are done. A few hundred memcpy-speed copies for the
+ * broadcasts that gradients make ([B, 1, 1, C] or [1, 1, 1, C] to [B, H, W, C]).
+ */
+export function tileBlocks(args: KernelArgs): tf.TensorInfo | null {
   const x = args.inputs.x!;
   const reps = args.attrs.reps as number[];
   const { backend } = args;
-  if (x.dtype !== "float32" || reps.length !== x.shape.length) return null;
-  let k = 0; // axes < k repeat (input size 1 there), axes >= k do not
-  while (k < reps.length && x.shape[k] === 1) k++;
-  if (reps.slice(k).some((r) => r !== 1)) return null;
+  const rank = x.shape.length;
+  if (x.dtype !== "float32" || reps.length !== rank || rank === 0) return null;
+  const inRows = size(x.shape.slice(0, -1)), rowLen = x.shape[rank - 1];
+  if (inRows > 65536 && rowLen < 16) return null; // many tiny rows: the C++ loop is fine
   const outShape = x.shape.map((d, i) => d * reps[i]);
   const out = backend.makeOutput(outShape, "float32");
-  const xs = f32(backend, x), os = f32(backend, out);
-  const n = xs.length, total = os.length;
-  if (n === 0) return out;
-  os.set(xs, 0);
-  // Doubling copies: memcpy speed, log2(repeats) calls.
-  for (let filled = n; filled < total; filled *= 2) {
-    os.copyWithin(filled, 0, Math.min(filled, total - filled));
+  if (size(outShape) === 0) return out;
+  const [heap, base] = heapF32(backend, out);
+  const src = heapF32(backend, x)[1];
+  const strides = new Array<number>(rank); // out strides
+  strides[rank - 1] = 1;
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * outShape[d + 1];
+  // Visits every index over axes [0, d) inside x's extent, with its out offset.
+  const each = (d: number, f: (offset: number) => void, axis = 0, offset = base) => {
+    if (axis === d) return f(offset);
+    for (let i = 0; i < x.shape[axis]; i++) each(d, f, axis + 1, offset + i * strides[axis]);
+  };
+  let r = 0;
+  each(rank - 1, (o) => {
+    heap.copyWithin(o, src + r * rowLen, src + (r + 1) * rowLen);
+    r++;
+  });
+  for (let d = rank - 1; d >= 0; d--) {
+    if (reps[d] === 1) continue;
+    const block = x.shape[d] * strides[d], total = block * reps[d];
+    each(d, (o) => {
+      for (let filled = block; filled < total; filled *= 2) {
+        heap.copyWithin(o + filled, o, o + Math.min(filled, total - filled));
+      }
+    });
   }
   return out;
 }
@@ -164,12 +193,10 @@ export function preluGrad(args: KernelArgs): tf.TensorInfo[] {
   const acc = new Float64Array(c);
   for (let i = 0, n = xs.length; i < n; i += c) {
     for (let j = 0; j < c; j++) {
-      const xv = xs[i + j], gy = g[i + j];
-      if (xv > 0) dxs[i + j] = gy;
-      else {
-        dxs[i + j] = gy * al[j];
-        acc[j] += gy * xv;
-      }
+      // Branch-free: activations are positive about half the time, at random.
+      const xv = xs[i + j], gy = g[i + j], neg = xv > 0 ? 0 : 1;
+      dxs[i + j] = gy * (1 + neg * (al[j] - 1));
+      acc[j] += neg * gy * xv;
     }
   }
   f32(backend, da).set(acc);
@@ -196,27 +223,23 @@ export function batchNormGradApplies(
 }
 
 /**
- * BatchMatMul with transposeA/transposeB: the wasm backend runs those as a scalar loop; an explicit
- * transpose followed by its XNNPACK path is much faster.
+ * BatchMatMul with transposeA: the wasm backend runs it as a scalar loop; an explicit transpose
+ * followed by its XNNPACK path is 3-8x faster (FC weight gradients). Its transposeB path is already
+ * fast and is left alone.
  */
-export function matMulTransposed(args: KernelArgs, original: tf.KernelConfig | undefined) {
+export function matMulTransposedA(args: KernelArgs, original: tf.KernelConfig | undefined) {
   const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
   const { backend, attrs } = args;
-  if (!original || (!attrs.transposeA && !attrs.transposeB)) return null;
-  if (a.dtype !== "float32" || b.dtype !== "float32") return null;
-  const t = (x: tf.TensorInfo, yes: unknown) => {
-    if (!yes) return null;
-    const perm = x.shape.map((_, i) => i);
-    [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
-    return runWasm("Transpose", backend, { x }, { perm });
-  };
-  const at = t(a, attrs.transposeA), bt = t(b, attrs.transposeB);
+  if (!original || !attrs.transposeA || a.dtype !== "float32" || b.dtype !== "float32") return null;
+  const perm = a.shape.map((_, i) => i);
+  [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
+  const at = runWasm("Transpose", backend, { x: a }, { perm });
   const out = original.kernelFunc({
-    inputs: { a: at ?? a, b: bt ?? b },
+    inputs: { a: at, b },
     backend: backend as unknown as tf.KernelBackend,
-    attrs: { ...attrs, transposeA: false, transposeB: false },
+    attrs: { ...attrs, transposeA: false },
   }) as tf.TensorInfo;
-  free(backend, at, bt);
+  free(backend, at);
   return out;
 }
 

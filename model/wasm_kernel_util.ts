@@ -97,5 +97,6 @@ export function cropForPads(
 /** The whole wasm heap as float32, and the float index where `info`'s data starts. */
 export function heapF32(backend: WasmBackendLike, info: tf.TensorInfo): [Float32Array, number] {
   const view = backend.typedArrayFromHeap(info);
-  return [new Float32Array(view.buffer), view.byteOffset >> 2];
+  // Not `>> 2`: past 2 GiB, offsets no longer fit a signed 32-bit integer.
+  return [new Float32Array(view.buffer), view.byteOffset / 4];
 }

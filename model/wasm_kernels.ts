@@ -13,11 +13,11 @@ import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from "./wasm_co
 import {
   batchNormForward,
   batchNormGrad,
-  matMulTransposed,
+  matMulTransposedA,
   preluGrad,
-  reduceLeading,
+  reduceOuter,
   shareData,
-  tileLeading,
+  tileBlocks,
   withFallback,
 } from "./wasm_fused_kernels.ts";
 import {
@@ -46,12 +46,12 @@ export function wasmKernelConfigs(): tf.KernelConfig[] {
   return [
     conv2dBackpropFilterConfig,
     conv2dBackpropInputConfig,
-    withFallback(tf.Tile, tileLeading, original(tf.Tile)),
-    withFallback(tf.Sum, (a) => reduceLeading(a, false), original(tf.Sum)),
-    withFallback(tf.Mean, (a) => reduceLeading(a, true), original(tf.Mean)),
+    withFallback(tf.Tile, tileBlocks, original(tf.Tile)),
+    withFallback(tf.Sum, (a) => reduceOuter(a, false), original(tf.Sum)),
+    withFallback(tf.Mean, (a) => reduceOuter(a, true), original(tf.Mean)),
     withFallback(
       tf.BatchMatMul,
-      (a) => matMulTransposed(a, original(tf.BatchMatMul)),
+      (a) => matMulTransposedA(a, original(tf.BatchMatMul)),
       original(tf.BatchMatMul),
     ),
     withFallback(tf.Identity, shareData, original(tf.Identity)),

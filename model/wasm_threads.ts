@@ -44,10 +44,11 @@ function workerFile(out: string): string {
 }
 
 /**
- * Re-registers the "wasm" backend to start the threaded build with `threads` threads. Call before
- * the wasm backend is first initialized. Kernels registered for "wasm" apply unchanged.
+ * Re-registers the "wasm" backend to start the threaded build with `threads` threads (before
+ * the wasm backend is next initialized; kernels registered for "wasm" apply unchanged). Returns a
+ * function that puts the previous (single-threaded) registration back.
  */
-export function useThreadedWasm(threads: number): void {
+export function useThreadedWasm(threads: number): () => void {
   if (!Number.isInteger(threads) || threads < 2 || threads > 8) {
     throw new RangeError(`wasm threads must be an integer in [2, 8], got ${threads}`);
   }
@@ -56,6 +57,11 @@ export function useThreadedWasm(threads: number): void {
   const mainScript = join(out, "tfjs-backend-wasm-threaded-simd.js");
   const factory = require(mainScript);
   setThreadsCount(threads);
+  // The engine's registry is not public API; keep the stock factory to restore on failure.
+  const registry = (tf.engine() as unknown as {
+    registryFactory: Record<string, { factory: () => tf.KernelBackend; priority: number }>;
+  }).registryFactory;
+  const previous = registry["wasm"];
   tf.removeBackend("wasm");
   tf.registerBackend("wasm", async () => {
     const realCpus = os.cpus;
@@ -90,4 +96,9 @@ export function useThreadedWasm(threads: number): void {
       globalThis.Worker = realWorker;
     }
   }, 2);
+  return () => {
+    setThreadsCount(1);
+    tf.removeBackend("wasm");
+    if (previous) tf.registerBackend("wasm", previous.factory, previous.priority);
+  };
 }

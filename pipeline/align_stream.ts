@@ -26,9 +26,10 @@ export interface AlignOptions extends MtcnnOptions {
    */
   onNoFace?: NoFacePolicy;
   /**
-   * Side of the centre square taken by "center-crop", as a fraction of the image's short side.
-   * Default: 0.44 (on LFW's 250x250 images the detected faces map a median 110 px square onto
-   * the 112 template).
+   * Side of the square taken by "center-crop", as a fraction of the image's short side; the
+   * square is centred horizontally and at `0.465 * height` vertically. Default: 0.53 (on LFW's
+   * 250x250 images the aligned crops cover a median 132 px square centred at (125, 116), so a
+   * centre crop frames an LFW-like photo about as alignment would).
    */
   centerCropFraction?: number;
   /** Detector to use (not disposed by the stream); default: one created on start, owned. */
@@ -60,7 +61,7 @@ export class AlignStream extends TransformStream<ImageRecord, FaceRecord> {
     const size = options.size ?? 112;
     const pick = options.pick ?? "center";
     const onNoFace = options.onNoFace ?? "skip";
-    const fraction = options.centerCropFraction ?? 0.44;
+    const fraction = options.centerCropFraction ?? 0.53;
     if (!(Number.isInteger(size) && size >= 8)) {
       throw new RangeError(`size must be an integer >= 8, got ${size}`);
     }
@@ -152,12 +153,15 @@ export class AlignStream extends TransformStream<ImageRecord, FaceRecord> {
   }
 }
 
-/** The centre square of side `fraction * min(width, height)`, resized to `size` bilinearly. */
+/**
+ * The square of side `fraction * min(width, height)` centred at (0.5 W, 0.465 H) (where aligned
+ * LFW faces sit), resized to `size` bilinearly.
+ */
 export function centerCrop(image: ImageRecord, size: number, fraction: number): Uint8Array {
   const side = fraction * Math.min(image.width, image.height);
   const a = size / side;
-  // Source centre -> crop centre (pixel centres at integers).
-  const tx = (size - 1) / 2 - a * (image.width - 1) / 2;
-  const ty = (size - 1) / 2 - a * (image.height - 1) / 2;
+  // Source point -> crop centre (pixel centres at integers).
+  const tx = (size - 1) / 2 - a * (image.width - 1) * 0.5;
+  const ty = (size - 1) / 2 - a * (image.height - 1) * 0.465;
   return warpSimilarity(image.pixels, image.width, image.height, { a, b: 0, tx, ty }, size);
 }

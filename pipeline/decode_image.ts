@@ -18,6 +18,8 @@ export interface DecodeImageOptions {
   name?: string;
   /** "auto": TurboJPEG for JPEGs, sharp otherwise; "sharp": always sharp. Default: "auto". */
   decoder?: "auto" | "sharp";
+  /** The input path is a RecordIO `.rec`; decode the record at this byte offset. Default: none. */
+  recordOffset?: number;
 }
 
 export interface DecodedImage {
@@ -104,11 +106,17 @@ export async function decodeImage(
   options: DecodeImageOptions = {},
 ): Promise<DecodedImage> {
   const size = resizeSize(options.resize);
-  const source = typeof input === "string" ? input : options.name ?? "<bytes>";
+  const source = typeof input === "string"
+    ? (options.recordOffset === undefined ? input : `${input}@${options.recordOffset}`)
+    : options.name ?? "<bytes>";
   let bytes: Uint8Array;
   if (typeof input === "string") {
     try {
-      bytes = await Deno.readFile(input);
+      if (options.recordOffset === undefined) bytes = await Deno.readFile(input);
+      else {
+        const { readRecordAt } = await import("./record_io_reader.ts");
+        bytes = await readRecordAt(input, options.recordOffset);
+      }
     } catch (e) {
       const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
       throw new DecodeError(source, why);

@@ -8,6 +8,7 @@ import {
   decodeImage,
   type DecodeImageOptions,
 } from "./decode_image.ts";
+import { trainImage, type TrainImageOptions } from "./train_image.ts";
 
 /** Anything that decodes one image; `decodeImage` itself is one. */
 export type Decoder = (
@@ -21,7 +22,8 @@ export interface DecodePoolOptions {
 }
 
 interface Pending {
-  resolve: (img: DecodedImage) => void;
+  // deno-lint-ignore no-explicit-any
+  resolve: (msg: any) => void;
   reject: (e: Error) => void;
   worker: number;
 }
@@ -33,6 +35,7 @@ export class DecodePool {
   #load: number[] = [];
   #pending = new Map<number, Pending>();
   #next = 0;
+  #closed = false;
 
   constructor(options: DecodePoolOptions = {}) {
     const n = options.workers ?? 2;
@@ -58,7 +61,7 @@ export class DecodePool {
 
   #done(msg: {
     id: number;
-    pixels?: Uint8Array;
+    data?: Uint8Array | Float32Array;
     height?: number;
     width?: number;
     error?: string;
@@ -72,7 +75,7 @@ export class DecodePool {
       const err = new DecodeError(msg.source ?? "?", "");
       err.message = msg.error;
       p.reject(err);
-    } else p.resolve({ pixels: msg.pixels!, height: msg.height!, width: msg.width! });
+    } else p.resolve(msg);
   }
 
   #failWorker(i: number, err: Error): void {
@@ -84,22 +87,40 @@ export class DecodePool {
     }
   }
 
-  /** Decodes in the least-loaded worker (or in this thread when `workers` is 0). */
-  decode: Decoder = (input, options = {}) => {
-    if (this.workers === 0) return decodeImage(input, options);
+  #post<T>(kind: "image" | "train", input: string | Uint8Array, options: object): Promise<T> {
+    // After close(), never respawn workers (a late job would keep the process alive).
+    if (this.#closed) return Promise.reject(new Error("DecodePool is closed"));
     this.#start();
     let w = 0;
     for (let i = 1; i < this.#ws.length; i++) if (this.#load[i] < this.#load[w]) w = i;
     const id = this.#next++;
     this.#load[w]++;
-    return new Promise<DecodedImage>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, worker: w });
-      this.#ws[w].postMessage({ id, input, options });
+      this.#ws[w].postMessage({ id, kind, input, options });
     });
+  }
+
+  /** Decodes in the least-loaded worker (or in this thread when `workers` is 0). */
+  decode: Decoder = async (input, options = {}) => {
+    if (this.workers === 0) return decodeImage(input, options);
+    const m = await this.#post<{ data: Uint8Array; height: number; width: number }>(
+      "image",
+      input,
+      options,
+    );
+    return { pixels: m.data, height: m.height, width: m.width };
   };
+
+  /** A training image (`trainImage`: resized, flipped, normalized float32) from a worker. */
+  async trainImage(input: string | Uint8Array, options: TrainImageOptions): Promise<Float32Array> {
+    if (this.workers === 0) return trainImage(input, options);
+    return (await this.#post<{ data: Float32Array }>("train", input, options)).data;
+  }
 
   /** Terminates the workers; pending decodes reject. */
   close(): void {
+    this.#closed = true;
     for (const w of this.#ws) w.terminate();
     for (const p of this.#pending.values()) p.reject(new Error("DecodePool closed"));
     this.#pending.clear();

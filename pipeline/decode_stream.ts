@@ -33,6 +33,12 @@ export interface DecodeReport {
   skipped: SkippedImage[];
 }
 
+/** The RecordIO byte offset of a lazy `.rec` record (`RecordIORecord`), else undefined. */
+export function recordOffset(r: ListRecord): number | undefined {
+  const o = (r as { offset?: unknown }).offset;
+  return typeof o === "number" && Number.isSafeInteger(o) && o >= 0 ? o : undefined;
+}
+
 export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
   readonly report: DecodeReport;
 
@@ -70,7 +76,11 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
           pool.close();
           throw new TypeError(`Record "${r.key}" has neither path nor bytes to decode`);
         }
-        const p = pool.decode(r.bytes ?? r.path!, { resize, name: r.path ?? r.key });
+        const p = pool.decode(r.bytes ?? r.path!, {
+          resize,
+          name: r.path ?? r.key,
+          recordOffset: r.bytes ? undefined : recordOffset(r),
+        });
         p.catch(() => {}); // handled in order by settle()
         queue.push({ r, p });
         // Ordered output: wait for the oldest once `concurrency` are in flight.

@@ -1,33 +1,40 @@
 /**
- * Worker side of `DecodePool`: each Deno Worker loads its own sharp and decodes what it is sent,
- * transferring the pixel buffer back (no copy).
+ * Worker side of `DecodePool`: each Deno Worker loads its own decoders (TurboJPEG, sharp) and
+ * decodes what it is sent, transferring the result buffer back (no copy).
+ * Jobs: "image" -> RGB uint8 (`decodeImage`); "train" -> normalized float32 (`trainImage`).
  */
 import { DecodeError, decodeImage, type DecodeImageOptions } from "./decode_image.ts";
+import { trainImage, type TrainImageOptions } from "./train_image.ts";
 
-interface Job {
-  id: number;
-  input: string | Uint8Array;
-  options: DecodeImageOptions;
-}
+type Job =
+  | { id: number; kind: "image"; input: string | Uint8Array; options: DecodeImageOptions }
+  | { id: number; kind: "train"; input: string | Uint8Array; options: TrainImageOptions };
 
 const scope = self as unknown as {
   onmessage: ((e: MessageEvent<Job>) => void) | null;
   postMessage(msg: unknown, transfer?: Transferable[]): void;
 };
 
+/** A view on part of a larger (pooled) buffer is copied; a whole buffer is transferred. */
+function own<T extends Uint8Array | Float32Array>(a: T): T {
+  return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice()) as T;
+}
+
 scope.onmessage = async (e: MessageEvent<Job>) => {
-  const { id, input, options } = e.data;
+  const job = e.data;
   try {
-    const img = await decodeImage(input, options);
-    // sharp may hand back a view on a larger (pooled) buffer: copy only then, else transfer.
-    const px = img.pixels.byteOffset === 0 && img.pixels.byteLength === img.pixels.buffer.byteLength
-      ? img.pixels
-      : img.pixels.slice();
-    scope.postMessage({ id, pixels: px, height: img.height, width: img.width }, [
+    if (job.kind === "train") {
+      const data = own(await trainImage(job.input, job.options));
+      scope.postMessage({ id: job.id, data }, [data.buffer as ArrayBuffer]);
+      return;
+    }
+    const img = await decodeImage(job.input, job.options);
+    const px = own(img.pixels);
+    scope.postMessage({ id: job.id, data: px, height: img.height, width: img.width }, [
       px.buffer as ArrayBuffer,
     ]);
   } catch (err) {
-    const source = err instanceof DecodeError ? err.source : String(options.name ?? input);
-    scope.postMessage({ id, error: (err as Error).message, source });
+    const source = err instanceof DecodeError ? err.source : String(job.options.name ?? job.input);
+    scope.postMessage({ id: job.id, error: (err as Error).message, source });
   }
 };

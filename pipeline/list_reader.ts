@@ -3,12 +3,14 @@
  * - MS-Celeb-1M clean list: one `relative/path.jpg label` per line; the label is an integer (kept)
  *   or a name (mapped to dense integers in sorted name order; the mapping is returned).
  * - Image-folder tree: one folder per identity, folders sorted, labels dense 0..K-1.
- * - insightface RecordIO (`train.rec` + `train.idx`): see `record_io.ts`; records carry bytes.
+ * - insightface RecordIO (`train.rec` + `train.idx`): `readRecordIO` streams records with their JPEG
+ *   bytes; `readRecordIOLazy` returns records holding only the byte offset, read at decode time
+ *   (use it for training on a large `.rec`: memory stays flat).
  * Keys are the relative path without extension (RecordIO: the record index).
  */
 import { join, relative } from "node:path";
 import type { ListRecord } from "./records.ts";
-import { RecordIOReader } from "./record_io.ts";
+import { RecordIOReader } from "./record_io_reader.ts";
 
 /** Image file extensions read from folders (case-insensitive). */
 export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
@@ -133,6 +135,16 @@ export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<
       reader?.close();
     },
   }, { highWaterMark: 4 });
+}
+
+/** RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each. */
+export async function readRecordIOLazy(recPath: string, idxPath?: string): Promise<ListResult> {
+  const reader = await RecordIOReader.open(recPath, idxPath);
+  try {
+    return { records: await reader.lazyRecords(), classes: [] };
+  } finally {
+    reader.close();
+  }
 }
 
 export interface ListReaderOptions {

@@ -1,5 +1,5 @@
 /**
- * MXNet / insightface RecordIO: `train.rec` + `train.idx` reader and writer.
+ * MXNet / insightface RecordIO format: packing, record encoding and the `.rec` + `.idx` writer.
  *
  * Byte layout of one record in `.rec` (all little-endian):
  *   uint32 magic 0xced7230a | uint32 lrec = cflag << 29 | length | payload | zero pad to 4 bytes
@@ -9,11 +9,8 @@
  * (24 bytes: uint32 flag, float32 label, uint64 id, uint64 id2); when flag > 0, `flag` float32
  * labels follow it (and the header's label is 0). Then the encoded image.
  * `.idx` is text: `key\toffset\n`, offset of the record's magic in `.rec`.
- * insightface: record 0 is a header with flag > 0 and label = [a, b): images are keys 1..a-1,
- * keys a..b-1 are per-identity records (skipped here). Without such a header, every key is an image.
+ * Reading: `record_io_reader.ts`.
  */
-import type { ListRecord } from "./records.ts";
-
 export const RECORDIO_MAGIC = 0xced7230a;
 export const IRHEADER_SIZE = 24;
 
@@ -139,120 +136,4 @@ export class RecordIOWriter {
     await Deno.rename(`${this.recPath}.tmp`, this.recPath);
     await Deno.rename(`${this.idxPath}.tmp`, this.idxPath);
   }
-}
-
-/** Random-access reader over `.rec` with its `.idx`. */
-export class RecordIOReader {
-  readonly recPath: string;
-  /** key -> byte offset, in `.idx` order. */
-  readonly index: Map<number, number>;
-  #file: Deno.FsFile;
-
-  private constructor(recPath: string, index: Map<number, number>, file: Deno.FsFile) {
-    this.recPath = recPath;
-    this.index = index;
-    this.#file = file;
-  }
-
-  static async open(recPath: string, idxPath = recPath.replace(/\.rec$/, "") + ".idx") {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(idxPath);
-    } catch (e) {
-      throw new Error(`Cannot read RecordIO index "${idxPath}": ${(e as Error).message}`);
-    }
-    const index = new Map<number, number>();
-    text.split("\n").forEach((line, i) => {
-      if (line.trim() === "") return;
-      const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(line);
-      if (!m) {
-        throw new SyntaxError(
-          `Cannot read index line ${i + 1} of "${idxPath}": expected "key<TAB>offset"`,
-        );
-      }
-      index.set(Number(m[1]), Number(m[2]));
-    });
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(recPath, { read: true });
-    } catch (e) {
-      throw new Error(`Cannot open RecordIO file "${recPath}": ${(e as Error).message}`);
-    }
-    return new RecordIOReader(recPath, index, file);
-  }
-
-  async #readExactly(offset: number, n: number): Promise<Uint8Array> {
-    const buf = new Uint8Array(n);
-    await this.#file.seek(offset, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < n) {
-      const r = await this.#file.read(buf.subarray(got));
-      if (r === null) {
-        throw new SyntaxError(`"${this.recPath}" is truncated at byte ${offset + got}`);
-      }
-      got += r;
-    }
-    return buf;
-  }
-
-  /** Reads the record stored under `key` (parts joined, magic restored). */
-  async read(key: number): Promise<Uint8Array> {
-    const start = this.index.get(key);
-    if (start === undefined) throw new RangeError(`No record ${key} in "${this.recPath}"`);
-    const parts: Uint8Array[] = [];
-    let offset = start;
-    for (;;) {
-      const h = new DataView((await this.#readExactly(offset, 8)).buffer);
-      if (h.getUint32(0, true) !== RECORDIO_MAGIC) {
-        throw new SyntaxError(`Bad RecordIO magic at byte ${offset} of "${this.recPath}"`);
-      }
-      const lrec = h.getUint32(4, true);
-      const cflag = lrec >>> 29;
-      const len = lrec & ((1 << 29) - 1);
-      if (parts.length > 0) parts.push(magicBytes());
-      parts.push(await this.#readExactly(offset + 8, len));
-      offset += 8 + ((len + 3) & ~3);
-      if (cflag === 0 || cflag === 3) break;
-    }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-
-  /** The image keys: 1..a-1 after an insightface header record, else every key of `.idx`. */
-  async imageKeys(): Promise<number[]> {
-    if (this.index.has(0)) {
-      const { header } = unpackIR(await this.read(0), `record 0 of "${this.recPath}"`);
-      if (header.flag > 0 && header.labels) {
-        const last = Math.trunc(header.labels[0]);
-        return Array.from({ length: Math.max(0, last - 1) }, (_, i) => i + 1);
-      }
-    }
-    return [...this.index.keys()];
-  }
-
-  /** Reads image record `key` as a ListRecord with JPEG bytes (label = first label). */
-  async readImage(key: number): Promise<ListRecord> {
-    const { header, payload } = unpackIR(
-      await this.read(key),
-      `record ${key} of "${this.recPath}"`,
-    );
-    const label = header.flag > 0 && header.labels ? header.labels[0] : header.label;
-    return { key: String(key), label: Math.trunc(label), bytes: payload };
-  }
-
-  close(): void {
-    this.#file.close();
-  }
-}
-
-function magicBytes(): Uint8Array {
-  const m = new Uint8Array(4);
-  new DataView(m.buffer).setUint32(0, RECORDIO_MAGIC, true);
-  return m;
 }

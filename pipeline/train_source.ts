@@ -16,6 +16,8 @@
  *   }
  * } finally { source.close(); } // stops prefetch, ends decode workers
  * ```
+ * For a large insightface `.rec`, build the list with `readRecordIOLazy(rec)` (list_reader.ts):
+ * records then hold only byte offsets and each JPEG is read when its batch is decoded.
  * Also `for await (const b of source)` and `source.readable()`. Tensors are created only when the
  * consumer pulls a batch; the consumer disposes them. A batch may be shorter than B only when
  * `onError: "skip"` dropped unreadable images (listed in `source.skipped`).
@@ -27,6 +29,7 @@ import { WrapBatcher, type WrapCursor, type WrapIndices } from "./wrap_batch_str
 import { DecodePool } from "./decode_pool.ts";
 import { DecodeError } from "./decode_image.ts";
 import { Semaphore } from "./semaphore.ts";
+import { recordOffset } from "./decode_stream.ts";
 
 export interface TrainSourceOptions {
   /** Samples per batch. Required. */
@@ -160,12 +163,18 @@ export class TrainSource implements AsyncIterable<TrainBatch> {
     const flipRng = new Prng(deriveSeed(this.#opts.seed, plan.step, 0x666c6970));
     const flips = plan.indices.map(() => this.#opts.flip && (flipRng.nextU32() & 1) === 1);
     const skipped: SkippedRecord[] = [];
-    const images = await Promise.all(plan.indices.map(async (idx) => {
+    const images = await Promise.all(plan.indices.map(async (idx, i) => {
       const r = this.records[idx];
       await this.#sem.acquire();
       try {
         const input = r.bytes ?? r.path!;
-        return await this.#pool.decode(input, { resize: s, name: r.key });
+        // Decoded, resized, flipped and normalized in a worker: [s, s, 3] float32 in [-1, 1].
+        return await this.#pool.trainImage(input, {
+          size: s,
+          flip: flips[i],
+          name: r.key,
+          recordOffset: r.bytes ? undefined : recordOffset(r),
+        });
       } catch (e) {
         if (this.#opts.onError === "fail" || !(e instanceof DecodeError)) throw e;
         skipped.push({ key: r.key, source: e.source, reason: e.message, step: plan.step });
@@ -180,24 +189,7 @@ export class TrainSource implements AsyncIterable<TrainBatch> {
     }
     // [b, s, s, 3] float32 in [-1, 1]: (x - 127.5) / 128, the same as evaluation.
     const data = new Float32Array(kept.length * px);
-    kept.forEach((i, b) => {
-      const src = images[i]!.pixels;
-      const o = b * px;
-      if (!flips[i]) {
-        for (let k = 0; k < px; k++) data[o + k] = (src[k] - 127.5) / 128;
-        return;
-      }
-      const row = s * 3;
-      for (let y = 0; y < s; y++) {
-        for (let x = 0; x < s; x++) {
-          const from = y * row + (s - 1 - x) * 3;
-          const to = o + y * row + x * 3;
-          data[to] = (src[from] - 127.5) / 128;
-          data[to + 1] = (src[from + 1] - 127.5) / 128;
-          data[to + 2] = (src[from + 2] - 127.5) / 128;
-        }
-      }
-    });
+    kept.forEach((i, b) => data.set(images[i]!, b * px));
     return {
       plan,
       data,

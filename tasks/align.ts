@@ -29,7 +29,7 @@ Options:
   --pick R               center | largest | score: which face is the subject (default center)
   --on-no-face P         skip | center-crop | fail (default skip; skips are counted and listed)
   --on-decode-error P    skip | fail: an unreadable image (default skip; counted and listed)
-  --center-crop-fraction F  centre square side / short side for center-crop (default 0.44)
+  --center-crop-fraction F  centre square side / short side for center-crop (default 0.53)
   --size N               output side (default 112)
   --quality Q            JPEG quality of the crops (default 95)
   --shard i/n            process only shard i (0-based) of n, by a hash of the key
@@ -83,7 +83,7 @@ export function parseAlignArgs(args: string[]): AlignCliOptions | null {
       "on-decode-error": { type: "string", default: "skip" },
       pick: { type: "string", default: "center" },
       "on-no-face": { type: "string", default: "skip" },
-      "center-crop-fraction": { type: "string", default: "0.44" },
+      "center-crop-fraction": { type: "string", default: "0.53" },
       size: { type: "string", default: "112" },
       quality: { type: "string", default: "95" },
       shard: { type: "string", default: "0/1" },

@@ -114,13 +114,13 @@ const CASES: Case[] = [
     },
   },
   {
-    name: "MatMul transposeB [B,512]x[25088,512]^T (FC input grad)",
+    name: "MatMul transposeA [B,25088]^T x [B,512] (FC weight grad)",
     side: 1,
     cpuSide: 1,
     stock: true,
     make: (tf, b) => {
-      const dy = r(tf, [b, 512], 10), w = r(tf, [25088, 512], 11);
-      return { run: () => tf.matMul(dy, w, false, true), dispose: () => tf.dispose([dy, w]) };
+      const x = r(tf, [b, 25088], 10), dy = r(tf, [b, 512], 11);
+      return { run: () => tf.matMul(x, dy, true, false), dispose: () => tf.dispose([x, dy]) };
     },
   },
 ];

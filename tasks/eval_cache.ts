@@ -5,7 +5,7 @@
  * a line torn by a crash at the end is ignored.
  */
 
-/** Embeddings already computed, and an appender for new ones. */
+/** Embeddings already computed, and an appender for new ones (one process per cache file). */
 export class EmbeddingCache {
   readonly path: string;
   readonly done = new Map<string, Float32Array>();

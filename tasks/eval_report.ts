@@ -102,7 +102,7 @@ export function formatTable(
     `  pairs          ${scored.counted} counted of ${total} (${scored.skippedPairs.length} skipped; on-missing: ${policy})`,
     `  accuracy       ${pct(r.accuracyMean)} +- ${
       pct(r.accuracyStd)
-    }  (10-fold, insightface protocol)`,
+    }  (${r.foldSizes.length}-fold, insightface protocol)`,
     `  folds          ${r.foldAccuracy.map((a) => (100 * a).toFixed(1)).join(" ")}`,
     `  threshold      ${r.bestThreshold.toFixed(2)} on all pairs (folds ${
       Math.min(...ths).toFixed(2)

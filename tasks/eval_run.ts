@@ -68,7 +68,13 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   const totalPairs = pairs.length;
   if (o.limitPairs !== undefined && o.limitPairs < pairs.length) {
     pairs = pairs.slice(0, o.limitPairs);
-    foldSizes = null;
+    // Keep the file's folds that the limit covers (the last one possibly cut short); with fewer
+    // than two, fall back to KFold(10) over the kept pairs.
+    const kept: number[] = [];
+    for (let left = o.limitPairs; foldSizes && left > 0; left -= foldSizes[kept.length - 1]) {
+      kept.push(Math.min(foldSizes[kept.length], left));
+    }
+    foldSizes = kept.length >= 2 ? kept : null;
     const used = new Set(pairs.flatMap((p) => [p.a, p.b]));
     images = images.filter((im) => used.has(im.key));
   }

@@ -13,10 +13,13 @@ Reads a data set description and writes one record per image to stdout.
   --list FILE              MS-Celeb-1M clean list: "relative/path.jpg label" per line; integer
                            labels kept, name labels mapped to dense integers (sorted names)
   --rec FILE               insightface RecordIO train.rec (train.idx beside it); <root> unused
+  --lazy                   with --rec: NDJSON records {"key","label","path","offset"} without the
+                           JPEG bytes; decode reads each record from the .rec on demand
   --label-map FILE         write {"name": label, ...} (folders / name labels) atomically
   -h, --help               this help
 
-Output: NDJSON {"key","label","path"} per line; with --rec a WebDataset tar (<key>.jpg + <key>.json).
+Output: NDJSON {"key","label","path"} per line; with --rec a WebDataset tar (<key>.jpg + <key>.json),
+with --rec --lazy NDJSON.
 Example: deno task list fixtures/pipeline/images | deno task shuffle --seed 7 | head -3`;
 
 await runTask("list", async () => {
@@ -27,6 +30,7 @@ await runTask("list", async () => {
       list: { type: "string" },
       rec: { type: "string" },
       "label-map": { type: "string" },
+      lazy: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -40,8 +44,13 @@ await runTask("list", async () => {
   const lists = await import("../pipeline/list_reader.ts");
   const { recordsToNdjson, recordsToTar } = await import("../pipeline/wire.ts");
   const { toStdout } = await import("../pipeline/stage_cli.ts");
+  if (values.lazy && !values.rec) throw new UsageError("--lazy needs --rec");
   if (values.rec) {
     if (values["label-map"]) throw new UsageError("--label-map needs a folder or --list");
+    if (values.lazy) {
+      const { records } = await lists.readRecordIOLazy(values.rec);
+      return await toStdout(recordsToNdjson(ReadableStream.from(records)));
+    }
     return await toStdout(recordsToTar(lists.readRecordIO(values.rec)));
   }
   const { records, classes } = values.list

@@ -14,134 +14,146 @@ import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { Prng, shuffleInPlace } from "../pipeline/prng.ts";
 
-const { values: v } = parseArgs({
-  args: Deno.args,
-  options: {
-    lfw: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
-    out: { type: "string", default: "fixtures/lfw_faces" },
-    seed: { type: "string", default: "2019" },
-    "train-ids": { type: "string", default: "25" },
-    "train-per-id": { type: "string", default: "15" },
-    "heldout-ids": { type: "string", default: "20" },
-    "heldout-per-id": { type: "string", default: "6" },
-    quality: { type: "string", default: "90" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-if (v.help) {
-  console.log((await Deno.readTextFile(new URL(import.meta.url))).split("*/")[0]);
-  Deno.exit(0);
-}
-const lfw = resolve(v.lfw!);
-const seed = Number(v.seed);
-const [trainIds, trainPer, heldIds, heldPer] = [
-  v["train-ids"],
-  v["train-per-id"],
-  v["heldout-ids"],
-  v["heldout-per-id"],
-].map(Number);
-
-// Identities and their sorted image numbers.
-const people = new Map<string, string[]>();
-for await (const e of Deno.readDir(lfw)) {
-  if (!e.isDirectory) continue;
-  const files = [];
-  for await (const f of Deno.readDir(join(lfw, e.name))) {
-    if (f.name.endsWith(".jpg")) files.push(f.name);
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      lfw: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+      out: { type: "string", default: "fixtures/lfw_faces" },
+      seed: { type: "string", default: "2019" },
+      "train-ids": { type: "string", default: "25" },
+      "train-per-id": { type: "string", default: "15" },
+      "heldout-ids": { type: "string", default: "20" },
+      "heldout-per-id": { type: "string", default: "6" },
+      quality: { type: "string", default: "90" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (v.help) {
+    const doc = (await Deno.readTextFile(new URL(import.meta.url))).split("*/")[0];
+    console.log(doc.replace(/^\/\*\*\n/, "").replace(/^ \* ?/gm, ""));
+    return;
   }
-  people.set(e.name, files.sort());
-}
-const names = [...people.keys()].sort();
-const prng = new Prng(seed);
-const draw = (pool: string[], n: number) => {
-  const p = pool.slice();
-  shuffleInPlace(p, prng);
-  return p.slice(0, n).sort();
-};
-const train = draw(names.filter((n) => people.get(n)!.length >= trainPer), trainIds);
-const held = draw(
-  names.filter((n) =>
-    !train.includes(n) && people.get(n)!.length >= 4 && people.get(n)!.length <= 30
-  ),
-  heldIds,
-);
+  const lfw = resolve(v.lfw!);
+  const seed = Number(v.seed);
+  const [trainIds, trainPer, heldIds, heldPer] = [
+    v["train-ids"],
+    v["train-per-id"],
+    v["heldout-ids"],
+    v["heldout-per-id"],
+  ].map(Number);
 
-// A folder of links selecting the subset; `deno task align` mirrors it into a staging folder.
-const stage = await Deno.makeTempDir({ prefix: "lfw_faces_" });
-for (const [part, ids, per] of [["train", train, trainPer], ["heldout", held, heldPer]] as const) {
-  for (const id of ids) {
-    await Deno.mkdir(join(stage, "src", part, id), { recursive: true });
-    for (const f of people.get(id)!.slice(0, per)) {
-      await Deno.symlink(join(lfw, id, f), join(stage, "src", part, id, f));
+  // Identities and their sorted image numbers.
+  const people = new Map<string, string[]>();
+  for await (const e of Deno.readDir(lfw)) {
+    if (!e.isDirectory) continue;
+    const files = [];
+    for await (const f of Deno.readDir(join(lfw, e.name))) {
+      if (f.name.endsWith(".jpg")) files.push(f.name);
     }
+    people.set(e.name, files.sort());
   }
-}
-const args = [
-  "run",
-  "-A",
-  new URL("./align.ts", import.meta.url).pathname,
-  join(stage, "src"),
-  join(stage, "out"),
-  "--quality",
-  v.quality!,
-  "--quiet",
-];
-const run = await new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).output();
-if (!run.success) throw new Error(`deno task align failed (exit ${run.code})`);
+  const names = [...people.keys()].sort();
+  const prng = new Prng(seed);
+  const draw = (pool: string[], n: number) => {
+    const p = pool.slice();
+    shuffleInPlace(p, prng);
+    return p.slice(0, n).sort();
+  };
+  const train = draw(names.filter((n) => people.get(n)!.length >= trainPer), trainIds);
+  const held = draw(
+    names.filter((n) =>
+      !train.includes(n) && people.get(n)!.length >= 4 && people.get(n)!.length <= 30
+    ),
+    heldIds,
+  );
 
-// Copy the aligned JPEGs into place (sidecars stay behind: the fixture is just the faces).
-const out = resolve(v.out!);
-await Deno.remove(out, { recursive: true }).catch(() => {});
-const aligned = new Map<string, number[]>();
-for (const [part, ids] of [["train", train], ["heldout", held]] as const) {
-  for (const id of ids) {
-    await Deno.mkdir(join(out, part, id), { recursive: true });
-    for await (const f of Deno.readDir(join(stage, "out", part, id))) {
-      if (!f.name.endsWith(".jpg")) continue;
-      await Deno.copyFile(join(stage, "out", part, id, f.name), join(out, part, id, f.name));
-      if (part === "heldout") {
-        const list = aligned.get(id) ?? [];
-        list.push(Number(f.name.slice(id.length + 1, -4)));
-        aligned.set(id, list);
+  // A folder of links selecting the subset; `deno task align` mirrors it into a staging folder.
+  const stage = await Deno.makeTempDir({ prefix: "lfw_faces_" });
+  for (
+    const [part, ids, per] of [["train", train, trainPer], ["heldout", held, heldPer]] as const
+  ) {
+    for (const id of ids) {
+      await Deno.mkdir(join(stage, "src", part, id), { recursive: true });
+      for (const f of people.get(id)!.slice(0, per)) {
+        await Deno.symlink(join(lfw, id, f), join(stage, "src", part, id, f));
       }
     }
   }
-}
-const report = JSON.parse(await Deno.readTextFile(join(stage, "out", "align_report.json")));
-await Deno.remove(stage, { recursive: true });
+  const args = [
+    "run",
+    "-A",
+    new URL("./align.ts", import.meta.url).pathname,
+    join(stage, "src"),
+    join(stage, "out"),
+    "--quality",
+    v.quality!,
+    "--quiet",
+  ];
+  const run = await new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).output();
+  if (!run.success) throw new Error(`deno task align failed (exit ${run.code})`);
 
-// pairs.txt: 10 folds x (10 same + 10 different), no pair twice, only aligned held-out images.
-const ids = [...aligned.keys()].sort();
-for (const id of ids) aligned.get(id)!.sort((a, b) => a - b);
-const seen = new Set<string>();
-const lines = ["10\t10"];
-const pick = <T>(xs: T[]) => xs[prng.nextInt(xs.length)];
-for (let fold = 0; fold < 10; fold++) {
-  for (let k = 0; k < 10;) {
-    const id = pick(ids.filter((i) => aligned.get(i)!.length >= 2));
-    const a = pick(aligned.get(id)!), b = pick(aligned.get(id)!);
-    const key = `${id} ${Math.min(a, b)} ${Math.max(a, b)}`;
-    if (a === b || seen.has(key)) continue;
-    seen.add(key);
-    lines.push(`${id}\t${Math.min(a, b)}\t${Math.max(a, b)}`);
-    k++;
+  // Copy the aligned JPEGs into place (sidecars stay behind: the fixture is just the faces).
+  const out = resolve(v.out!);
+  await Deno.remove(out, { recursive: true }).catch(() => {});
+  const aligned = new Map<string, number[]>();
+  for (const [part, ids] of [["train", train], ["heldout", held]] as const) {
+    for (const id of ids) {
+      await Deno.mkdir(join(out, part, id), { recursive: true });
+      for await (const f of Deno.readDir(join(stage, "out", part, id))) {
+        if (!f.name.endsWith(".jpg")) continue;
+        await Deno.copyFile(join(stage, "out", part, id, f.name), join(out, part, id, f.name));
+        if (part === "heldout") {
+          const list = aligned.get(id) ?? [];
+          list.push(Number(f.name.slice(id.length + 1, -4)));
+          aligned.set(id, list);
+        }
+      }
+    }
   }
-  for (let k = 0; k < 10;) {
-    const [i1, i2] = [pick(ids), pick(ids)].sort();
-    const a = pick(aligned.get(i1)!), b = pick(aligned.get(i2)!);
-    const key = `${i1} ${a} ${i2} ${b}`;
-    if (i1 === i2 || seen.has(key)) continue;
-    seen.add(key);
-    lines.push(`${i1}\t${a}\t${i2}\t${b}`);
-    k++;
+  const report = JSON.parse(await Deno.readTextFile(join(stage, "out", "align_report.json")));
+  await Deno.remove(stage, { recursive: true });
+
+  // pairs.txt: 10 folds x (10 same + 10 different), no pair twice, only aligned held-out images.
+  const ids = [...aligned.keys()].sort();
+  for (const id of ids) aligned.get(id)!.sort((a, b) => a - b);
+  const seen = new Set<string>();
+  const lines = ["10\t10"];
+  const pick = <T>(xs: T[]) => xs[prng.nextInt(xs.length)];
+  for (let fold = 0; fold < 10; fold++) {
+    for (let k = 0; k < 10;) {
+      const id = pick(ids.filter((i) => aligned.get(i)!.length >= 2));
+      const a = pick(aligned.get(id)!), b = pick(aligned.get(id)!);
+      const key = `${id} ${Math.min(a, b)} ${Math.max(a, b)}`;
+      if (a === b || seen.has(key)) continue;
+      seen.add(key);
+      lines.push(`${id}\t${Math.min(a, b)}\t${Math.max(a, b)}`);
+      k++;
+    }
+    for (let k = 0; k < 10;) {
+      const [i1, i2] = [pick(ids), pick(ids)].sort();
+      const a = pick(aligned.get(i1)!), b = pick(aligned.get(i2)!);
+      const key = `${i1} ${a} ${i2} ${b}`;
+      if (i1 === i2 || seen.has(key)) continue;
+      seen.add(key);
+      lines.push(`${i1}\t${a}\t${i2}\t${b}`);
+      k++;
+    }
   }
+  await Deno.writeTextFile(join(out, "heldout", "pairs.txt"), lines.join("\n") + "\n");
+  console.log(JSON.stringify({
+    train: { identities: train.length },
+    heldout: {
+      identities: ids.length,
+      images: [...aligned.values()].reduce((n, l) => n + l.length, 0),
+    },
+    align: { detected: report.detected, skipped: report.skippedKeys },
+  }));
 }
-await Deno.writeTextFile(join(out, "heldout", "pairs.txt"), lines.join("\n") + "\n");
-console.log(JSON.stringify({
-  train: { identities: train.length },
-  heldout: {
-    identities: ids.length,
-    images: [...aligned.values()].reduce((n, l) => n + l.length, 0),
-  },
-  align: { detected: report.detected, skipped: report.skippedKeys },
-}));
+
+try {
+  await main();
+} catch (e) {
+  console.error(`make_fixtures: ${(e as Error).message}`);
+  Deno.exit(1);
+}

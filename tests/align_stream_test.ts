@@ -4,8 +4,24 @@ import { initBackend } from "../model/backend.ts";
 import { MtcnnDetector } from "../model/mtcnn/detect.ts";
 import { applySimilarity, arcfaceTemplate, estimateSimilarity } from "../model/similarity.ts";
 import { AlignStream } from "../pipeline/align_stream.ts";
-import { decodeImage } from "../pipeline/decode_image.ts";
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
+
+/**
+ * Decodes with sharp (libjpeg's default accurate IDCT and fancy upsampling, as PIL and cv2 do), so
+ * pixels match the ones the reference implementations saw (TurboJPEG's differ by a few levels).
+ */
+async function decodeImage(
+  path: string,
+): Promise<{ pixels: Uint8Array; width: number; height: number }> {
+  const sharp = (await import("sharp")).default;
+  const { data, info } = await sharp(path).removeAlpha().toColourspace("srgb").raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width: info.width,
+    height: info.height,
+  };
+}
 
 const LFW = new URL("../fixtures/mtcnn/lfw/", import.meta.url).pathname;
 
@@ -74,6 +90,8 @@ Deno.test("AlignStream onNoFace 'skip' counts and lists the image, and calls onS
 Deno.test("AlignStream onNoFace 'center-crop' emits the centre crop and records the policy", async () => {
   const rec = greyRecord("grey/b");
   rec.pixels.fill(200, 0, 3); // a mark in the corner: outside the centre crop
+  // A dark mark where the crop is centred: source (49.5, 55.3) = (0.5 (W-1), 0.465 (H-1)).
+  for (const x of [49, 50]) rec.pixels.fill(0, (55 * 100 + x) * 3, (55 * 100 + x) * 3 + 3);
   const stream = new AlignStream({ backend: "wasm", onNoFace: "center-crop" });
   const [f] = await run(stream, [rec]);
   assert.equal(f.policy, "center-crop");
@@ -81,7 +99,10 @@ Deno.test("AlignStream onNoFace 'center-crop' emits the centre crop and records 
   assert.equal(f.score, null);
   assert.equal(f.landmarks, null);
   assert.equal(f.pixels.length, 112 * 112 * 3);
-  assert.ok(f.pixels.every((v) => v === 128), "grey centre, corner mark not included");
+  const at = (x: number, y: number) => f.pixels[(y * 112 + x) * 3];
+  assert.ok(at(55, 55) < 100 && at(56, 55) < 100, "the source's crop centre lands at the middle");
+  assert.equal(at(55, 50), 128);
+  assert.equal(at(0, 0), 128, "the corner mark is outside the crop");
   assert.deepEqual(stream.report.centerCropped, ["grey/b"]);
 });
 

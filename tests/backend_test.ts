@@ -6,6 +6,7 @@ import {
   initBackend,
   isOutOfMemoryError,
   parseBackendName,
+  parseWasmThreads,
   probeTensorflow,
   probeWebGPU,
   WASM_HEAP_LIMIT_BYTES,
@@ -27,7 +28,7 @@ Deno.test("initBackend() auto picks the best available backend: wasm without tfj
     assert.equal(info.name, expected);
     assert.equal(tf.getBackend(), expected);
     if (expected === "wasm") {
-      assert.match(info.detail, /SIMD on, threads 1, \d+ arcstream kernels/);
+      assert.match(info.detail, /SIMD on, threads \d, \d+ arcstream kernels/);
       assert.equal(info.memoryLimitBytes, WASM_HEAP_LIMIT_BYTES);
       // Each backend above wasm says why it was passed over.
       assert.match(info.skipped[0], /^tensorflow: /);
@@ -54,7 +55,7 @@ Deno.test({
   },
 });
 
-Deno.test("ARCSTREAM_BACKEND forces a backend; an unknown name is a RangeError listing choices", async () => {
+Deno.test("ARCSTREAM_BACKEND forces a backend; unknown names and thread counts are RangeErrors", async () => {
   const previous = Deno.env.get("ARCSTREAM_BACKEND");
   try {
     Deno.env.set("ARCSTREAM_BACKEND", "cpu");
@@ -72,6 +73,10 @@ Deno.test("ARCSTREAM_BACKEND forces a backend; an unknown name is a RangeError l
     else Deno.env.set("ARCSTREAM_BACKEND", previous);
   }
   assert.equal(parseBackendName(" WASM "), "wasm");
+  const idle = Deno.loadavg()[0] < navigator.hardwareConcurrency - 1;
+  assert.equal(parseWasmThreads("auto"), idle ? Math.min(8, navigator.hardwareConcurrency) : 1);
+  assert.equal(parseWasmThreads("3"), 3);
+  assert.throws(() => parseWasmThreads(0), /"auto" or an integer in \[1, 8\], got "0"/);
   assert.throws(() => parseBackendName("gpu"), RangeError);
 });
 

@@ -25,7 +25,12 @@ Deno.test("saveCheckpoint() round-trips tensors and metadata and keeps only the 
     const a = tf.tensor2d([[1.5, -2], [3, 4e-8]]);
     const b = tf.tensor1d([7, -1, 0], "int32");
     for (const step of [10, 20, 30, 40]) {
-      await saveCheckpoint(dir, meta(step), new Map<string, tf.Tensor>([["w/a", a], ["slot/b", b]]), 2);
+      await saveCheckpoint(
+        dir,
+        meta(step),
+        new Map<string, tf.Tensor>([["w/a", a], ["slot/b", b]]),
+        2,
+      );
     }
     const names = (await listCheckpoints(dir)).map((p) => p.split("/").pop());
     assert.deepEqual(names, [checkpointName(30), checkpointName(40)]);

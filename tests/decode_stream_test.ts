@@ -155,3 +155,11 @@ Deno.test("decodeImage() TurboJPEG fast path and sharp agree within JPEG decoder
   for (let i = 0; i < fast.pixels.length; i++) sum += Math.abs(fast.pixels[i] - slow.pixels[i]);
   assert.ok(sum / fast.pixels.length < 3, `mean abs diff ${sum / fast.pixels.length}`);
 });
+
+Deno.test("DecodePool() refuses work after close() instead of starting new workers", async () => {
+  const pool = new DecodePool({ workers: 1 });
+  const late = pool.decode(`${ODD}/face112.jpg`);
+  pool.close();
+  await assert.rejects(() => late, /closed/);
+  await assert.rejects(() => pool.decode(`${ODD}/face112.jpg`), /closed/);
+});

@@ -72,6 +72,28 @@ Deno.test("eval-lfw --pairs --embeddings reports the tiny fixture's hand-worked 
   }
 });
 
+Deno.test("eval-lfw --limit-pairs keeps the pairs file's folds it covers", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await evalLfw(
+      "--pairs",
+      `${FIX}tiny_pairs.txt`,
+      "--embeddings",
+      `${FIX}tiny_embeddings.npy`,
+      "--out",
+      dir,
+      "--limit-pairs",
+      "5",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const rep = await readReport(dir);
+    assert.deepEqual(rep.result.foldSizes, [2, 2, 1]);
+    assert.equal(rep.policy.limitPairs, 5);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("eval-lfw prints one clear line and exits 1 on a missing pairs file or a bad option", async () => {
   const r = await evalLfw("--pairs", "nope/pairs.txt", "--embeddings", `${FIX}tiny_embeddings.npy`);
   assert.equal(r.code, 1);

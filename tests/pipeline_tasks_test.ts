@@ -106,3 +106,13 @@ Deno.test("every stage task answers --help", async () => {
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--batch-size is required/);
 });
+
+Deno.test("list --rec --lazy writes NDJSON offsets that decode reads from the .rec", async () => {
+  const lazy = await task("list", ["--rec", "fixtures/pipeline/rec/train.rec", "--lazy"]);
+  assert.equal(lazy.code, 0, lazy.stderr);
+  const rows = text(lazy.stdout).trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => r.label), [0, 0, 1, 1]);
+  const dec = await task("decode", ["--workers", "0"], lazy.stdout);
+  assert.equal(dec.code, 0, dec.stderr);
+  assert.match(dec.stderr, /4 decoded, 0 skipped/);
+});

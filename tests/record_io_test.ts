@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  encodeRecord,
-  packIR,
-  RecordIOReader,
-  RecordIOWriter,
-  unpackIR,
-} from "../pipeline/record_io.ts";
+import { encodeRecord, packIR, RecordIOWriter, unpackIR } from "../pipeline/record_io.ts";
+import { readRecordAt, RecordIOReader } from "../pipeline/record_io_reader.ts";
 import { decodeImage } from "../pipeline/decode_image.ts";
 
 const REC = "fixtures/pipeline/rec/train.rec";
@@ -180,4 +175,25 @@ Deno.test("RecordIOReader() names the file on a bad index line, bad magic or tru
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("RecordIOReader.lazyRecords() gives labels and offsets; readRecordAt() reads the JPEG", async () => {
+  const r = await RecordIOReader.open(REC);
+  try {
+    const lazy = await r.lazyRecords();
+    assert.deepEqual(lazy.map((x) => [x.key, x.label, x.path]), [
+      ["1", 0, REC],
+      ["2", 0, REC],
+      ["3", 1, REC],
+      ["4", 1, REC],
+    ]);
+    assert.equal(lazy[0].offset, 40);
+    for (const x of lazy) {
+      const eager = await r.readImage(Number(x.key));
+      assert.deepEqual(await readRecordAt(REC, x.offset), eager.bytes);
+    }
+  } finally {
+    r.close();
+  }
+  await assert.rejects(() => readRecordAt(REC, 4), /Bad RecordIO magic at byte 4/);
 });

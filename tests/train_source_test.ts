@@ -154,3 +154,17 @@ Deno.test("TrainSource() rejects bad options and records without labels", () => 
     /neither path nor bytes/,
   );
 });
+
+Deno.test("TrainSource() reads lazy RecordIO records on demand with the same pixels as bytes", async () => {
+  const { readRecordIO, readRecordIOLazy } = await import("../pipeline/list_reader.ts");
+  const eager = await Array.fromAsync(readRecordIO("fixtures/pipeline/rec/train.rec"));
+  const { records: lazy } = await readRecordIOLazy("fixtures/pipeline/rec/train.rec");
+  assert.ok(lazy.every((r) => r.bytes === undefined));
+  const a = await take(eager, { batchSize: 4, seed: 1, workers: 0 }, 2);
+  const b = await take(lazy, { batchSize: 4, seed: 1, workers: 1 }, 2);
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(b.out[i].keys, a.out[i].keys);
+    assert.deepEqual(b.out[i].labels, a.out[i].labels);
+    assert.deepEqual(b.out[i].pixels, a.out[i].pixels);
+  }
+});

@@ -142,12 +142,14 @@ Deno.test("cpu and wasm backends compute the same step (loss and gradients)", as
   await initBackend({ backend: "wasm" });
   const [w, c] = results;
   assert.ok(Math.abs(w.loss - c.loss) < 1e-4 * Math.abs(c.loss), `${w.loss} vs ${c.loss}`);
+  // Float32 sums in another order: relative 1e-3 per tensor, plus 1e-5 of the largest gradient
+  // for the ones that are 0 in exact arithmetic (a BN beta right before another BN).
+  const global = Math.max(...[...c.grads.values()].map((g) => Math.max(...g.map(Math.abs))));
   for (const [k, gc] of c.grads) {
     const gw = w.grads.get(k)!;
     const scale = Math.max(...gc.map(Math.abs));
     const diff = Math.max(...gc.map((v, i) => Math.abs(v - gw[i])));
-    // Float32 sums in another order: relative 1e-3, plus 2e-6 for gradients that are ~0 anyway.
-    assert.ok(diff <= 1e-3 * scale + 2e-6, `${k}: max diff ${diff}, max |g| ${scale}`);
+    assert.ok(diff <= 1e-3 * scale + 1e-5 * global, `${k}: max diff ${diff}, max |g| ${scale}`);
   }
 });
 

@@ -104,23 +104,28 @@ Deno.test("FusedBatchNorm on wasm matches cpu, with and without scale/offset", (
   tf.dispose([x, mean, variance, scale, offset]);
 });
 
-Deno.test("Sum and Mean over leading axes match cpu; other axes fall back", () => {
+Deno.test("Sum and Mean over any axes match cpu (outer/middle runs fast, others fall back)", () => {
   const x = rand([3, 6, 5, 7], 9);
   for (const keep of [false, true]) {
     assertSame(() => [tf.sum(x, [0, 1, 2], keep), tf.mean(x, [0, 1, 2], keep)], `leading ${keep}`);
     assertSame(() => [tf.sum(x, 0, keep), tf.mean(x, [1, 0], keep)], `first axes ${keep}`);
-    assertSame(() => [tf.sum(x, [1, 2], keep), tf.mean(x, -1, keep)], `inner axes ${keep}`);
+    assertSame(() => [tf.sum(x, [1, 2], keep), tf.mean(x, [2, 1], keep)], `middle axes ${keep}`);
+    assertSame(() => [tf.sum(x, [2, 3], keep), tf.mean(x, -1, keep)], `innermost axes ${keep}`);
+    assertSame(() => [tf.sum(x, [0, 2], keep), tf.mean(x, [1, 3], keep)], `gaps ${keep}`);
     assertSame(() => [tf.sum(x), tf.mean(x)], "all axes");
   }
   assertSame(() => tf.sum(tf.cast(x.greater(0), "int32"), [0, 1]), "int32 falls back");
   x.dispose();
 });
 
-Deno.test("Tile and broadcastTo of leading axes match cpu; other patterns fall back", () => {
+Deno.test("Tile and broadcastTo match cpu for any repeats; int32 falls back", () => {
   const v = rand([1, 1, 1, 9], 10), m = rand([2, 3], 11);
   assertSame(() => tf.tile(v, [3, 4, 5, 1]), "leading");
   assertSame(() => tf.broadcastTo(v, [2, 3, 4, 9]), "broadcastTo");
-  assertSame(() => tf.tile(m, [2, 3]), "inner reps fall back");
+  assertSame(() => tf.tile(m, [2, 3]), "inner reps");
+  assertSame(() => tf.tile(rand([2, 1, 3, 1, 2], 26), [1, 4, 2, 3, 2]), "mixed reps, rank 5");
+  assertSame(() => tf.broadcastTo(rand([3, 1, 1, 5], 27), [3, 4, 6, 5]), "batch-wise broadcast");
+  assertSame(() => tf.tile(tf.range(0, 6, 1, "int32"), [3]), "int32 falls back");
   tf.dispose([v, m]);
 });
 

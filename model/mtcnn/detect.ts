@@ -77,8 +77,10 @@ const DEFAULTS: Required<MtcnnOptions> = {
 
 /** Validates MTCNN options and fills in the defaults. */
 export function resolveMtcnnOptions(o: MtcnnOptions = {}): Required<MtcnnOptions> {
-  // Options given as undefined take the default too.
-  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  // Options given as undefined take the default too; keys of wider option objects are dropped.
+  const given = Object.fromEntries(
+    Object.entries(o).filter(([k, v]) => v !== undefined && k in DEFAULTS),
+  );
   const r: Required<MtcnnOptions> = {
     ...DEFAULTS,
     border: o.flavor === "facenet-pytorch" ? "clip" : "pad",

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { listCheckpoints, loadCheckpoint } from "../model/checkpoint.ts";
+import { configFromFlags } from "../model/train_flags.ts";
+
+const DENO = Deno.execPath();
+
+Deno.test("deno task train --help is instant and a bad flag is one clear line", async () => {
+  const help = await new Deno.Command(DENO, { args: ["run", "-A", "tasks/train.ts", "--help"] })
+    .output();
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /--micro-batch N/);
+  const bad = await new Deno.Command(DENO, {
+    args: ["run", "-A", "tasks/train.ts", "--batch-size", "zero"],
+  }).output();
+  assert.equal(bad.code, 1);
+  assert.equal(
+    new TextDecoder().decode(bad.stderr).trim(),
+    'train: --batch-size must be an integer >= 1, got "zero"',
+  );
+});
+
+Deno.test("Ctrl-C (SIGINT) saves a checkpoint and exits cleanly", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(DENO, {
+      args: [
+        "run",
+        "-A",
+        "tasks/train.ts",
+        "--preset",
+        "tiny",
+        "--steps",
+        "500",
+        "--checkpoint-every",
+        "1000",
+        "--out",
+        out,
+        "--backend",
+        "wasm",
+        "--workers",
+        "0",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Wait until a few steps are logged, then interrupt.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const text = await Deno.readTextFile(`${out}/log.jsonl`).catch(() => "");
+      if (text.split("\n").length > 3) break;
+      assert.ok(Date.now() < deadline, "training did not start within 60 s");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill("SIGINT");
+    const { code, stdout, stderr } = await child.output();
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 130, err);
+    assert.match(err, /interrupt: finishing the current step and saving a checkpoint/);
+    assert.match(new TextDecoder().decode(stdout), /== interrupted after \d+ steps/);
+    const [ckpt] = await listCheckpoints(`${out}/checkpoints`);
+    const ck = await loadCheckpoint(ckpt);
+    assert.ok(ck.meta.step >= 3 && ck.meta.step < 500);
+    ck.tensors.forEach((t) => t.dispose());
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("configFromFlags() applies flags over the preset and names the bad flag", () => {
+  const c = configFromFlags({
+    preset: "r50-ms1m",
+    "batch-size": "64",
+    "micro-batch": "16",
+    lr: "0.05",
+    steps: "1000",
+    margin: "cosface",
+    m: "0.4",
+    wd: "0.0001",
+  });
+  assert.equal(c.network.depth, 50);
+  assert.equal(c.batchSize, 64);
+  assert.equal(c.microBatch, 16);
+  assert.equal(c.margin.type, "cosface");
+  assert.equal(c.margin.m3, 0.4);
+  assert.equal(c.weightDecay, 0.0001);
+  assert.equal(c.steps, 1000);
+  assert.equal(c.schedule.kind, "piecewise");
+  if (c.schedule.kind === "piecewise") assert.equal(c.schedule.values[0], 0.05);
+  const w = configFromFlags({ warmup: "5", lr: "0.2" });
+  assert.deepEqual(w.schedule, { kind: "poly", base: 0.2, warmupSteps: 5, totalSteps: w.steps });
+  const p = configFromFlags({ "lr-steps": "10,20" });
+  assert.deepEqual(p.schedule.kind === "piecewise" && p.schedule.boundaries, [10, 20]);
+  assert.throws(() => configFromFlags({ preset: "r51" }), /Unknown preset "r51"/);
+  assert.throws(
+    () => configFromFlags({ "batch-size": "6", "micro-batch": "4" }),
+    /multiple of --micro-batch/,
+  );
+  assert.throws(() => configFromFlags({ network: "r20" }), /--network must be r18/);
+  assert.throws(() => configFromFlags({ steps: "5", epochs: "1" }), /--steps or --epochs/);
+});
