@@ -86,11 +86,6 @@ export function currentBackend(): BackendInfo | null {
   return current?.info ?? null;
 }
 
-/** Memory the active backend can address (wasm: 4 GiB heap), or null when unknown. */
-export function backendMemoryLimitBytes(): number | null {
-  return tf.getBackend() === "wasm" ? WASM_HEAP_LIMIT_BYTES : null;
-}
-
 /** Initializes and returns the chosen backend. Safe to call more than once. */
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const env = Deno.env.get("ARCSTREAM_BACKEND");

@@ -32,9 +32,9 @@ export interface AlignOptions extends MtcnnOptions {
    * centre crop frames an LFW-like photo about as alignment would).
    */
   centerCropFraction?: number;
-  /** Detector to use (not disposed by the stream); default: one created on start, owned. */
+  /** Detector to use (not disposed by the stream). Default: one created on start, owned. */
   detector?: MtcnnDetector;
-  /** Called with each image dropped by `onNoFace: "skip"` (after it is counted). */
+  /** Called with each image dropped by `onNoFace: "skip"` (after it is counted). Default: none. */
   onSkip?: (record: ImageRecord) => void;
   /** Backend for an owned detector, initialized on start. Default: the current one, else auto. */
   backend?: BackendName | "auto";

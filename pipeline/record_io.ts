@@ -93,11 +93,17 @@ export function encodeRecord(data: Uint8Array): Uint8Array {
   chunks.push(data.subarray(dptr));
   const pad = (4 - (data.length & 3)) & 3;
   chunks.push(new Uint8Array(pad));
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  return concatBytes(chunks);
+}
+
+/** Joins byte arrays into one (a single part is returned as is, not copied). */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
   }
   return out;
 }

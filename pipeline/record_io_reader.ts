@@ -9,7 +9,7 @@
  * (`readRecordAt(path, offset)`), so memory stays flat however large the file is.
  */
 import type { ListRecord } from "./records.ts";
-import { IRHEADER_SIZE, RECORDIO_MAGIC, unpackIR } from "./record_io.ts";
+import { concatBytes, IRHEADER_SIZE, RECORDIO_MAGIC, unpackIR } from "./record_io.ts";
 
 /** A list record whose image is the payload of the RecordIO record at `offset` of `path`. */
 export interface RecordIORecord extends ListRecord {
@@ -59,14 +59,7 @@ async function readRecord(
     offset += 8 + ((len + 3) & ~3);
     if (cflag === 0 || cflag === 3) break;
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Opens `path`, reads the record at `offset` and returns its image payload (IRHeader removed). */

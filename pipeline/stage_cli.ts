@@ -11,8 +11,11 @@ export async function runTask(name: string, body: () => Promise<void>): Promise<
   } catch (e) {
     if (e instanceof Deno.errors.BrokenPipe || (e as Error)?.name === "BrokenPipe") Deno.exit(0);
     const msg = e instanceof Error ? e.message : String(e);
-    console.error(`${name}: ${msg.split("\n")[0]}`);
-    Deno.exit(e instanceof UsageError ? 2 : 1);
+    // node:util parseArgs rejects unknown options / missing values with ERR_PARSE_ARGS_* codes.
+    const usage = e instanceof UsageError ||
+      String((e as { code?: unknown })?.code ?? "").startsWith("ERR_PARSE_ARGS");
+    console.error(`${name}: ${msg.split("\n")[0]}${usage ? " (see --help)" : ""}`);
+    Deno.exit(usage ? 2 : 1);
   }
 }
 
@@ -28,7 +31,8 @@ export function intOption(
 ): number | undefined {
   if (value === undefined) return fallback;
   if (!/^-?\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
+    const range = min <= Number.MIN_SAFE_INTEGER ? "" : ` >= ${min}`;
+    throw new UsageError(`--${name} must be an integer${range}, got "${value}"`);
   }
   return Number(value);
 }
@@ -46,7 +50,7 @@ export async function toStdout(bytes: ReadableStream<Uint8Array>): Promise<void>
 /** Errors if stdin is a terminal (a stage needs piped input). */
 export function stdinOrUsage(task: string): ReadableStream<Uint8Array> {
   if (Deno.stdin.isTerminal()) {
-    throw new UsageError(`${task} reads records from stdin; pipe something in (see --help)`);
+    throw new UsageError(`${task} reads records from stdin; pipe something in`);
   }
   return Deno.stdin.readable;
 }

@@ -115,6 +115,9 @@ export class TrainSource implements AsyncIterable<TrainBatch> {
     if (!Number.isInteger(o.prefetch) || o.prefetch < 0) {
       throw new RangeError(`prefetch must be a non-negative integer, got ${o.prefetch}`);
     }
+    if (!(o.steps === Infinity || (Number.isInteger(o.steps) && o.steps >= 0))) {
+      throw new RangeError(`steps must be a non-negative integer, got ${o.steps}`);
+    }
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${o.concurrency}`);
     }

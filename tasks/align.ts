@@ -44,6 +44,7 @@ Examples:
   sbatch --array=0-99 --wrap 'deno task align imgs/ out/ --shard $SLURM_ARRAY_TASK_ID/100'
 `;
 
+/** The parsed command line, every default filled in (the defaults are those in HELP). */
 export interface AlignCliOptions {
   input: string;
   output: string;
@@ -115,6 +116,14 @@ export function parseAlignArgs(args: string[]): AlignCliOptions | null {
   if (th.length !== 3) throw new SyntaxError(`--thresholds needs 3 numbers, got "${v.thresholds}"`);
   const nms = v.nms!.split(",").map((s) => num("nms", s));
   if (nms.length !== 4) throw new SyntaxError(`--nms needs 4 numbers, got "${v.nms}"`);
+  const int = (name: string, s: string, min: number, max = Infinity) => {
+    const x = num(name, s);
+    if (!Number.isInteger(x) || x < min || x > max) {
+      const range = max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`;
+      throw new SyntaxError(`--${name} must be an integer ${range}, got "${s}"`);
+    }
+    return x;
+  };
   const m = /^(\d+)\/(\d+)$/.exec(v.shard!);
   if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
     throw new SyntaxError(`--shard must be i/n with 0 <= i < n, got "${v.shard}"`);
@@ -135,10 +144,10 @@ export function parseAlignArgs(args: string[]): AlignCliOptions | null {
     pick: oneOf("pick", v.pick!, ["center", "largest", "score"] as const),
     onNoFace: oneOf("on-no-face", v["on-no-face"]!, ["skip", "center-crop", "fail"] as const),
     centerCropFraction: num("center-crop-fraction", v["center-crop-fraction"]!),
-    size: num("size", v.size!),
-    quality: num("quality", v.quality!),
+    size: int("size", v.size!, 8),
+    quality: int("quality", v.quality!, 1, 100),
     shard: [Number(m[1]), Number(m[2])],
-    limit: num("limit", v.limit!),
+    limit: int("limit", v.limit!, 0),
     backend: oneOf("backend", v.backend!, ["auto", "wasm", "cpu", "webgpu", "tensorflow"] as const),
     threads: v.threads === undefined ? undefined : num("threads", v.threads),
     quiet: v.quiet!,
@@ -162,6 +171,8 @@ if (import.meta.main) {
     const summary = await runAlign(opts);
     if (!opts.quiet) console.error(JSON.stringify(summary));
   } catch (e) {
+    // The reader of `-` went away (`| head`): a normal end for a stage, as in the other tasks.
+    if (e instanceof Deno.errors.BrokenPipe) Deno.exit(0);
     console.error(`align: ${(e as Error).message}`);
     Deno.exit(1);
   }

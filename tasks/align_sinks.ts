@@ -3,8 +3,9 @@
  * file or stdout (WebDataset tar: `<key>.jpg` + `<key>.json`). Folder writes are atomic (temp +
  * rename, sidecar last), so "the sidecar exists" means "finished", which is what resume checks.
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
 export interface AlignSink {
   /** True when `key` was finished by an earlier run (resume). */
@@ -22,18 +23,9 @@ export function faceMeta(face: FaceRecord | ImageRecord, policy?: string): Recor
   return policy ? { ...rest, policy } : rest;
 }
 
-/** Writes `data` to `path` via a temp file in the same folder and a rename. */
-export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`Cannot write "${path}": ${(e as Error).message}`);
-  }
+/** Writes a file of the output tree, creating its folder (keys may hold `identity/`). */
+function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  return writeFileAtomic(path, data, { mkdir: true });
 }
 
 class FolderSink implements AlignSink {

@@ -9,7 +9,8 @@
  */
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
 import { encodeTarEntry } from "../pipeline/tar.ts";
-import { type AlignSink, faceMeta, writeAtomic } from "./align_sinks.ts";
+import { type AlignSink, faceMeta } from "./align_sinks.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
 const enc = new TextEncoder();
 
@@ -77,7 +78,7 @@ class TarSink implements AlignSink {
     await this.out.close();
     if (this.file) {
       await Deno.rename(`${this.path}.part`, this.path);
-      await writeAtomic(`${this.path}.report.json`, JSON.stringify(summary, null, 1) + "\n");
+      await writeFileAtomic(`${this.path}.report.json`, JSON.stringify(summary, null, 1) + "\n");
     }
   }
 }

@@ -37,7 +37,7 @@ await runTask("batch", async () => {
   });
   if (values.help) return console.log(HELP);
   const batchSize = intOption("batch-size", values["batch-size"], undefined, 1);
-  if (batchSize === undefined) throw new UsageError("--batch-size is required (see --help)");
+  if (batchSize === undefined) throw new UsageError("--batch-size is required");
   const epochs = intOption("epochs", values.epochs, undefined, 0);
   const steps = intOption("steps", values.steps, undefined, 0);
   const seed = intOption("seed", values.seed, undefined, Number.MIN_SAFE_INTEGER);

@@ -11,9 +11,10 @@ import type * as tfTypes from "@tensorflow/tfjs";
 
 const HELP = `Usage: deno task gpu-probe [options]   (prints one JSON object)
   --timeout S     seconds allowed per backend (start + timing); all backends together
-                  get at most 110 s (default 70)
+                  get at most 105 s (default 70)
   --batch N       batch of the timed conv: x [N, 56, 56, 64], filter [3, 3, 64, 64] (default 8)
   --backends L    comma-separated backends to time, in order (default wasm,tensorflow,webgpu)
+  -h, --help      this help
 
 Run it on the machine whose accelerator you want to know about; it installs nothing.`;
 
@@ -41,6 +42,21 @@ async function child(name: string, batch: number): Promise<void> {
     tf.dispose([gx, gf]);
     return performance.now() - t;
   };
+  try {
+    await timeSteps(info, initMs, warnings, batch, once);
+  } finally {
+    tf.dispose([x, f]);
+  }
+}
+
+/** Times `once` (first call apart: it includes shader compilation) and prints the child's JSON. */
+async function timeSteps(
+  info: { name: string; detail: string },
+  initMs: number,
+  warnings: string[],
+  batch: number,
+  once: () => Promise<number>,
+): Promise<void> {
   const first = await once(); // includes shader compilation / operator creation
   // Up to 3 timed runs, fewer on a slow device (a CPU fallback adapter takes ~25 s per run).
   const times: number[] = [];
@@ -115,10 +131,11 @@ export async function main(args: string[]): Promise<void> {
       throw new RangeError(`--backends: unknown backend "${n}"`);
     }
   }
+  // One budget for the adapter query and all backends, so the probe ends within ~2 minutes.
+  const deadline = performance.now() + 105_000;
   const tensorflow = probeTensorflow();
   const gpu = await probeWebGPU(Math.min(15_000, timeoutS * 1000));
   const backends: Record<string, unknown> = {};
-  const deadline = performance.now() + 110_000;
   for (const name of names) {
     const left = Math.floor((deadline - performance.now()) / 1000);
     if (name === "tensorflow" && !tensorflow.loadable) {
@@ -126,7 +143,7 @@ export async function main(args: string[]): Promise<void> {
     } else if (name === "webgpu" && !gpu.adapter) {
       backends[name] = { starts: false, error: gpu.reason };
     } else if (left < 5) {
-      backends[name] = { starts: null, error: "not timed: the probe's 110 s budget ran out" };
+      backends[name] = { starts: null, error: "not timed: the probe's 105 s budget ran out" };
     } else backends[name] = await timeBackend(name, batch, Math.min(timeoutS, left));
   }
   console.log(JSON.stringify(
@@ -137,7 +154,8 @@ export async function main(args: string[]): Promise<void> {
       cpus: navigator.hardwareConcurrency,
       webgpu_adapter: gpu.adapter ?? { error: gpu.reason },
       tensorflow_package: tensorflow,
-      conv: `conv2d 3x3 64->64 'same', x [${batch}, 56, 56, 64], forward + dx + dW, median of 3`,
+      conv: `conv2d 3x3 64->64 'same', x [${batch}, 56, 56, 64], forward + dx + dW, ` +
+        `median of up to 3 runs`,
       backends,
     },
     null,

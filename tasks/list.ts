@@ -39,7 +39,7 @@ await runTask("list", async () => {
   if (positionals.length > 1) {
     throw new UsageError(`one <root> expected, got ${positionals.length}`);
   }
-  if (!root && !values.rec) throw new UsageError("missing <root> (see --help)");
+  if (!root && !values.rec) throw new UsageError("missing <root>");
   if (values.list && values.rec) throw new UsageError("give --list or --rec, not both");
   const lists = await import("../pipeline/list_reader.ts");
   const { recordsToNdjson, recordsToTar } = await import("../pipeline/wire.ts");
@@ -60,8 +60,8 @@ await runTask("list", async () => {
   if (out) {
     // Written before the records, so a consumer that stops early (| head) still gets it.
     const map = Object.fromEntries(classes.map((c, i) => [c, i]));
-    await Deno.writeTextFile(`${out}.tmp`, JSON.stringify(map, null, 1) + "\n");
-    await Deno.rename(`${out}.tmp`, out);
+    const { writeFileAtomic } = await import("../pipeline/atomic_write.ts");
+    await writeFileAtomic(out, JSON.stringify(map, null, 1) + "\n");
   }
   await toStdout(recordsToNdjson(ReadableStream.from(records)));
 });

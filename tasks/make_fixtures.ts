@@ -13,6 +13,8 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { Prng, shuffleInPlace } from "../pipeline/prng.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
+import { intOption } from "../pipeline/stage_cli.ts";
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
@@ -35,13 +37,14 @@ async function main(): Promise<void> {
     return;
   }
   const lfw = resolve(v.lfw!);
-  const seed = Number(v.seed);
-  const [trainIds, trainPer, heldIds, heldPer] = [
-    v["train-ids"],
-    v["train-per-id"],
-    v["heldout-ids"],
-    v["heldout-per-id"],
-  ].map(Number);
+  const seed = intOption("seed", v.seed, 0, -(2 ** 31))!;
+  const [trainIds, trainPer, heldIds, heldPer] = (
+    ["train-ids", "train-per-id", "heldout-ids", "heldout-per-id"] as const
+  ).map((k) => intOption(k, v[k], 0, 1)!);
+  // Same-person pairs need held-out identities with >= 2 images; 10 folds need some variety.
+  if (heldIds < 2 || heldPer < 2) {
+    throw new RangeError(`--heldout-ids and --heldout-per-id must be >= 2 to build pairs.txt`);
+  }
 
   // Identities and their sorted image numbers.
   const people = new Map<string, string[]>();
@@ -140,7 +143,7 @@ async function main(): Promise<void> {
       k++;
     }
   }
-  await Deno.writeTextFile(join(out, "heldout", "pairs.txt"), lines.join("\n") + "\n");
+  await writeFileAtomic(join(out, "heldout", "pairs.txt"), lines.join("\n") + "\n");
   console.log(JSON.stringify({
     train: { identities: train.length },
     heldout: {

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../model/backend.ts";
+import { decodeImage as decodeWith } from "../pipeline/decode_image.ts";
 import { MtcnnDetector } from "../model/mtcnn/detect.ts";
 import { applySimilarity, arcfaceTemplate, estimateSimilarity } from "../model/similarity.ts";
 import { AlignStream } from "../pipeline/align_stream.ts";
@@ -10,18 +11,7 @@ import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
  * Decodes with sharp (libjpeg's default accurate IDCT and fancy upsampling, as PIL and cv2 do), so
  * pixels match the ones the reference implementations saw (TurboJPEG's differ by a few levels).
  */
-async function decodeImage(
-  path: string,
-): Promise<{ pixels: Uint8Array; width: number; height: number }> {
-  const sharp = (await import("sharp")).default;
-  const { data, info } = await sharp(path).removeAlpha().toColourspace("srgb").raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
-    width: info.width,
-    height: info.height,
-  };
-}
+const decodeImage = (path: string) => decodeWith(path, { decoder: "sharp" });
 
 const LFW = new URL("../fixtures/mtcnn/lfw/", import.meta.url).pathname;
 

@@ -105,6 +105,12 @@ Deno.test("every stage task answers --help", async () => {
   const usage = await task("batch", []);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--batch-size is required/);
+  const unknown = await task("shuffle", ["--bogus"]);
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr.trim(), "shuffle: Unknown option '--bogus' (see --help)");
+  const flat = await task("list", ["fixtures/mtcnn/lfw"]);
+  assert.equal(flat.code, 1);
+  assert.match(flat.stderr, /No images under "fixtures\/mtcnn\/lfw"/);
 });
 
 Deno.test("list --rec --lazy writes NDJSON offsets that decode reads from the .rec", async () => {

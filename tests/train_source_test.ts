@@ -141,6 +141,7 @@ Deno.test("TrainSource() decodes RecordIO bytes, stops after `steps`, and stream
 
 Deno.test("TrainSource() rejects bad options and records without labels", () => {
   assert.throws(() => new TrainSource(records, { batchSize: 0 }), RangeError);
+  assert.throws(() => new TrainSource(records, { batchSize: 2, steps: -1 }), /steps must be/);
   assert.throws(
     () => new TrainSource(records, { batchSize: 2, onError: "x" as "skip" }),
     RangeError,

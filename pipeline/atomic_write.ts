@@ -1,0 +1,39 @@
+/**
+ * Atomic file writes: data goes to a temp file beside the target, then a rename (atomic within a
+ * folder on POSIX), so a reader (or a resumed run checking "does the file exist?") never sees a
+ * half-written file, even if the process is killed mid-write.
+ */
+import { dirname } from "node:path";
+
+export interface WriteAtomicOptions {
+  /** Create the target's folder (and its parents) first. Default: false. */
+  mkdir?: boolean;
+}
+
+let counter = 0;
+
+/** A temp path beside `path`, unique per process and call (concurrent writers do not collide). */
+function tempPathFor(path: string): string {
+  return `${path}.tmp-${Deno.pid}-${counter++}`;
+}
+
+/** Writes `data` (bytes or UTF-8 text) to `path` via a temp file in the same folder and a rename. */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: WriteAtomicOptions = {},
+): Promise<void> {
+  if (typeof path !== "string" || path === "") {
+    throw new TypeError(`writeFileAtomic needs a file path, got ${JSON.stringify(path)}`);
+  }
+  if (options.mkdir) await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`Cannot write "${path}": ${(e as Error).message}`);
+  }
+}
