@@ -8,7 +8,7 @@
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { writeFileAtomic } from "./model_io.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
 const MAGIC = "ARCSCKP1";
 

@@ -22,6 +22,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { basename, dirname, join } from "node:path";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
 /** Which TF.js loader a model.json needs. */
 export type ModelKind = "graph" | "layers";
@@ -238,20 +239,6 @@ export function fileSaveHandler(dir: string, options: FileSaveOptions = {}): tf.
     },
   };
 }
-
-/** Writes `path` through `path.tmp-<pid>-<n>` + rename (same directory, so the rename is atomic). */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${tmpCounter++}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`Cannot write "${path}": ${(e as Error).message}`);
-  }
-}
-let tmpCounter = 0;
 
 /** A loaded model of either kind, with its model.json. */
 export type LoadedModel =

@@ -2,7 +2,7 @@
  * ROC curve as a self-contained SVG: TAR (y, linear) against FAR (x, log10, the usual face
  * verification view), one or more curves, a FAR marker and a legend. No dependencies.
  */
-import { writeFileAtomic } from "./model_io.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
 /** One curve: FAR ascending with its TAR (e.g. `VerificationResult.roc`). */
 export interface RocCurve {

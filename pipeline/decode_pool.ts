@@ -66,12 +66,15 @@ export class DecodePool {
     width?: number;
     error?: string;
     source?: string;
+    decodeError?: boolean;
   }): void {
     const p = this.#pending.get(msg.id);
     if (!p) return;
     this.#pending.delete(msg.id);
     this.#load[p.worker]--;
-    if (msg.error !== undefined) {
+    if (msg.error !== undefined && !msg.decodeError) {
+      p.reject(new Error(`decode worker failed on "${msg.source ?? "?"}": ${msg.error}`));
+    } else if (msg.error !== undefined) {
       const err = new DecodeError(msg.source ?? "?", "");
       err.message = msg.error;
       p.reject(err);

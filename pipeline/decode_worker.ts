@@ -34,7 +34,9 @@ scope.onmessage = async (e: MessageEvent<Job>) => {
       px.buffer as ArrayBuffer,
     ]);
   } catch (err) {
-    const source = err instanceof DecodeError ? err.source : String(job.options.name ?? job.input);
-    scope.postMessage({ id: job.id, error: (err as Error).message, source });
+    // Only a DecodeError (a bad file) may be skipped by the caller; anything else is a real fault.
+    const decodeError = err instanceof DecodeError;
+    const source = decodeError ? err.source : String(job.options.name ?? job.input);
+    scope.postMessage({ id: job.id, error: (err as Error).message, source, decodeError });
   }
 };

@@ -3,7 +3,7 @@
  * (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html). Other dtypes, Fortran
  * order or big-endian data get a clear error rather than a silent conversion.
  */
-import { writeFileAtomic } from "../model/model_io.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 

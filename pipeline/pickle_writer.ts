@@ -5,7 +5,7 @@
  * memoized with BINPUT (LONG_BINPUT from memo index 256), lists filled by MARK ... APPENDS in
  * batches of 1000 (a batch of one uses APPEND), the pair of lists closed by TUPLE2.
  */
-import { writeFileAtomic } from "../model/model_io.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 import type { VerificationBin } from "./pickle_reader.ts";
 
 const BATCH = 1000;

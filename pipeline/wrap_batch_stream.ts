@@ -162,19 +162,31 @@ export class WrapBatchStream<T extends ListRecord = ListRecord>
       transform(record) {
         list.push(record);
       },
-      flush(controller) {
+      async flush(controller) {
         const batcher = new WrapBatcher(list.length, options);
         const stopEpoch = steps === undefined ? (epochs ?? 1) : Infinity;
         const stopStep = steps === undefined ? Infinity : batcher.cursor.step + steps;
         while (batcher.cursor.step < stopStep && batcher.cursor.epoch < stopEpoch) {
+          // Respect the reader's pace: a TransformStream gives flush() no backpressure promise,
+          // so wait while batches sit unread (else `--epochs 100 | head` builds them all). The
+          // readable side's high-water mark is 0: desiredSize < 0 means one is queued, unread.
+          while (controller.desiredSize !== null && controller.desiredSize < 0) {
+            await new Promise((r) => setTimeout(r, 1));
+          }
           const b = batcher.next();
-          controller.enqueue({
-            step: b.step,
-            epoch: b.epoch,
-            records: b.indices.map((i) => list[i]),
-            sampleEpochs: b.sampleEpochs,
-            cursor: b.cursor,
-          });
+          try {
+            controller.enqueue({
+              step: b.step,
+              epoch: b.epoch,
+              records: b.indices.map((i) => list[i]),
+              sampleEpochs: b.sampleEpochs,
+              cursor: b.cursor,
+            });
+          } catch {
+            // The readable side was cancelled (`| head`) or errored: no one reads any more, and
+            // a transformer's cancel() is not called once flush() has begun, so stop here.
+            return;
+          }
         }
       },
     });

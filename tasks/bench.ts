@@ -33,5 +33,11 @@ if (!name || name === "--help" || name === "-h" || !(name in BENCHES)) {
   console.log(text);
   Deno.exit(0);
 }
-const mod = await import(BENCHES[name].module);
-await mod.main(rest);
+try {
+  const mod = await import(BENCHES[name].module);
+  await mod.main(rest);
+} catch (e) {
+  // One clear line, not a stack trace: bad options are the common case.
+  console.error(`bench ${name}: ${e instanceof Error ? e.message : String(e)}`);
+  Deno.exit(1);
+}

@@ -8,7 +8,7 @@ import {
   kfoldSizes,
   type VerificationResult,
 } from "../model/verification.ts";
-import { writeFileAtomic } from "../model/model_io.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 import { writeRocSvg } from "../model/roc_plot.ts";
 
 /** One pair to score. */

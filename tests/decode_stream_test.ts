@@ -140,6 +140,10 @@ Deno.test("DecodePool() decodes bytes in workers and reports errors with the sou
     const err = await pool.decode(new Uint8Array([1, 2, 3]), { name: "bad-key" }).catch((e) => e);
     assert.ok(err instanceof DecodeError);
     assert.equal(err.source, "bad-key");
+    // A fault that is not a bad file (here a bad option) must not be skippable as one.
+    const fault = await pool.decode(bytes, { name: "k", resize: 0 }).catch((e) => e);
+    assert.ok(!(fault instanceof DecodeError), String(fault));
+    assert.match(fault.message, /decode worker failed on "k": resize must be/);
   } finally {
     pool.close();
   }

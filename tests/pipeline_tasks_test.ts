@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
+import { runTask } from "./run_task.ts";
 
 /** Runs `deno run -A tasks/<task>.ts args` with stdin bytes; returns code, stdout, stderr. */
-async function task(name: string, args: string[], stdin?: Uint8Array) {
-  const p = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `tasks/${name}.ts`, ...args],
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin) {
-    const w = p.stdin.getWriter();
-    await w.write(stdin);
-    await w.close();
-  }
-  const { code, stdout, stderr } = await p.output();
-  return { code, stdout, stderr: new TextDecoder().decode(stderr) };
-}
+const task = (name: string, args: string[], stdin?: Uint8Array) =>
+  runTask(`tasks/${name}.ts`, args, stdin);
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 

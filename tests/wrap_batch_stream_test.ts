@@ -103,3 +103,15 @@ Deno.test("WrapBatchStream() emits ceil(E*N/B) batches for E epochs, with record
   );
   assert.equal(bySteps.length, 3);
 });
+
+Deno.test("WrapBatchStream() makes batches only as they are read, and stops on cancel", async () => {
+  const recs: ListRecord[] = Array.from({ length: 5 }, (_, i) => ({ key: `k${i}`, label: i }));
+  // 10^9 steps: built eagerly in flush(), this would not finish.
+  const stream = new WrapBatchStream({ batchSize: 2, seed: 3, steps: 1e9 });
+  const reader = ReadableStream.from(recs).pipeThrough(stream).getReader();
+  const got = [];
+  for (let i = 0; i < 4; i++) got.push((await reader.read()).value!);
+  await reader.cancel();
+  assert.deepEqual(got.map((b) => b.step), [0, 1, 2, 3]);
+  assert.deepEqual(got[2].sampleEpochs, [0, 1]); // step 2 wraps: [4:] + [:1]
+});
