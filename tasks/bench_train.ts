@@ -17,11 +17,14 @@ Times whole training steps (forward + ArcFace loss + backward + momentum SGD) an
   --small-steps N    timed steps of the small preset (default 3; 0 skips it)
   --r18              also time r18 at batch 8 (PyTorch reference: 6.4 img/s)
   --backend NAME     auto, tensorflow, webgpu, wasm, cpu (default auto)
-  --threads N        wasm threads (default: ARCSTREAM_WASM_THREADS or 1)
+  --threads N        wasm threads (default: ARCSTREAM_WASM_THREADS, else auto: one per core
+                     when the 1-minute load average is below cores - 1, else 1)
   -h, --help         this text
 
 PyTorch 1.13 on the 2-core development machine (2 threads): r50 batch 4: 3.4 img/s; r18 batch 8:
-6.4 img/s. "ratio" is our img/s divided by those.`;
+6.4 img/s. "ratio" is our img/s divided by those. "coresBusy" is process CPU time / wall time
+over the timed steps (about 2 when both threads of a 2-thread wasm backend run); "loadAverage"
+is the machine's 1-minute load before and after: on a shared machine, other jobs take cores.`;
 
 /** PyTorch 1.13, 2 threads, same r50/r18 + ArcFace step on the 2-core machine (issue figures). */
 const PYTORCH = { r50: 3.4, r18: 6.4 };
@@ -37,6 +40,10 @@ interface Measure {
   secondsPerStep: number;
   imagesPerSec: number;
   warmupSeconds: number;
+  /** Process CPU seconds (user + system, all threads) per timed step. */
+  cpuSecondsPerStep: number;
+  /** cpuSecondsPerStep / secondsPerStep: how many cores the step kept busy on average. */
+  coresBusy: number;
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -77,7 +84,12 @@ export async function main(args: string[]): Promise<void> {
     backend: parseBackendName(v.backend),
     wasmThreads: v.threads === undefined ? undefined : int("threads", v.threads, 1),
   });
-  const out: Record<string, unknown> = { backend: info.name, detail: info.detail };
+  const load = () => +Deno.loadavg()[0].toFixed(2);
+  const out: Record<string, unknown> = {
+    backend: info.name,
+    detail: info.detail,
+    loadAverage: [load()],
+  };
   const big = await measure({ depth, width: 1, inputSize: 112, batch, micro, classes, steps });
   out[`r${depth}`] = big;
   const ref = PYTORCH[`r${depth}` as keyof typeof PYTORCH];
@@ -116,6 +128,7 @@ export async function main(args: string[]): Promise<void> {
       })),
     };
   }
+  (out.loadAverage as number[]).push(load());
   console.log(JSON.stringify(out, null, 2));
 }
 
@@ -130,6 +143,7 @@ async function measure(o: {
   steps: number;
 }): Promise<Measure> {
   const tf = await import("@tensorflow/tfjs");
+  const { cpuUsage } = await import("node:process");
   const { Trainer } = await import("../model/trainer.ts");
   const trainer = new Trainer({
     network: {
@@ -150,8 +164,12 @@ async function measure(o: {
     await trainer.trainStep(x as never, y as never, 0.01, 0);
     const warmupSeconds = (performance.now() - t0) / 1000;
     t0 = performance.now();
+    const cpu0 = cpuUsage();
     for (let i = 0; i < o.steps; i++) await trainer.trainStep(x as never, y as never, 0.01, i + 1);
     const seconds = (performance.now() - t0) / 1000;
+    // Microseconds, summed over all threads (the wasm backend's pthreads included).
+    const cpu = cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     return {
       network: `r${o.depth}`,
       width: o.width,
@@ -163,6 +181,8 @@ async function measure(o: {
       secondsPerStep: +(seconds / o.steps).toFixed(3),
       imagesPerSec: +((o.batch * o.steps) / seconds).toFixed(3),
       warmupSeconds: +warmupSeconds.toFixed(2),
+      cpuSecondsPerStep: +(cpuSeconds / o.steps).toFixed(3),
+      coresBusy: +(cpuSeconds / seconds).toFixed(2),
     };
   } finally {
     tf.dispose([x, y]);

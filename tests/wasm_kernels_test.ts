@@ -61,6 +61,8 @@ const CONV_CASES: [number[], number[], number, Pad][] = [
   [[1, 11, 11, 2], [5, 5, 2, 3], 2, "same"],
   [[1, 5, 5, 2], [3, 3, 2, 2], 1, [[0, 0], [4, 4], [3, 3], [0, 0]]],
   [[2, 12, 12, 16], [3, 3, 16, 24], 1, "same"],
+  // Rows wider than the patch copy's short-row cutoff (32 floats) take copyWithin/fill instead.
+  [[1, 4, 40, 2], [3, 3, 2, 3], 1, "same"],
 ];
 
 for (const kind of ["Conv2DBackpropFilter", "Conv2DBackpropInput"] as const) {
