@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import {
+  autoWasmThreads,
   BackendOutOfMemoryError,
   explainOutOfMemory,
   initBackend,
@@ -73,8 +74,11 @@ Deno.test("ARCSTREAM_BACKEND forces a backend; unknown names and thread counts a
     else Deno.env.set("ARCSTREAM_BACKEND", previous);
   }
   assert.equal(parseBackendName(" WASM "), "wasm");
-  const idle = Deno.loadavg()[0] < navigator.hardwareConcurrency - 1;
-  assert.equal(parseWasmThreads("auto"), idle ? Math.min(8, navigator.hardwareConcurrency) : 1);
+  assert.equal(autoWasmThreads(2, 1.7), 2);
+  assert.equal(autoWasmThreads(2, 2.0), 1);
+  assert.equal(autoWasmThreads(16, 0.5), 8);
+  assert.equal(autoWasmThreads(1, 0), 1);
+  assert.ok([1, Math.min(8, navigator.hardwareConcurrency)].includes(parseWasmThreads("auto")));
   assert.equal(parseWasmThreads("3"), 3);
   assert.throws(() => parseWasmThreads(0), /"auto" or an integer in \[1, 8\], got "0"/);
   assert.throws(() => parseBackendName("gpu"), RangeError);
