@@ -9,7 +9,8 @@ import { lfwPath, readPairs } from "../pipeline/pairs_reader.ts";
 import type { PairList } from "../pipeline/pairs_reader.ts";
 import { decodeImage } from "../pipeline/decode_image.ts";
 import { embedImages, type RgbImage } from "../pipeline/embed_stream.ts";
-import { evaluateVerification, type VerificationResult } from "./verification.ts";
+import { scorePairs } from "./score_pairs.ts";
+import type { VerificationResult } from "./verification.ts";
 
 /** A pairs set decoded once and scored as often as needed. */
 export class HeldoutPairs {
@@ -42,16 +43,11 @@ export class HeldoutPairs {
       flip: true,
       batchSize,
     });
-    const index = new Map(keys.map((k, i) => [k, i]));
-    const distances = this.pairs.pairs.map((p) => {
-      const a = embeddings[index.get(p.a)!];
-      const b = embeddings[index.get(p.b)!];
-      let d = 0;
-      for (let i = 0; i < a.length; i++) d += (a[i] - b[i]) ** 2;
-      return d;
-    });
-    return evaluateVerification(distances, this.pairs.pairs.map((p) => p.issame), {
-      foldSizes: this.pairs.foldSizes,
-    });
+    // Every image was decoded in load() (a missing one is an error), so no pair is skipped.
+    return scorePairs(
+      this.pairs.pairs,
+      new Map(keys.map((k, i) => [k, embeddings[i]])),
+      this.pairs.foldSizes,
+    ).result;
   }
 }

@@ -3,8 +3,8 @@
  * decode -> MTCNN align (unless already aligned) -> embed (flip test), recording by name each image
  * that is missing, undecodable or faceless and what the policy did with it.
  */
-import type { ImageRecord } from "../pipeline/records.ts";
-import { decodeImage } from "../pipeline/decode_image.ts";
+import type { ListRecord } from "../pipeline/records.ts";
+import { DecodeStream } from "../pipeline/decode_stream.ts";
 import { AlignStream, type NoFacePolicy } from "../pipeline/align_stream.ts";
 import { type Embedder, EmbedStream } from "../pipeline/embed_stream.ts";
 import type { EmbeddingCache } from "./eval_cache.ts";
@@ -65,32 +65,20 @@ export async function embedAll(
   images = todo;
   const prefetch = options.prefetch ?? 8;
   const t0 = performance.now();
-  const missing: { key: string; reason: string }[] = [];
-  // Decode in file order with `prefetch` decodes in flight (sharp works off the main thread).
-  let next = 0;
-  // Settled promises only (a failure is a value), so nothing rejects unobserved.
-  const inflight: Promise<ImageRecord | { key: string; error: Error }>[] = [];
-  const start = () => {
-    const img = images[next++];
-    inflight.push(
-      decodeImage(img.path ?? img.bytes!, { name: img.key }).then(
-        (d) => ({ key: img.key, label: -1, path: img.path, ...d }),
-        (e) => ({ key: img.key, error: e as Error }),
-      ),
-    );
-  };
-  const source = new ReadableStream<ImageRecord>({
-    async pull(controller) {
-      for (;;) {
-        while (inflight.length < prefetch && next < images.length) start();
-        if (inflight.length === 0) return controller.close();
-        const rec = await inflight.shift()!;
-        if (!("error" in rec)) return controller.enqueue(rec);
-        if (onMissing === "fail") throw rec.error;
-        missing.push({ key: rec.key, reason: rec.error.message });
-      }
-    },
+  // Decode in file order with `prefetch` decodes in flight; unreadable images are listed in
+  // decode.report.skipped (the "skip" policy) or fail the run with the file's name ("fail").
+  const decode = new DecodeStream({
+    concurrency: prefetch,
+    onError: onMissing === "fail" ? "fail" : "skip",
   });
+  const source = ReadableStream.from(
+    images.map((img): ListRecord => ({
+      key: img.key,
+      label: -1,
+      path: img.path,
+      bytes: img.bytes,
+    })),
+  ).pipeThrough(decode);
   const align = options.aligned ? null : new AlignStream({ onNoFace: onMissing });
   const faces = align ? source.pipeThrough(align) : source;
   for await (
@@ -109,7 +97,7 @@ export async function embedAll(
   options.progress?.(embeddings.size - fromCache, images.length);
   return {
     embeddings,
-    missing,
+    missing: decode.report.skipped.map(({ key, reason }) => ({ key, reason })),
     noFace: align ? [...align.report.skipped] : [],
     centerCropped: align ? [...align.report.centerCropped] : [],
     fromCache,

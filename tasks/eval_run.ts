@@ -7,13 +7,8 @@ import { arcstreamMetadata, readModelJson } from "../model/model_io.ts";
 import type { NoFacePolicy } from "../pipeline/align_stream.ts";
 import type { NormalizeMode } from "../pipeline/embed_stream.ts";
 import type { EvalImage } from "./eval_embed.ts";
-import {
-  formatTable,
-  pairsOfImages,
-  type PairSpec,
-  scorePairs,
-  writeReport,
-} from "./eval_report.ts";
+import { type PairSpec, scorePairs } from "../model/score_pairs.ts";
+import { formatTable, pairsOfImages, writeReport } from "./eval_report.ts";
 
 export interface EvalRunOptions {
   data?: string;
