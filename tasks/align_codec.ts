@@ -2,7 +2,7 @@
  * Image decode (the pipeline's `decodeImage`) and JPEG encode for `deno task align`.
  */
 import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts";
-import { decodeImage, loadSharp } from "../pipeline/decode_image.ts";
+import { decodeImage, loadSharp } from "../pipeline/decode/decode_image.ts";
 
 /** Decodes a record's file or bytes to RGB HWC uint8; errors name the file. */
 export async function decodeForAlign(rec: ListRecord): Promise<ImageRecord> {

@@ -4,13 +4,13 @@
  */
 import { dirname, extname, join, relative, resolve } from "node:path";
 import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts";
-import { AlignStream } from "../pipeline/align_stream.ts";
+import { AlignStream } from "../pipeline/align/align_stream.ts";
 import type { AlignCliOptions } from "./align.ts";
 import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
 import { openSink } from "./align_sinks.ts";
 import { Progress } from "./align_progress.ts";
-import { parseCleanList } from "../pipeline/list_reader.ts";
-import { readRecords } from "../pipeline/wire.ts";
+import { parseCleanList } from "../pipeline/list/list_reader.ts";
+import { readRecords } from "../pipeline/formats/wire.ts";
 
 const IMAGE_EXT = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"]);
 

@@ -8,7 +8,7 @@
  * `-` streams the tar to stdout (no resume).
  */
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
-import { encodeTarEntry } from "../pipeline/tar.ts";
+import { encodeTarEntry } from "../pipeline/formats/tar.ts";
 import { type AlignSink, faceMeta } from "./align_sinks.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 

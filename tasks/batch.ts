@@ -3,8 +3,8 @@
  * Stage 5 (composition only): prints the wraparound batches as NDJSON {step, epoch, keys, labels}.
  */
 import { parseArgs } from "node:util";
-import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/stage_cli.ts";
-import type { AnyRecord } from "../pipeline/wire.ts";
+import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/formats/stage_cli.ts";
+import type { AnyRecord } from "../pipeline/formats/wire.ts";
 
 const HELP = `Usage: ... | deno task batch --batch-size B [options]
 
@@ -49,9 +49,9 @@ await runTask("batch", async () => {
       throw new UsageError(`--cursor must be JSON like {"epoch":0,"start":0,"step":0}`);
     }
   }
-  const { WrapBatchStream } = await import("../pipeline/wrap_batch_stream.ts");
-  const { readRecords } = await import("../pipeline/wire.ts");
-  const { toStdout } = await import("../pipeline/stage_cli.ts");
+  const { WrapBatchStream } = await import("../pipeline/batch/wrap_batch_stream.ts");
+  const { readRecords } = await import("../pipeline/formats/wire.ts");
+  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   const { records } = await readRecords(stdinOrUsage("batch"));
   const enc = new TextEncoder();
   const lines = records

@@ -37,12 +37,12 @@ export async function main(args: string[]): Promise<void> {
   const limit = Number(v.limit), warmup = Number(v.warmup);
   if (!(limit >= 1) || !(warmup >= 0)) throw new RangeError("--limit must be >= 1, --warmup >= 0");
   const tf = await import("@tensorflow/tfjs");
-  const { initBackend } = await import("../model/backend.ts");
-  const { MtcnnDetector } = await import("../model/mtcnn/detect.ts");
-  const { pickFace } = await import("../model/mtcnn/pick.ts");
-  const { alignFace } = await import("../model/similarity.ts");
+  const { initBackend } = await import("../model/backend/backend.ts");
+  const { MtcnnDetector } = await import("../pipeline/align/mtcnn/detect.ts");
+  const { pickFace } = await import("../pipeline/align/mtcnn/pick.ts");
+  const { alignFace } = await import("../pipeline/align/similarity.ts");
   const { listFolder } = await import("./align_run.ts");
-  const { decodeImage } = await import("../pipeline/decode_image.ts");
+  const { decodeImage } = await import("../pipeline/decode/decode_image.ts");
 
   // One core: the single-threaded wasm build (no XNNPACK threads, no decode workers).
   const backend = await initBackend({ backend: v.backend as "auto", wasmThreads: 1 });

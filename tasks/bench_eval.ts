@@ -55,8 +55,8 @@ export async function main(args: string[]): Promise<void> {
     return n;
   };
   const N = num("pairs-count", 20), D = num("dim", 2), R = num("repeats", 1), seed = num("seed", 0);
-  const { Prng } = await import("../pipeline/prng.ts");
-  const { evaluateVerification, pairDistances } = await import("../model/verification.ts");
+  const { Prng } = await import("../pipeline/shuffle/prng.ts");
+  const { evaluateVerification, pairDistances } = await import("../model/eval/verification.ts");
   const rng = new Prng(seed);
   const gauss = () =>
     Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());

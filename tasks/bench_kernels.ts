@@ -167,8 +167,8 @@ export async function main(args: string[]): Promise<void> {
     throw new RangeError(`--net must be small, r18 or r50, got "${values.net}"`);
   }
   const tf = await import("@tensorflow/tfjs");
-  const { initBackend } = await import("../model/backend.ts");
-  const { setWasmKernelsEnabled } = await import("../model/wasm_kernels.ts");
+  const { initBackend } = await import("../model/backend/backend.ts");
+  const { setWasmKernelsEnabled } = await import("../model/backend/wasm_kernels.ts");
   const { netStep } = await import("./bench_kernels_step.ts");
   const info = await initBackend({ backend: "wasm" });
 

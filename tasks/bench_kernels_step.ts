@@ -36,8 +36,8 @@ async function buildNet(tf: Tf, net: "small" | "r18" | "r50", batch: number) {
       });
     return { vars, loss, dispose: () => tf.dispose([x, labels, ...vars]) };
   }
-  const { buildIResNet } = await import("../model/iresnet.ts");
-  const { MarginHead } = await import("../model/arcface.ts");
+  const { buildIResNet } = await import("../model/nets/iresnet.ts");
+  const { MarginHead } = await import("../model/loss/arcface.ts");
   const model = buildIResNet({ depth: net === "r18" ? 18 : 50, dropout: 0 });
   const head = new MarginHead(512, 1000);
   const vars = [

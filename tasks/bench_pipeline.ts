@@ -42,12 +42,12 @@ export async function main(args: string[]): Promise<void> {
     num("prefetch"),
     num("compare"),
   ];
-  const { readImageFolder } = await import("../pipeline/list_reader.ts");
-  const { epochPermutation } = await import("../pipeline/prng.ts");
-  const { DecodePool } = await import("../pipeline/decode_pool.ts");
-  const { TrainSource } = await import("../pipeline/train_source.ts");
-  const { loadTurbo } = await import("../pipeline/decode_image.ts");
-  const { initBackend } = await import("../model/backend.ts");
+  const { readImageFolder } = await import("../pipeline/list/list_reader.ts");
+  const { epochPermutation } = await import("../pipeline/shuffle/prng.ts");
+  const { DecodePool } = await import("../pipeline/decode/decode_pool.ts");
+  const { TrainSource } = await import("../pipeline/batch/train_source.ts");
+  const { loadTurbo } = await import("../pipeline/decode/decode_image.ts");
+  const { initBackend } = await import("../model/backend/backend.ts");
   const backend = await initBackend({});
 
   let t = performance.now();

@@ -79,7 +79,7 @@ export async function main(args: string[]): Promise<void> {
   const classes = int("classes", v.classes, 2);
   const steps = int("steps", v.steps, 1);
   const smallSteps = int("small-steps", v["small-steps"], 0);
-  const { initBackend, parseBackendName } = await import("../model/backend.ts");
+  const { initBackend, parseBackendName } = await import("../model/backend/backend.ts");
   const info = await initBackend({
     backend: parseBackendName(v.backend),
     wasmThreads: v.threads === undefined ? undefined : int("threads", v.threads, 1),
@@ -112,7 +112,7 @@ export async function main(args: string[]): Promise<void> {
     out.ratio_r18 = +(r18.imagesPerSec / PYTORCH.r18).toFixed(3);
   }
   if (smallSteps > 0) {
-    const { presetConfig, DEFAULT_PRESET } = await import("../model/presets.ts");
+    const { presetConfig, DEFAULT_PRESET } = await import("../model/train/presets.ts");
     const c = presetConfig(DEFAULT_PRESET);
     out.small = {
       preset: DEFAULT_PRESET,
@@ -144,7 +144,7 @@ async function measure(o: {
 }): Promise<Measure> {
   const tf = await import("@tensorflow/tfjs");
   const { cpuUsage } = await import("node:process");
-  const { Trainer } = await import("../model/trainer.ts");
+  const { Trainer } = await import("../model/train/trainer.ts");
   const trainer = new Trainer({
     network: {
       depth: o.depth,

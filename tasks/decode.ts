@@ -4,7 +4,7 @@
  * `<key>.rgb` + `<key>.json` on stdout; the skip report goes to stderr at the end.
  */
 import { parseArgs } from "node:util";
-import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/stage_cli.ts";
+import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/formats/stage_cli.ts";
 import type { ListRecord } from "../pipeline/records.ts";
 
 const HELP = `Usage: ... | deno task decode [options] > images.tar
@@ -40,9 +40,9 @@ await runTask("decode", async () => {
   const resize = intOption("resize", values.resize, undefined, 1);
   const concurrency = intOption("concurrency", values.concurrency, 8, 1);
   const workers = intOption("workers", values.workers, 2, 0);
-  const { DecodeStream } = await import("../pipeline/decode_stream.ts");
-  const { readRecords, recordsToTar } = await import("../pipeline/wire.ts");
-  const { toStdout } = await import("../pipeline/stage_cli.ts");
+  const { DecodeStream } = await import("../pipeline/decode/decode_stream.ts");
+  const { readRecords, recordsToTar } = await import("../pipeline/formats/wire.ts");
+  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   const decode = new DecodeStream({ resize, onError, concurrency, workers });
   const { records } = await readRecords(stdinOrUsage("decode"));
   await toStdout(recordsToTar((records as ReadableStream<ListRecord>).pipeThrough(decode)));

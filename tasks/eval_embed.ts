@@ -4,9 +4,9 @@
  * that is missing, undecodable or faceless and what the policy did with it.
  */
 import type { ListRecord } from "../pipeline/records.ts";
-import { DecodeStream } from "../pipeline/decode_stream.ts";
-import { AlignStream, type NoFacePolicy } from "../pipeline/align_stream.ts";
-import { type Embedder, EmbedStream } from "../pipeline/embed_stream.ts";
+import { DecodeStream } from "../pipeline/decode/decode_stream.ts";
+import { AlignStream, type NoFacePolicy } from "../pipeline/align/align_stream.ts";
+import { type Embedder, EmbedStream } from "../model/eval/embed_stream.ts";
 import type { EmbeddingCache } from "./eval_cache.ts";
 
 /** One image to embed: a file or encoded bytes (from a .bin). */

@@ -1,13 +1,13 @@
 /** The body of `deno task eval-lfw` (see tasks/eval_lfw.ts for the options). */
 import { basename, dirname } from "node:path";
-import { lfwPath, readPairs } from "../pipeline/pairs_reader.ts";
-import { readBin } from "../pipeline/pickle_reader.ts";
-import { readNpy, writeNpy } from "../pipeline/npy.ts";
-import { arcstreamMetadata, readModelJson } from "../model/model_io.ts";
-import type { NoFacePolicy } from "../pipeline/align_stream.ts";
-import type { NormalizeMode } from "../pipeline/embed_stream.ts";
+import { lfwPath, readPairs } from "../pipeline/formats/pairs_reader.ts";
+import { readBin } from "../pipeline/formats/pickle_reader.ts";
+import { readNpy, writeNpy } from "../pipeline/formats/npy.ts";
+import { arcstreamMetadata, readModelJson } from "../model/io/model_io.ts";
+import type { NoFacePolicy } from "../pipeline/align/align_stream.ts";
+import type { NormalizeMode } from "../model/eval/embed_stream.ts";
 import type { EvalImage } from "./eval_embed.ts";
-import { type PairSpec, scorePairs } from "../model/score_pairs.ts";
+import { type PairSpec, scorePairs } from "../model/eval/score_pairs.ts";
 import { formatTable, pairsOfImages, writeReport } from "./eval_report.ts";
 
 export interface EvalRunOptions {
@@ -102,9 +102,9 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
         `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit`,
       );
     }
-    const { initBackend } = await import("../model/backend.ts");
+    const { initBackend } = await import("../model/backend/backend.ts");
     backend = (await initBackend({ backend: o.backend as "auto" })).name;
-    const { Embedder } = await import("../pipeline/embed_stream.ts");
+    const { Embedder } = await import("../model/eval/embed_stream.ts");
     const { embedAll } = await import("./eval_embed.ts");
     const embedder = await Embedder.load(o.model!, {
       inputSize: o.inputSize ?? meta?.inputSize,
@@ -270,8 +270,8 @@ async function saveEmbeddings(
 
 async function listModelOutputs(o: EvalRunOptions): Promise<number> {
   if (!o.model) throw new TypeError("--list-outputs needs --model FILE");
-  const { loadModelFile } = await import("../model/model_io.ts");
-  const { Embedder, listOutputs } = await import("../pipeline/embed_stream.ts");
+  const { loadModelFile } = await import("../model/io/model_io.ts");
+  const { Embedder, listOutputs } = await import("../model/eval/embed_stream.ts");
   const { model, json, kind } = await loadModelFile(o.model);
   try {
     const chosen = new Embedder(model, { normalize: o.normalize ?? "arcface" }, json).output;

@@ -21,7 +21,7 @@ Run it on the machine whose accelerator you want to know about; it installs noth
 /** The timed op: conv2d 3x3 64->64 stride 1 'same' at 56x56, forward and both gradients. */
 async function child(name: string, batch: number): Promise<void> {
   const tf = await import("@tensorflow/tfjs");
-  const { initBackend } = await import("../model/backend.ts");
+  const { initBackend } = await import("../model/backend/backend.ts");
   const warnings: string[] = [];
   const t0 = performance.now();
   const info = await initBackend({
@@ -124,7 +124,7 @@ export async function main(args: string[]): Promise<void> {
   if (!(timeoutS > 0)) throw new RangeError("--timeout must be a number of seconds > 0");
   if (values.child) return await child(values.child, batch);
 
-  const { probeTensorflow, probeWebGPU } = await import("../model/backend_probe.ts");
+  const { probeTensorflow, probeWebGPU } = await import("../model/backend/backend_probe.ts");
   const names = values.backends!.split(",").map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
     if (!["tensorflow", "webgpu", "wasm", "cpu"].includes(n)) {

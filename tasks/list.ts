@@ -3,7 +3,7 @@
  * Stage 1: writes the records of a clean list or image-folder tree as NDJSON (RecordIO: tar).
  */
 import { parseArgs } from "node:util";
-import { runTask, UsageError } from "../pipeline/stage_cli.ts";
+import { runTask, UsageError } from "../pipeline/formats/stage_cli.ts";
 
 const HELP = `Usage: deno task list <root> [options] > records
 
@@ -41,9 +41,9 @@ await runTask("list", async () => {
   }
   if (!root && !values.rec) throw new UsageError("missing <root>");
   if (values.list && values.rec) throw new UsageError("give --list or --rec, not both");
-  const lists = await import("../pipeline/list_reader.ts");
-  const { recordsToNdjson, recordsToTar } = await import("../pipeline/wire.ts");
-  const { toStdout } = await import("../pipeline/stage_cli.ts");
+  const lists = await import("../pipeline/list/list_reader.ts");
+  const { recordsToNdjson, recordsToTar } = await import("../pipeline/formats/wire.ts");
+  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   if (values.lazy && !values.rec) throw new UsageError("--lazy needs --rec");
   if (values.rec) {
     if (values["label-map"]) throw new UsageError("--label-map needs a folder or --list");

@@ -12,9 +12,9 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { Prng, shuffleInPlace } from "../pipeline/prng.ts";
+import { Prng, shuffleInPlace } from "../pipeline/shuffle/prng.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
-import { intOption } from "../pipeline/stage_cli.ts";
+import { intOption } from "../pipeline/formats/stage_cli.ts";
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({

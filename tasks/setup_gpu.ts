@@ -69,7 +69,7 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     await Deno.remove(entry).catch(() => {});
   }
-  const { probeTensorflow } = await import("../model/backend_probe.ts");
+  const { probeTensorflow } = await import("../model/backend/backend_probe.ts");
   const probe = probeTensorflow();
   if (code !== 0 && probe.packageName !== pkg) {
     console.error(

@@ -2,8 +2,8 @@
  * `deno task shuffle --seed 7 [--epoch 0] [--buffer N]`: Stage 2, seeded shuffle of stdin records.
  */
 import { parseArgs } from "node:util";
-import { intOption, runTask, stdinOrUsage } from "../pipeline/stage_cli.ts";
-import type { AnyRecord } from "../pipeline/wire.ts";
+import { intOption, runTask, stdinOrUsage } from "../pipeline/formats/stage_cli.ts";
+import type { AnyRecord } from "../pipeline/formats/wire.ts";
 
 const HELP = `Usage: ... | deno task shuffle [options] > records
 
@@ -29,9 +29,9 @@ await runTask("shuffle", async () => {
   const seed = intOption("seed", values.seed, 0, Number.MIN_SAFE_INTEGER)!;
   const epoch = intOption("epoch", values.epoch, 0)!;
   const buffer = intOption("buffer", values.buffer, undefined, 1);
-  const { ShuffleStream } = await import("../pipeline/shuffle_stream.ts");
-  const { readRecords, recordsToNdjson, recordsToTar } = await import("../pipeline/wire.ts");
-  const { toStdout } = await import("../pipeline/stage_cli.ts");
+  const { ShuffleStream } = await import("../pipeline/shuffle/shuffle_stream.ts");
+  const { readRecords, recordsToNdjson, recordsToTar } = await import("../pipeline/formats/wire.ts");
+  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   const shuffle = new ShuffleStream<AnyRecord>({ seed, epoch, buffer });
   const { format, records } = await readRecords(stdinOrUsage("shuffle"));
   const out = records.pipeThrough(shuffle);

@@ -92,10 +92,10 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
-  const { configFromFlags } = await import("../model/train_flags.ts");
-  const { parseBackendName, initBackend } = await import("../model/backend.ts");
-  const { runTraining } = await import("../model/train_run.ts");
-  const { latestCheckpoint, loadCheckpoint } = await import("../model/checkpoint.ts");
+  const { configFromFlags } = await import("../model/train/train_flags.ts");
+  const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
+  const { runTraining } = await import("../model/train/train_run.ts");
+  const { latestCheckpoint, loadCheckpoint } = await import("../model/train/checkpoint.ts");
 
   let out = v.out;
   let config;
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     // The run continues with the configuration it started with.
     const ck = await loadCheckpoint(path);
     ck.tensors.forEach((t) => t.dispose());
-    config = ck.meta.config as import("../model/presets.ts").TrainConfig;
+    config = ck.meta.config as import("../model/train/presets.ts").TrainConfig;
   } else {
     config = configFromFlags(v);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");

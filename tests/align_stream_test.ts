@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../model/backend.ts";
-import { decodeImage as decodeWith } from "../pipeline/decode_image.ts";
-import { MtcnnDetector } from "../model/mtcnn/detect.ts";
-import { applySimilarity, arcfaceTemplate, estimateSimilarity } from "../model/similarity.ts";
-import { AlignStream } from "../pipeline/align_stream.ts";
+import { initBackend } from "../model/backend/backend.ts";
+import { decodeImage as decodeWith } from "../pipeline/decode/decode_image.ts";
+import { MtcnnDetector } from "../pipeline/align/mtcnn/detect.ts";
+import { applySimilarity, arcfaceTemplate, estimateSimilarity } from "../pipeline/align/similarity.ts";
+import { AlignStream } from "../pipeline/align/align_stream.ts";
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
 
 /**

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { shardOf } from "../tasks/align_run.ts";
 import { parseAlignArgs } from "../tasks/align.ts";
-import { decodeImage } from "../pipeline/decode_image.ts";
-import { recordsToTar } from "../pipeline/wire.ts";
+import { decodeImage } from "../pipeline/decode/decode_image.ts";
+import { recordsToTar } from "../pipeline/formats/wire.ts";
 import { runTask, type TaskResult } from "./run_task.ts";
 
 const ALIGN = new URL("../tasks/align.ts", import.meta.url).pathname;

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../model/backend.ts";
+import { initBackend } from "../model/backend/backend.ts";
 import {
   l2Normalize,
   marginConfig,
   MarginHead,
   marginLogits,
   softmaxCrossEntropy,
-} from "../model/arcface.ts";
+} from "../model/loss/arcface.ts";
 
 await initBackend({ backend: "wasm" });
 

@@ -11,7 +11,7 @@ import {
   probeTensorflow,
   probeWebGPU,
   WASM_HEAP_LIMIT_BYTES,
-} from "../model/backend.ts";
+} from "../model/backend/backend.ts";
 
 const tensorflow = probeTensorflow();
 const gpu = await probeWebGPU();

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../model/backend.ts";
+import { initBackend } from "../model/backend/backend.ts";
 import {
   checkpointName,
   latestCheckpoint,
   listCheckpoints,
   loadCheckpoint,
   saveCheckpoint,
-} from "../model/checkpoint.ts";
+} from "../model/train/checkpoint.ts";
 
 await initBackend({ backend: "wasm" });
 

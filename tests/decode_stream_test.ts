@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { DecodeError, decodeImage } from "../pipeline/decode_image.ts";
-import { DecodeStream } from "../pipeline/decode_stream.ts";
-import { DecodePool } from "../pipeline/decode_pool.ts";
-import { resizeRgb } from "../pipeline/resize.ts";
-import { readCleanList, readImageFolder } from "../pipeline/list_reader.ts";
+import { DecodeError, decodeImage } from "../pipeline/decode/decode_image.ts";
+import { DecodeStream } from "../pipeline/decode/decode_stream.ts";
+import { DecodePool } from "../pipeline/decode/decode_pool.ts";
+import { resizeRgb } from "../pipeline/decode/resize.ts";
+import { readCleanList, readImageFolder } from "../pipeline/list/list_reader.ts";
 import type { ImageRecord } from "../pipeline/records.ts";
 
 const ODD = "fixtures/pipeline/odd";

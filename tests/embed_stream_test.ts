@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { Embedder, embedImages, EmbedStream, type RgbImage } from "../pipeline/embed_stream.ts";
+import { Embedder, embedImages, EmbedStream, type RgbImage } from "../model/eval/embed_stream.ts";
 import type { ImageRecord } from "../pipeline/records.ts";
-import { loadModelFile } from "../model/model_io.ts";
+import { loadModelFile } from "../model/io/model_io.ts";
 
 await tf.setBackend("cpu");
 const S = 4; // model input side

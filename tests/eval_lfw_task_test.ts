@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { fileSaveHandler } from "../model/model_io.ts";
+import { fileSaveHandler } from "../model/io/model_io.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const FIX = `${ROOT}fixtures/eval/`;

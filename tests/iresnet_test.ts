@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../model/backend.ts";
-import { buildIResNet, IRESNET_UNITS, iresnetConfig, isDecayed } from "../model/iresnet.ts";
-import { trainForward } from "../model/train_forward.ts";
+import { initBackend } from "../model/backend/backend.ts";
+import { buildIResNet, IRESNET_UNITS, iresnetConfig, isDecayed } from "../model/nets/iresnet.ts";
+import { trainForward } from "../model/train/train_forward.ts";
 
 await initBackend({ backend: "wasm" });
 

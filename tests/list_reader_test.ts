@@ -4,7 +4,7 @@ import {
   parseCleanList,
   readCleanList,
   readImageFolder,
-} from "../pipeline/list_reader.ts";
+} from "../pipeline/list/list_reader.ts";
 
 const ROOT = "fixtures/pipeline/images";
 

@@ -7,7 +7,7 @@ import {
   fileSaveHandler,
   loadModelFile,
   readModelJson,
-} from "../model/model_io.ts";
+} from "../model/io/model_io.ts";
 
 const GRAPH = new URL("../fixtures/eval/tiny_graph.json", import.meta.url).pathname;
 

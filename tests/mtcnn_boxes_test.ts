@@ -7,7 +7,7 @@ import {
   select,
   square,
   STRIDE,
-} from "../model/mtcnn/boxes.ts";
+} from "../pipeline/align/mtcnn/boxes.ts";
 
 /** Box rows [x1, y1, x2, y2, score] with zero regression. */
 function boxes(rows: number[][]): Float64Array {

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../model/backend.ts";
-import { decodeImage as decodeWith } from "../pipeline/decode_image.ts";
-import { type Detection, MtcnnDetector, type MtcnnOptions } from "../model/mtcnn/detect.ts";
+import { initBackend } from "../model/backend/backend.ts";
+import { decodeImage as decodeWith } from "../pipeline/decode/decode_image.ts";
+import { type Detection, MtcnnDetector, type MtcnnOptions } from "../pipeline/align/mtcnn/detect.ts";
 
 /**
  * Decodes with sharp (libjpeg's default accurate IDCT and fancy upsampling, as PIL and cv2 do), so

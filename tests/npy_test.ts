@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeNpy, parseNpy, readNpy, writeNpy } from "../pipeline/npy.ts";
+import { encodeNpy, parseNpy, readNpy, writeNpy } from "../pipeline/formats/npy.ts";
 
 const FIX = new URL("../fixtures/eval/", import.meta.url).pathname;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../model/backend.ts";
-import { MomentumSGD } from "../model/optimizer.ts";
+import { initBackend } from "../model/backend/backend.ts";
+import { MomentumSGD } from "../model/train/optimizer.ts";
 
 await initBackend({ backend: "wasm" });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { lfwKey, lfwPath, parsePairs, readPairs } from "../pipeline/pairs_reader.ts";
+import { lfwKey, lfwPath, parsePairs, readPairs } from "../pipeline/formats/pairs_reader.ts";
 
 const FIX = new URL("../fixtures/eval/", import.meta.url).pathname;
 

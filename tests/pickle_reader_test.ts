@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { parseBin, readBin, readPickle } from "../pipeline/pickle_reader.ts";
-import { encodeBin, writeBin } from "../pipeline/pickle_writer.ts";
+import { parseBin, readBin, readPickle } from "../pipeline/formats/pickle_reader.ts";
+import { encodeBin, writeBin } from "../pipeline/formats/pickle_writer.ts";
 
 const FIX = new URL("../fixtures/eval/", import.meta.url).pathname;
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deriveSeed, epochPermutation, mix32, Prng } from "../pipeline/prng.ts";
+import { deriveSeed, epochPermutation, mix32, Prng } from "../pipeline/shuffle/prng.ts";
 
 /** Reference xoshiro128** in BigInt arithmetic (independent of the Math.imul implementation). */
 function referenceStream(state: bigint[], count: number): number[] {

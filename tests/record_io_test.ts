@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { encodeRecord, packIR, RecordIOWriter, unpackIR } from "../pipeline/record_io.ts";
-import { readRecordAt, RecordIOReader } from "../pipeline/record_io_reader.ts";
-import { decodeImage } from "../pipeline/decode_image.ts";
+import { encodeRecord, packIR, RecordIOWriter, unpackIR } from "../pipeline/list/record_io.ts";
+import { readRecordAt, RecordIOReader } from "../pipeline/list/record_io_reader.ts";
+import { decodeImage } from "../pipeline/decode/decode_image.ts";
 
 const REC = "fixtures/pipeline/rec/train.rec";
 

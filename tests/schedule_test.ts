@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makeSchedule, piecewiseConstant, warmupPolynomial } from "../model/schedule.ts";
+import { makeSchedule, piecewiseConstant, warmupPolynomial } from "../model/train/schedule.ts";
 
 Deno.test("piecewiseConstant() switches value at each boundary step, like tf piecewise_constant", () => {
   // The seed's schedule: boundaries [40000, 60000, 80000], values [0.001, 0.0005, 0.0003, 0.0001].

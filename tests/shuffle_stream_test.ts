@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ShuffleStream } from "../pipeline/shuffle_stream.ts";
-import { epochPermutation } from "../pipeline/prng.ts";
+import { ShuffleStream } from "../pipeline/shuffle/shuffle_stream.ts";
+import { epochPermutation } from "../pipeline/shuffle/prng.ts";
 
 const items = Array.from({ length: 50 }, (_, i) => i);
 const run = (xs: number[], o: ConstructorParameters<typeof ShuffleStream>[0]) =>

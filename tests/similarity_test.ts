@@ -6,7 +6,7 @@ import {
   arcfaceTemplate,
   estimateSimilarity,
   warpSimilarity,
-} from "../model/similarity.ts";
+} from "../pipeline/align/similarity.ts";
 
 const close = (a: number, b: number, tol: number, what: string) =>
   assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../model/backend.ts";
-import { listCheckpoints, loadCheckpoint } from "../model/checkpoint.ts";
-import { presetConfig, type TrainConfig } from "../model/presets.ts";
-import { runTraining } from "../model/train_run.ts";
-import { Embedder } from "../pipeline/embed_stream.ts";
+import { initBackend } from "../model/backend/backend.ts";
+import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
+import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
+import { runTraining } from "../model/train/train_run.ts";
+import { Embedder } from "../model/eval/embed_stream.ts";
 
 await initBackend({ backend: "wasm" });
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { TrainSource, type TrainSourceOptions } from "../pipeline/train_source.ts";
-import { readCleanList, readImageFolder } from "../pipeline/list_reader.ts";
-import { decodeImage } from "../pipeline/decode_image.ts";
-import { epochPermutation } from "../pipeline/prng.ts";
+import { TrainSource, type TrainSourceOptions } from "../pipeline/batch/train_source.ts";
+import { readCleanList, readImageFolder } from "../pipeline/list/list_reader.ts";
+import { decodeImage } from "../pipeline/decode/decode_image.ts";
+import { epochPermutation } from "../pipeline/shuffle/prng.ts";
 import type { ListRecord } from "../pipeline/records.ts";
 
 await tf.setBackend("cpu");
@@ -126,7 +126,7 @@ Deno.test("TrainSource() skip mode shortens the batch and lists the bad files; f
 });
 
 Deno.test("TrainSource() decodes RecordIO bytes, stops after `steps`, and streams", async () => {
-  const { readRecordIO } = await import("../pipeline/list_reader.ts");
+  const { readRecordIO } = await import("../pipeline/list/list_reader.ts");
   const recs = await Array.fromAsync(readRecordIO("fixtures/pipeline/rec/train.rec"));
   const src = new TrainSource(recs, { batchSize: 3, steps: 2, imageSize: 56, workers: 0 });
   const seen = [];
@@ -157,7 +157,7 @@ Deno.test("TrainSource() rejects bad options and records without labels", () => 
 });
 
 Deno.test("TrainSource() reads lazy RecordIO records on demand with the same pixels as bytes", async () => {
-  const { readRecordIO, readRecordIOLazy } = await import("../pipeline/list_reader.ts");
+  const { readRecordIO, readRecordIOLazy } = await import("../pipeline/list/list_reader.ts");
   const eager = await Array.fromAsync(readRecordIO("fixtures/pipeline/rec/train.rec"));
   const { records: lazy } = await readRecordIOLazy("fixtures/pipeline/rec/train.rec");
   assert.ok(lazy.every((r) => r.bytes === undefined));

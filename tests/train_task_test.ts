@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { listCheckpoints, loadCheckpoint } from "../model/checkpoint.ts";
-import { configFromFlags } from "../model/train_flags.ts";
+import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
+import { configFromFlags } from "../model/train/train_flags.ts";
 
 const DENO = Deno.execPath();
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../model/backend.ts";
-import { NonFiniteLossError, Trainer, type TrainerOptions } from "../model/trainer.ts";
+import { initBackend } from "../model/backend/backend.ts";
+import { NonFiniteLossError, Trainer, type TrainerOptions } from "../model/train/trainer.ts";
 
 await initBackend({ backend: "wasm" });
 

@@ -8,9 +8,9 @@ import {
   npSum,
   pairDistances,
   slinearInterp,
-} from "../model/verification.ts";
-import { readNpy } from "../pipeline/npy.ts";
-import { readPairs } from "../pipeline/pairs_reader.ts";
+} from "../model/eval/verification.ts";
+import { readNpy } from "../pipeline/formats/npy.ts";
+import { readPairs } from "../pipeline/formats/pairs_reader.ts";
 
 const FIX = new URL("../fixtures/eval/", import.meta.url).pathname;
 

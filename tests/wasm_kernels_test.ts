@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../model/backend.ts";
+import { initBackend } from "../model/backend/backend.ts";
 
 await initBackend({ backend: "wasm" });
 

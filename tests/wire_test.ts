@@ -7,8 +7,8 @@ import {
   recordsToTar,
   WdsDecodeStream,
   WdsEncodeStream,
-} from "../pipeline/wire.ts";
-import { TarDecodeStream, TarEncodeStream } from "../pipeline/tar.ts";
+} from "../pipeline/formats/wire.ts";
+import { TarDecodeStream, TarEncodeStream } from "../pipeline/formats/tar.ts";
 import type { ImageRecord, ListRecord } from "../pipeline/records.ts";
 
 const enc = new TextEncoder();

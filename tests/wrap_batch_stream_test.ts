@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { WrapBatcher, WrapBatchStream } from "../pipeline/wrap_batch_stream.ts";
-import { epochPermutation } from "../pipeline/prng.ts";
+import { WrapBatcher, WrapBatchStream } from "../pipeline/batch/wrap_batch_stream.ts";
+import { epochPermutation } from "../pipeline/shuffle/prng.ts";
 import type { ListRecord } from "../pipeline/records.ts";
 
 /** The literal TF rule on a fixed order (valid for B <= N). */

@@ -1,0 +1,124 @@
+/**
+ * Memory-lean training forward pass of the IR-ResNet built by `iresnet.ts` (ArcFace, arXiv
+ * 1801.07698), on the same variables as the LayersModel (which stays the inference/export graph).
+ *
+ * Why: under `tf.variableGrads` every intermediate tensor lives until the backward pass ends.
+ * tfjs-layers' BatchNormalization leaves ~6 full-size intermediates per call (moments, centring,
+ * scaling), so r50 at batch 4 needed > 4 GB and overflowed the wasm heap. Here BN is one
+ * `tf.customGrad` op that keeps only x_hat and 1/sigma for its hand-written gradient, so a block
+ * keeps ~10 activations instead of ~30 (r50: ~110 MB per 112x112 image instead of ~510 MB).
+ */
+import type * as tfTypes from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
+import { IRESNET_UNITS, type IResNetConfig } from "../nets/iresnet.ts";
+
+/** BN settings shared with the layers in `iresnet.ts`. */
+const BN_EPSILON = 2e-5;
+const BN_MOMENTUM = 0.9;
+
+/** The model's variables by "<layer>/<weight>" (original, un-suffixed names). */
+export function variablesByName(model: tfTypes.LayersModel): Map<string, tfTypes.Variable> {
+  const out = new Map<string, tfTypes.Variable>();
+  for (const w of model.weights) out.set(w.originalName, w.read() as tfTypes.Variable);
+  return out;
+}
+
+/**
+ * Batch normalization in training mode over all axes but the last, as one op with its own
+ * gradient; updates the moving mean/variance (momentum 0.9, unbiased variance as PyTorch/MXNet).
+ */
+export function batchNormTrain(
+  x: tfTypes.Tensor,
+  gamma: tfTypes.Variable,
+  beta: tfTypes.Variable,
+  movingMean: tfTypes.Variable,
+  movingVar: tfTypes.Variable,
+): tfTypes.Tensor {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const op = tf.customGrad((...args: (tfTypes.Tensor | tfTypes.GradSaveFunc)[]) => {
+    const [xIn, g, b] = args as tfTypes.Tensor[];
+    const save = args[3] as tfTypes.GradSaveFunc;
+    const input = xIn as tfTypes.Tensor;
+    const mean = tf.mean(input, axes); // [C]
+    const centred = tf.sub(input, mean);
+    const variance = tf.mean(tf.square(centred), axes); // [C], biased, as used for normalizing
+    const invStd = tf.rsqrt(tf.add(variance, BN_EPSILON)); // [C]
+    const xHat = tf.mul(centred, invStd);
+    save([xHat, invStd, g as tfTypes.Tensor]);
+    // Side effect inside the op's forward (tape off): exponential moving averages.
+    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    movingMean.assign(tf.add(tf.mul(movingMean, BN_MOMENTUM), tf.mul(mean, 1 - BN_MOMENTUM)));
+    movingVar.assign(tf.add(tf.mul(movingVar, BN_MOMENTUM), tf.mul(unbiased, 1 - BN_MOMENTUM)));
+    return {
+      value: tf.add(tf.mul(xHat, g as tfTypes.Tensor), b as tfTypes.Tensor),
+      // customGrad runs gradFunc outside any tidy: without this one, its full-size temporaries
+      // would live until the whole backward pass ends.
+      gradFunc: (dy: tfTypes.Tensor, saved: tfTypes.Tensor[]) =>
+        tf.tidy(() => {
+          const [xh, inv, gm] = saved;
+          const dBeta = tf.sum(dy, axes);
+          const dGamma = tf.sum(tf.mul(dy, xh), axes);
+          // dx = gamma / sigma / n * (n * dy - sum(dy) - x_hat * sum(dy * x_hat))
+          const inner = tf.sub(tf.sub(tf.mul(dy, n), dBeta), tf.mul(xh, dGamma));
+          const dx = tf.mul(inner, tf.div(tf.mul(gm, inv), n));
+          return [dx, dGamma, dBeta];
+        }),
+    };
+  });
+  return op(x, gamma, beta);
+}
+
+export interface TrainForwardOptions {
+  /** Seed of this call's dropout mask (derive it from the step for reproducible runs). */
+  dropoutSeed?: number;
+}
+
+/**
+ * Training-mode forward pass [B, S, S, 3] -> [B, D] (batch statistics, dropout on), reading the
+ * weights of `model` (built by `buildIResNet(config)`). Call inside `tf.variableGrads`.
+ */
+export function trainForward(
+  model: tfTypes.LayersModel,
+  config: IResNetConfig,
+  x: tfTypes.Tensor4D,
+  options: TrainForwardOptions = {},
+  vars: Map<string, tfTypes.Variable> = variablesByName(model),
+): tfTypes.Tensor2D {
+  const v = (name: string) => {
+    const t = vars.get(name);
+    if (!t) throw new Error(`IR-ResNet has no weight "${name}" (not built by buildIResNet?)`);
+    return t;
+  };
+  const bn = (name: string, t: tfTypes.Tensor) =>
+    batchNormTrain(
+      t,
+      v(`${name}/gamma`),
+      v(`${name}/beta`),
+      v(`${name}/moving_mean`),
+      v(`${name}/moving_variance`),
+    );
+  const conv = (name: string, t: tfTypes.Tensor, stride: number) =>
+    tf.conv2d(t as tfTypes.Tensor4D, v(`${name}/kernel`) as tfTypes.Tensor4D, stride, "same");
+  const prelu = (name: string, t: tfTypes.Tensor) => tf.prelu(t, v(`${name}/alpha`));
+
+  let h: tfTypes.Tensor = prelu("stem_prelu", bn("stem_bn", conv("stem_conv", x, 1)));
+  IRESNET_UNITS[config.depth].forEach((units, stage) => {
+    for (let unit = 0; unit < units; unit++) {
+      const p = `s${stage + 1}u${unit + 1}`;
+      const stride = unit === 0 ? 2 : 1;
+      let y: tfTypes.Tensor = conv(`${p}_conv1`, bn(`${p}_bn1`, h), 1);
+      y = prelu(`${p}_prelu`, bn(`${p}_bn2`, y));
+      y = bn(`${p}_bn3`, conv(`${p}_conv2`, y, stride));
+      const shortcut = vars.has(`${p}_sc_conv/kernel`)
+        ? bn(`${p}_sc_bn`, conv(`${p}_sc_conv`, h, stride))
+        : h;
+      h = tf.add(y, shortcut);
+    }
+  });
+  h = bn("out_bn1", h);
+  if (config.dropout > 0) h = tf.dropout(h, config.dropout, undefined, options.dropoutSeed);
+  const flat = tf.reshape(h, [h.shape[0], -1]);
+  const fc = tf.add(tf.matMul(flat, v("out_fc/kernel")), v("out_fc/bias"));
+  return bn("out_bn2", fc) as tfTypes.Tensor2D;
+}

@@ -1,0 +1,316 @@
+/**
+ * One ArcFace training step: IR-ResNet forward in training mode, margin head, softmax
+ * cross-entropy + L2 weight decay, gradients (optionally accumulated over micro-batches), momentum
+ * SGD (Deng et al., arXiv 1801.07698, section 3.2).
+ *
+ * The `Trainer` owns the backbone, the class weights and the optimizer slots; `dispose()` frees
+ * them. Its full state is a map of named tensors for checkpoints (`state()` / `restore()`).
+ */
+import type * as tfTypes from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
+import { MarginHead, type MarginOptions, softmaxCrossEntropy } from "../loss/arcface.ts";
+import { buildIResNet, type IResNetConfig, iresnetConfig, isDecayed } from "../nets/iresnet.ts";
+import type { IResNetOptions } from "../nets/iresnet.ts";
+import { MomentumSGD } from "./optimizer.ts";
+import { trainForward, variablesByName } from "./train_forward.ts";
+
+export interface TrainerOptions {
+  /** Backbone options (depth, width, input size, ...). */
+  network: IResNetOptions;
+  /** Number of identities (columns of the class-weight matrix). */
+  numClasses: number;
+  /** Margin head options. Default: ArcFace, s = 64, m = 0.5. */
+  margin?: MarginOptions;
+  /** L2 weight decay on conv/FC kernels, class weights, BN gammas and PReLU alphas. Default: 5e-4. */
+  weightDecay?: number;
+  /** SGD momentum. Default: 0.9. */
+  momentum?: number;
+  /**
+   * Micro-batch size for gradient accumulation; the batch must divide evenly. 0 = the whole batch
+   * at once. Default: 0.
+   */
+  microBatch?: number;
+  /** Seed of the class-weight initializer. Default: 7. */
+  headSeed?: number;
+}
+
+/** What one step reports (plain numbers, read back from the device). */
+export interface StepMetrics {
+  /** Inference (softmax cross-entropy) + weight-decay loss. */
+  totalLoss: number;
+  /** Softmax cross-entropy of the margin logits. */
+  inferenceLoss: number;
+  /** 0.5 * wd * sum of squared decayed weights. */
+  weightDecayLoss: number;
+  /** Fraction of the batch whose margin-logit argmax is its label (the seed's training accuracy). */
+  accuracy: number;
+  /** Learning rate used for this step. */
+  lr: number;
+}
+
+/** Gradients keyed like `Trainer.variables`, scalar losses and the count of correct predictions. */
+export interface GradResult {
+  grads: Map<string, tfTypes.Tensor>;
+  total: tfTypes.Tensor;
+  inference: tfTypes.Tensor;
+  decay: tfTypes.Tensor;
+  correct: tfTypes.Tensor;
+}
+
+/** Raised when a step's loss or gradient is NaN or Inf; the update was not applied. */
+export class NonFiniteLossError extends Error {
+  constructor(readonly step: number, readonly loss: number, readonly gradNorm2?: number) {
+    super(
+      `${
+        gradNorm2 === undefined ? `Loss is ${loss}` : `Gradient norm is ${gradNorm2} (loss ${loss})`
+      } at step ${step}: training stopped before applying the update ` +
+        `(try a lower --lr or a longer --warmup)`,
+    );
+    this.name = "NonFiniteLossError";
+  }
+}
+
+export class Trainer {
+  readonly network: IResNetConfig;
+  readonly model: tfTypes.LayersModel;
+  readonly head: MarginHead;
+  readonly optimizer: MomentumSGD;
+  readonly weightDecay: number;
+  readonly microBatch: number;
+  /** Trainable variables by stable key ("model/<layer>/<weight>" or "head/weights"). */
+  readonly variables = new Map<string, tfTypes.Variable>();
+  /** Keys of the variables under weight decay. */
+  readonly decayed: string[] = [];
+  /** The backbone's variables (incl. BN moving stats) by "<layer>/<weight>". */
+  readonly modelVars: Map<string, tfTypes.Variable>;
+
+  constructor(options: TrainerOptions) {
+    this.network = iresnetConfig(options.network);
+    this.weightDecay = options.weightDecay ?? 5e-4;
+    if (!(this.weightDecay >= 0)) {
+      throw new RangeError(`Weight decay must be >= 0, got ${this.weightDecay}`);
+    }
+    this.microBatch = options.microBatch ?? 0;
+    if (!Number.isInteger(this.microBatch) || this.microBatch < 0) {
+      throw new RangeError(`Micro-batch must be an integer >= 0, got ${this.microBatch}`);
+    }
+    this.model = buildIResNet(this.network);
+    this.head = new MarginHead(
+      this.network.embeddingSize,
+      options.numClasses,
+      options.margin,
+      options.headSeed ?? 7,
+    );
+    this.optimizer = new MomentumSGD({ momentum: options.momentum ?? 0.9 });
+    this.modelVars = variablesByName(this.model);
+    for (const w of this.model.trainableWeights) {
+      this.variables.set(`model/${w.originalName}`, w.read() as tfTypes.Variable);
+    }
+    this.variables.set("head/weights", this.head.weights);
+    for (const key of this.variables.keys()) {
+      if (key === "head/weights" || isDecayed(key)) this.decayed.push(key);
+    }
+  }
+
+  /** Model input [B, S, S, 3] from a batch of any size (bilinear resize when S differs). */
+  private prepare(images: tfTypes.Tensor4D): tfTypes.Tensor4D {
+    const s = this.network.inputSize;
+    if (images.shape[1] === s && images.shape[2] === s) return images.clone();
+    return tf.image.resizeBilinear(images, [s, s], true);
+  }
+
+  /**
+   * Loss and gradients for one (micro-)batch. Returns the gradients keyed like `variables` and the
+   * scalar losses and the count of correct predictions; all returned tensors belong to the caller.
+   */
+  gradients(images: tfTypes.Tensor4D, labels: tfTypes.Tensor1D, dropoutSeed?: number): GradResult {
+    const keys = [...this.variables.keys()];
+    const varList = keys.map((k) => this.variables.get(k)!);
+    let correct!: tfTypes.Scalar;
+    const x = tf.tidy(() => this.prepare(images));
+    try {
+      const { value: inference, grads } = tf.variableGrads(() => {
+        // [B, D]; training mode (batch statistics, dropout) on the LayersModel's variables.
+        const emb = trainForward(this.model, this.network, x, { dropoutSeed }, this.modelVars);
+        const logits = this.head.logits(emb, labels); // [B, C]
+        correct = tf.keep(
+          tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")),
+        );
+        return softmaxCrossEntropy(logits, labels);
+      }, varList);
+      // The weight-decay term's gradient is wd * w: added here, one variable at a time, rather
+      // than differentiated through the tape (which would hold a square of every weight at once).
+      const decay = this.decayLoss();
+      const decayed = new Set(this.decayed);
+      const out = new Map<string, tfTypes.Tensor>();
+      keys.forEach((k, i) => {
+        const g = grads[varList[i].name];
+        if (!decayed.has(k) || this.weightDecay === 0) return out.set(k, g);
+        out.set(k, tf.tidy(() => tf.add(g, tf.mul(varList[i], this.weightDecay))));
+        g.dispose();
+      });
+      const total = tf.add(inference, decay);
+      return { grads: out, total, inference, decay, correct };
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the seed's regularizer). */
+  decayLoss(): tfTypes.Scalar {
+    let acc: tfTypes.Tensor = tf.scalar(0);
+    for (const k of this.decayed) {
+      const next = tf.tidy(() => tf.add(acc, tf.sum(tf.square(this.variables.get(k)!))));
+      acc.dispose();
+      acc = next;
+    }
+    const out = tf.mul(acc, 0.5 * this.weightDecay) as tfTypes.Scalar;
+    acc.dispose();
+    return out;
+  }
+
+  /**
+   * Gradients of the whole batch, accumulated over micro-batches of `microBatch` samples when set:
+   * the mean of the per-micro-batch gradients (each of which is a mean over its samples), which
+   * equals the full-batch gradient up to BN's per-micro-batch statistics.
+   */
+  accumulate(images: tfTypes.Tensor4D, labels: tfTypes.Tensor1D, step = 0): GradResult {
+    const b = images.shape[0];
+    const m = this.microBatch === 0 || this.microBatch >= b ? b : this.microBatch;
+    if (b % m !== 0) {
+      throw new RangeError(`Batch size ${b} is not a multiple of the micro-batch size ${m}`);
+    }
+    const parts = b / m;
+    // Dropout masks derive from (network seed, step, micro-batch): a resumed run draws the same.
+    const seed = (p: number) => ((this.network.seed * 1000003 + step * 64 + p) >>> 0) % 2147483647;
+    if (parts === 1) return this.gradients(images, labels, seed(0));
+    let acc: GradResult | null = null;
+    for (let p = 0; p < parts; p++) {
+      const [xi, yi] = tf.tidy(() => [
+        tf.slice(images, [p * m, 0, 0, 0], [m, -1, -1, -1]) as tfTypes.Tensor4D,
+        tf.slice(labels, [p * m], [m]) as tfTypes.Tensor1D,
+      ]);
+      const r = this.gradients(xi, yi, seed(p));
+      xi.dispose();
+      yi.dispose();
+      if (acc === null) {
+        acc = r;
+        continue;
+      }
+      const prev: GradResult = acc;
+      const grads = new Map<string, tfTypes.Tensor>();
+      for (const [k, g] of prev.grads) grads.set(k, tf.add(g, r.grads.get(k)!));
+      acc = {
+        grads,
+        total: tf.add(prev.total, r.total),
+        inference: tf.add(prev.inference, r.inference),
+        decay: tf.add(prev.decay, r.decay),
+        correct: tf.add(prev.correct, r.correct),
+      };
+      disposeResult(prev);
+      disposeResult(r);
+    }
+    const sum = acc!;
+    const grads = new Map<string, tfTypes.Tensor>();
+    for (const [k, g] of sum.grads) grads.set(k, tf.div(g, parts));
+    const mean: GradResult = {
+      grads,
+      total: tf.div(sum.total, parts),
+      inference: tf.div(sum.inference, parts),
+      decay: tf.div(sum.decay, parts),
+      correct: sum.correct.clone(),
+    };
+    disposeResult(sum);
+    return mean;
+  }
+
+  /**
+   * One optimizer step on a batch ([B, H, W, 3] images, [B] labels) at learning rate `lr`.
+   * Throws `NonFiniteLossError` (without updating) when the loss is NaN/Inf.
+   */
+  async trainStep(
+    images: tfTypes.Tensor4D,
+    labels: tfTypes.Tensor1D,
+    lr: number,
+    step = 0,
+  ): Promise<StepMetrics> {
+    const r = this.accumulate(images, labels, step);
+    try {
+      // Squared global gradient norm: NaN/Inf in any gradient shows here, even where a clip
+      // (e.g. of the cosines) kept the loss itself finite.
+      let norm2: tfTypes.Tensor = tf.scalar(0);
+      for (const g of r.grads.values()) {
+        const next = tf.tidy(() => tf.add(norm2, tf.sum(tf.square(g))));
+        norm2.dispose();
+        norm2 = next;
+      }
+      const [total, inference, decay, correct, gn] = await Promise.all(
+        [r.total, r.inference, r.decay, r.correct, norm2].map((t) => t.data()),
+      );
+      norm2.dispose();
+      if (!Number.isFinite(total[0])) throw new NonFiniteLossError(step, total[0]);
+      if (!Number.isFinite(gn[0])) throw new NonFiniteLossError(step, total[0], gn[0]);
+      this.optimizer.apply(this.variables, r.grads, lr);
+      return {
+        totalLoss: total[0],
+        inferenceLoss: inference[0],
+        weightDecayLoss: decay[0],
+        accuracy: correct[0] / images.shape[0],
+        lr,
+      };
+    } finally {
+      disposeResult(r);
+    }
+  }
+
+  /** Embeddings [B, D] in inference mode (moving BN statistics, no dropout). */
+  embed(images: tfTypes.Tensor4D): tfTypes.Tensor2D {
+    return tf.tidy(() =>
+      this.model.apply(this.prepare(images), { training: false }) as tfTypes.Tensor2D
+    );
+  }
+
+  /** Every tensor of the training state (all model weights incl. BN moving stats, head, slots). */
+  state(): Map<string, tfTypes.Tensor> {
+    const out = new Map<string, tfTypes.Tensor>();
+    for (const w of this.model.weights) out.set(`model/${w.originalName}`, w.read());
+    out.set("head/weights", this.head.weights);
+    for (const [k, v] of this.optimizer.state()) out.set(`slot/${k}`, v);
+    return out;
+  }
+
+  /** Restores `state()` output (e.g. from a checkpoint); checks that every weight is present. */
+  restore(tensors: Map<string, tfTypes.Tensor>): void {
+    for (const w of this.model.weights) {
+      const t = tensors.get(`model/${w.originalName}`);
+      if (!t) throw new RangeError(`Checkpoint has no tensor "model/${w.originalName}"`);
+      if (t.shape.join("x") !== w.shape.join("x")) {
+        throw new RangeError(
+          `Checkpoint tensor "model/${w.originalName}" has shape [${t.shape}], expected [${w.shape}]`,
+        );
+      }
+      w.write(t);
+    }
+    const h = tensors.get("head/weights");
+    if (!h || h.shape.join("x") !== this.head.weights.shape.join("x")) {
+      throw new RangeError(
+        `Checkpoint class weights are missing or not [${this.head.weights.shape}] (other dataset?)`,
+      );
+    }
+    this.head.weights.assign(h);
+    const slots = new Map<string, tfTypes.Tensor>();
+    for (const [k, t] of tensors) if (k.startsWith("slot/")) slots.set(k.slice(5), t);
+    this.optimizer.restore(slots);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.head.dispose();
+    this.optimizer.dispose();
+  }
+}
+
+function disposeResult(r: GradResult): void {
+  for (const g of r.grads.values()) g.dispose();
+  tf.dispose([r.total, r.inference, r.decay, r.correct]);
+}

@@ -1,0 +1,107 @@
+/**
+ * Stage 3, JPEG/PNG decoder: `ListRecord` (path or bytes) -> `ImageRecord` (RGB HxWx3 uint8),
+ * optionally resized, with bounded concurrency and output in input order.
+ * Errors: `onError: "fail"` rejects the stream with a `DecodeError` naming the file;
+ * `onError: "skip"` (default) drops the record, counts it and lists it in `report` (never silent).
+ */
+import type { ImageRecord, ListRecord } from "../records.ts";
+import { type DecodedImage, DecodeError, resizeSize, type ResizeSpec } from "./decode_image.ts";
+import { DecodePool } from "./decode_pool.ts";
+
+export interface DecodeOptions {
+  /** Resize every image to this size. Default: undefined (keep the size). */
+  resize?: ResizeSpec;
+  /** Images in flight at once. Default: 8. */
+  concurrency?: number;
+  /** "skip" (count + list) or "fail" (error naming the file). Default: "skip". */
+  onError?: "skip" | "fail";
+  /** Decode workers (Deno Workers, each with sharp); 0 decodes in this thread. Default: 2. */
+  workers?: number;
+  /** Called once per skipped record, as it happens. Default: none. */
+  onSkip?: (s: SkippedImage) => void;
+}
+
+export interface SkippedImage {
+  key: string;
+  source: string;
+  reason: string;
+}
+
+/** What a DecodeStream did; complete once the stream has flushed. */
+export interface DecodeReport {
+  decoded: number;
+  skipped: SkippedImage[];
+}
+
+/** The RecordIO byte offset of a lazy `.rec` record (`RecordIORecord`), else undefined. */
+export function recordOffset(r: ListRecord): number | undefined {
+  const o = (r as { offset?: unknown }).offset;
+  return typeof o === "number" && Number.isSafeInteger(o) && o >= 0 ? o : undefined;
+}
+
+export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
+  readonly report: DecodeReport;
+
+  constructor(options: DecodeOptions = {}) {
+    const concurrency = options.concurrency ?? 8;
+    const onError = options.onError ?? "skip";
+    const resize = options.resize;
+    resizeSize(resize);
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+    }
+    if (onError !== "skip" && onError !== "fail") {
+      throw new RangeError(`onError must be "skip" or "fail", got "${onError}"`);
+    }
+    const pool = new DecodePool({ workers: options.workers ?? 2 });
+    const queue: { r: ListRecord; p: Promise<DecodedImage> }[] = [];
+    const report: DecodeReport = { decoded: 0, skipped: [] };
+    const settle = async (c: TransformStreamDefaultController<ImageRecord>) => {
+      const { r, p } = queue.shift()!;
+      try {
+        const img = await p;
+        const { bytes: _drop, ...rest } = r;
+        c.enqueue({ ...rest, pixels: img.pixels, height: img.height, width: img.width });
+        report.decoded++;
+      } catch (e) {
+        if (onError === "fail" || !(e instanceof DecodeError)) throw e;
+        const s = { key: r.key, source: e.source, reason: e.message };
+        report.skipped.push(s);
+        options.onSkip?.(s);
+      }
+    };
+    super({
+      async transform(r, c) {
+        if (r.path === undefined && r.bytes === undefined) {
+          pool.close();
+          throw new TypeError(`Record "${r.key}" has neither path nor bytes to decode`);
+        }
+        const p = pool.decode(r.bytes ?? r.path!, {
+          resize,
+          name: r.path ?? r.key,
+          recordOffset: r.bytes ? undefined : recordOffset(r),
+        });
+        p.catch(() => {}); // handled in order by settle()
+        queue.push({ r, p });
+        // Ordered output: wait for the oldest once `concurrency` are in flight.
+        try {
+          if (queue.length >= concurrency) await settle(c);
+        } catch (e) {
+          pool.close(); // the stream is errored: flush will not run, so free the workers here
+          throw e;
+        }
+      },
+      async flush(c) {
+        try {
+          while (queue.length) await settle(c);
+        } finally {
+          pool.close();
+        }
+      },
+      cancel() {
+        pool.close();
+      },
+    });
+    this.report = report;
+  }
+}

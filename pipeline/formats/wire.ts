@@ -1,0 +1,251 @@
+/**
+ * Wire formats between shell stages (README "Wire format"):
+ * - NDJSON: records without pixels, one JSON object a line: `{"key","label","path"?, ...}`.
+ * - tar in WebDataset layout: `<key>.jpg|.png` (encoded bytes) or `<key>.rgb` (raw HxWx3 uint8)
+ *   plus `<key>.json` (the rest of the record; `height`/`width` for `.rgb`), grouped by key.
+ * `readRecords()` detects the format from the first bytes (ustar magic at byte 257, or `{`).
+ */
+import type { ImageRecord, ListRecord } from "../records.ts";
+import { TarDecodeStream, TarEncodeStream, type TarEntry } from "./tar.ts";
+
+export type AnyRecord = ListRecord | ImageRecord;
+export type WireFormat = "ndjson" | "tar";
+
+const enc = new TextEncoder();
+
+/** The JSON side of a record: everything but bytes and pixels. */
+export function recordMeta(r: AnyRecord): Record<string, unknown> {
+  const { bytes: _b, pixels: _p, ...meta } = r as ImageRecord;
+  if ("pixels" in r) (meta as Record<string, unknown>).channels = 3;
+  return meta;
+}
+
+function checkRecord(o: unknown, where: string): AnyRecord {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    throw new SyntaxError(`${where}: expected a JSON object`);
+  }
+  const r = o as Record<string, unknown>;
+  if (typeof r.key !== "string" || r.key === "") {
+    throw new SyntaxError(`${where}: "key" must be a non-empty string`);
+  }
+  if (typeof r.label !== "number" || !Number.isInteger(r.label)) {
+    throw new SyntaxError(`${where}: "label" must be an integer`);
+  }
+  if (r.path !== undefined && typeof r.path !== "string") {
+    throw new SyntaxError(`${where}: "path" must be a string`);
+  }
+  return r as unknown as AnyRecord;
+}
+
+/** Records -> NDJSON bytes. Records with bytes or pixels cannot travel as NDJSON. */
+export class NdjsonEncodeStream extends TransformStream<AnyRecord, Uint8Array> {
+  constructor() {
+    super({
+      transform(r, c) {
+        if (r.bytes || (r as ImageRecord).pixels) {
+          throw new TypeError(`Record "${r.key}" carries image data: write it as tar, not NDJSON`);
+        }
+        c.enqueue(enc.encode(JSON.stringify(r) + "\n"));
+      },
+    });
+  }
+}
+
+/** NDJSON bytes -> records; a malformed line is a SyntaxError naming its line number. */
+export class NdjsonDecodeStream extends TransformStream<Uint8Array, ListRecord> {
+  constructor(source = "stdin") {
+    const dec = new TextDecoder();
+    let buf = "";
+    let line = 0;
+    const emit = (text: string, c: TransformStreamDefaultController<ListRecord>) => {
+      line++;
+      const t = text.trim();
+      if (t === "") return;
+      const where = `Cannot read NDJSON line ${line} of ${source}`;
+      let o: unknown;
+      try {
+        o = JSON.parse(t);
+      } catch (e) {
+        throw new SyntaxError(`${where}: ${(e as Error).message}`);
+      }
+      c.enqueue(checkRecord(o, where) as ListRecord);
+    };
+    super({
+      transform(chunk, c) {
+        buf += dec.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          emit(buf.slice(0, nl), c);
+          buf = buf.slice(nl + 1);
+        }
+      },
+      flush(c) {
+        buf += dec.decode();
+        if (buf.length) emit(buf, c);
+      },
+    });
+  }
+}
+
+/** Sniffs an encoded image's extension from its magic bytes. */
+export function imageExtension(b: Uint8Array): "jpg" | "png" | "bin" {
+  if (b[0] === 0xff && b[1] === 0xd8) return "jpg";
+  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return "png";
+  return "bin";
+}
+
+/** Records -> WebDataset tar entries (`<key>.rgb|.jpg|.png` then `<key>.json`). */
+export class WdsEncodeStream extends TransformStream<AnyRecord, TarEntry> {
+  constructor() {
+    super({
+      transform(r, c) {
+        const base = r.key.slice(r.key.lastIndexOf("/") + 1);
+        if (base.includes(".") || r.key.startsWith("/") || r.key.split("/").includes("..")) {
+          throw new TypeError(
+            `Cannot write key "${r.key}" as WebDataset: the name after the last "/" may not ` +
+              `contain "." and keys must be relative`,
+          );
+        }
+        const img = r as ImageRecord;
+        if (img.pixels) {
+          if (img.pixels.length !== img.height * img.width * 3) {
+            throw new RangeError(`Record "${r.key}": pixels are not ${img.height}x${img.width}x3`);
+          }
+          c.enqueue({ name: `${r.key}.rgb`, data: img.pixels });
+        } else if (r.bytes) {
+          c.enqueue({ name: `${r.key}.${imageExtension(r.bytes)}`, data: r.bytes });
+        }
+        c.enqueue({ name: `${r.key}.json`, data: enc.encode(JSON.stringify(recordMeta(r))) });
+      },
+    });
+  }
+}
+
+/** WebDataset tar entries -> records, grouping consecutive files that share a key. */
+export class WdsDecodeStream extends TransformStream<TarEntry, AnyRecord> {
+  constructor(source = "stdin") {
+    const dec = new TextDecoder();
+    let key: string | null = null;
+    let parts: Map<string, Uint8Array> = new Map();
+    const emit = (c: TransformStreamDefaultController<AnyRecord>) => {
+      if (key === null) return;
+      const where = `Cannot read tar sample "${key}" of ${source}`;
+      const json = parts.get("json");
+      if (!json) throw new SyntaxError(`${where}: no ${key}.json`);
+      let meta: unknown;
+      try {
+        meta = JSON.parse(dec.decode(json));
+      } catch (e) {
+        throw new SyntaxError(`${where}: ${(e as Error).message}`);
+      }
+      const r = checkRecord(meta, where) as ImageRecord;
+      delete (r as { channels?: number }).channels;
+      r.key = key;
+      const rgb = parts.get("rgb");
+      const bytes = parts.get("jpg") ?? parts.get("jpeg") ?? parts.get("png");
+      if (rgb) {
+        if (!Number.isInteger(r.height) || !Number.isInteger(r.width)) {
+          throw new SyntaxError(`${where}: ${key}.json needs integer "height" and "width"`);
+        }
+        if (rgb.length !== r.height * r.width * 3) {
+          throw new SyntaxError(`${where}: ${rgb.length} bytes is not ${r.height}x${r.width}x3`);
+        }
+        r.pixels = rgb;
+      } else if (bytes) r.bytes = bytes;
+      c.enqueue(r);
+    };
+    super({
+      transform(e, c) {
+        // WebDataset key rule: everything before the first "." of the file name.
+        const slash = e.name.lastIndexOf("/");
+        const dot = e.name.indexOf(".", slash + 1);
+        const k = dot < 0 ? e.name : e.name.slice(0, dot);
+        const ext = dot < 0 ? "" : e.name.slice(dot + 1).toLowerCase();
+        if (k !== key) {
+          emit(c);
+          key = k;
+          parts = new Map();
+        }
+        parts.set(ext, e.data);
+      },
+      flush(c) {
+        emit(c);
+      },
+    });
+  }
+}
+
+/** Records -> tar bytes (WebDataset layout). */
+export function recordsToTar(records: ReadableStream<AnyRecord>): ReadableStream<Uint8Array> {
+  return records.pipeThrough(new WdsEncodeStream()).pipeThrough(new TarEncodeStream());
+}
+
+/** Records -> NDJSON bytes. */
+export function recordsToNdjson(records: ReadableStream<AnyRecord>): ReadableStream<Uint8Array> {
+  return records.pipeThrough(new NdjsonEncodeStream());
+}
+
+/** Reads the first bytes (up to 512) to tell tar from NDJSON; undefined for empty input. */
+export function detectFormat(head: Uint8Array): WireFormat | undefined {
+  if (head.length >= 262 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar") {
+    return "tar";
+  }
+  for (const b of head) {
+    if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
+    if (b === 0x7b) return "ndjson";
+    throw new SyntaxError(
+      `Cannot detect the input format: expected NDJSON (a "{" line) or a tar stream`,
+    );
+  }
+  return undefined;
+}
+
+/** Bytes (NDJSON or WebDataset tar, detected) -> records, plus the detected format. */
+export async function readRecords(
+  input: ReadableStream<Uint8Array>,
+  source = "stdin",
+): Promise<{ format: WireFormat | undefined; records: ReadableStream<AnyRecord> }> {
+  const reader = input.getReader();
+  const head: Uint8Array[] = [];
+  let n = 0;
+  let done = false;
+  while (n < 512) {
+    const r = await reader.read();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    head.push(r.value);
+    n += r.value.length;
+  }
+  const all = new Uint8Array(n);
+  let o = 0;
+  for (const h of head) {
+    all.set(h, o);
+    o += h.length;
+  }
+  // A whitespace-only NDJSON head shorter than 512 bytes is still undecided: treat as NDJSON.
+  const format = detectFormat(all) ?? (done ? undefined : "ndjson");
+  const replay = new ReadableStream<Uint8Array>({
+    start(c) {
+      if (all.length) c.enqueue(all);
+      if (done) c.close();
+    },
+    async pull(c) {
+      const r = await reader.read();
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  if (format === undefined) {
+    await replay.cancel();
+    return { format, records: new ReadableStream({ start: (c) => c.close() }) };
+  }
+  const records = format === "tar"
+    ? replay.pipeThrough(new TarDecodeStream(source)).pipeThrough(new WdsDecodeStream(source))
+    : replay.pipeThrough(new NdjsonDecodeStream(source));
+  return { format, records };
+}

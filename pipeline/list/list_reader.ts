@@ -1,0 +1,194 @@
+/**
+ * Stage 1, list reader: turns a data set description into `ListRecord`s.
+ * - MS-Celeb-1M clean list: one `relative/path.jpg label` per line; the label is an integer (kept)
+ *   or a name (mapped to dense integers in sorted name order; the mapping is returned).
+ * - Image-folder tree: one folder per identity, folders sorted, labels dense 0..K-1.
+ * - insightface RecordIO (`train.rec` + `train.idx`): `readRecordIO` streams records with their JPEG
+ *   bytes; `readRecordIOLazy` returns records holding only the byte offset, read at decode time
+ *   (use it for training on a large `.rec`: memory stays flat).
+ * Keys are the relative path without extension (RecordIO: the record index).
+ */
+import { join, relative } from "node:path";
+import type { ListRecord } from "../records.ts";
+import { RecordIOReader } from "./record_io_reader.ts";
+
+/** Image file extensions read from folders (case-insensitive). */
+export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
+
+export interface ListResult {
+  records: ListRecord[];
+  /** Class names by label (folder names or name labels); empty when labels were integers. */
+  classes: string[];
+}
+
+function stripExt(p: string): string {
+  const slash = p.lastIndexOf("/");
+  const dot = p.lastIndexOf(".");
+  return dot > slash + 1 ? p.slice(0, dot) : p;
+}
+
+/** Parses a clean list's text; `name` is used in error messages. */
+export function parseCleanList(text: string, root: string, name = "list"): ListResult {
+  const rows: { path: string; label: string; line: number }[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/\r$/, "").trim();
+    if (line === "" || line.startsWith("#")) return;
+    // The label is the last field; the path is the rest (it may contain spaces).
+    const m = /^(.+?)\s+(\S+)$/.exec(line);
+    if (!m) {
+      throw new SyntaxError(
+        `Cannot read list line ${i + 1} of "${name}": expected "path label", got "${line}"`,
+      );
+    }
+    rows.push({ path: m[1], label: m[2], line: i + 1 });
+  });
+  const numeric = rows.map((r) => /^-?\d+$/.test(r.label));
+  const allInt = numeric.every((v) => v);
+  const anyInt = numeric.some((v) => v);
+  if (!allInt && anyInt) {
+    const bad = rows[numeric.indexOf(!numeric[0])];
+    throw new SyntaxError(
+      `Cannot read list line ${bad.line} of "${name}": labels mix integers and names ` +
+        `("${rows[0].label}" on line ${rows[0].line}, "${bad.label}" here)`,
+    );
+  }
+  const classes = allInt ? [] : [...new Set(rows.map((r) => r.label))].sort();
+  const dense = new Map(classes.map((c, i) => [c, i]));
+  const seen = new Set<string>();
+  const records = rows.map((r) => {
+    const label = allInt ? Number(r.label) : dense.get(r.label)!;
+    if (allInt && (!Number.isSafeInteger(label) || label < 0)) {
+      throw new SyntaxError(
+        `Cannot read list line ${r.line} of "${name}": label must be >= 0, got ${r.label}`,
+      );
+    }
+    const key = stripExt(r.path);
+    if (seen.has(key)) {
+      throw new SyntaxError(`Cannot read list line ${r.line} of "${name}": duplicate "${r.path}"`);
+    }
+    seen.add(key);
+    return { key, label, path: join(root, r.path) };
+  });
+  return { records, classes };
+}
+
+/** Reads a clean list file; paths are resolved against `root`. */
+export async function readCleanList(listPath: string, root: string): Promise<ListResult> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(listPath);
+  } catch (e) {
+    throw new Error(`Cannot read list "${listPath}": ${(e as Error).message}`);
+  }
+  return parseCleanList(text, root, listPath);
+}
+
+/** Reads an image-folder tree: `root/<identity>/<image>`, sorted, labels dense by folder. */
+export async function readImageFolder(root: string): Promise<ListResult> {
+  const dirs: string[] = [];
+  try {
+    for await (const e of Deno.readDir(root)) if (e.isDirectory) dirs.push(e.name);
+  } catch (e) {
+    throw new Error(`Cannot read image folder "${root}": ${(e as Error).message}`);
+  }
+  dirs.sort();
+  const records: ListRecord[] = [];
+  const classes: string[] = [];
+  for (const d of dirs) {
+    const files: string[] = [];
+    for await (const e of Deno.readDir(join(root, d))) {
+      const lower = e.name.toLowerCase();
+      if (e.isFile && IMAGE_EXTENSIONS.some((x) => lower.endsWith(x))) files.push(e.name);
+    }
+    if (files.length === 0) continue; // an empty folder is no class: labels stay dense
+    files.sort();
+    const label = classes.length;
+    classes.push(d);
+    for (const f of files) {
+      const path = join(root, d, f);
+      records.push({ key: stripExt(relative(root, path)), label, path });
+    }
+  }
+  if (records.length === 0) throw new Error(`No images under "${root}" (expected root/<id>/<img>)`);
+  return { records, classes };
+}
+
+/** Streams a RecordIO file's image records (with JPEG bytes), one read at a time. */
+export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<ListRecord> {
+  let reader: RecordIOReader;
+  let keys: number[];
+  let i = 0;
+  return new ReadableStream<ListRecord>({
+    async start() {
+      reader = await RecordIOReader.open(recPath, idxPath);
+      keys = await reader.imageKeys();
+    },
+    async pull(c) {
+      if (i >= keys.length) {
+        reader.close();
+        c.close();
+        return;
+      }
+      c.enqueue(await reader.readImage(keys[i++]));
+    },
+    cancel() {
+      reader?.close();
+    },
+  }, { highWaterMark: 4 });
+}
+
+/** RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each. */
+export async function readRecordIOLazy(recPath: string, idxPath?: string): Promise<ListResult> {
+  const reader = await RecordIOReader.open(recPath, idxPath);
+  try {
+    return { records: await reader.lazyRecords(), classes: [] };
+  } finally {
+    reader.close();
+  }
+}
+
+export interface ListReaderOptions {
+  /** Data root (folder tree root, or the base of list paths). Required. */
+  root: string;
+  /** Clean list file; relative paths resolve against `root`. Default: none (folder tree). */
+  list?: string;
+  /** RecordIO `.rec` file (its `.idx` beside it). Default: none. */
+  rec?: string;
+}
+
+/** The list reader as a stream source: yields the records of a list, folder tree or RecordIO. */
+export class ListReaderStream extends ReadableStream<ListRecord> {
+  /** Class names once known (after the first read); empty for integer labels and RecordIO. */
+  classes: string[] = [];
+
+  constructor(options: ListReaderOptions) {
+    if (options.list && options.rec) throw new TypeError("Give either list or rec, not both");
+    let inner: ReadableStreamDefaultReader<ListRecord> | null = null;
+    let arr: ListRecord[] | null = null;
+    let i = 0;
+    super({
+      start: async () => {
+        if (options.rec) {
+          inner = readRecordIO(options.rec).getReader();
+          return;
+        }
+        const r = options.list
+          ? await readCleanList(options.list, options.root)
+          : await readImageFolder(options.root);
+        arr = r.records;
+        this.classes = r.classes;
+      },
+      pull: async (c) => {
+        if (inner) {
+          const { value, done } = await inner.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        } else if (i < arr!.length) c.enqueue(arr![i++]);
+        else c.close();
+      },
+      cancel: async () => {
+        await inner?.cancel();
+      },
+    });
+  }
+}
