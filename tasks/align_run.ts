@@ -62,7 +62,7 @@ export async function listFolder(root: string): Promise<ListRecord[]> {
 
 /**
  * A list file, paths relative to the list's folder: the clean-list format `path label` (labels
- * integers or names, see pipeline/list_reader.ts), or plain paths one a line (label -1).
+ * integers or names, see pipeline/list/list_reader.ts), or plain paths one a line (label -1).
  */
 export async function listFile(file: string): Promise<ListRecord[]> {
   let text: string;

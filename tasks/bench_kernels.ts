@@ -11,7 +11,7 @@ const HELP = `Usage: deno task bench kernels [options]   (prints one JSON object
   --batch N       batch of the kernel shapes and of the net step (default 4)
   --repeats N     timed calls per kernel, median reported (default 3)
   --net NAME      net for the step: small (3 conv3x3+BN+PReLU blocks at 112x112),
-                  r18 or r50 (model/iresnet.ts + an ArcFace head) (default small)
+                  r18 or r50 (model/nets/iresnet.ts + an ArcFace head) (default small)
   --steps N       timed training steps of the net (default 2)
   --no-cpu        skip the cpu backend
   --no-stock      skip the wasm backend's own kernels`;

@@ -1,7 +1,7 @@
 /**
  * `deno task setup-gpu [--cpu-only] [--dry-run]`: installs @tensorflow/tfjs-node-gpu 4.22.0 (CUDA)
  * or, with --cpu-only, @tensorflow/tfjs-node 4.22.0 into this project's node_modules, so that
- * `initBackend` (model/backend.ts) finds and prefers the native "tensorflow" backend.
+ * `initBackend` (model/backend/backend.ts) finds and prefers the native "tensorflow" backend.
  *
  * It runs `deno install --allow-scripts=npm:PKG --entrypoint FILE` on a one-line file importing
  * the package: Deno fetches it into node_modules (nodeModulesDir "auto") and runs its install

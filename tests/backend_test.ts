@@ -118,7 +118,7 @@ Deno.test("explainOutOfMemory() suggests --micro-batch for OOM and passes other 
 Deno.test("ARCSTREAM_WASM_THREADS=2 runs the threaded build, same numbers, and the process exits", async () => {
   const script = `
     import * as tf from "@tensorflow/tfjs";
-    import { initBackend } from "./model/backend.ts";
+    import { initBackend } from "./model/backend/backend.ts";
     const info = await initBackend({ backend: "wasm" });
     const x = tf.randomNormal([2, 12, 12, 8], 0, 1, "float32", 1);
     const f = tf.randomNormal([3, 3, 8, 8], 0, 1, "float32", 2);

@@ -1,5 +1,5 @@
 /**
- * Scores keyed pairs with the verification protocol (`model/verification.ts`): squared L2 between
+ * Scores keyed pairs with the verification protocol (`model/eval/verification.ts`): squared L2 between
  * the two images' embeddings, pairs without both embeddings left out but kept out of the folds'
  * arithmetic, so the others stay in their original folds. Shared by `deno task eval-lfw` and the
  * trainer's held-out check, so both report the same number for the same model.

@@ -1,7 +1,7 @@
 /**
  * Periodic verification during training: embeds the images of an LFW-format pairs.txt (aligned
  * faces in `<pairs dir>/<Name>/<Name>_NNNN.jpg`) with the flip test and runs the 10-fold protocol
- * of `model/verification.ts` (the ArcFace paper's LFW protocol, arXiv 1801.07698, section 4).
+ * of `model/eval/verification.ts` (the ArcFace paper's LFW protocol, arXiv 1801.07698, section 4).
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import { dirname } from "node:path";

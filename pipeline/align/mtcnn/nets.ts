@@ -78,7 +78,7 @@ export class MtcnnNets {
     ];
   }
 
-  /** Loads the nets from a weights folder (default: the bundled `model/mtcnn/weights/`). */
+  /** Loads the nets from a weights folder (default: the bundled `pipeline/align/mtcnn/weights/`). */
   static async load(dir: URL | string = WEIGHTS_DIR): Promise<MtcnnNets> {
     const base = typeof dir === "string" ? new URL(`file://${toAbsolute(dir)}/`) : dir;
     const manifestUrl = new URL(MANIFEST, base);
