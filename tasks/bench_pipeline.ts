@@ -12,7 +12,9 @@ const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON objec
   --workers N         decode workers (default 2)
   --concurrency N     images in flight (default 16)
   --prefetch N        batches decoded ahead (default 2)
-  --compare N         also time decoder variants on N images (default 0: skip)`;
+  --compare N         also time decoder variants on N images (default 0: skip)
+  --no-peer           skip the OpenCV peer (tasks/bench_pipeline_peer.py, one thread, same
+                      images, run after arcstream when a Python with cv2 and numpy is found)`;
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -25,6 +27,7 @@ export async function main(args: string[]): Promise<void> {
       concurrency: { type: "string", default: "16" },
       prefetch: { type: "string", default: "2" },
       compare: { type: "string", default: "0" },
+      "no-peer": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -140,11 +143,28 @@ export async function main(args: string[]): Promise<void> {
     variants["turbo_workers2_x4"] = await decodeRate(compare, 2, 8, "auto");
     variants["turbo_workers3_x4"] = await decodeRate(compare, 3, 12, "auto");
   }
+  // The peer: OpenCV on one thread doing the same job on the same images, measured now.
+  const { runPeer } = await import("./bench_peer.ts");
+  const peer = values["no-peer"] ? { ok: false as const, reason: "--no-peer" } : await runPeer(
+    "bench_pipeline_peer.py",
+    ["cv2", "numpy"],
+    ["--data", values.data!, "--limit", String(limit), "--batch-size", String(batchSize)],
+  );
+  const steadyRate = Math.round(steadyImages / Math.max(1e-9, e2eS - firstBatchS));
+  const peerRate = peer.ok ? Number(peer.result.images_per_s) : NaN;
   console.log(JSON.stringify(
     {
       bench: "pipeline",
+      // arcstream end to end (all cores) / OpenCV end to end on one thread, same run.
+      ratio_to_opencv_1thread: peer.ok ? +(steadyRate / peerRate).toFixed(3) : null,
+      // CPU time per image, OpenCV / arcstream: > 1 means arcstream spends less CPU per image.
+      // Robust to a busy machine, where the wall-clock ratio is not.
+      cpu_ratio_opencv_over_arcstream: peer.ok
+        ? +(Number(peer.result.cpu_ms_per_image) / cpuPerImage).toFixed(3)
+        : null,
+      peer: peer.ok ? { python: peer.python, ...peer.result } : { error: peer.reason },
       // Steady state: batches after the first; the first batch's start-up is in stages.
-      images_per_s: Math.round(steadyImages / Math.max(1e-9, e2eS - firstBatchS)),
+      images_per_s: steadyRate,
       images_per_s_with_startup: Math.round(images / e2eS),
       images,
       seconds: +e2eS.toFixed(3),
