@@ -1,12 +1,17 @@
 /**
  * Decodes one JPEG/PNG (path or bytes) to RGB `[H, W, 3]` uint8, optionally resized.
  * Fast path: baseline/progressive YCbCr or gray JPEGs go to libjpeg-turbo's synchronous TurboJPEG
- * API (`@julusian/jpeg-turbo`), about 2.5x sharp's rate on 250x250 images because sharp's per-call
- * pipeline set-up dominates small images. Everything else (PNG, CMYK, any JPEG TurboJPEG refuses,
+ * API, about 2.5x sharp's rate on 250x250 images because sharp's per-call pipeline set-up dominates
+ * small images. When shrinking, TurboJPEG decodes at the smallest 1/2, 1/4 or 1/8 DCT scale that
+ * still covers the target (`turbo_ffi.ts`; 250 -> 125 for LFW at 112, as OpenCV's
+ * `IMREAD_REDUCED_COLOR_2`), and the area resize finishes; without FFI, the N-API binding
+ * (`@julusian/jpeg-turbo`) decodes at full size. Everything else (PNG, CMYK, any JPEG TurboJPEG refuses,
  * including truncated or corrupt ones) goes to sharp, whose error message is the one reported.
  * Grayscale, CMYK and alpha inputs come out as 3-channel sRGB (alpha is dropped, as cv2.imread does).
  * A missing, truncated or corrupt input throws a `DecodeError` naming the file.
  */
+
+import { openTurboFfi } from "./turbo_ffi.ts";
 
 /** Output size: a square side or explicit height/width. */
 export type ResizeSpec = number | { height: number; width: number };
@@ -126,6 +131,9 @@ export async function decodeImage(
   }
   if (bytes.length === 0) throw new DecodeError(source, "empty file");
   if (options.decoder !== "sharp" && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    // DCT-domain downscaling first (1/2 for LFW's 250 -> 112), then the area resize finishes.
+    const scaled = openTurboFfi()?.decode(bytes, size);
+    if (scaled) return await finish(scaled, size);
     const turbo = await loadTurbo();
     const img = turbo && turboDecode(turbo, bytes);
     if (img) return await finish(img, size);
