@@ -2,6 +2,8 @@
  * `deno task bench <name> [options]`: benchmarks that print one JSON object on stdout.
  * Each benchmark lives in its own module, loaded lazily so one bench pays only for its imports.
  */
+import { runTask } from "./cli.ts";
+
 const BENCHES: Record<string, { module: string; about: string }> = {
   pipeline: {
     module: "./bench_pipeline.ts",
@@ -33,11 +35,8 @@ if (!name || name === "--help" || name === "-h" || !(name in BENCHES)) {
   console.log(text);
   Deno.exit(0);
 }
-try {
+// One clear line, not a stack trace: exit 2 for bad options, 1 for a failed run.
+await runTask(`bench ${name}`, async () => {
   const mod = await import(BENCHES[name].module);
   await mod.main(rest);
-} catch (e) {
-  // One clear line, not a stack trace: bad options are the common case.
-  console.error(`bench ${name}: ${e instanceof Error ? e.message : String(e)}`);
-  Deno.exit(1);
-}
+});

@@ -3,7 +3,8 @@
  * Images/s for list -> shuffle -> decode(+resize 112) -> wraparound batch -> tensors, plus a
  * per-stage breakdown and (with --compare) the decoder variants measured for the default choice.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask } from "./cli.ts";
+import { DEFAULT_DECODE_WORKERS } from "../pipeline/decode/decode_pool.ts";
 
 const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON object)
   --data DIR          image-folder tree (default ../shared/data/lfw/lfw-deepfunneled)
@@ -15,33 +16,16 @@ const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON objec
   --compare N         also time decoder variants on N images (default 0: skip)`;
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
-      limit: { type: "string", default: "4096" },
-      "batch-size": { type: "string", default: "128" },
-      workers: { type: "string", default: "2" },
-      concurrency: { type: "string", default: "16" },
-      prefetch: { type: "string", default: "2" },
-      compare: { type: "string", default: "0" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const num = (k: keyof typeof values) => {
-    const v = Number(values[k]);
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`--${k} must be an integer >= 0`);
-    return v;
-  };
-  const [limit, batchSize, workers, concurrency, prefetch, compare] = [
-    num("limit"),
-    num("batch-size"),
-    num("workers"),
-    num("concurrency"),
-    num("prefetch"),
-    num("compare"),
-  ];
+  const { flags: values } = parseFlags(args, {
+    data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+    limit: { type: "int", min: 1, default: 4096 },
+    "batch-size": { type: "int", min: 1, default: 128 },
+    workers: { type: "int", min: 0, default: DEFAULT_DECODE_WORKERS },
+    concurrency: { type: "int", min: 1, default: 16 },
+    prefetch: { type: "int", min: 1, default: 2 },
+    compare: { type: "int", min: 0, default: 0 },
+  }, { help: HELP });
+  const { limit, "batch-size": batchSize, workers, concurrency, prefetch, compare } = values;
   const { readImageFolder } = await import("../pipeline/list/list_reader.ts");
   const { epochPermutation } = await import("../pipeline/shuffle/prng.ts");
   const { DecodePool } = await import("../pipeline/decode/decode_pool.ts");
@@ -185,4 +169,4 @@ export async function main(args: string[]): Promise<void> {
   ));
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await runTask("bench pipeline", () => main(Deno.args));

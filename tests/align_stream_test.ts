@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { decodeImage as decodeWith } from "../pipeline/decode/decode_image.ts";
-import { MtcnnDetector } from "../pipeline/align/mtcnn/detect.ts";
+import { MtcnnDetector } from "../pipeline/align/mtcnn/mod.ts";
 import {
   applySimilarity,
   arcfaceTemplate,
@@ -43,7 +43,8 @@ Deno.test("AlignStream emits 112x112x3 faces with box, score and source-pixel la
     await lfwRecord("Aaron_Sorkin_0001.jpg", 3),
     await lfwRecord("Ahmet_Demir_0001.jpg"),
   ];
-  const stream = new AlignStream({ backend: "wasm" });
+  await initBackend({ backend: "wasm" });
+  const stream = new AlignStream();
   const out = await run(stream, recs);
   assertStrictEquals(out.length, 2);
   for (const [i, f] of out.entries()) {
@@ -73,7 +74,8 @@ Deno.test("AlignStream emits 112x112x3 faces with box, score and source-pixel la
 
 Deno.test("AlignStream onNoFace 'skip' counts and lists the image, and calls onSkip", async () => {
   const skipped: string[] = [];
-  const stream = new AlignStream({ backend: "wasm", onSkip: (r) => skipped.push(r.key) });
+  await initBackend({ backend: "wasm" });
+  const stream = new AlignStream({ onSkip: (r) => skipped.push(r.key) });
   const out = await run(stream, [greyRecord("grey/a"), await lfwRecord("Teddy_Kollek_0001.jpg")]);
   assertEquals(out.map((f) => f.key), ["Teddy_Kollek_0001"]);
   assertEquals(stream.report.skipped, ["grey/a"]);
@@ -86,7 +88,8 @@ Deno.test("AlignStream onNoFace 'center-crop' emits the centre crop and records 
   rec.pixels.fill(200, 0, 3); // a mark in the corner: outside the centre crop
   // A dark mark where the crop is centred: source (49.5, 55.3) = (0.5 (W-1), 0.465 (H-1)).
   for (const x of [49, 50]) rec.pixels.fill(0, (55 * 100 + x) * 3, (55 * 100 + x) * 3 + 3);
-  const stream = new AlignStream({ backend: "wasm", onNoFace: "center-crop" });
+  await initBackend({ backend: "wasm" });
+  const stream = new AlignStream({ onNoFace: "center-crop" });
   const [f] = await run(stream, [rec]);
   assertStrictEquals(f.policy, "center-crop");
   assertStrictEquals(f.box, null);
@@ -101,7 +104,8 @@ Deno.test("AlignStream onNoFace 'center-crop' emits the centre crop and records 
 });
 
 Deno.test("AlignStream onNoFace 'fail' errors naming the image", async () => {
-  const stream = new AlignStream({ backend: "wasm", onNoFace: "fail" });
+  await initBackend({ backend: "wasm" });
+  const stream = new AlignStream({ onNoFace: "fail" });
   await assertRejects(
     () => run(stream, [greyRecord("grey/c")]),
     Error,
@@ -114,8 +118,9 @@ Deno.test("AlignStream rejects bad options and a record whose pixels do not matc
   assertThrows(() => new AlignStream({ onNoFace: "drop" as never }), Error, "onNoFace");
   assertThrows(() => new AlignStream({ pick: "first" as never }), Error, "pick rule");
   const bad = { ...greyRecord("bad"), width: 99 };
+  await initBackend({ backend: "wasm" });
   await assertRejects(
-    () => run(new AlignStream({ backend: "wasm" }), [bad]),
+    () => run(new AlignStream(), [bad]),
     Error,
     'Cannot align "bad"',
   );

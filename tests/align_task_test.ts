@@ -9,6 +9,7 @@ import {
 import { join } from "node:path";
 import { shardOf } from "../tasks/align_run.ts";
 import { parseAlignArgs } from "../tasks/align.ts";
+import { HelpRequested } from "../tasks/cli.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
 import { recordsToTar } from "../pipeline/formats/wire.ts";
 import { runTask, type TaskResult } from "./run_task.ts";
@@ -152,7 +153,7 @@ Deno.test("deno task align writes a WebDataset tar to a .tar file and to stdout"
 Deno.test("deno task align: --help, and one clear line for bad arguments or input", async () => {
   const help = await align("--help");
   assertStrictEquals(help.code, 0);
-  assertStrictEquals(parseAlignArgs(["--help"]), null);
+  assertThrows(() => parseAlignArgs(["--help"]), HelpRequested);
   assertThrows(() => parseAlignArgs(["a", "b", "--shard", "3/3"]), Error, "--shard");
   assertThrows(() => parseAlignArgs(["a", "b", "--thresholds", "0.6,0.7"]), Error, "--thresholds");
   assertThrows(() => parseAlignArgs(["a", "b", "--on-no-face", "drop"]), Error, "--on-no-face");

@@ -107,7 +107,7 @@ Deno.test("eval-lfw prints one clear line and exits 1 on a missing pairs file or
     "--on-missing",
     "ignore",
   );
-  assertStrictEquals(bad.code, 1);
+  assertStrictEquals(bad.code, 2);
   assertMatch(bad.stderr, /--on-missing must be skip, center-crop or fail/);
 });
 
@@ -154,7 +154,7 @@ Deno.test("eval-lfw --bin embeds with a model; --save-embeddings re-scores to th
     // A model without arcstream metadata must say how it wants its pixels.
     const foreign = await saveModel(`${dir}/f`, false);
     const c = await evalLfw("--bin", `${FIX}lfw_mini.bin`, "--model", foreign, "--out", `${dir}/c`);
-    assertStrictEquals(c.code, 1);
+    assertStrictEquals(c.code, 2);
     assertMatch(c.stderr, /not an arcstream export.*--normalize/);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
-import { configFromFlags } from "../model/train/train_flags.ts";
+import { configFromFlags, TRAIN_FLAGS } from "../tasks/train_flags.ts";
+import { parseFlags, UsageError } from "../tasks/cli.ts";
 
 const DENO = Deno.execPath();
 
@@ -12,10 +13,10 @@ Deno.test("deno task train --help is instant and a bad flag is one clear line", 
   const bad = await new Deno.Command(DENO, {
     args: ["run", "-A", "tasks/train.ts", "--batch-size", "zero"],
   }).output();
-  assertStrictEquals(bad.code, 1);
+  assertStrictEquals(bad.code, 2);
   assertStrictEquals(
     new TextDecoder().decode(bad.stderr).trim(),
-    'train: --batch-size must be an integer >= 1, got "zero"',
+    'train: --batch-size must be an integer >= 1, got "zero" (see --help)',
   );
 });
 
@@ -69,13 +70,13 @@ Deno.test("Ctrl-C (SIGINT) saves a checkpoint and exits cleanly", async () => {
 Deno.test("configFromFlags() applies flags over the preset and names the bad flag", () => {
   const c = configFromFlags({
     preset: "r50-ms1m",
-    "batch-size": "64",
-    "micro-batch": "16",
-    lr: "0.05",
-    steps: "1000",
+    "batch-size": 64,
+    "micro-batch": 16,
+    lr: 0.05,
+    steps: 1000,
     margin: "cosface",
-    m: "0.4",
-    wd: "0.0001",
+    m: 0.4,
+    wd: 0.0001,
   });
   assertStrictEquals(c.network.depth, 50);
   assertStrictEquals(c.batchSize, 64);
@@ -86,16 +87,26 @@ Deno.test("configFromFlags() applies flags over the preset and names the bad fla
   assertStrictEquals(c.steps, 1000);
   assertStrictEquals(c.schedule.kind, "piecewise");
   if (c.schedule.kind === "piecewise") assertStrictEquals(c.schedule.values[0], 0.05);
-  const w = configFromFlags({ warmup: "5", lr: "0.2" });
+  const w = configFromFlags({ warmup: 5, lr: 0.2 });
   assertEquals(w.schedule, { kind: "poly", base: 0.2, warmupSteps: 5, totalSteps: w.steps });
   const p = configFromFlags({ "lr-steps": "10,20" });
   assertEquals(p.schedule.kind === "piecewise" && p.schedule.boundaries, [10, 20]);
   assertThrows(() => configFromFlags({ preset: "r51" }), Error, 'Unknown preset "r51"');
   assertThrows(
-    () => configFromFlags({ "batch-size": "6", "micro-batch": "4" }),
+    () => configFromFlags({ "batch-size": 6, "micro-batch": 4 }),
     Error,
     "multiple of --micro-batch",
   );
   assertThrows(() => configFromFlags({ network: "r20" }), Error, "--network must be r18");
-  assertThrows(() => configFromFlags({ steps: "5", epochs: "1" }), Error, "--steps or --epochs");
+  assertThrows(() => configFromFlags({ steps: 5, epochs: 1 }), Error, "--steps or --epochs");
+  // Single-flag rules are checked while parsing, with the flag's name.
+  const parse = (args: string[]) => parseFlags(args, TRAIN_FLAGS, { help: "" }).flags;
+  assertStrictEquals(parse(["--input-size", "96"])["input-size"], 96);
+  assertThrows(() => parse(["--input-size", "100"]), UsageError, "a multiple of 16");
+  assertThrows(
+    () => parse(["--momentum", "1"]),
+    UsageError,
+    "--momentum must be a number in [0, 1)",
+  );
+  assertThrows(() => parse(["--width", "0"]), UsageError, "--width must be a number in (0, 4]");
 });
