@@ -15,6 +15,10 @@ const BENCHES: Record<string, { module: string; about: string }> = {
   },
   train: { module: "./bench_train.ts", about: "images/s of r50 (batch 4) and the small preset" },
   align: { module: "./bench_align.ts", about: "MTCNN detection + alignment faces/s on LFW" },
+  wire: {
+    module: "./bench_wire.ts",
+    about: "NDJSON and tar codecs, hand-written vs @std/streams and @std/tar",
+  },
   eval: {
     module: "./bench_eval.ts",
     about: "LFW protocol time on 6,000 pairs; pairs/s end to end",

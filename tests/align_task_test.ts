@@ -6,6 +6,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
+import { toBytes } from "@std/streams/to-bytes";
 import { join } from "node:path";
 import { shardOf } from "../tasks/align_run.ts";
 import { parseAlignArgs } from "../tasks/align.ts";
@@ -189,7 +190,7 @@ Deno.test("deno task align - reads NDJSON or a decoded WebDataset tar on stdin",
 
     const img = await decodeImage(LFW + "Teddy_Kollek_0001.jpg");
     const tar = recordsToTar(ReadableStream.from([{ key: "t/teddy", label: 4, ...img }]));
-    const bytes = new Uint8Array(await new Response(tar).arrayBuffer());
+    const bytes = await toBytes(tar);
     const r3 = await align("-", join(root, "c"), "--quiet", bytes);
     assertStrictEquals(r3.code, 0, r3.stderr);
     const meta = JSON.parse(await Deno.readTextFile(join(root, "c/t/teddy.json")));

@@ -16,12 +16,9 @@ import {
 } from "../pipeline/formats/wire.ts";
 import { TarDecodeStream, TarEncodeStream } from "../pipeline/formats/tar.ts";
 import type { ImageRecord, ListRecord } from "../pipeline/records.ts";
+import { toBytes } from "@std/streams/to-bytes";
 
 const enc = new TextEncoder();
-
-async function bytesOf(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(s).arrayBuffer());
-}
 
 /** Splits bytes into small uneven chunks, to exercise chunk boundaries. */
 function chunked(b: Uint8Array, size = 97): ReadableStream<Uint8Array> {
@@ -35,7 +32,7 @@ Deno.test("NDJSON round-trips list records across chunk boundaries", async () =>
     { key: "a/1", label: 0, path: "x/a/1.jpg" },
     { key: "b/ü 2", label: 5, path: "x/b/ü 2.jpg" },
   ];
-  const bytes = await bytesOf(recordsToNdjson(ReadableStream.from(recs)));
+  const bytes = await toBytes(recordsToNdjson(ReadableStream.from(recs)));
   const back = await Array.fromAsync(chunked(bytes, 7).pipeThrough(new NdjsonDecodeStream()));
   assertEquals(back, recs);
 });
@@ -65,7 +62,7 @@ Deno.test("recordsToNdjson() refuses records that carry image bytes", async () =
   const s = recordsToNdjson(
     ReadableStream.from([{ key: "a", label: 0, bytes: new Uint8Array(3) }]),
   );
-  await assertRejects(() => bytesOf(s), Error, "write it as tar");
+  await assertRejects(() => toBytes(s), Error, "write it as tar");
 });
 
 Deno.test("tar round-trips short, 100+ and 255+ character names", async () => {
@@ -75,7 +72,7 @@ Deno.test("tar round-trips short, 100+ and 255+ character names", async () => {
     { name: `${"x".repeat(300)}.jpg`, data: new Uint8Array(512).fill(1) },
     { name: "empty.bin", data: new Uint8Array(0) },
   ];
-  const bytes = await bytesOf(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()));
+  const bytes = await toBytes(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()));
   assertStrictEquals(bytes.length % 512, 0);
   const back = await Array.fromAsync(chunked(bytes, 333).pipeThrough(new TarDecodeStream()));
   assertEquals(back, entries);
@@ -91,7 +88,7 @@ Deno.test("the system tar lists what TarEncodeStream writes", async () => {
       width: 3,
     },
   ];
-  const bytes = await bytesOf(recordsToTar(ReadableStream.from(recs)));
+  const bytes = await toBytes(recordsToTar(ReadableStream.from(recs)));
   const p = new Deno.Command("tar", { args: ["tvf", "-"], stdin: "piped", stdout: "piped" })
     .spawn();
   const w = p.stdin.getWriter();
@@ -154,11 +151,11 @@ Deno.test("WdsDecodeStream() rejects a sample without json or with the wrong pix
 Deno.test("readRecords() detects NDJSON, tar and empty input", async () => {
   const recs: ListRecord[] = [{ key: "a", label: 0, path: "a.jpg" }];
   const nd = await readRecords(
-    chunked(await bytesOf(recordsToNdjson(ReadableStream.from(recs))), 5),
+    chunked(await toBytes(recordsToNdjson(ReadableStream.from(recs))), 5),
   );
   assertStrictEquals(nd.format, "ndjson");
   assertEquals(await Array.fromAsync(nd.records), recs);
-  const tarBytes = await bytesOf(recordsToTar(ReadableStream.from(recs)));
+  const tarBytes = await toBytes(recordsToTar(ReadableStream.from(recs)));
   const t = await readRecords(chunked(tarBytes, 100));
   assertStrictEquals(t.format, "tar");
   assertEquals(await Array.fromAsync(t.records), recs);
@@ -169,7 +166,7 @@ Deno.test("readRecords() detects NDJSON, tar and empty input", async () => {
 });
 
 Deno.test("TarDecodeStream() reports a bad checksum and a truncated stream", async () => {
-  const good = await bytesOf(
+  const good = await toBytes(
     ReadableStream.from([{ name: "a.json", data: enc.encode("{}") }]).pipeThrough(
       new TarEncodeStream(),
     ),
