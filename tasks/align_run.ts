@@ -158,7 +158,7 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
   };
   // A listing is filtered up front so the progress bar knows its total; stdin streams through.
   const todo = total === undefined ? undefined : await Array.fromAsync(keys());
-  const progress = new Progress(todo?.length, o.quiet);
+  const progress = new Progress(todo?.length, { quiet: o.quiet });
   // The caller, not the stream, picks the backend the detector runs on.
   await initBackend({ backend: o.backend as "auto", wasmThreads: o.threads });
   const align = new AlignStream({
@@ -197,7 +197,7 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
         }),
       );
   } finally {
-    progress.done();
+    await progress.done();
   }
   const seconds = (performance.now() - t0) / 1000;
   const r = align.report;

@@ -25,14 +25,23 @@ function chunked(bytes: Uint8Array, size = 65536): ReadableStream<Uint8Array> {
   });
 }
 
-async function best(repeats: number, run: () => Promise<number>): Promise<[number, number]> {
-  let ms = Infinity, n = 0;
+/**
+ * Best time of each codec over `repeats` rounds, the codecs interleaved within a round so that a
+ * busy moment of a shared machine does not fall on one of them only. Returns [ms, items] each.
+ */
+async function best(
+  repeats: number,
+  runs: (() => Promise<number>)[],
+): Promise<[number, number][]> {
+  const out: [number, number][] = runs.map(() => [Infinity, 0]);
   for (let r = 0; r < repeats; r++) {
-    const t = performance.now();
-    n = await run();
-    ms = Math.min(ms, performance.now() - t);
+    for (const [i, run] of runs.entries()) {
+      const t = performance.now();
+      const n = await run();
+      out[i] = [Math.min(out[i][0], performance.now() - t), n];
+    }
   }
-  return [ms, n];
+  return out;
 }
 
 async function count<T>(s: ReadableStream<T>): Promise<number> {
@@ -89,11 +98,10 @@ export async function main(args: string[]): Promise<void> {
       }),
   ).join("\n") + "\n";
   const nd = new TextEncoder().encode(lines);
-  const decode = await best(R, () => count(chunked(nd).pipeThrough(new NdjsonDecodeStream())));
-  const decodeStd = await best(
-    R,
+  const [decode, decodeStd] = await best(R, [
+    () => count(chunked(nd).pipeThrough(new NdjsonDecodeStream())),
     () => count(chunked(nd).pipeThrough(stdNdjsonDecode(TextLineStream))),
-  );
+  ]);
   out.ndjson = {
     bytes: nd.length,
     records: flags.records,
@@ -107,11 +115,10 @@ export async function main(args: string[]): Promise<void> {
     { name: `P_${i}/P_${i}_0001.rgb`, data: rgb },
     { name: `P_${i}/P_${i}_0001.json`, data: new TextEncoder().encode(`{"label":${i}}`) },
   ]).flat();
-  const encHand = await best(R, async () => {
+  const [encHand, encStd] = await best(R, [async () => {
     await count(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()));
     return entries.length;
-  });
-  const encStd = await best(R, async () => {
+  }, async () => {
     const input = ReadableStream.from(entries.map((e) => ({
       type: "file" as const,
       path: e.name,
@@ -121,20 +128,22 @@ export async function main(args: string[]): Promise<void> {
     })));
     await count(input.pipeThrough(new TarStream()));
     return entries.length;
-  });
+  }]);
   const tarBytes = new Uint8Array(
     await new Response(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()))
       .arrayBuffer(),
   );
-  const decHand = await best(R, () => count(chunked(tarBytes).pipeThrough(new TarDecodeStream())));
-  const decStd = await best(R, async () => {
-    let n = 0;
-    for await (const e of chunked(tarBytes).pipeThrough(new UntarStream())) {
-      if (e.readable) await new Response(e.readable).arrayBuffer(); // entries must be drained
-      n++;
-    }
-    return n;
-  });
+  const [decHand, decStd] = await best(R, [
+    () => count(chunked(tarBytes).pipeThrough(new TarDecodeStream())),
+    async () => {
+      let n = 0;
+      for await (const e of chunked(tarBytes).pipeThrough(new UntarStream())) {
+        if (e.readable) await new Response(e.readable).arrayBuffer(); // entries must be drained
+        n++;
+      }
+      return n;
+    },
+  ]);
   out.tar = {
     bytes: tarBytes.length,
     entries: entries.length,
