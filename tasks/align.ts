@@ -4,7 +4,9 @@
  * rename) and shardable (`--shard i/n` takes the images whose key hashes to i mod n), so Slurm
  * arrays, Kubernetes indexed jobs or GNU parallel can split millions of images.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
+import type { AlignCliOptions } from "./align_run.ts";
+import { ARCFACE_SIZE } from "../pipeline/align/similarity.ts";
 
 const HELP = `Usage: deno task align <input> <output> [options]
 
@@ -44,136 +46,79 @@ Examples:
   sbatch --array=0-99 --wrap 'deno task align imgs/ out/ --shard $SLURM_ARRAY_TASK_ID/100'
 `;
 
-/** The parsed command line, every default filled in (the defaults are those in HELP). */
-export interface AlignCliOptions {
-  input: string;
-  output: string;
-  minFaceSize: number;
-  thresholds: [number, number, number];
-  nms: [number, number, number, number];
-  border?: "pad" | "clip";
-  factor: number;
-  channelOrder: "rgb" | "bgr";
-  flavor: "original" | "facenet-pytorch";
-  onDecodeError: "skip" | "fail";
-  pick: "center" | "largest" | "score";
-  onNoFace: "skip" | "center-crop" | "fail";
-  centerCropFraction: number;
-  size: number;
-  quality: number;
-  shard: [number, number];
-  limit: number;
-  backend: string;
-  threads?: number;
-  quiet: boolean;
+const BACKENDS = ["auto", "wasm", "cpu", "webgpu", "tensorflow"] as const;
+
+/** The flags of `deno task align` (defaults as in HELP). */
+const FLAGS = {
+  "min-face-size": { type: "number", above: 0, default: 20 },
+  thresholds: { type: "string", default: "0.6,0.7,0.7" },
+  nms: { type: "string", default: "0.5,0.7,0.7,0.7" },
+  border: { type: "string", choices: ["pad", "clip"] },
+  factor: { type: "number", above: 0, below: 1, default: 0.709 },
+  "channel-order": { type: "string", choices: ["rgb", "bgr"], default: "rgb" },
+  flavor: { type: "string", choices: ["original", "facenet-pytorch"], default: "original" },
+  "on-decode-error": { type: "string", choices: ["skip", "fail"], default: "skip" },
+  pick: { type: "string", choices: ["center", "largest", "score"], default: "center" },
+  "on-no-face": { type: "string", choices: ["skip", "center-crop", "fail"], default: "skip" },
+  "center-crop-fraction": { type: "number", above: 0, max: 1, default: 0.53 },
+  size: { type: "int", min: 8, default: ARCFACE_SIZE },
+  quality: { type: "int", min: 1, max: 100, default: 95 },
+  shard: { type: "string", default: "0/1" },
+  limit: { type: "int", min: 0, default: 0 },
+  backend: { type: "string", choices: BACKENDS, default: "auto" },
+  threads: { type: "int", min: 1, max: 8 },
+  quiet: { type: "boolean" },
+} as const;
+
+/** A comma-separated list of `n` numbers, e.g. `--thresholds 0.6,0.7,0.7`. */
+function numberList(name: string, s: string, n: number): number[] {
+  const xs = s.split(",").map(Number);
+  if (xs.length !== n || s.split(",").some((t) => t.trim() === "") || !xs.every(isFinite)) {
+    throw new UsageError(`--${name} needs ${n} comma-separated numbers, got "${s}"`);
+  }
+  return xs;
 }
 
-/** Parses the command line; throws a one-line error for bad input. */
-export function parseAlignArgs(args: string[]): AlignCliOptions | null {
-  const { values: v, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      "min-face-size": { type: "string", default: "20" },
-      thresholds: { type: "string", default: "0.6,0.7,0.7" },
-      nms: { type: "string", default: "0.5,0.7,0.7,0.7" },
-      border: { type: "string" },
-      factor: { type: "string", default: "0.709" },
-      "channel-order": { type: "string", default: "rgb" },
-      flavor: { type: "string", default: "original" },
-      "on-decode-error": { type: "string", default: "skip" },
-      pick: { type: "string", default: "center" },
-      "on-no-face": { type: "string", default: "skip" },
-      "center-crop-fraction": { type: "string", default: "0.53" },
-      size: { type: "string", default: "112" },
-      quality: { type: "string", default: "95" },
-      shard: { type: "string", default: "0/1" },
-      limit: { type: "string", default: "0" },
-      backend: { type: "string", default: "auto" },
-      threads: { type: "string" },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
+/** Parses the command line; throws a `UsageError` naming the flag (`HelpRequested` for --help). */
+export function parseAlignArgs(args: string[]): AlignCliOptions {
+  const { flags: v, positionals } = parseFlags(args, FLAGS, {
+    help: HELP,
+    positionals: [2, 2],
+    positionalName: "<input> <output>",
   });
-  if (v.help) return null;
-  if (positionals.length !== 2) {
-    throw new SyntaxError(`expected <input> <output>, got ${positionals.length} argument(s)`);
-  }
-  const num = (name: string, s: string) => {
-    const x = Number(s);
-    if (s.trim() === "" || !Number.isFinite(x)) {
-      throw new SyntaxError(`--${name}: "${s}" is not a number`);
-    }
-    return x;
-  };
-  const oneOf = <T extends string>(name: string, s: string, allowed: readonly T[]): T => {
-    if (!allowed.includes(s as T)) {
-      throw new SyntaxError(`--${name} must be ${allowed.join(" | ")}, got "${s}"`);
-    }
-    return s as T;
-  };
-  const th = v.thresholds!.split(",").map((s) => num("thresholds", s));
-  if (th.length !== 3) throw new SyntaxError(`--thresholds needs 3 numbers, got "${v.thresholds}"`);
-  const nms = v.nms!.split(",").map((s) => num("nms", s));
-  if (nms.length !== 4) throw new SyntaxError(`--nms needs 4 numbers, got "${v.nms}"`);
-  const int = (name: string, s: string, min: number, max = Infinity) => {
-    const x = num(name, s);
-    if (!Number.isInteger(x) || x < min || x > max) {
-      const range = max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`;
-      throw new SyntaxError(`--${name} must be an integer ${range}, got "${s}"`);
-    }
-    return x;
-  };
-  const m = /^(\d+)\/(\d+)$/.exec(v.shard!);
+  const m = /^(\d+)\/(\d+)$/.exec(v.shard);
   if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
-    throw new SyntaxError(`--shard must be i/n with 0 <= i < n, got "${v.shard}"`);
+    throw new UsageError(`--shard must be i/n with 0 <= i < n, got "${v.shard}"`);
   }
   return {
     input: positionals[0],
     output: positionals[1],
-    minFaceSize: num("min-face-size", v["min-face-size"]!),
-    thresholds: th as [number, number, number],
-    nms: nms as [number, number, number, number],
-    border: v.border === undefined
-      ? undefined
-      : oneOf("border", v.border, ["pad", "clip"] as const),
-    factor: num("factor", v.factor!),
-    channelOrder: oneOf("channel-order", v["channel-order"]!, ["rgb", "bgr"] as const),
-    flavor: oneOf("flavor", v.flavor!, ["original", "facenet-pytorch"] as const),
-    onDecodeError: oneOf("on-decode-error", v["on-decode-error"]!, ["skip", "fail"] as const),
-    pick: oneOf("pick", v.pick!, ["center", "largest", "score"] as const),
-    onNoFace: oneOf("on-no-face", v["on-no-face"]!, ["skip", "center-crop", "fail"] as const),
-    centerCropFraction: num("center-crop-fraction", v["center-crop-fraction"]!),
-    size: int("size", v.size!, 8),
-    quality: int("quality", v.quality!, 1, 100),
+    minFaceSize: v["min-face-size"],
+    thresholds: numberList("thresholds", v.thresholds, 3) as [number, number, number],
+    nms: numberList("nms", v.nms, 4) as [number, number, number, number],
+    border: v.border,
+    factor: v.factor,
+    channelOrder: v["channel-order"],
+    flavor: v.flavor,
+    onDecodeError: v["on-decode-error"],
+    pick: v.pick,
+    onNoFace: v["on-no-face"],
+    centerCropFraction: v["center-crop-fraction"],
+    size: v.size,
+    quality: v.quality,
     shard: [Number(m[1]), Number(m[2])],
-    limit: int("limit", v.limit!, 0),
-    backend: oneOf("backend", v.backend!, ["auto", "wasm", "cpu", "webgpu", "tensorflow"] as const),
-    threads: v.threads === undefined ? undefined : num("threads", v.threads),
-    quiet: v.quiet!,
+    limit: v.limit,
+    backend: v.backend,
+    threads: v.threads,
+    quiet: v.quiet,
   };
 }
 
 if (import.meta.main) {
-  let opts: AlignCliOptions | null;
-  try {
-    opts = parseAlignArgs(Deno.args);
-  } catch (e) {
-    console.error(`align: ${(e as Error).message} (see --help)`);
-    Deno.exit(2);
-  }
-  if (!opts) {
-    console.log(HELP);
-    Deno.exit(0);
-  }
-  try {
+  await runTask("align", async () => {
+    const opts = parseAlignArgs(Deno.args);
     const { runAlign } = await import("./align_run.ts");
     const summary = await runAlign(opts);
     if (!opts.quiet) console.error(JSON.stringify(summary));
-  } catch (e) {
-    // The reader of `-` went away (`| head`): a normal end for a stage, as in the other tasks.
-    if (e instanceof Deno.errors.BrokenPipe) Deno.exit(0);
-    console.error(`align: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
+  });
 }

@@ -5,12 +5,36 @@
 import { dirname, extname, join, relative, resolve } from "node:path";
 import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts";
 import { AlignStream } from "../pipeline/align/align_stream.ts";
-import type { AlignCliOptions } from "./align.ts";
+import { initBackend } from "../model/backend/backend.ts";
 import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
 import { openSink } from "./align_sinks.ts";
 import { Progress } from "./align_progress.ts";
 import { parseCleanList } from "../pipeline/list/list_reader.ts";
 import { readRecords } from "../pipeline/formats/wire.ts";
+
+/** The parsed command line, every default filled in (`tasks/align.ts` parses it). */
+export interface AlignCliOptions {
+  input: string;
+  output: string;
+  minFaceSize: number;
+  thresholds: [number, number, number];
+  nms: [number, number, number, number];
+  border?: "pad" | "clip";
+  factor: number;
+  channelOrder: "rgb" | "bgr";
+  flavor: "original" | "facenet-pytorch";
+  onDecodeError: "skip" | "fail";
+  pick: "center" | "largest" | "score";
+  onNoFace: "skip" | "center-crop" | "fail";
+  centerCropFraction: number;
+  size: number;
+  quality: number;
+  shard: [number, number];
+  limit: number;
+  backend: string;
+  threads?: number;
+  quiet: boolean;
+}
 
 const IMAGE_EXT = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"]);
 
@@ -134,7 +158,9 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
   };
   // A listing is filtered up front so the progress bar knows its total; stdin streams through.
   const todo = total === undefined ? undefined : await Array.fromAsync(keys());
-  const progress = new Progress(todo?.length, o.quiet);
+  const progress = new Progress(todo?.length, { quiet: o.quiet });
+  // The caller, not the stream, picks the backend the detector runs on.
+  await initBackend({ backend: o.backend as "auto", wasmThreads: o.threads });
   const align = new AlignStream({
     minFaceSize: o.minFaceSize,
     thresholds: o.thresholds,
@@ -147,8 +173,6 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
     onNoFace: o.onNoFace,
     centerCropFraction: o.centerCropFraction,
     size: o.size,
-    backend: o.backend as "auto",
-    wasmThreads: o.threads,
     onSkip: (r) => {
       sink.skip(r);
       progress.tick(false);
@@ -173,7 +197,7 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
         }),
       );
   } finally {
-    progress.done();
+    await progress.done();
   }
   const seconds = (performance.now() - t0) / 1000;
   const r = align.report;

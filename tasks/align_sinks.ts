@@ -6,22 +6,9 @@
 import { join } from "node:path";
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
+import { type AlignSink, faceMeta } from "./align_sink.ts";
 
-export interface AlignSink {
-  /** True when `key` was finished by an earlier run (resume). */
-  has(key: string): Promise<boolean>;
-  /** Records an image dropped for having no face (so a rerun does not retry it). */
-  skip(rec: ImageRecord): void;
-  write(face: FaceRecord, jpeg: Uint8Array): Promise<void>;
-  /** Flushes and writes the run report (`suffix` distinguishes shards). */
-  close(summary: object, suffix: string): Promise<void>;
-}
-
-/** The sidecar / tar `.json` of a face: the record without its pixels. */
-export function faceMeta(face: FaceRecord | ImageRecord, policy?: string): Record<string, unknown> {
-  const { pixels: _p, bytes: _b, ...rest } = face as FaceRecord & { bytes?: Uint8Array };
-  return policy ? { ...rest, policy } : rest;
-}
+export type { AlignSink } from "./align_sink.ts";
 
 /** Writes a file of the output tree, creating its folder (keys may hold `identity/`). */
 function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
 import { encodeTarEntry } from "../pipeline/formats/tar.ts";
-import { type AlignSink, faceMeta } from "./align_sinks.ts";
+import { type AlignSink, faceMeta } from "./align_sink.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
 const enc = new TextEncoder();

@@ -2,8 +2,7 @@
  * `deno task batch --batch-size B [--epochs E | --steps S] [--seed N] [--cursor JSON]`
  * Stage 5 (composition only): prints the wraparound batches as NDJSON {step, epoch, keys, labels}.
  */
-import { parseArgs } from "node:util";
-import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/formats/stage_cli.ts";
+import { parseFlags, runTask, stdinOrUsage, toStdout, UsageError } from "./cli.ts";
 import type { AnyRecord } from "../pipeline/formats/wire.ts";
 
 const HELP = `Usage: ... | deno task batch --batch-size B [options]
@@ -24,23 +23,15 @@ B > N cycles through whole epochs so a batch is always exactly B.
 Example: deno task list fixtures/pipeline/images | deno task batch --batch-size 4 --seed 7 --epochs 2`;
 
 await runTask("batch", async () => {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      "batch-size": { type: "string" },
-      epochs: { type: "string" },
-      steps: { type: "string" },
-      seed: { type: "string" },
-      cursor: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const batchSize = intOption("batch-size", values["batch-size"], undefined, 1);
+  const { flags: values } = parseFlags(Deno.args, {
+    "batch-size": { type: "int", min: 1 },
+    epochs: { type: "int", min: 0 },
+    steps: { type: "int", min: 0 },
+    seed: { type: "int" },
+    cursor: { type: "string" },
+  }, { help: HELP });
+  const { "batch-size": batchSize, epochs, steps, seed } = values;
   if (batchSize === undefined) throw new UsageError("--batch-size is required");
-  const epochs = intOption("epochs", values.epochs, undefined, 0);
-  const steps = intOption("steps", values.steps, undefined, 0);
-  const seed = intOption("seed", values.seed, undefined, Number.MIN_SAFE_INTEGER);
   let cursor;
   if (values.cursor) {
     try {
@@ -51,7 +42,6 @@ await runTask("batch", async () => {
   }
   const { WrapBatchStream } = await import("../pipeline/batch/wrap_batch_stream.ts");
   const { readRecords } = await import("../pipeline/formats/wire.ts");
-  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   const { records } = await readRecords(stdinOrUsage("batch"));
   const enc = new TextEncoder();
   const lines = records

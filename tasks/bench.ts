@@ -2,6 +2,8 @@
  * `deno task bench <name> [options]`: benchmarks that print one JSON object on stdout.
  * Each benchmark lives in its own module, loaded lazily so one bench pays only for its imports.
  */
+import { runTask } from "./cli.ts";
+
 const BENCHES: Record<string, { module: string; about: string }> = {
   pipeline: {
     module: "./bench_pipeline.ts",
@@ -13,6 +15,10 @@ const BENCHES: Record<string, { module: string; about: string }> = {
   },
   train: { module: "./bench_train.ts", about: "images/s of r50 (batch 4) and the small preset" },
   align: { module: "./bench_align.ts", about: "MTCNN detection + alignment faces/s on LFW" },
+  wire: {
+    module: "./bench_wire.ts",
+    about: "NDJSON and tar codecs, hand-written vs @std/streams and @std/tar",
+  },
   eval: {
     module: "./bench_eval.ts",
     about: "LFW protocol time on 6,000 pairs; pairs/s end to end",
@@ -33,11 +39,8 @@ if (!name || name === "--help" || name === "-h" || !(name in BENCHES)) {
   console.log(text);
   Deno.exit(0);
 }
-try {
+// One clear line, not a stack trace: exit 2 for bad options, 1 for a failed run.
+await runTask(`bench ${name}`, async () => {
   const mod = await import(BENCHES[name].module);
   await mod.main(rest);
-} catch (e) {
-  // One clear line, not a stack trace: bad options are the common case.
-  console.error(`bench ${name}: ${e instanceof Error ? e.message : String(e)}`);
-  Deno.exit(1);
-}
+});

@@ -5,7 +5,7 @@
  * Prints one JSON object: images/s, faces/s and the ms/image of each stage (wall time), plus the
  * process CPU time per image, which other load on a shared machine does not inflate.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask } from "./cli.ts";
 
 const HELP = `Usage: deno task bench align [options]
 
@@ -18,28 +18,22 @@ const HELP = `Usage: deno task bench align [options]
 `;
 
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
-      limit: { type: "string", default: "200" },
-      warmup: { type: "string", default: "5" },
-      backend: { type: "string", default: "auto" },
-      "channel-order": { type: "string", default: "rgb" },
-      "min-face-size": { type: "string", default: "20" },
-      help: { type: "boolean", short: "h", default: false },
+  const { flags: v } = parseFlags(args, {
+    data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+    limit: { type: "int", min: 1, default: 200 },
+    warmup: { type: "int", min: 0, default: 5 },
+    backend: {
+      type: "string",
+      choices: ["auto", "wasm", "cpu", "webgpu", "tensorflow"],
+      default: "auto",
     },
-  });
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  const limit = Number(v.limit), warmup = Number(v.warmup);
-  if (!(limit >= 1) || !(warmup >= 0)) throw new RangeError("--limit must be >= 1, --warmup >= 0");
+    "channel-order": { type: "string", choices: ["rgb", "bgr"], default: "rgb" },
+    "min-face-size": { type: "number", above: 0, default: 20 },
+  }, { help: HELP });
+  const { limit, warmup } = v;
   const tf = await import("@tensorflow/tfjs");
   const { initBackend } = await import("../model/backend/backend.ts");
-  const { MtcnnDetector } = await import("../pipeline/align/mtcnn/detect.ts");
-  const { pickFace } = await import("../pipeline/align/mtcnn/pick.ts");
+  const { MtcnnDetector, pickFace } = await import("../pipeline/align/mtcnn/mod.ts");
   const { alignFace } = await import("../pipeline/align/similarity.ts");
   const { listFolder } = await import("./align_run.ts");
   const { decodeImage } = await import("../pipeline/decode/decode_image.ts");
@@ -111,4 +105,4 @@ export async function main(args: string[]): Promise<void> {
   }));
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await runTask("bench align", () => main(Deno.args));

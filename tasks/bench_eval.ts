@@ -4,7 +4,7 @@
  * so accuracies land near a real model's), (2) with `--model` and `--data`/`--pairs` (or `--bin`),
  * end-to-end pairs/s of `eval-lfw` on the first `--limit-pairs` pairs. Prints one JSON object.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask } from "./cli.ts";
 
 const HELP = `Usage: deno task bench eval [options]
 
@@ -21,40 +21,23 @@ const HELP = `Usage: deno task bench eval [options]
 `;
 
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      "pairs-count": { type: "string", default: "6000" },
-      dim: { type: "string", default: "512" },
-      repeats: { type: "string", default: "5" },
-      seed: { type: "string", default: "1" },
-      model: { type: "string" },
-      data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
-      pairs: { type: "string", default: "../shared/data/lfw/pairs.txt" },
-      bin: { type: "string" },
-      "input-size": { type: "string" },
-      normalize: { type: "string" },
-      aligned: { type: "boolean", default: false },
-      backend: { type: "string", default: "auto" },
-      "batch-size": { type: "string", default: "32" },
-      "limit-pairs": { type: "string", default: "300" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  const num = (name: string, min: number) => {
-    const n = Number(v[name as keyof typeof v]);
-    if (!Number.isInteger(n) || n < min) {
-      throw new RangeError(
-        `--${name} must be an integer >= ${min}, got "${v[name as keyof typeof v]}"`,
-      );
-    }
-    return n;
-  };
-  const N = num("pairs-count", 20), D = num("dim", 2), R = num("repeats", 1), seed = num("seed", 0);
+  const { flags: v } = parseFlags(args, {
+    "pairs-count": { type: "int", min: 20, default: 6000 },
+    dim: { type: "int", min: 2, default: 512 },
+    repeats: { type: "int", min: 1, default: 5 },
+    seed: { type: "int", min: 0, default: 1 },
+    model: { type: "string" },
+    data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+    pairs: { type: "string", default: "../shared/data/lfw/pairs.txt" },
+    bin: { type: "string" },
+    "input-size": { type: "int", min: 8 },
+    normalize: { type: "string", choices: ["arcface", "raw", "unit"] },
+    aligned: { type: "boolean" },
+    backend: { type: "string", default: "auto" },
+    "batch-size": { type: "int", min: 1, default: 32 },
+    "limit-pairs": { type: "int", min: 1, default: 300 },
+  }, { help: HELP });
+  const { "pairs-count": N, dim: D, repeats: R, seed } = v;
   const { Prng } = await import("../pipeline/shuffle/prng.ts");
   const { evaluateVerification, pairDistances } = await import("../model/eval/verification.ts");
   const rng = new Prng(seed);
@@ -111,17 +94,18 @@ export async function main(args: string[]): Promise<void> {
 }
 
 /** Runs eval-lfw on a subset in a child process and reads its report's timing. */
-async function endToEnd(v: Record<string, string | boolean | undefined>) {
+async function endToEnd(v: Record<string, string | number | boolean | undefined>) {
   const dir = await Deno.makeTempDir({ prefix: "bench_eval_" });
   try {
     const args = ["run", "-A", new URL("./eval_lfw.ts", import.meta.url).pathname, "--quiet"];
-    if (v.bin) args.push("--bin", v.bin as string);
-    else args.push("--data", v.data as string, "--pairs", v.pairs as string);
-    args.push("--model", v.model as string, "--limit-pairs", v["limit-pairs"] as string);
-    args.push("--backend", v.backend as string, "--batch-size", v["batch-size"] as string);
+    const s = (k: string) => String(v[k]);
+    if (v.bin) args.push("--bin", s("bin"));
+    else args.push("--data", s("data"), "--pairs", s("pairs"));
+    args.push("--model", s("model"), "--limit-pairs", s("limit-pairs"));
+    args.push("--backend", s("backend"), "--batch-size", s("batch-size"));
     args.push("--out", dir);
-    if (v["input-size"]) args.push("--input-size", v["input-size"] as string);
-    if (v.normalize) args.push("--normalize", v.normalize as string);
+    if (v["input-size"]) args.push("--input-size", s("input-size"));
+    if (v.normalize) args.push("--normalize", s("normalize"));
     if (v.aligned) args.push("--aligned");
     const t0 = performance.now();
     const p = await new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "piped" })
@@ -145,4 +129,4 @@ async function endToEnd(v: Record<string, string | boolean | undefined>) {
   }
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await runTask("bench eval", () => main(Deno.args));

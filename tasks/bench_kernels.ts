@@ -4,7 +4,7 @@
  * backend's own kernel (where it has one) and the cpu backend (on a smaller shape when the cpu is
  * too slow; the JSON says which), then one training step of a conv net with a per-kernel profile.
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "./cli.ts";
 import type * as tfTypes from "@tensorflow/tfjs";
 
 const HELP = `Usage: deno task bench kernels [options]   (prints one JSON object)
@@ -144,28 +144,15 @@ function time(tf: Tf, run: () => tfTypes.Tensor | tfTypes.Tensor[], repeats: num
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      batch: { type: "string", default: "4" },
-      repeats: { type: "string", default: "3" },
-      net: { type: "string", default: "small" },
-      steps: { type: "string", default: "2" },
-      "no-cpu": { type: "boolean", default: false },
-      "no-stock": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const int = (k: "batch" | "repeats" | "steps") => {
-    const v = Number(values[k]);
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${k} must be an integer >= 1`);
-    return v;
-  };
-  const [batch, repeats, steps] = [int("batch"), int("repeats"), int("steps")];
-  if (!["small", "r18", "r50"].includes(values.net!)) {
-    throw new RangeError(`--net must be small, r18 or r50, got "${values.net}"`);
-  }
+  const { flags: values } = parseFlags(args, {
+    batch: { type: "int", min: 1, default: 4 },
+    repeats: { type: "int", min: 1, default: 3 },
+    net: { type: "string", choices: ["small", "r18", "r50"], default: "small" },
+    steps: { type: "int", min: 1, default: 2 },
+    "no-cpu": { type: "boolean" },
+    "no-stock": { type: "boolean" },
+  }, { help: HELP });
+  const { batch, repeats, steps } = values;
   const tf = await import("@tensorflow/tfjs");
   const { initBackend } = await import("../model/backend/backend.ts");
   const { setWasmKernelsEnabled } = await import("../model/backend/wasm_kernels.ts");

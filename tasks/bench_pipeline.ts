@@ -3,7 +3,8 @@
  * Images/s for list -> shuffle -> decode(+resize 112) -> wraparound batch -> tensors, plus a
  * per-stage breakdown and (with --compare) the decoder variants measured for the default choice.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask } from "./cli.ts";
+import { DEFAULT_DECODE_WORKERS } from "../pipeline/decode/decode_pool.ts";
 
 const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON object)
   --data DIR          image-folder tree (default ../shared/data/lfw/lfw-deepfunneled)
@@ -13,38 +14,21 @@ const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON objec
   --concurrency N     images in flight (default 16)
   --prefetch N        batches decoded ahead (default 2)
   --compare N         also time decoder variants on N images (default 0: skip)
-  --no-peer           skip the OpenCV peer (tasks/bench_pipeline_peer.py, one thread, same
+  --skip-peer         skip the OpenCV peer (tasks/bench_pipeline_peer.py, one thread, same
                       images, run after arcstream when a Python with cv2 and numpy is found)`;
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
-      limit: { type: "string", default: "4096" },
-      "batch-size": { type: "string", default: "128" },
-      workers: { type: "string", default: "2" },
-      concurrency: { type: "string", default: "16" },
-      prefetch: { type: "string", default: "2" },
-      compare: { type: "string", default: "0" },
-      "no-peer": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const num = (k: keyof typeof values) => {
-    const v = Number(values[k]);
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`--${k} must be an integer >= 0`);
-    return v;
-  };
-  const [limit, batchSize, workers, concurrency, prefetch, compare] = [
-    num("limit"),
-    num("batch-size"),
-    num("workers"),
-    num("concurrency"),
-    num("prefetch"),
-    num("compare"),
-  ];
+  const { flags: values } = parseFlags(args, {
+    data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+    limit: { type: "int", min: 1, default: 4096 },
+    "batch-size": { type: "int", min: 1, default: 128 },
+    workers: { type: "int", min: 0, default: DEFAULT_DECODE_WORKERS },
+    concurrency: { type: "int", min: 1, default: 16 },
+    prefetch: { type: "int", min: 1, default: 2 },
+    compare: { type: "int", min: 0, default: 0 },
+    "skip-peer": { type: "boolean" },
+  }, { help: HELP });
+  const { limit, "batch-size": batchSize, workers, concurrency, prefetch, compare } = values;
   const { readImageFolder } = await import("../pipeline/list/list_reader.ts");
   const { epochPermutation } = await import("../pipeline/shuffle/prng.ts");
   const { DecodePool } = await import("../pipeline/decode/decode_pool.ts");
@@ -145,7 +129,7 @@ export async function main(args: string[]): Promise<void> {
   }
   // The peer: OpenCV on one thread doing the same job on the same images, measured now.
   const { runPeer } = await import("./bench_peer.ts");
-  const peer = values["no-peer"] ? { ok: false as const, reason: "--no-peer" } : await runPeer(
+  const peer = values["skip-peer"] ? { ok: false as const, reason: "--skip-peer" } : await runPeer(
     "bench_pipeline_peer.py",
     ["cv2", "numpy"],
     ["--data", values.data!, "--limit", String(limit), "--batch-size", String(batchSize)],
@@ -205,4 +189,4 @@ export async function main(args: string[]): Promise<void> {
   ));
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await runTask("bench pipeline", () => main(Deno.args));

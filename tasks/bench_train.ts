@@ -3,7 +3,7 @@
  * steps (forward, ArcFace loss, backward, momentum SGD) of an IR-ResNet on random 112x112 input,
  * and of the small default preset, on the chosen backend. Prints one JSON object.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, parseNumberFlag } from "./cli.ts";
 
 const HELP = `Usage: deno task bench train [options]
 
@@ -47,42 +47,24 @@ interface Measure {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      network: { type: "string", default: "r50" },
-      "batch-size": { type: "string", default: "4" },
-      "micro-batch": { type: "string", default: "0" },
-      classes: { type: "string", default: "1000" },
-      steps: { type: "string", default: "3" },
-      "small-steps": { type: "string", default: "3" },
-      r18: { type: "boolean", default: false },
-      backend: { type: "string", default: "auto" },
-      threads: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  const int = (name: string, raw: string, min: number) => {
-    const x = Number(raw);
-    if (!Number.isInteger(x) || x < min) {
-      throw new RangeError(`--${name} must be an integer >= ${min}`);
-    }
-    return x;
-  };
-  const depth = int("network", v.network.replace(/^r/i, ""), 18);
-  const batch = int("batch-size", v["batch-size"], 1);
-  const micro = int("micro-batch", v["micro-batch"], 0);
-  const classes = int("classes", v.classes, 2);
-  const steps = int("steps", v.steps, 1);
-  const smallSteps = int("small-steps", v["small-steps"], 0);
+  const { flags: v } = parseFlags(args, {
+    network: { type: "string", default: "r50" },
+    "batch-size": { type: "int", min: 1, default: 4 },
+    "micro-batch": { type: "int", min: 0, default: 0 },
+    classes: { type: "int", min: 2, default: 1000 },
+    steps: { type: "int", min: 1, default: 3 },
+    "small-steps": { type: "int", min: 0, default: 3 },
+    r18: { type: "boolean" },
+    backend: { type: "string", default: "auto" },
+    threads: { type: "int", min: 1 },
+  }, { help: HELP });
+  const depth = parseNumberFlag("network", v.network.replace(/^r/i, ""), { type: "int", min: 18 });
+  const { "batch-size": batch, "micro-batch": micro, classes, steps } = v;
+  const smallSteps = v["small-steps"];
   const { initBackend, parseBackendName } = await import("../model/backend/backend.ts");
   const info = await initBackend({
     backend: parseBackendName(v.backend),
-    wasmThreads: v.threads === undefined ? undefined : int("threads", v.threads, 1),
+    wasmThreads: v.threads,
   });
   const load = () => +Deno.loadavg()[0].toFixed(2);
   const out: Record<string, unknown> = {

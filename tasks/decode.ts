@@ -3,8 +3,7 @@
  * Stage 3: decodes the images named (NDJSON) or carried (tar) on stdin; WebDataset tar of
  * `<key>.rgb` + `<key>.json` on stdout; the skip report goes to stderr at the end.
  */
-import { parseArgs } from "node:util";
-import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/formats/stage_cli.ts";
+import { parseFlags, runTask, stdinOrUsage, toStdout } from "./cli.ts";
 import type { ListRecord } from "../pipeline/records.ts";
 
 const HELP = `Usage: ... | deno task decode [options] > images.tar
@@ -22,27 +21,15 @@ writes a WebDataset tar: <key>.rgb (height x width x 3 uint8, row-major) + <key>
 Example: deno task list fixtures/pipeline/images | deno task decode --resize 112 | tar tvf -`;
 
 await runTask("decode", async () => {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      resize: { type: "string" },
-      "on-error": { type: "string" },
-      concurrency: { type: "string" },
-      workers: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const onError = values["on-error"] ?? "skip";
-  if (onError !== "skip" && onError !== "fail") {
-    throw new UsageError(`--on-error must be skip or fail, got "${onError}"`);
-  }
-  const resize = intOption("resize", values.resize, undefined, 1);
-  const concurrency = intOption("concurrency", values.concurrency, 8, 1);
-  const workers = intOption("workers", values.workers, 2, 0);
+  const { flags } = parseFlags(Deno.args, {
+    resize: { type: "int", min: 1 },
+    "on-error": { type: "string", choices: ["skip", "fail"], default: "skip" },
+    concurrency: { type: "int", min: 1, default: 8 },
+    workers: { type: "int", min: 0 }, // default: DecodeStream's
+  }, { help: HELP });
+  const { resize, concurrency, workers, "on-error": onError } = flags;
   const { DecodeStream } = await import("../pipeline/decode/decode_stream.ts");
   const { readRecords, recordsToTar } = await import("../pipeline/formats/wire.ts");
-  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   const decode = new DecodeStream({ resize, onError, concurrency, workers });
   const { records } = await readRecords(stdinOrUsage("decode"));
   await toStdout(recordsToTar((records as ReadableStream<ListRecord>).pipeThrough(decode)));

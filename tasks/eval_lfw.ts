@@ -3,7 +3,7 @@
  * squared-L2 thresholds 0..4 step 0.01 chosen on 9 folds, accuracy on the 10th; TAR@FAR=1e-3,
  * AUC, EER) on LFW pairs.txt + images, an insightface `.bin`, or precomputed embeddings.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask } from "./cli.ts";
 
 const HELP = `Usage: deno task eval-lfw [options]
 
@@ -43,54 +43,35 @@ Examples:
   deno task eval-lfw --pairs pairs.txt --embeddings lfw_embeddings.npy
 `;
 
+const FLAGS = {
+  data: { type: "string" },
+  pairs: { type: "string" },
+  bin: { type: "string" },
+  embeddings: { type: "string" },
+  model: { type: "string" },
+  "input-size": { type: "int", min: 8 },
+  normalize: { type: "string", choices: ["arcface", "raw", "unit"] },
+  output: { type: "string" },
+  "list-outputs": { type: "boolean" },
+  aligned: { type: "boolean" },
+  "on-missing": { type: "string", choices: ["skip", "center-crop", "fail"], default: "skip" },
+  "batch-size": { type: "int", min: 1, default: 32 },
+  backend: {
+    type: "string",
+    choices: ["auto", "wasm", "cpu", "webgpu", "tensorflow"],
+    default: "auto",
+  },
+  out: { type: "string", default: "eval_out" },
+  "save-embeddings": { type: "string" },
+  label: { type: "string" },
+  cache: { type: "string" },
+  "limit-pairs": { type: "int", min: 1 },
+  quiet: { type: "boolean" },
+} as const;
+
+/** Parses the flags and runs the evaluation; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      data: { type: "string" },
-      pairs: { type: "string" },
-      bin: { type: "string" },
-      embeddings: { type: "string" },
-      model: { type: "string" },
-      "input-size": { type: "string" },
-      normalize: { type: "string" },
-      output: { type: "string" },
-      "list-outputs": { type: "boolean", default: false },
-      aligned: { type: "boolean", default: false },
-      "on-missing": { type: "string", default: "skip" },
-      "batch-size": { type: "string", default: "32" },
-      backend: { type: "string", default: "auto" },
-      out: { type: "string", default: "eval_out" },
-      "save-embeddings": { type: "string" },
-      label: { type: "string" },
-      cache: { type: "string" },
-      "limit-pairs": { type: "string" },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const int = (name: string, s: string | undefined, min: number) => {
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < min) {
-      throw new RangeError(`--${name} must be an integer >= ${min}, got "${s}"`);
-    }
-    return n;
-  };
-  const inputSize = int("input-size", v["input-size"], 8);
-  const batchSize = int("batch-size", v["batch-size"], 1)!;
-  const limit = int("limit-pairs", v["limit-pairs"], 1);
-  const onMissing = v["on-missing"] as "skip" | "center-crop" | "fail";
-  if (!["skip", "center-crop", "fail"].includes(onMissing)) {
-    throw new RangeError(`--on-missing must be skip, center-crop or fail, got "${onMissing}"`);
-  }
-  if (v.normalize !== undefined && !["arcface", "raw", "unit"].includes(v.normalize)) {
-    throw new RangeError(`--normalize must be arcface, raw or unit, got "${v.normalize}"`);
-  }
+  const { flags: v } = parseFlags(args, FLAGS, { help: HELP });
   const { runEval } = await import("./eval_run.ts");
   return await runEval({
     data: v.data,
@@ -98,28 +79,21 @@ export async function main(args: string[]): Promise<number> {
     bin: v.bin,
     embeddings: v.embeddings,
     model: v.model,
-    inputSize,
-    normalize: v.normalize as "arcface" | "raw" | "unit" | undefined,
+    inputSize: v["input-size"],
+    normalize: v.normalize,
     output: v.output,
     listOutputs: v["list-outputs"],
     aligned: v.aligned,
-    onMissing,
-    batchSize,
-    backend: v.backend!,
-    out: v.out!,
+    onMissing: v["on-missing"],
+    batchSize: v["batch-size"],
+    backend: v.backend,
+    out: v.out,
     saveEmbeddings: v["save-embeddings"],
     label: v.label,
     cache: v.cache,
-    limitPairs: limit,
+    limitPairs: v["limit-pairs"],
     quiet: v.quiet,
   });
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`eval-lfw: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runTask("eval-lfw", () => main(Deno.args));

@@ -9,6 +9,7 @@ import type { NormalizeMode } from "../model/eval/embed_stream.ts";
 import type { EvalImage } from "./eval_embed.ts";
 import { type PairSpec, scorePairs } from "../model/eval/score_pairs.ts";
 import { formatTable, pairsOfImages, writeReport } from "./eval_report.ts";
+import { UsageError } from "./cli.ts";
 
 export interface EvalRunOptions {
   data?: string;
@@ -36,13 +37,13 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   const log = (s: string) => o.quiet || console.error(s);
   if (o.listOutputs) return await listModelOutputs(o);
   if (!o.pairs && !o.bin) {
-    throw new TypeError("give --pairs FILE (with --data or --embeddings) or --bin FILE");
+    throw new UsageError("give --pairs FILE (with --data or --embeddings) or --bin FILE");
   }
-  if (o.pairs && o.bin) throw new TypeError("give --pairs or --bin, not both");
-  if (!o.embeddings && !o.model) throw new TypeError("give --model FILE or --embeddings FILE");
-  if (o.embeddings && o.model) throw new TypeError("give --model or --embeddings, not both");
+  if (o.pairs && o.bin) throw new UsageError("give --pairs or --bin, not both");
+  if (!o.embeddings && !o.model) throw new UsageError("give --model FILE or --embeddings FILE");
+  if (o.embeddings && o.model) throw new UsageError("give --model or --embeddings, not both");
   if (o.model && o.pairs && !o.data) {
-    throw new TypeError("--pairs with --model needs --data DIR (the images)");
+    throw new UsageError("--pairs with --model needs --data DIR (the images)");
   }
 
   // ---- pairs and their images ----
@@ -98,7 +99,7 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
     const json = await readModelJson(o.model!);
     const meta = arcstreamMetadata(json);
     if (!meta && !o.normalize) {
-      throw new TypeError(
+      throw new UsageError(
         `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit`,
       );
     }
@@ -269,7 +270,7 @@ async function saveEmbeddings(
 }
 
 async function listModelOutputs(o: EvalRunOptions): Promise<number> {
-  if (!o.model) throw new TypeError("--list-outputs needs --model FILE");
+  if (!o.model) throw new UsageError("--list-outputs needs --model FILE");
   const { loadModelFile } = await import("../model/io/model_io.ts");
   const { Embedder, listOutputs } = await import("../model/eval/embed_stream.ts");
   const { model, json, kind } = await loadModelFile(o.model);

@@ -6,7 +6,7 @@
  * Each backend is timed in its own child process with a deadline, so a driver that hangs costs
  * one timeout and never the whole probe (well under 2 minutes in all).
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
 import type * as tfTypes from "@tensorflow/tfjs";
 
 const HELP = `Usage: deno task gpu-probe [options]   (prints one JSON object)
@@ -106,29 +106,20 @@ async function timeBackend(name: string, batch: number, timeoutS: number) {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      timeout: { type: "string", default: "70" },
-      batch: { type: "string", default: "8" },
-      backends: { type: "string", default: "wasm,tensorflow,webgpu" },
-      child: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const batch = Number(values.batch), timeoutS = Number(values.timeout);
-  if (!Number.isInteger(batch) || batch < 1) {
-    throw new RangeError("--batch must be an integer >= 1");
-  }
-  if (!(timeoutS > 0)) throw new RangeError("--timeout must be a number of seconds > 0");
+  const { flags: values } = parseFlags(args, {
+    timeout: { type: "number", above: 0, default: 70 },
+    batch: { type: "int", min: 1, default: 8 },
+    backends: { type: "string", default: "wasm,tensorflow,webgpu" },
+    child: { type: "string" },
+  }, { help: HELP });
+  const { batch, timeout: timeoutS } = values;
   if (values.child) return await child(values.child, batch);
 
   const { probeTensorflow, probeWebGPU } = await import("../model/backend/backend_probe.ts");
   const names = values.backends!.split(",").map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
     if (!["tensorflow", "webgpu", "wasm", "cpu"].includes(n)) {
-      throw new RangeError(`--backends: unknown backend "${n}"`);
+      throw new UsageError(`--backends: unknown backend "${n}"`);
     }
   }
   // One budget for the adapter query and all backends, so the probe ends within ~2 minutes.
@@ -163,11 +154,4 @@ export async function main(args: string[]): Promise<void> {
   ));
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    console.error(`gpu-probe: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runTask("gpu-probe", () => main(Deno.args));

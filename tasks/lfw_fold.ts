@@ -5,9 +5,8 @@
  * and `split.json`, then prints the `deno task train` command that trains on the list and scores
  * fold k during and after training.
  */
-import { parseArgs } from "@std/cli/parse-args";
 import { join, relative } from "node:path";
-import { runTask, UsageError } from "../pipeline/formats/stage_cli.ts";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
 
 const HELP = `Usage: deno task lfw-fold --aligned DIR --pairs FILE [--fold K] [--out DIR]
 
@@ -25,20 +24,14 @@ Example:
   deno task lfw-fold --aligned lfw_aligned --pairs ../shared/data/lfw/pairs.txt --fold 1`;
 
 await runTask("lfw-fold", async () => {
-  const flags = parseArgs(Deno.args, {
-    string: ["aligned", "pairs", "fold", "out"],
-    boolean: ["help"],
-    alias: { h: "help" },
-    unknown: (arg) => {
-      throw new UsageError(`unknown option "${arg}"`);
-    },
-  });
-  if (flags.help) return console.log(HELP);
+  const { flags } = parseFlags(Deno.args, {
+    aligned: { type: "string" },
+    pairs: { type: "string" },
+    fold: { type: "int", min: 1, max: 10, default: 1 },
+    out: { type: "string" },
+  }, { help: HELP });
   if (!flags.aligned || !flags.pairs) throw new UsageError("--aligned and --pairs are required");
-  if (flags.fold !== undefined && !/^\d+$/.test(flags.fold)) {
-    throw new UsageError(`--fold must be an integer in [1, 10], got "${flags.fold}"`);
-  }
-  const k = Number(flags.fold ?? 1);
+  const k = flags.fold;
   const out = flags.out ?? `runs/lfw-fold${k}-split`;
   const { readPairs } = await import("../pipeline/formats/pairs_reader.ts");
   const { lfwFold, foldPairsText, personOf } = await import("../pipeline/formats/lfw_folds.ts");

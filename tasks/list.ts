@@ -2,8 +2,7 @@
  * `deno task list <root> [--list clean_list.txt | --rec train.rec] [--label-map out.json]`
  * Stage 1: writes the records of a clean list or image-folder tree as NDJSON (RecordIO: tar).
  */
-import { parseArgs } from "node:util";
-import { runTask, UsageError } from "../pipeline/formats/stage_cli.ts";
+import { parseFlags, runTask, toStdout, UsageError } from "./cli.ts";
 
 const HELP = `Usage: deno task list <root> [options] > records
 
@@ -23,27 +22,17 @@ with --rec --lazy NDJSON.
 Example: deno task list fixtures/pipeline/images | deno task shuffle --seed 7 | head -3`;
 
 await runTask("list", async () => {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      list: { type: "string" },
-      rec: { type: "string" },
-      "label-map": { type: "string" },
-      lazy: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
+  const { flags: values, positionals } = parseFlags(Deno.args, {
+    list: { type: "string" },
+    rec: { type: "string" },
+    "label-map": { type: "string" },
+    lazy: { type: "boolean" },
+  }, { help: HELP, positionals: [0, 1], positionalName: "at most one <root>" });
   const root = positionals[0];
-  if (positionals.length > 1) {
-    throw new UsageError(`one <root> expected, got ${positionals.length}`);
-  }
   if (!root && !values.rec) throw new UsageError("missing <root>");
   if (values.list && values.rec) throw new UsageError("give --list or --rec, not both");
   const lists = await import("../pipeline/list/list_reader.ts");
   const { recordsToNdjson, recordsToTar } = await import("../pipeline/formats/wire.ts");
-  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   if (values.lazy && !values.rec) throw new UsageError("--lazy needs --rec");
   if (values.rec) {
     if (values["label-map"]) throw new UsageError("--label-map needs a folder or --list");

@@ -10,41 +10,26 @@
  * images, their first `--heldout-per-id`, plus heldout/pairs.txt in LFW's format (`10 10`
  * header: 10 folds of 10 same-person then 10 different-person pairs, tab-separated).
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask } from "./cli.ts";
 import { join, resolve } from "node:path";
 import { Prng, shuffleInPlace } from "../pipeline/shuffle/prng.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
-import { intOption } from "../pipeline/formats/stage_cli.ts";
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    args: Deno.args,
-    options: {
-      lfw: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
-      out: { type: "string", default: "fixtures/lfw_faces" },
-      seed: { type: "string", default: "2019" },
-      "train-ids": { type: "string", default: "25" },
-      "train-per-id": { type: "string", default: "15" },
-      "heldout-ids": { type: "string", default: "20" },
-      "heldout-per-id": { type: "string", default: "6" },
-      quality: { type: "string", default: "90" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (v.help) {
-    const doc = (await Deno.readTextFile(new URL(import.meta.url))).split("*/")[0];
-    console.log(doc.replace(/^\/\*\*\n/, "").replace(/^ \* ?/gm, ""));
-    return;
-  }
-  const lfw = resolve(v.lfw!);
-  const seed = intOption("seed", v.seed, 0, -(2 ** 31))!;
-  const [trainIds, trainPer, heldIds, heldPer] = (
-    ["train-ids", "train-per-id", "heldout-ids", "heldout-per-id"] as const
-  ).map((k) => intOption(k, v[k], 0, 1)!);
-  // Same-person pairs need held-out identities with >= 2 images; 10 folds need some variety.
-  if (heldIds < 2 || heldPer < 2) {
-    throw new RangeError(`--heldout-ids and --heldout-per-id must be >= 2 to build pairs.txt`);
-  }
+  const { flags: v } = parseFlags(Deno.args, {
+    lfw: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
+    out: { type: "string", default: "fixtures/lfw_faces" },
+    seed: { type: "int", default: 2019 },
+    "train-ids": { type: "int", min: 1, default: 25 },
+    "train-per-id": { type: "int", min: 1, default: 15 },
+    // Same-person pairs need held-out identities with >= 2 images each, and two identities.
+    "heldout-ids": { type: "int", min: 2, default: 20 },
+    "heldout-per-id": { type: "int", min: 2, default: 6 },
+    quality: { type: "int", min: 1, max: 100, default: 90 },
+  }, { help: await helpFromDocComment() });
+  const lfw = resolve(v.lfw);
+  const { seed, "train-ids": trainIds, "train-per-id": trainPer } = v;
+  const { "heldout-ids": heldIds, "heldout-per-id": heldPer } = v;
 
   // Identities and their sorted image numbers.
   const people = new Map<string, string[]>();
@@ -90,14 +75,14 @@ async function main(): Promise<void> {
     join(stage, "src"),
     join(stage, "out"),
     "--quality",
-    v.quality!,
+    String(v.quality),
     "--quiet",
   ];
   const run = await new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).output();
   if (!run.success) throw new Error(`deno task align failed (exit ${run.code})`);
 
   // Copy the aligned JPEGs into place (sidecars stay behind: the fixture is just the faces).
-  const out = resolve(v.out!);
+  const out = resolve(v.out);
   await Deno.remove(out, { recursive: true }).catch(() => {});
   const aligned = new Map<string, number[]>();
   for (const [part, ids] of [["train", train], ["heldout", held]] as const) {
@@ -154,9 +139,10 @@ async function main(): Promise<void> {
   }));
 }
 
-try {
-  await main();
-} catch (e) {
-  console.error(`make_fixtures: ${(e as Error).message}`);
-  Deno.exit(1);
+/** The help text: this file's doc comment. */
+async function helpFromDocComment(): Promise<string> {
+  const doc = (await Deno.readTextFile(new URL(import.meta.url))).split("*/")[0];
+  return doc.replace(/^\/\*\*\n/, "").replace(/^ \* ?/gm, "");
 }
+
+if (import.meta.main) await runTask("make_fixtures", main);

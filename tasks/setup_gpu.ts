@@ -9,7 +9,7 @@
  * Without that download the package is useless, so the task checks for the native binding
  * afterwards and fails with a clear message when it is missing.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask } from "./cli.ts";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
@@ -32,18 +32,10 @@ Deno notes: the package is installed with --allow-scripts for that package only;
 gains its entries (keep them out of commits if CI must not install it).`;
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      "cpu-only": { type: "boolean", default: false },
-      "dry-run": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const { flags: values } = parseFlags(args, {
+    "cpu-only": { type: "boolean" },
+    "dry-run": { type: "boolean" },
+  }, { help: HELP });
   const pkg = values["cpu-only"] ? "@tensorflow/tfjs-node" : "@tensorflow/tfjs-node-gpu";
   const spec = `npm:${pkg}@${VERSION}`;
   const root = fileURLToPath(new URL("..", import.meta.url));
@@ -85,11 +77,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`setup-gpu: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runTask("setup-gpu", () => main(Deno.args));

@@ -1,8 +1,7 @@
 /**
  * `deno task shuffle --seed 7 [--epoch 0] [--buffer N]`: Stage 2, seeded shuffle of stdin records.
  */
-import { parseArgs } from "node:util";
-import { intOption, runTask, stdinOrUsage } from "../pipeline/formats/stage_cli.ts";
+import { parseFlags, runTask, stdinOrUsage, toStdout } from "./cli.ts";
 import type { AnyRecord } from "../pipeline/formats/wire.ts";
 
 const HELP = `Usage: ... | deno task shuffle [options] > records
@@ -16,22 +15,15 @@ Shuffles the records on stdin (NDJSON or WebDataset tar, detected) and writes th
 Example: deno task list fixtures/pipeline/images | deno task shuffle --seed 7 --epoch 1`;
 
 await runTask("shuffle", async () => {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      seed: { type: "string" },
-      epoch: { type: "string" },
-      buffer: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return console.log(HELP);
-  const seed = intOption("seed", values.seed, 0, Number.MIN_SAFE_INTEGER)!;
-  const epoch = intOption("epoch", values.epoch, 0)!;
-  const buffer = intOption("buffer", values.buffer, undefined, 1);
+  const { flags: { seed, epoch, buffer } } = parseFlags(Deno.args, {
+    seed: { type: "int", default: 0 },
+    epoch: { type: "int", min: 0, default: 0 },
+    buffer: { type: "int", min: 1 },
+  }, { help: HELP });
   const { ShuffleStream } = await import("../pipeline/shuffle/shuffle_stream.ts");
-  const { readRecords, recordsToNdjson, recordsToTar } = await import("../pipeline/formats/wire.ts");
-  const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
+  const { readRecords, recordsToNdjson, recordsToTar } = await import(
+    "../pipeline/formats/wire.ts"
+  );
   const shuffle = new ShuffleStream<AnyRecord>({ seed, epoch, buffer });
   const { format, records } = await readRecords(stdinOrUsage("shuffle"));
   const out = records.pipeThrough(shuffle);

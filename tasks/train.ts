@@ -2,7 +2,8 @@
  * `deno task train [options]`: trains IR-ResNet + ArcFace (arXiv 1801.07698). With no arguments,
  * the small `lfw-small` preset on the bundled LFW fixture faces, ending with a held-out score.
  */
-import { parseArgs } from "node:util";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
+import { TRAIN_FLAGS } from "./train_flags.ts";
 
 const HELP = `Usage: deno task train [options]
 
@@ -39,60 +40,9 @@ score on the held-out pairs of identities it did not train on.
 Outputs in the run folder: log.txt, log.jsonl, checkpoints/ckpt-<step>.arcs, export/model.json.
 Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.`;
 
-function fail(message: string): never {
-  console.error(`train: ${message}`);
-  Deno.exit(1);
-}
-
-const OPTIONS = {
-  preset: { type: "string" },
-  data: { type: "string" },
-  "data-root": { type: "string" },
-  network: { type: "string" },
-  width: { type: "string" },
-  "input-size": { type: "string" },
-  "batch-size": { type: "string" },
-  "micro-batch": { type: "string" },
-  lr: { type: "string" },
-  "lr-steps": { type: "string" },
-  warmup: { type: "string" },
-  steps: { type: "string" },
-  epochs: { type: "string" },
-  margin: { type: "string" },
-  s: { type: "string" },
-  m: { type: "string" },
-  m1: { type: "string" },
-  m2: { type: "string" },
-  m3: { type: "string" },
-  wd: { type: "string" },
-  momentum: { type: "string" },
-  dropout: { type: "string" },
-  seed: { type: "string" },
-  out: { type: "string" },
-  resume: { type: "boolean" },
-  "checkpoint-every": { type: "string" },
-  keep: { type: "string" },
-  "log-every": { type: "string" },
-  "eval-pairs": { type: "string" },
-  "eval-every": { type: "string" },
-  backend: { type: "string" },
-  workers: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: Deno.args, options: OPTIONS, allowPositionals: false });
-  } catch (e) {
-    fail(`${(e as Error).message} (see --help)`);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  const { configFromFlags } = await import("../model/train/train_flags.ts");
+  const { flags: v } = parseFlags(Deno.args, TRAIN_FLAGS, { help: HELP });
+  const { configFromFlags } = await import("./train_flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
   const { runTraining } = await import("../model/train/train_run.ts");
   const { latestCheckpoint, loadCheckpoint } = await import("../model/train/checkpoint.ts");
@@ -100,9 +50,9 @@ async function main(): Promise<void> {
   let out = v.out;
   let config;
   if (v.resume) {
-    if (!out) fail("--resume needs --out <run folder>");
+    if (!out) throw new UsageError("--resume needs --out <run folder>");
     const path = await latestCheckpoint(`${out}/checkpoints`);
-    if (!path) fail(`--resume: no checkpoint in "${out}/checkpoints"`);
+    if (!path) throw new Error(`--resume: no checkpoint in "${out}/checkpoints"`);
     // The run continues with the configuration it started with.
     const ck = await loadCheckpoint(path);
     ck.tensors.forEach((t) => t.dispose());
@@ -125,13 +75,12 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", onSigint);
   const started = performance.now();
-  const workers = v.workers === undefined ? undefined : Number(v.workers);
   const s = await runTraining({
     config,
     out: out!,
     resume: v.resume,
     signal: abort.signal,
-    workers,
+    workers: v.workers,
   });
   Deno.removeSignalListener("SIGINT", onSigint);
   const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
@@ -154,13 +103,8 @@ async function main(): Promise<void> {
       `log: ${out}/log.txt, ${out}/log.jsonl`,
     ].join("\n"),
   );
-  if (s.stoppedBy === "non-finite loss") fail(s.error ?? "non-finite loss");
+  if (s.stoppedBy === "non-finite loss") throw new Error(s.error ?? "non-finite loss");
   if (s.stoppedBy === "interrupted") Deno.exit(130);
 }
 
-try {
-  await main();
-  Deno.exit(0);
-} catch (e) {
-  fail((e as Error).message);
-}
+await runTask("train", main);

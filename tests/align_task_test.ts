@@ -1,7 +1,16 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotStrictEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import { toBytes } from "@std/streams/to-bytes";
 import { join } from "node:path";
 import { shardOf } from "../tasks/align_run.ts";
 import { parseAlignArgs } from "../tasks/align.ts";
+import { HelpRequested } from "../tasks/cli.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
 import { recordsToTar } from "../pipeline/formats/wire.ts";
 import { runTask, type TaskResult } from "./run_task.ts";
@@ -41,31 +50,34 @@ Deno.test("deno task align writes faces + sidecars, lists the no-face image, and
   try {
     const out = join(root, "out");
     const first = await align(join(root, "in"), out, "--quiet");
-    assert.equal(first.code, 0, first.stderr);
+    assertStrictEquals(first.code, 0, first.stderr);
     const r1 = await report(out);
-    assert.deepEqual([r1.listed, r1.alreadyDone, r1.processed, r1.detected], [4, 0, 4, 3]);
-    assert.deepEqual(r1.skippedKeys, ["B/grey"]);
+    assertEquals([r1.listed, r1.alreadyDone, r1.processed, r1.detected], [4, 0, 4, 3]);
+    assertEquals(r1.skippedKeys, ["B/grey"]);
     const meta = JSON.parse(await Deno.readTextFile(join(out, "A/Aaron_Sorkin_0001.json")));
-    assert.equal(meta.policy, "detected");
-    assert.equal(meta.landmarks.length, 5);
-    assert.equal(meta.width, 112);
+    assertStrictEquals(meta.policy, "detected");
+    assertStrictEquals(meta.landmarks.length, 5);
+    assertStrictEquals(meta.width, 112);
     const sharp = (await import("sharp")).default;
     const info = await sharp(join(out, "A/Aaron_Sorkin_0001.jpg")).metadata();
-    assert.deepEqual([info.width, info.height, info.channels], [112, 112, 3]);
-    assert.equal(JSON.parse(await Deno.readTextFile(join(out, "B/grey.json"))).policy, "skipped");
+    assertEquals([info.width, info.height, info.channels], [112, 112, 3]);
+    assertStrictEquals(
+      JSON.parse(await Deno.readTextFile(join(out, "B/grey.json"))).policy,
+      "skipped",
+    );
     // No temp files are left behind.
-    for await (const e of Deno.readDir(join(out, "A"))) assert.ok(!e.name.includes(".tmp"), e.name);
+    for await (const e of Deno.readDir(join(out, "A"))) assert(!e.name.includes(".tmp"), e.name);
 
     // A rerun skips everything finished, including the recorded skip.
     const again = await align(join(root, "in"), out, "--quiet");
-    assert.equal(again.code, 0, again.stderr);
+    assertStrictEquals(again.code, 0, again.stderr);
     const r2 = await report(out);
-    assert.deepEqual([r2.listed, r2.alreadyDone, r2.processed], [4, 4, 0]);
+    assertEquals([r2.listed, r2.alreadyDone, r2.processed], [4, 4, 0]);
 
     // A lost output is redone on the next run, and only it.
     await Deno.remove(join(out, "B/Bill_Cartwright_0001.json"));
     await align(join(root, "in"), out, "--quiet");
-    assert.deepEqual([(await report(out)).processed, (await report(out)).detected], [1, 1]);
+    assertEquals([(await report(out)).processed, (await report(out)).detected], [1, 1]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -85,18 +97,18 @@ Deno.test("deno task align --shard i/n splits the keys into disjoint shards that
         "--on-no-face",
         "center-crop",
       );
-      assert.equal(r.code, 0, r.stderr);
+      assertStrictEquals(r.code, 0, r.stderr);
     }
     const reports = await Promise.all([0, 1, 2].map((i) => report(out, `.${i}-of-3`)));
-    assert.equal(reports.reduce((n, r) => n + r.listed, 0), 4);
-    assert.equal(reports.reduce((n, r) => n + r.processed, 0), 4);
+    assertStrictEquals(reports.reduce((n, r) => n + r.listed, 0), 4);
+    assertStrictEquals(reports.reduce((n, r) => n + r.processed, 0), 4);
     const grey = JSON.parse(await Deno.readTextFile(join(out, "B/grey.json")));
-    assert.equal(grey.policy, "center-crop");
-    assert.equal(grey.box, null);
+    assertStrictEquals(grey.policy, "center-crop");
+    assertStrictEquals(grey.box, null);
     // Shards are balanced whatever the key pattern (FNV-1a alone would put these all in even ones).
     const counts = [0, 0, 0, 0];
     for (let i = 0; i < 4000; i++) counts[shardOf(`Name_${i}/Name_${i}_0001`, 4)]++;
-    assert.ok(counts.every((c) => c > 900 && c < 1100), `balanced: ${counts}`);
+    assert(counts.every((c) => c > 900 && c < 1100), `balanced: ${counts}`);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -107,7 +119,7 @@ Deno.test("deno task align writes a WebDataset tar to a .tar file and to stdout"
   try {
     const tarPath = join(root, "out.tar");
     const r = await align(join(root, "in"), tarPath, "--quiet", "--limit", "2");
-    assert.equal(r.code, 0, r.stderr);
+    assertStrictEquals(r.code, 0, r.stderr);
     const names = (bytes: Uint8Array) => {
       const out: string[] = [];
       for (let o = 0; o + 512 <= bytes.length && bytes[o] !== 0;) {
@@ -117,7 +129,7 @@ Deno.test("deno task align writes a WebDataset tar to a .tar file and to stdout"
       }
       return out;
     };
-    assert.deepEqual(names(await Deno.readFile(tarPath)), [
+    assertEquals(names(await Deno.readFile(tarPath)), [
       "A/Aaron_Sorkin_0001.jpg",
       "A/Aaron_Sorkin_0001.json",
       "A/Teddy_Kollek_0001.jpg",
@@ -125,12 +137,12 @@ Deno.test("deno task align writes a WebDataset tar to a .tar file and to stdout"
     ]);
     // Resume: the rest is appended, the first two are not redone.
     await align(join(root, "in"), tarPath, "--quiet");
-    assert.equal(names(await Deno.readFile(tarPath)).length, 6);
+    assertStrictEquals(names(await Deno.readFile(tarPath)).length, 6);
     const rep = JSON.parse(await Deno.readTextFile(`${tarPath}.report.json`));
-    assert.deepEqual([rep.alreadyDone, rep.detected, rep.skipped], [2, 1, 1]);
+    assertEquals([rep.alreadyDone, rep.detected, rep.skipped], [2, 1, 1]);
     const piped = await align(join(root, "in", "B"), "-", "--quiet");
-    assert.equal(piped.code, 0, piped.stderr);
-    assert.deepEqual(names(piped.stdout), [
+    assertStrictEquals(piped.code, 0, piped.stderr);
+    assertEquals(names(piped.stdout), [
       "Bill_Cartwright_0001.jpg",
       "Bill_Cartwright_0001.json",
     ]);
@@ -141,15 +153,15 @@ Deno.test("deno task align writes a WebDataset tar to a .tar file and to stdout"
 
 Deno.test("deno task align: --help, and one clear line for bad arguments or input", async () => {
   const help = await align("--help");
-  assert.equal(help.code, 0);
-  assert.equal(parseAlignArgs(["--help"]), null);
-  assert.throws(() => parseAlignArgs(["a", "b", "--shard", "3/3"]), /--shard/);
-  assert.throws(() => parseAlignArgs(["a", "b", "--thresholds", "0.6,0.7"]), /--thresholds/);
-  assert.throws(() => parseAlignArgs(["a", "b", "--on-no-face", "drop"]), /--on-no-face/);
-  assert.throws(() => parseAlignArgs(["a"]), /expected <input> <output>/);
+  assertStrictEquals(help.code, 0);
+  assertThrows(() => parseAlignArgs(["--help"]), HelpRequested);
+  assertThrows(() => parseAlignArgs(["a", "b", "--shard", "3/3"]), Error, "--shard");
+  assertThrows(() => parseAlignArgs(["a", "b", "--thresholds", "0.6,0.7"]), Error, "--thresholds");
+  assertThrows(() => parseAlignArgs(["a", "b", "--on-no-face", "drop"]), Error, "--on-no-face");
+  assertThrows(() => parseAlignArgs(["a"]), Error, "expected <input> <output>");
   const missing = await align("/nonexistent/input", "/tmp/never");
-  assert.notEqual(missing.code, 0);
-  assert.match(missing.stderr, /Cannot read input "\/nonexistent\/input"/);
+  assertNotStrictEquals(missing.code, 0);
+  assertMatch(missing.stderr, /Cannot read input "\/nonexistent\/input"/);
 });
 
 Deno.test("deno task align - reads NDJSON or a decoded WebDataset tar on stdin", async () => {
@@ -160,11 +172,11 @@ Deno.test("deno task align - reads NDJSON or a decoded WebDataset tar on stdin",
       { key: "n/missing", label: 1, path: join(root, "missing.jpg") },
     ].map((r) => JSON.stringify(r)).join("\n") + "\n";
     const r1 = await align("-", join(root, "a"), "--quiet", new TextEncoder().encode(ndjson));
-    assert.equal(r1.code, 0, r1.stderr);
+    assertStrictEquals(r1.code, 0, r1.stderr);
     const rep = await report(join(root, "a"));
-    assert.deepEqual([rep.listed, rep.detected], [2, 1]);
-    assert.equal(rep.decodeErrors[0].key, "n/missing");
-    assert.match(rep.decodeErrors[0].reason, /missing\.jpg/);
+    assertEquals([rep.listed, rep.detected], [2, 1]);
+    assertStrictEquals(rep.decodeErrors[0].key, "n/missing");
+    assertMatch(rep.decodeErrors[0].reason, /missing\.jpg/);
     // --on-decode-error fail: one clear line naming the file, non-zero exit.
     const r2 = await align(
       "-",
@@ -173,16 +185,16 @@ Deno.test("deno task align - reads NDJSON or a decoded WebDataset tar on stdin",
       "fail",
       new TextEncoder().encode(ndjson),
     );
-    assert.notEqual(r2.code, 0);
-    assert.match(r2.stderr, /Cannot decode .*missing\.jpg/);
+    assertNotStrictEquals(r2.code, 0);
+    assertMatch(r2.stderr, /Cannot decode .*missing\.jpg/);
 
     const img = await decodeImage(LFW + "Teddy_Kollek_0001.jpg");
     const tar = recordsToTar(ReadableStream.from([{ key: "t/teddy", label: 4, ...img }]));
-    const bytes = new Uint8Array(await new Response(tar).arrayBuffer());
+    const bytes = await toBytes(tar);
     const r3 = await align("-", join(root, "c"), "--quiet", bytes);
-    assert.equal(r3.code, 0, r3.stderr);
+    assertStrictEquals(r3.code, 0, r3.stderr);
     const meta = JSON.parse(await Deno.readTextFile(join(root, "c/t/teddy.json")));
-    assert.deepEqual([meta.label, meta.policy, meta.width], [4, "detected", 112]);
+    assertEquals([meta.label, meta.policy, meta.width], [4, "detected", 112]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

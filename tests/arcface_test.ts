@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import {
@@ -54,12 +54,12 @@ for (const c of cases) {
       const want = expected(a, cfg.s, c.m[0], c.m[1], c.m[2]);
       // float32 cos near pi loses ~1e-4 in acos; the logit is scaled by 64.
       const tol = c.m[0] === 1 ? 2e-3 : 2e-2;
-      assert.ok(Math.abs(got[i][0] - want) < tol, `theta ${a}: got ${got[i][0]}, want ${want}`);
+      assert(Math.abs(got[i][0] - want) < tol, `theta ${a}: got ${got[i][0]}, want ${want}`);
       // Non-target logits are s * cos(theta_j), untouched.
-      assert.ok(Math.abs(got[i][1] - cfg.s * Math.cos(1.0)) < 1e-3);
+      assert(Math.abs(got[i][1] - cfg.s * Math.cos(1.0)) < 1e-3);
     });
     tf.dispose([cos, labels, logits]);
-    assert.equal(tf.memory().numTensors, before);
+    assertStrictEquals(tf.memory().numTensors, before);
   });
 }
 
@@ -70,7 +70,7 @@ Deno.test("ArcFace logit is monotonic in theta across the fallback at theta = pi
   const labels = tf.zeros([64], "int32") as tf.Tensor1D;
   const out = marginLogits(cos, labels, cfg);
   const col = (out.arraySync() as number[][]).map((r) => r[0]);
-  for (let i = 1; i < col.length; i++) assert.ok(col[i] < col[i - 1], `not decreasing at ${i}`);
+  for (let i = 1; i < col.length; i++) assert(col[i] < col[i - 1], `not decreasing at ${i}`);
   tf.dispose([cos, labels, out]);
 });
 
@@ -87,9 +87,9 @@ Deno.test("MarginHead gradients are finite for theta near 0 and near pi (step() 
     [head.weights],
   );
   const g = grads[head.weights.name].dataSync();
-  assert.ok(Number.isFinite(value.dataSync()[0]));
-  assert.ok(g.every(Number.isFinite), `gradient has NaN/Inf: ${g}`);
-  assert.ok(g.some((v) => v !== 0));
+  assert(Number.isFinite(value.dataSync()[0]));
+  assert(g.every(Number.isFinite), `gradient has NaN/Inf: ${g}`);
+  assert(g.some((v) => v !== 0));
   tf.dispose([x, y, value, ...Object.values(grads)]);
   head.dispose();
 });
@@ -97,13 +97,17 @@ Deno.test("MarginHead gradients are finite for theta near 0 and near pi (step() 
 Deno.test("l2Normalize() gives unit rows and leaves zero rows at zero", () => {
   const x = tf.tensor2d([[3, 4], [0, 0]]);
   const n = l2Normalize(x, 1);
-  assert.deepEqual(Array.from(n.dataSync()).map((v) => +v.toFixed(6)), [0.6, 0.8, 0, 0]);
+  assertEquals(Array.from(n.dataSync()).map((v) => +v.toFixed(6)), [0.6, 0.8, 0, 0]);
   tf.dispose([x, n]);
 });
 
 Deno.test("marginConfig() rejects bad margins with a clear error", () => {
-  assert.throws(() => marginConfig({ type: "arcface", m2: 2 }), /Angular margin/);
-  assert.throws(() => marginConfig({ s: 0 }), /scale s/);
-  assert.throws(() => marginConfig({ type: "sphere" as "arcface" }), /Unknown margin "sphere"/);
-  assert.throws(() => new MarginHead(4, 1), /needs >= 2 classes/);
+  assertThrows(() => marginConfig({ type: "arcface", m2: 2 }), Error, "Angular margin");
+  assertThrows(() => marginConfig({ s: 0 }), Error, "scale s");
+  assertThrows(
+    () => marginConfig({ type: "sphere" as "arcface" }),
+    Error,
+    'Unknown margin "sphere"',
+  );
+  assertThrows(() => new MarginHead(4, 1), Error, "needs >= 2 classes");
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { join } from "node:path";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
@@ -14,8 +14,8 @@ Deno.test("writeFileAtomic() replaces the file's content and leaves no temp file
     const path = join(dir, "report.json");
     await writeFileAtomic(path, "first\n");
     await writeFileAtomic(path, new Uint8Array([1, 2, 3]));
-    assert.deepEqual(await Deno.readFile(path), new Uint8Array([1, 2, 3]));
-    assert.deepEqual(await names(dir), ["report.json"]);
+    assertEquals(await Deno.readFile(path), new Uint8Array([1, 2, 3]));
+    assertEquals(await names(dir), ["report.json"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -25,9 +25,9 @@ Deno.test("writeFileAtomic() creates missing folders only when asked", async () 
   const dir = await Deno.makeTempDir();
   try {
     const path = join(dir, "a", "b", "face.json");
-    await assert.rejects(writeFileAtomic(path, "{}"), (e: Error) => e.message.includes(path));
+    await assertRejects(() => writeFileAtomic(path, "{}"), Error, path);
     await writeFileAtomic(path, "{}", { mkdir: true });
-    assert.equal(await Deno.readTextFile(path), "{}");
+    assertStrictEquals(await Deno.readTextFile(path), "{}");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -39,17 +39,15 @@ Deno.test("writeFileAtomic() keeps the old file and removes its temp file when t
     // A folder in the way: writing the temp file works, renaming it over a non-empty folder fails.
     const path = join(dir, "out");
     await Deno.mkdir(join(path, "inside"), { recursive: true });
-    await assert.rejects(
-      writeFileAtomic(path, "data"),
-      (e: Error) => e.message.startsWith(`Cannot write "${path}"`),
-    );
-    assert.deepEqual(await names(dir), ["out"]);
-    assert.deepEqual(await names(path), ["inside"]);
+    const e = await assertRejects(() => writeFileAtomic(path, "data"), Error);
+    assert(e.message.startsWith(`Cannot write "${path}"`), e.message);
+    assertEquals(await names(dir), ["out"]);
+    assertEquals(await names(path), ["inside"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("writeFileAtomic() rejects an empty path up front", async () => {
-  await assert.rejects(writeFileAtomic("", "x"), TypeError);
+  await assertRejects(() => writeFileAtomic("", "x"), TypeError);
 });

@@ -1,5 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import {
   autoWasmThreads,
   BackendOutOfMemoryError,
@@ -26,15 +33,15 @@ Deno.test("initBackend() auto picks the best available backend: wasm without tfj
       : gpu.adapter && !gpu.adapter.isFallbackAdapter
       ? "webgpu"
       : "wasm";
-    assert.equal(info.name, expected);
-    assert.equal(tf.getBackend(), expected);
+    assertStrictEquals(info.name, expected);
+    assertStrictEquals(tf.getBackend(), expected);
     if (expected === "wasm") {
-      assert.match(info.detail, /SIMD on, threads \d, \d+ arcstream kernels/);
-      assert.equal(info.memoryLimitBytes, WASM_HEAP_LIMIT_BYTES);
+      assertMatch(info.detail, /SIMD on, threads \d, \d+ arcstream kernels/);
+      assertStrictEquals(info.memoryLimitBytes, WASM_HEAP_LIMIT_BYTES);
       // Each backend above wasm says why it was passed over.
-      assert.match(info.skipped[0], /^tensorflow: /);
-      assert.match(info.skipped[1], /^webgpu: /);
-      if (gpu.adapter?.isFallbackAdapter) assert.match(info.skipped[1], /fallback/);
+      assertMatch(info.skipped[0], /^tensorflow: /);
+      assertMatch(info.skipped[1], /^webgpu: /);
+      if (gpu.adapter?.isFallbackAdapter) assertMatch(info.skipped[1], /fallback/);
     }
   } finally {
     if (previous !== undefined) Deno.env.set("ARCSTREAM_BACKEND", previous);
@@ -45,14 +52,9 @@ Deno.test({
   name: "initBackend({ backend: 'tensorflow' }) without tfjs-node throws, naming why and the fix",
   ignore: tensorflow.loadable,
   fn: async () => {
-    await assert.rejects(
-      initBackend({ backend: "tensorflow" }),
-      (e: Error) => {
-        assert.match(e.message, /^Cannot use the tensorflow backend/);
-        assert.match(e.message, /setup-gpu/);
-        return true;
-      },
-    );
+    const e = await assertRejects(() => initBackend({ backend: "tensorflow" }), Error);
+    assertMatch(e.message, /^Cannot use the tensorflow backend/);
+    assertMatch(e.message, /setup-gpu/);
   },
 });
 
@@ -60,28 +62,29 @@ Deno.test("ARCSTREAM_BACKEND forces a backend; unknown names and thread counts a
   const previous = Deno.env.get("ARCSTREAM_BACKEND");
   try {
     Deno.env.set("ARCSTREAM_BACKEND", "cpu");
-    assert.equal((await initBackend()).name, "cpu");
-    assert.equal(tf.getBackend(), "cpu");
+    assertStrictEquals((await initBackend()).name, "cpu");
+    assertStrictEquals(tf.getBackend(), "cpu");
     // An explicit option wins over the environment.
-    assert.equal((await initBackend({ backend: "wasm" })).name, "wasm");
+    assertStrictEquals((await initBackend({ backend: "wasm" })).name, "wasm");
     Deno.env.set("ARCSTREAM_BACKEND", "cuda");
-    await assert.rejects(
-      initBackend(),
-      /Unknown backend "cuda": expected auto, tensorflow, webgpu, wasm, cpu/,
+    await assertRejects(
+      () => initBackend(),
+      Error,
+      'Unknown backend "cuda": expected auto, tensorflow, webgpu, wasm, cpu',
     );
   } finally {
     if (previous === undefined) Deno.env.delete("ARCSTREAM_BACKEND");
     else Deno.env.set("ARCSTREAM_BACKEND", previous);
   }
-  assert.equal(parseBackendName(" WASM "), "wasm");
-  assert.equal(autoWasmThreads(2, 1.7), 2);
-  assert.equal(autoWasmThreads(2, 2.0), 1);
-  assert.equal(autoWasmThreads(16, 0.5), 8);
-  assert.equal(autoWasmThreads(1, 0), 1);
-  assert.ok([1, Math.min(8, navigator.hardwareConcurrency)].includes(parseWasmThreads("auto")));
-  assert.equal(parseWasmThreads("3"), 3);
-  assert.throws(() => parseWasmThreads(0), /"auto" or an integer in \[1, 8\], got "0"/);
-  assert.throws(() => parseBackendName("gpu"), RangeError);
+  assertStrictEquals(parseBackendName(" WASM "), "wasm");
+  assertStrictEquals(autoWasmThreads(2, 1.7), 2);
+  assertStrictEquals(autoWasmThreads(2, 2.0), 1);
+  assertStrictEquals(autoWasmThreads(16, 0.5), 8);
+  assertStrictEquals(autoWasmThreads(1, 0), 1);
+  assert([1, Math.min(8, navigator.hardwareConcurrency)].includes(parseWasmThreads("auto")));
+  assertStrictEquals(parseWasmThreads("3"), 3);
+  assertThrows(() => parseWasmThreads(0), Error, '"auto" or an integer in [1, 8], got "0"');
+  assertThrows(() => parseBackendName("gpu"), RangeError);
 });
 
 Deno.test("an allocation past the 4 GiB wasm heap throws BackendOutOfMemoryError; the backend stays usable", async () => {
@@ -90,29 +93,26 @@ Deno.test("an allocation past the 4 GiB wasm heap throws BackendOutOfMemoryError
   // 4 GiB and 4.8 GB in one tensor (sizes tfjs would wrap around to small ones): the guard
   // refuses them at once, before any page is touched.
   for (const [n, mb] of [[2 ** 30, 4096], [1.2e9, 4578]]) {
-    assert.throws(() => tf.fill([n], 0), (e: unknown) => {
-      assert.ok(e instanceof BackendOutOfMemoryError, String(e));
-      assert.ok(isOutOfMemoryError(e));
-      assert.match((e as Error).message, new RegExp(`cannot allocate ${mb} MB`));
-      return true;
-    });
+    const e = assertThrows(() => tf.fill([n], 0), BackendOutOfMemoryError);
+    assert(isOutOfMemoryError(e));
+    assertMatch(e.message, new RegExp(`cannot allocate ${mb} MB`));
   }
-  assert.equal(tf.memory().numTensors, before);
+  assertStrictEquals(tf.memory().numTensors, before);
   const t = tf.add(tf.ones([3]), 1);
-  assert.deepEqual([...t.dataSync()], [2, 2, 2]);
+  assertEquals([...t.dataSync()], [2, 2, 2]);
   t.dispose();
 });
 
 Deno.test("explainOutOfMemory() suggests --micro-batch for OOM and passes other errors through", () => {
   const oom = explainOutOfMemory(new BackendOutOfMemoryError(1 << 30, 3 << 30), { batchSize: 8 });
-  assert.match(oom.message, /--micro-batch 4 keeps the batch of 8 but runs it 2 images at a time/);
+  assertMatch(oom.message, /--micro-batch 4 keeps the batch of 8 but runs it 2 images at a time/);
   const abort = explainOutOfMemory(new Error("RuntimeError: Aborted(OOM)"), {
     batchSize: 8,
     microBatch: 2,
   });
-  assert.match(abort.message, /--micro-batch 1/);
+  assertMatch(abort.message, /--micro-batch 1/);
   const other = new TypeError("bad shape");
-  assert.equal(explainOutOfMemory(other, { batchSize: 8 }), other);
+  assertStrictEquals(explainOutOfMemory(other, { batchSize: 8 }), other);
 });
 
 Deno.test("ARCSTREAM_WASM_THREADS=2 runs the threaded build, same numbers, and the process exits", async () => {
@@ -131,13 +131,13 @@ Deno.test("ARCSTREAM_WASM_THREADS=2 runs the threaded build, same numbers, and t
       env: { ARCSTREAM_WASM_THREADS: threads, ARCSTREAM_BACKEND: "wasm" },
       signal: AbortSignal.timeout(60_000),
     }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertStrictEquals(out.code, 0, new TextDecoder().decode(out.stderr));
     return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
   };
   const [one, two] = await Promise.all([run("1"), run("2")]);
-  assert.match(one.detail, /threads 1,/);
-  assert.match(two.detail, /threads 2,/);
+  assertMatch(one.detail, /threads 1,/);
+  assertMatch(two.detail, /threads 2,/);
   for (let i = 0; i < 2; i++) {
-    assert.ok(Math.abs(one.sums[i] - two.sums[i]) <= 1e-4 * Math.abs(one.sums[i]));
+    assert(Math.abs(one.sums[i] - two.sums[i]) <= 1e-4 * Math.abs(one.sums[i]));
   }
 });

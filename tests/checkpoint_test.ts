@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assertEquals, assertMatch, assertRejects, assertStrictEquals } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import {
@@ -33,15 +33,15 @@ Deno.test("saveCheckpoint() round-trips tensors and metadata and keeps only the 
       );
     }
     const names = (await listCheckpoints(dir)).map((p) => p.split("/").pop());
-    assert.deepEqual(names, [checkpointName(30), checkpointName(40)]);
+    assertEquals(names, [checkpointName(30), checkpointName(40)]);
     // No temp file is left behind by the atomic writes.
     const all = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assert.deepEqual(all, names);
+    assertEquals(all, names);
     const ck = await loadCheckpoint((await latestCheckpoint(dir))!);
-    assert.deepEqual(ck.meta, meta(40));
-    assert.deepEqual(ck.tensors.get("w/a")!.arraySync(), a.arraySync());
-    assert.equal(ck.tensors.get("slot/b")!.dtype, "int32");
-    assert.deepEqual(ck.tensors.get("slot/b")!.arraySync(), [7, -1, 0]);
+    assertEquals(ck.meta, meta(40));
+    assertEquals(ck.tensors.get("w/a")!.arraySync(), a.arraySync());
+    assertStrictEquals(ck.tensors.get("slot/b")!.dtype, "int32");
+    assertEquals(ck.tensors.get("slot/b")!.arraySync(), [7, -1, 0]);
     ck.tensors.forEach((t) => t.dispose());
     tf.dispose([a, b]);
   } finally {
@@ -57,17 +57,17 @@ Deno.test("loadCheckpoint() names the file when it is truncated or not a checkpo
     t.dispose();
     const bytes = await Deno.readFile(path);
     await Deno.writeFile(path, bytes.subarray(0, bytes.length - 10));
-    await assert.rejects(
-      () => loadCheckpoint(path),
+    assertMatch(
+      ((await assertRejects(() => loadCheckpoint(path))) as Error).message,
       /Cannot read checkpoint ".*ckpt-00000001.arcs": tensor "t" runs past/,
     );
     await Deno.writeTextFile(path, "hello world, not a checkpoint");
-    await assert.rejects(() => loadCheckpoint(path), /not an arcstream checkpoint/);
-    await assert.rejects(
-      () => loadCheckpoint(`${dir}/missing.arcs`),
+    await assertRejects(() => loadCheckpoint(path), Error, "not an arcstream checkpoint");
+    assertMatch(
+      ((await assertRejects(() => loadCheckpoint(`${dir}/missing.arcs`))) as Error).message,
       /Cannot read checkpoint ".*missing.arcs"/,
     );
-    assert.equal(await latestCheckpoint(`${dir}/nowhere`), null);
+    assertStrictEquals(await latestCheckpoint(`${dir}/nowhere`), null);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

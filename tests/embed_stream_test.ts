@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { Embedder, embedImages, EmbedStream, type RgbImage } from "../model/eval/embed_stream.ts";
 import type { ImageRecord } from "../pipeline/records.ts";
 import { loadModelFile } from "../model/io/model_io.ts";
@@ -54,7 +54,7 @@ function expected(
 }
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) =>
-  assert.ok(
+  assert(
     Array.from(a).every((v, i) => Math.abs(v - b[i]) < tol),
     `${Array.from(a)} vs ${Array.from(b)}`,
   );
@@ -62,12 +62,12 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) =>
 Deno.test("Embedder.embed() = normalize(f(x) + f(mirror x)) with arcface pixels (x-127.5)/128", async () => {
   const { model, W } = linearModel();
   const e = new Embedder(model);
-  assert.equal(e.normalize, "arcface");
-  assert.equal(e.inputSize, S);
+  assertStrictEquals(e.normalize, "arcface");
+  assertStrictEquals(e.inputSize, S);
   const imgs = [image(1), image(2), image(3)];
   const before = tf.memory().numTensors;
   const out = await e.embed(imgs);
-  assert.equal(tf.memory().numTensors, before, "no tensor leaked");
+  assertStrictEquals(tf.memory().numTensors, before, "no tensor leaked");
   imgs.forEach((im, i) => close(out[i], expected(im, W, (v) => (v - 127.5) / 128)));
   const noFlip = await new Embedder(model, { flip: false }).embed([imgs[0]]);
   close(noFlip[0], expected(imgs[0], W, (v) => (v - 127.5) / 128, false));
@@ -94,7 +94,7 @@ Deno.test("Embedder resizes other image sizes bilinearly to the input side (cons
   const e = new Embedder(model);
   const [small, big] = await e.embed([flat(S), flat(9)]);
   close(big, small);
-  assert.equal(W.length, S * S * 3);
+  assertStrictEquals(W.length, S * S * 3);
   model.dispose();
 });
 
@@ -111,13 +111,13 @@ Deno.test("EmbedStream batches records, keeps their order and keys, and frees it
   for await (
     const r of ReadableStream.from(recs).pipeThrough(new EmbedStream(e, { batchSize: 2 }))
   ) out.push(r);
-  assert.equal(tf.memory().numTensors, before);
-  assert.deepEqual(out.map((r) => r.key), ["k1", "k2", "k3", "k4", "k5"]);
+  assertStrictEquals(tf.memory().numTensors, before);
+  assertEquals(out.map((r) => r.key), ["k1", "k2", "k3", "k4", "k5"]);
   const direct = await e.embed(recs);
   out.forEach((r, i) => close(r.embedding, direct[i], 1e-6));
   const viaHelper = await embedImages(model, recs, { batchSize: 3 });
   viaHelper.forEach((v, i) => close(v, direct[i], 1e-6));
-  assert.throws(() => new EmbedStream(e, { batchSize: 0 }), RangeError);
+  assertThrows(() => new EmbedStream(e, { batchSize: 0 }), RangeError);
   model.dispose();
 });
 
@@ -128,17 +128,20 @@ Deno.test("Embedder picks the widest output by default and another by name", asy
   const b = tf.layers.dense({ units: 5, name: "wide" }).apply(flat) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: [a, b] });
   const wide = new Embedder(model);
-  assert.equal(wide.output, "wide");
-  assert.equal((await wide.embed([image(1)]))[0].length, 5);
+  assertStrictEquals(wide.output, "wide");
+  assertStrictEquals((await wide.embed([image(1)]))[0].length, 5);
   const narrow = new Embedder(model, { output: "narrow" });
-  assert.equal((await narrow.embed([image(1)]))[0].length, 2);
-  assert.throws(() => new Embedder(model, { output: "nope" }), /no output "nope".*narrow, wide/);
+  assertStrictEquals((await narrow.embed([image(1)]))[0].length, 2);
+  assertMatch(
+    (assertThrows(() => new Embedder(model, { output: "nope" })) as Error).message,
+    /no output "nope".*narrow, wide/,
+  );
   model.dispose();
 });
 
 Deno.test("Embedder refuses a model whose input is not an NHWC RGB batch", async () => {
   const graph = new URL("../fixtures/eval/tiny_graph.json", import.meta.url).pathname;
   const { model } = await loadModelFile(graph);
-  assert.throws(() => new Embedder(model), /input is \[-1,2\], not an NHWC RGB image batch/);
+  assertThrows(() => new Embedder(model), Error, "input is [-1,2], not an NHWC RGB image batch");
   model.dispose();
 });

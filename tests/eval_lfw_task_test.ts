@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import { fileSaveHandler } from "../model/io/model_io.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -40,8 +40,8 @@ async function saveModel(dir: string, arcstream: boolean) {
 
 Deno.test("eval-lfw --help prints the usage and exits 0", async () => {
   const r = await evalLfw("--help");
-  assert.equal(r.code, 0);
-  assert.match(r.stdout, /^Usage: deno task eval-lfw/);
+  assertStrictEquals(r.code, 0);
+  assertMatch(r.stdout, /^Usage: deno task eval-lfw/);
 });
 
 Deno.test("eval-lfw --pairs --embeddings reports the tiny fixture's hand-worked numbers", async () => {
@@ -55,15 +55,15 @@ Deno.test("eval-lfw --pairs --embeddings reports the tiny fixture's hand-worked 
       "--out",
       dir,
     );
-    assert.equal(r.code, 0, r.stderr);
+    assertStrictEquals(r.code, 0, r.stderr);
     const rep = await readReport(dir);
-    assert.deepEqual(rep.result.foldAccuracy, [1, 1, 1, 0.5, 1, 1, 1, 0.5, 1, 1]);
-    assert.equal(rep.result.accuracyMean, 0.9);
-    assert.equal(rep.result.auc, 0.99);
-    assert.equal(rep.policy.onMissing, "skip");
-    assert.deepEqual([rep.counts.pairs, rep.counts.counted], [20, 20]);
-    assert.match(r.stdout, /accuracy\s+90\.00% \+- 20\.00%/);
-    assert.match(
+    assertEquals(rep.result.foldAccuracy, [1, 1, 1, 0.5, 1, 1, 1, 0.5, 1, 1]);
+    assertStrictEquals(rep.result.accuracyMean, 0.9);
+    assertStrictEquals(rep.result.auc, 0.99);
+    assertStrictEquals(rep.policy.onMissing, "skip");
+    assertEquals([rep.counts.pairs, rep.counts.counted], [20, 20]);
+    assertMatch(r.stdout, /accuracy\s+90\.00% \+- 20\.00%/);
+    assertMatch(
       await Deno.readTextFile(`${dir}/roc.svg`),
       /^<svg[^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/,
     );
@@ -85,10 +85,10 @@ Deno.test("eval-lfw --limit-pairs keeps the pairs file's folds it covers", async
       "--limit-pairs",
       "5",
     );
-    assert.equal(r.code, 0, r.stderr);
+    assertStrictEquals(r.code, 0, r.stderr);
     const rep = await readReport(dir);
-    assert.deepEqual(rep.result.foldSizes, [2, 2, 1]);
-    assert.equal(rep.policy.limitPairs, 5);
+    assertEquals(rep.result.foldSizes, [2, 2, 1]);
+    assertStrictEquals(rep.policy.limitPairs, 5);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -96,9 +96,9 @@ Deno.test("eval-lfw --limit-pairs keeps the pairs file's folds it covers", async
 
 Deno.test("eval-lfw prints one clear line and exits 1 on a missing pairs file or a bad option", async () => {
   const r = await evalLfw("--pairs", "nope/pairs.txt", "--embeddings", `${FIX}tiny_embeddings.npy`);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /^eval-lfw: Cannot read pairs file "nope\/pairs\.txt"/);
-  assert.equal(r.stderr.trim().split("\n").length, 1);
+  assertStrictEquals(r.code, 1);
+  assertMatch(r.stderr, /^eval-lfw: Cannot read pairs file "nope\/pairs\.txt"/);
+  assertStrictEquals(r.stderr.trim().split("\n").length, 1);
   const bad = await evalLfw(
     "--pairs",
     `${FIX}tiny_pairs.txt`,
@@ -107,8 +107,8 @@ Deno.test("eval-lfw prints one clear line and exits 1 on a missing pairs file or
     "--on-missing",
     "ignore",
   );
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /--on-missing must be skip, center-crop or fail/);
+  assertStrictEquals(bad.code, 2);
+  assertMatch(bad.stderr, /--on-missing must be skip, center-crop or fail/);
 });
 
 Deno.test("eval-lfw --bin embeds with a model; --save-embeddings re-scores to the same numbers", async () => {
@@ -125,11 +125,11 @@ Deno.test("eval-lfw --bin embeds with a model; --save-embeddings re-scores to th
       "--save-embeddings",
       `${dir}/e.npy`,
     );
-    assert.equal(a.code, 0, a.stderr);
+    assertStrictEquals(a.code, 0, a.stderr);
     const ra = await readReport(`${dir}/a`);
-    assert.deepEqual([ra.counts.pairs, ra.counts.counted, ra.counts.images], [4, 4, 8]);
-    assert.equal(ra.policy.aligned, true);
-    assert.equal(ra.model.normalize, "arcface"); // from the export's metadata
+    assertEquals([ra.counts.pairs, ra.counts.counted, ra.counts.images], [4, 4, 8]);
+    assertStrictEquals(ra.policy.aligned, true);
+    assertStrictEquals(ra.model.normalize, "arcface"); // from the export's metadata
     const b = await evalLfw(
       "--bin",
       `${FIX}lfw_mini.bin`,
@@ -138,24 +138,24 @@ Deno.test("eval-lfw --bin embeds with a model; --save-embeddings re-scores to th
       "--out",
       `${dir}/b`,
     );
-    assert.equal(b.code, 0, b.stderr);
+    assertStrictEquals(b.code, 0, b.stderr);
     const rb = await readReport(`${dir}/b`);
-    assert.deepEqual(rb.result.foldAccuracy, ra.result.foldAccuracy);
-    assert.ok(Math.abs(rb.result.auc - ra.result.auc) < 1e-12);
+    assertEquals(rb.result.foldAccuracy, ra.result.foldAccuracy);
+    assert(Math.abs(rb.result.auc - ra.result.auc) < 1e-12);
     // --cache: the second run reuses every embedding, even after a crash tore the last line.
     const cached = ["--bin", `${FIX}lfw_mini.bin`, "--model", model, "--cache", `${dir}/c.ndjson`];
-    assert.equal((await evalLfw(...cached, "--out", `${dir}/c1`)).code, 0);
+    assertStrictEquals((await evalLfw(...cached, "--out", `${dir}/c1`)).code, 0);
     await Deno.writeTextFile(`${dir}/c.ndjson`, '{"key":"bin/0000', { append: true });
     const again = await evalLfw(...cached, "--out", `${dir}/c2`);
-    assert.equal(again.code, 0, again.stderr);
+    assertStrictEquals(again.code, 0, again.stderr);
     const rc = await readReport(`${dir}/c2`);
-    assert.equal(rc.counts.fromCache, 8);
-    assert.deepEqual(rc.result.foldAccuracy, ra.result.foldAccuracy);
+    assertStrictEquals(rc.counts.fromCache, 8);
+    assertEquals(rc.result.foldAccuracy, ra.result.foldAccuracy);
     // A model without arcstream metadata must say how it wants its pixels.
     const foreign = await saveModel(`${dir}/f`, false);
     const c = await evalLfw("--bin", `${FIX}lfw_mini.bin`, "--model", foreign, "--out", `${dir}/c`);
-    assert.equal(c.code, 1);
-    assert.match(c.stderr, /not an arcstream export.*--normalize/);
+    assertStrictEquals(c.code, 2);
+    assertMatch(c.stderr, /not an arcstream export.*--normalize/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -174,20 +174,20 @@ Deno.test("eval-lfw with MTCNN names a missing image and its pair, skips or fail
       model,
     ];
     const r = await evalLfw(...args, "--out", `${dir}/r`);
-    assert.equal(r.code, 0, r.stderr);
+    assertStrictEquals(r.code, 0, r.stderr);
     const rep = await readReport(`${dir}/r`);
-    assert.equal(rep.policy.onMissing, "skip");
-    assert.deepEqual([rep.counts.pairs, rep.counts.counted, rep.counts.missing], [4, 3, 1]);
-    assert.equal(rep.images.missing[0].key, "Akhmed_Zakayev/Akhmed_Zakayev_0009");
-    assert.deepEqual(rep.images.missing[0].pairs, [2]);
-    assert.deepEqual(
+    assertStrictEquals(rep.policy.onMissing, "skip");
+    assertEquals([rep.counts.pairs, rep.counts.counted, rep.counts.missing], [4, 3, 1]);
+    assertStrictEquals(rep.images.missing[0].key, "Akhmed_Zakayev/Akhmed_Zakayev_0009");
+    assertEquals(rep.images.missing[0].pairs, [2]);
+    assertEquals(
       [rep.skippedPairs[0].index, rep.skippedPairs[0].line, rep.skippedPairs[0].because],
       [2, 4, ["Akhmed_Zakayev/Akhmed_Zakayev_0009"]],
     );
-    assert.match(r.stdout, /3 counted of 4 \(1 skipped; on-missing: skip\)/);
+    assertMatch(r.stdout, /3 counted of 4 \(1 skipped; on-missing: skip\)/);
     const f = await evalLfw(...args, "--out", `${dir}/f`, "--on-missing", "fail");
-    assert.equal(f.code, 1);
-    assert.match(f.stderr, /Akhmed_Zakayev_0009/);
+    assertStrictEquals(f.code, 1);
+    assertMatch(f.stderr, /Akhmed_Zakayev_0009/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

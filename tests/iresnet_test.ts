@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { buildIResNet, IRESNET_UNITS, iresnetConfig, isDecayed } from "../model/nets/iresnet.ts";
@@ -11,21 +17,24 @@ Deno.test("buildIResNet() lays out IR blocks: units per stage, stride on conv2, 
     const m = buildIResNet({ depth, width: 0.0625, inputSize: 112 });
     const names = m.layers.map((l) => l.name);
     IRESNET_UNITS[depth].forEach((units, s) => {
-      assert.equal(names.filter((n) => new RegExp(`^s${s + 1}u\\d+_add$`).test(n)).length, units);
+      assertStrictEquals(
+        names.filter((n) => new RegExp(`^s${s + 1}u\\d+_add$`).test(n)).length,
+        units,
+      );
     });
     // The stage's stride is on the block's second conv; the shortcut conv only on unit 1.
     const conv = (n: string) => m.getLayer(n).getConfig() as { strides: number[] };
-    assert.deepEqual(conv("s2u1_conv1").strides, [1, 1]);
-    assert.deepEqual(conv("s2u1_conv2").strides, [2, 2]);
-    assert.deepEqual(conv("s2u1_sc_conv").strides, [2, 2]);
-    assert.equal(names.filter((n) => n.endsWith("_sc_conv")).length, 4);
-    assert.deepEqual(m.getLayer("out_bn1").outputShape, [null, 7, 7, 32]);
-    assert.deepEqual(m.outputs[0].shape, [null, 512]);
+    assertEquals(conv("s2u1_conv1").strides, [1, 1]);
+    assertEquals(conv("s2u1_conv2").strides, [2, 2]);
+    assertEquals(conv("s2u1_sc_conv").strides, [2, 2]);
+    assertStrictEquals(names.filter((n) => n.endsWith("_sc_conv")).length, 4);
+    assertEquals(m.getLayer("out_bn1").outputShape, [null, 7, 7, 32]);
+    assertEquals(m.outputs[0].shape, [null, 512]);
     // No activation after the addition: an add feeds only BNs, a shortcut conv, or the next add
     // (identity shortcut).
     for (const l of m.layers.filter((l) => l.name.endsWith("_add"))) {
       const next = l.outboundNodes.map((n) => n.outboundLayer.name);
-      assert.ok(next.every((n) => /_bn1$|_sc_conv$|_add$/.test(n)), `${l.name} feeds ${next}`);
+      assert(next.every((n) => /_bn1$|_sc_conv$|_add$/.test(n)), `${l.name} feeds ${next}`);
     }
     m.dispose();
   }
@@ -33,14 +42,14 @@ Deno.test("buildIResNet() lays out IR blocks: units per stage, stride on conv2, 
 
 Deno.test("width multiplier and input size scale the network; bad options are rejected", () => {
   const m = buildIResNet({ depth: 18, width: 0.25, inputSize: 64, embeddingSize: 128 });
-  assert.deepEqual(m.getLayer("stem_conv").outputShape, [null, 64, 64, 16]);
-  assert.deepEqual(m.getLayer("out_bn1").outputShape, [null, 4, 4, 128]);
-  assert.deepEqual(m.outputs[0].shape, [null, 128]);
+  assertEquals(m.getLayer("stem_conv").outputShape, [null, 64, 64, 16]);
+  assertEquals(m.getLayer("out_bn1").outputShape, [null, 4, 4, 128]);
+  assertEquals(m.outputs[0].shape, [null, 128]);
   m.dispose();
-  assert.throws(() => iresnetConfig({ depth: 20 }), /depth 20: expected 18, 34, 50 or 100/);
-  assert.throws(() => iresnetConfig({ inputSize: 100 }), /multiple of 16/);
-  assert.ok(isDecayed("s1u1_conv1/kernel") && isDecayed("stem_prelu/alpha"));
-  assert.ok(isDecayed("out_bn2/gamma") && !isDecayed("out_bn2/beta") && !isDecayed("out_fc/bias"));
+  assertThrows(() => iresnetConfig({ depth: 20 }), Error, "depth 20: expected 18, 34, 50 or 100");
+  assertThrows(() => iresnetConfig({ inputSize: 100 }), Error, "multiple of 16");
+  assert(isDecayed("s1u1_conv1/kernel") && isDecayed("stem_prelu/alpha"));
+  assert(isDecayed("out_bn2/gamma") && !isDecayed("out_bn2/beta") && !isDecayed("out_fc/bias"));
 });
 
 Deno.test("trainForward() matches the LayersModel in training mode and updates BN moving stats", () => {
@@ -64,15 +73,15 @@ Deno.test("trainForward() matches the LayersModel in training mode and updates B
   const meanOurs = m.getLayer("s2u1_bn2").getWeights()[2].dataSync();
   got.forEach((row, i) =>
     row.forEach((v, j) =>
-      assert.ok(Math.abs(v - ref[i][j]) < 1e-3, `[${i},${j}] ${v} vs ${ref[i][j]}`)
+      assert(Math.abs(v - ref[i][j]) < 1e-3, `[${i},${j}] ${v} vs ${ref[i][j]}`)
     )
   );
-  meanOurs.forEach((v, i) => assert.ok(Math.abs(v - meanLayers[i]) < 1e-5));
-  assert.ok(meanOurs.some((v, i) => v !== mean0[i]));
+  meanOurs.forEach((v, i) => assert(Math.abs(v - meanLayers[i]) < 1e-5));
+  assert(meanOurs.some((v, i) => v !== mean0[i]));
   // Inference mode uses the moving statistics: two different batches give row-independent output.
   const one = tf.tidy(() => (m.predict(x.slice(0, 1)) as tf.Tensor).arraySync() as number[][]);
   const all = tf.tidy(() => (m.predict(x) as tf.Tensor).arraySync() as number[][]);
-  one[0].forEach((v, j) => assert.ok(Math.abs(v - all[0][j]) < 1e-4));
+  one[0].forEach((v, j) => assert(Math.abs(v - all[0][j]) < 1e-4));
   x.dispose();
   m.dispose();
 });
@@ -89,11 +98,11 @@ Deno.test("dropout is active only in training and is reproducible from its seed"
   const x = tf.randomUniform([2, 16, 16, 3], -1, 1, "float32", 6) as tf.Tensor4D;
   const run = (seed: number) =>
     tf.tidy(() => Array.from(trainForward(m, cfg, x, { dropoutSeed: seed }).dataSync()));
-  assert.deepEqual(run(11), run(11));
-  assert.notDeepEqual(run(11), run(12));
+  assertEquals(run(11), run(11));
+  assertNotEquals(run(11), run(12));
   const p1 = tf.tidy(() => Array.from((m.predict(x) as tf.Tensor).dataSync()));
   const p2 = tf.tidy(() => Array.from((m.predict(x) as tf.Tensor).dataSync()));
-  assert.deepEqual(p1, p2);
+  assertEquals(p1, p2);
   x.dispose();
   m.dispose();
 });

@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import {
   ListReaderStream,
   parseCleanList,
@@ -10,11 +16,11 @@ const ROOT = "fixtures/pipeline/images";
 
 Deno.test("readImageFolder() sorts identities and gives dense labels", async () => {
   const { records, classes } = await readImageFolder(ROOT);
-  assert.deepEqual(classes, ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody"]);
-  assert.equal(records.length, 9);
-  assert.deepEqual(records.map((r) => r.label), [0, 0, 0, 1, 1, 1, 2, 2, 2]);
-  assert.equal(records[4].key, "Abdullah_Gul/Abdullah_Gul_0002");
-  assert.equal(records[4].path, `${ROOT}/Abdullah_Gul/Abdullah_Gul_0002.jpg`);
+  assertEquals(classes, ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody"]);
+  assertStrictEquals(records.length, 9);
+  assertEquals(records.map((r) => r.label), [0, 0, 0, 1, 1, 1, 2, 2, 2]);
+  assertStrictEquals(records[4].key, "Abdullah_Gul/Abdullah_Gul_0002");
+  assertStrictEquals(records[4].path, `${ROOT}/Abdullah_Gul/Abdullah_Gul_0002.jpg`);
 });
 
 Deno.test("readImageFolder() skips empty folders so labels stay dense", async () => {
@@ -25,52 +31,62 @@ Deno.test("readImageFolder() skips empty folders so labels stay dense", async ()
     await Deno.writeFile(`${dir}/c/1.PNG`, new Uint8Array(1));
     await Deno.writeFile(`${dir}/c/notes.txt`, new Uint8Array(1));
     const { records, classes } = await readImageFolder(dir);
-    assert.deepEqual(classes, ["a", "c"]);
-    assert.deepEqual(records.map((r) => [r.key, r.label]), [["a/1", 0], ["c/1", 1]]);
+    assertEquals(classes, ["a", "c"]);
+    assertEquals(records.map((r) => [r.key, r.label]), [["a/1", 0], ["c/1", 1]]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  await assert.rejects(() => readImageFolder("fixtures/pipeline/nope"), /nope/);
+  await assertRejects(() => readImageFolder("fixtures/pipeline/nope"), Error, "nope");
 });
 
 Deno.test("readCleanList() keeps integer labels", async () => {
   const { records, classes } = await readCleanList("fixtures/pipeline/clean_list_int.txt", ROOT);
-  assert.deepEqual(classes, []);
-  assert.deepEqual(records.map((r) => r.label), [0, 0, 0, 10, 10, 10, 20, 20, 20]);
-  assert.equal(records[0].path, `${ROOT}/Aaron_Peirsol/Aaron_Peirsol_0001.jpg`);
+  assertEquals(classes, []);
+  assertEquals(records.map((r) => r.label), [0, 0, 0, 10, 10, 10, 20, 20, 20]);
+  assertStrictEquals(records[0].path, `${ROOT}/Aaron_Peirsol/Aaron_Peirsol_0001.jpg`);
 });
 
 Deno.test("readCleanList() maps name labels to dense integers in sorted name order", async () => {
   const { records, classes } = await readCleanList("fixtures/pipeline/clean_list_names.txt", ROOT);
-  assert.deepEqual(classes, ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody"]);
-  for (const r of records) assert.equal(classes[r.label], r.key.split("/")[0]);
-  assert.equal(records[0].key, "Adrien_Brody/Adrien_Brody_0003", "list order is kept");
+  assertEquals(classes, ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody"]);
+  for (const r of records) assertStrictEquals(classes[r.label], r.key.split("/")[0]);
+  assertStrictEquals(records[0].key, "Adrien_Brody/Adrien_Brody_0003", "list order is kept");
 });
 
 Deno.test("readCleanList() names the file and line of a malformed entry", async () => {
-  await assert.rejects(
+  await assertRejects(
     () => readCleanList("fixtures/pipeline/clean_list_malformed.txt", ROOT),
-    /Cannot read list line 3 of "fixtures\/pipeline\/clean_list_malformed\.txt": expected "path label"/,
+    Error,
+    'Cannot read list line 3 of "fixtures/pipeline/clean_list_malformed.txt": expected "path label"',
   );
-  assert.throws(() => parseCleanList("a.jpg 1\nb.jpg bob\n", "."), /line 2 .*mix integers/);
-  assert.throws(() => parseCleanList("a.jpg 1\na.jpg 2\n", "."), /line 2 .*duplicate/);
-  assert.throws(() => parseCleanList("a.jpg -1\n", "."), /line 1 .*>= 0/);
-  await assert.rejects(() => readCleanList("fixtures/pipeline/none.txt", ROOT), /none\.txt/);
+  assertMatch(
+    (assertThrows(() => parseCleanList("a.jpg 1\nb.jpg bob\n", ".")) as Error).message,
+    /line 2 .*mix integers/,
+  );
+  assertMatch(
+    (assertThrows(() => parseCleanList("a.jpg 1\na.jpg 2\n", ".")) as Error).message,
+    /line 2 .*duplicate/,
+  );
+  assertMatch(
+    (assertThrows(() => parseCleanList("a.jpg -1\n", ".")) as Error).message,
+    /line 1 .*>= 0/,
+  );
+  await assertRejects(() => readCleanList("fixtures/pipeline/none.txt", ROOT), Error, "none.txt");
 });
 
 Deno.test("parseCleanList() allows spaces in paths, comments and blank lines", () => {
   const { records } = parseCleanList("# header\n\nmy dir/a b.jpg 3\r\n", "/r");
-  assert.deepEqual(records, [{ key: "my dir/a b", label: 3, path: "/r/my dir/a b.jpg" }]);
+  assertEquals(records, [{ key: "my dir/a b", label: 3, path: "/r/my dir/a b.jpg" }]);
 });
 
 Deno.test("ListReaderStream() streams folder, list and RecordIO sources", async () => {
   const folder = new ListReaderStream({ root: ROOT });
-  assert.equal((await Array.fromAsync(folder)).length, 9);
-  assert.equal(folder.classes.length, 3);
+  assertStrictEquals((await Array.fromAsync(folder)).length, 9);
+  assertStrictEquals(folder.classes.length, 3);
   const rec = await Array.fromAsync(
     new ListReaderStream({ root: ".", rec: "fixtures/pipeline/rec/train.rec" }),
   );
-  assert.deepEqual(rec.map((r) => [r.key, r.label, r.bytes!.length > 1000]), [
+  assertEquals(rec.map((r) => [r.key, r.label, r.bytes!.length > 1000]), [
     ["1", 0, true],
     ["2", 0, true],
     ["3", 1, true],

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import {
   count,
   nms,
@@ -22,30 +22,30 @@ Deno.test("nms() keeps the best box and drops overlaps above the threshold, best
     [1, 1, 10, 10, 0.9], // IoU with box 0 = 81 / 119 = 0.68
     [20, 20, 29, 29, 0.7],
   ]);
-  assert.deepEqual(nms(b, 0.5, "Union"), [1, 2]);
-  assert.deepEqual(nms(b, 0.7, "Union"), [1, 0, 2]);
+  assertEquals(nms(b, 0.5, "Union"), [1, 2]);
+  assertEquals(nms(b, 0.7, "Union"), [1, 0, 2]);
 });
 
 Deno.test("nms() 'Min' divides by the smaller box, so a box inside a bigger one is dropped", () => {
   const b = boxes([[0, 0, 99, 99, 0.9], [10, 10, 29, 29, 0.95]]); // small one fully inside
-  assert.deepEqual(nms(b, 0.7, "Union"), [1, 0]); // IoU = 400 / 10000
-  assert.deepEqual(nms(b, 0.7, "Min"), [1]); // overlap / min area = 1
+  assertEquals(nms(b, 0.7, "Union"), [1, 0]); // IoU = 400 / 10000
+  assertEquals(nms(b, 0.7, "Min"), [1]); // overlap / min area = 1
 });
 
 Deno.test("nms() +1 pixel convention differs from torchvision's at the edge", () => {
   // Two 10-wide boxes sharing one column: +1 convention overlaps (1x10 of 10x10), torchvision none.
   const b = boxes([[0, 0, 9, 9, 0.9], [9, 0, 18, 9, 0.8]]);
-  assert.deepEqual(nms(b, 0.05, "Union", true), [0]);
-  assert.deepEqual(nms(b, 0.05, "Union", false), [0, 1]);
+  assertEquals(nms(b, 0.05, "Union", true), [0]);
+  assertEquals(nms(b, 0.05, "Union", false), [0, 1]);
 });
 
 Deno.test("regress() moves corners by offsets times the box size; square() centres a square", () => {
   const b = boxes([[10, 20, 30, 60, 1]]);
   b.set([0.1, -0.1, 0.2, 0], 5);
   regress(b, false); // width 20, height 40
-  assert.deepEqual([...b.subarray(0, 4)], [12, 16, 34, 60]);
+  assertEquals([...b.subarray(0, 4)], [12, 16, 34, 60]);
   square(b); // w 22, h 44 -> side 44 around centre x 23
-  assert.deepEqual([...b.subarray(0, 4)], [1, 16, 45, 60]);
+  assertEquals([...b.subarray(0, 4)], [1, 16, 45, 60]);
 });
 
 Deno.test("pnetCandidates() maps cell (x, y) to the 12x12 window at stride 2 and thresholds", () => {
@@ -55,10 +55,10 @@ Deno.test("pnetCandidates() maps cell (x, y) to the 12x12 window at stride 2 and
   out[o] = -3, out[o + 1] = 3; // softmax -> 0.9975
   out.set([0.1, 0.2, 0.3, 0.4], o + 2);
   const c = pnetCandidates(out, 2, 3, 0.5, 0.6);
-  assert.equal(count(c), 1);
+  assertStrictEquals(count(c), 1);
   // x1 = fix((2*1 + 1) / 0.5) = 6, y1 = fix((2*2 + 1) / 0.5) = 10, x2 = fix(14 / 0.5) = 28 ...
-  assert.deepEqual([...c.subarray(0, 4)], [6, 10, 28, 32]);
-  assert.ok(Math.abs(c[4] - 1 / (1 + Math.exp(-6))) < 1e-12);
-  assert.deepEqual([...c.subarray(5, 9)].map((v) => Math.round(v * 10) / 10), [0.1, 0.2, 0.3, 0.4]);
-  assert.equal(count(select(c, [])), 0);
+  assertEquals([...c.subarray(0, 4)], [6, 10, 28, 32]);
+  assert(Math.abs(c[4] - 1 / (1 + Math.exp(-6))) < 1e-12);
+  assertEquals([...c.subarray(5, 9)].map((v) => Math.round(v * 10) / 10), [0.1, 0.2, 0.3, 0.4]);
+  assertStrictEquals(count(select(c, [])), 0);
 });

@@ -1,8 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { decodeImage as decodeWith } from "../pipeline/decode/decode_image.ts";
-import { type Detection, MtcnnDetector, type MtcnnOptions } from "../pipeline/align/mtcnn/detect.ts";
+import {
+  type Detection,
+  MtcnnDetector,
+  type MtcnnOptions,
+} from "../pipeline/align/mtcnn/detect.ts";
 
 /**
  * Decodes with sharp (libjpeg's default accurate IDCT and fancy upsampling, as PIL and cv2 do), so
@@ -46,7 +50,7 @@ async function checkFaceApiTest(options: MtcnnOptions, boxTolerance: number) {
   const exp = await json("expected_mtcnn.json");
   const lms: { x: number; y: number }[][] = await json("mtcnnFaceLandmarkPositions.json");
   const faces = await detect("faces.jpg", { minFaceSize: exp.options.minFaceSize, ...options });
-  assert.equal(faces.length, 6);
+  assertStrictEquals(faces.length, 6);
   exp.boxes.forEach((eb: { x: number; y: number; width: number; height: number }, i: number) => {
     const centre = [eb.x + eb.width / 2, eb.y + eb.height / 2];
     const f = faces.reduce((a, b) => {
@@ -58,14 +62,14 @@ async function checkFaceApiTest(options: MtcnnOptions, boxTolerance: number) {
     });
     const got = squared(f.box);
     [eb.x, eb.y, eb.width, eb.height].forEach((v, k) =>
-      assert.ok(Math.abs(got[k] - v) <= boxTolerance, `face ${i} box[${k}] ${got[k]} vs ${v}`)
+      assert(Math.abs(got[k] - v) <= boxTolerance, `face ${i} box[${k}] ${got[k]} vs ${v}`)
     );
-    assert.ok(Math.abs(f.score - exp.scores[i]) <= exp.tolerance.score, `face ${i} score`);
+    assert(Math.abs(f.score - exp.scores[i]) <= exp.tolerance.score, `face ${i} score`);
   });
   for (const set of lms) {
     const f = nearest(faces, [set[0].x, set[0].y]);
     set.forEach((p, k) =>
-      assert.ok(dist(f.landmarks[k], [p.x, p.y]) <= exp.tolerance.landmark_px, `landmark ${k}`)
+      assert(dist(f.landmarks[k], [p.x, p.y]) <= exp.tolerance.landmark_px, `landmark ${k}`)
     );
   }
 }
@@ -92,9 +96,9 @@ Deno.test("MtcnnDetector matches facenet-pytorch's LFW landmarks within 3 px (or
       if (x < 0 || y < 0 || x + w > img.width || y + h > img.height) continue;
       const f = nearest(faces, rf.landmarks[0]);
       rf.landmarks.forEach((p, k) =>
-        assert.ok(dist(f.landmarks[k], p) < 3, `${r.file} landmark ${k}: ${f.landmarks[k]} vs ${p}`)
+        assert(dist(f.landmarks[k], p) < 3, `${r.file} landmark ${k}: ${f.landmarks[k]} vs ${p}`)
       );
-      assert.ok(Math.abs(f.score - rf.score) < 0.05, `${r.file} score ${f.score} vs ${rf.score}`);
+      assert(Math.abs(f.score - rf.score) < 0.05, `${r.file} score ${f.score} vs ${rf.score}`);
     }
   }
 });
@@ -103,12 +107,12 @@ Deno.test("MtcnnDetector flavor 'facenet-pytorch' reproduces it: every face, lan
   const ref: { file: string; faces: RefFace[] }[] = await json("lfw_facenet_pytorch.json");
   for (const r of ref) {
     const faces = await detect(`lfw/${r.file}`, { flavor: "facenet-pytorch" });
-    assert.equal(faces.length, r.faces.length, r.file);
+    assertStrictEquals(faces.length, r.faces.length, r.file);
     r.faces.forEach((rf, i) => {
       // Same order (by score), same boxes and landmarks.
-      rf.landmarks.forEach((p, k) => assert.ok(dist(faces[i].landmarks[k], p) < 0.01, r.file));
-      rf.box.forEach((v, k) => assert.ok(Math.abs(faces[i].box[k] - v) < 0.01, r.file));
-      assert.ok(Math.abs(faces[i].score - rf.score) < 1e-4, r.file);
+      rf.landmarks.forEach((p, k) => assert(dist(faces[i].landmarks[k], p) < 0.01, r.file));
+      rf.box.forEach((v, k) => assert(Math.abs(faces[i].box[k] - v) < 0.01, r.file));
+      assert(Math.abs(faces[i].score - rf.score) < 1e-4, r.file);
     });
   }
 });
@@ -116,12 +120,12 @@ Deno.test("MtcnnDetector flavor 'facenet-pytorch' reproduces it: every face, lan
 Deno.test("MtcnnDetector finds the LFW faces face-api.js (BGR) misses, in RGB", async () => {
   const fa: { file: string; faces: RefFace[] }[] = await json("lfw_face_api_js.json");
   const missed = fa.filter((r) => r.faces.length === 0).map((r) => r.file);
-  assert.deepEqual(missed.sort(), [
+  assertEquals(missed.sort(), [
     "Bill_Cartwright_0001.jpg",
     "Ernie_Harwell_0001.jpg",
     "Teddy_Kollek_0001.jpg",
   ]);
-  for (const file of missed) assert.equal((await detect(`lfw/${file}`)).length, 1, file);
+  for (const file of missed) assertStrictEquals((await detect(`lfw/${file}`)).length, 1, file);
 });
 
 Deno.test("MtcnnDetector finds no face in a flat grey image or in noise", async () => {
@@ -134,10 +138,10 @@ Deno.test("MtcnnDetector finds no face in a flat grey image or in noise", async 
   await initBackend({ backend: "wasm" });
   const det = await MtcnnDetector.create();
   try {
-    assert.deepEqual(det.detect(grey), []);
-    assert.deepEqual(det.detect(noise), []);
+    assertEquals(det.detect(grey), []);
+    assertEquals(det.detect(noise), []);
     // An image smaller than the smallest face: no pyramid level, no face, no error.
-    assert.deepEqual(
+    assertEquals(
       det.detect({ pixels: new Uint8Array(10 * 10 * 3), width: 10, height: 10 }),
       [],
     );
@@ -151,20 +155,32 @@ Deno.test("MtcnnDetector leaks no tensors: detect() frees all, dispose() frees t
   const before = tf.memory().numTensors;
   const det = await MtcnnDetector.create();
   const loaded = tf.memory().numTensors;
-  assert.ok(loaded > before);
+  assert(loaded > before);
   const img = await decodeImage(FIX + "lfw/Ahmet_Demir_0001.jpg");
-  assert.equal(det.detect(img).length, 4);
+  assertStrictEquals(det.detect(img).length, 4);
   det.detect(await decodeImage(FIX + "faces.jpg"));
-  assert.equal(tf.memory().numTensors, loaded, "detect() leaves no tensor behind");
+  assertStrictEquals(tf.memory().numTensors, loaded, "detect() leaves no tensor behind");
   det.dispose();
-  assert.equal(tf.memory().numTensors, before, "dispose() frees every weight");
+  assertStrictEquals(tf.memory().numTensors, before, "dispose() frees every weight");
 });
 
 Deno.test("MtcnnDetector.create() rejects bad options with a clear RangeError", async () => {
   await initBackend({ backend: "wasm" });
-  await assert.rejects(MtcnnDetector.create({ minFaceSize: 0 }), /minFaceSize/);
-  await assert.rejects(MtcnnDetector.create({ factor: 1.2 }), /factor/);
-  await assert.rejects(MtcnnDetector.create({ thresholds: [0.6, 0.7] as never }), /thresholds/);
-  await assert.rejects(MtcnnDetector.create({ channelOrder: "rbg" as never }), /channelOrder/);
-  await assert.rejects(MtcnnDetector.create({}, "/nonexistent/weights"), /Cannot read MTCNN/);
+  await assertRejects(() => MtcnnDetector.create({ minFaceSize: 0 }), Error, "minFaceSize");
+  await assertRejects(() => MtcnnDetector.create({ factor: 1.2 }), Error, "factor");
+  await assertRejects(
+    () => MtcnnDetector.create({ thresholds: [0.6, 0.7] as never }),
+    Error,
+    "thresholds",
+  );
+  await assertRejects(
+    () => MtcnnDetector.create({ channelOrder: "rbg" as never }),
+    Error,
+    "channelOrder",
+  );
+  await assertRejects(
+    () => MtcnnDetector.create({}, "/nonexistent/weights"),
+    Error,
+    "Cannot read MTCNN",
+  );
 });

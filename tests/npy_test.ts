@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { encodeNpy, parseNpy, readNpy, writeNpy } from "../pipeline/formats/npy.ts";
 
 const FIX = new URL("../fixtures/eval/", import.meta.url).pathname;
@@ -19,9 +25,9 @@ function npyBytes(header: string, data: Float32Array, major = 1): Uint8Array {
 
 Deno.test("readNpy() reads a float32 [40, 2] file written by NumPy", async () => {
   const { shape, data } = await readNpy(`${FIX}tiny_embeddings.npy`);
-  assert.deepEqual(shape, [40, 2]);
+  assertEquals(shape, [40, 2]);
   // Row 1 is 3 * (12/13, 5/13), row 3 is 3 * (0, 1), both stored as float32.
-  assert.deepEqual(Array.from(data.subarray(0, 8)), [
+  assertEquals(Array.from(data.subarray(0, 8)), [
     3,
     0,
     Math.fround(36 / 13),
@@ -39,13 +45,13 @@ Deno.test("encodeNpy() pads the header to 64 bytes and parseNpy() reads it back"
     const data = Float32Array.from({ length: n }, (_, i) => i * 0.5 - 1);
     const bytes = encodeNpy({ shape, data });
     const hlen = new DataView(bytes.buffer).getUint16(8, true);
-    assert.equal((10 + hlen) % 64, 0);
-    assert.equal(bytes[10 + hlen - 1], 0x0a); // header ends with a newline
+    assertStrictEquals((10 + hlen) % 64, 0);
+    assertStrictEquals(bytes[10 + hlen - 1], 0x0a); // header ends with a newline
     const back = parseNpy(bytes);
-    assert.deepEqual(back.shape, shape);
-    assert.deepEqual(Array.from(back.data), Array.from(data));
+    assertEquals(back.shape, shape);
+    assertEquals(Array.from(back.data), Array.from(data));
   }
-  assert.match(
+  assertMatch(
     new TextDecoder().decode(encodeNpy({ shape: [3], data: new Float32Array(3) })),
     /'shape': \(3,\)/,
   );
@@ -55,26 +61,32 @@ Deno.test("parseNpy() reads version 2.0 headers (u32 length) with data at an off
   const data = Float32Array.from([1.5, -2, 3.25]);
   const bytes = npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }\n", data, 2);
   const back = parseNpy(bytes);
-  assert.deepEqual(back.shape, [3]);
-  assert.deepEqual(Array.from(back.data), [1.5, -2, 3.25]);
+  assertEquals(back.shape, [3]);
+  assertEquals(Array.from(back.data), [1.5, -2, 3.25]);
 });
 
 Deno.test("parseNpy() names the file and the reason for unsupported or broken input", () => {
   const f = new Float32Array(2);
   const h = (descr: string, fortran = "False", shape = "(2,)") =>
     `{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': ${shape}, }\n`;
-  assert.throws(
-    () => parseNpy(npyBytes(h("<f8"), new Float32Array(4)), "e.npy"),
+  assertMatch(
+    (assertThrows(() => parseNpy(npyBytes(h("<f8"), new Float32Array(4)), "e.npy")) as Error)
+      .message,
     /"e\.npy".*'<f8'/,
   );
-  assert.throws(() => parseNpy(npyBytes(h(">f4"), f), "e.npy"), /dtype '>f4'/);
-  assert.throws(() => parseNpy(npyBytes(h("<f4", "True"), f), "e.npy"), /Fortran/);
-  assert.throws(
+  assertThrows(() => parseNpy(npyBytes(h(">f4"), f), "e.npy"), Error, "dtype '>f4'");
+  assertThrows(() => parseNpy(npyBytes(h("<f4", "True"), f), "e.npy"), Error, "Fortran");
+  assertThrows(
     () => parseNpy(npyBytes(h("<f4", "False", "(3,)"), f), "e.npy"),
-    /8 bytes, expected 12/,
+    Error,
+    "8 bytes, expected 12",
   );
-  assert.throws(() => parseNpy(new TextEncoder().encode("not numpy at all"), "e.npy"), /magic/);
-  assert.throws(() => parseNpy(npyBytes("{}", f), "e.npy"), /malformed header/);
+  assertThrows(
+    () => parseNpy(new TextEncoder().encode("not numpy at all"), "e.npy"),
+    Error,
+    "magic",
+  );
+  assertThrows(() => parseNpy(npyBytes("{}", f), "e.npy"), Error, "malformed header");
 });
 
 Deno.test("writeNpy() writes atomically (no temp file left) and readNpy() reads it back", async () => {
@@ -82,9 +94,12 @@ Deno.test("writeNpy() writes atomically (no temp file left) and readNpy() reads 
   try {
     const data = Float32Array.from([0.25, 0.5, 0.75, 1]);
     await writeNpy(`${dir}/a.npy`, { shape: [2, 2], data });
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.npy"]);
-    assert.deepEqual(Array.from((await readNpy(`${dir}/a.npy`)).data), Array.from(data));
-    await assert.rejects(() => readNpy(`${dir}/missing.npy`), /Cannot read ".*missing\.npy"/);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["a.npy"]);
+    assertEquals(Array.from((await readNpy(`${dir}/a.npy`)).data), Array.from(data));
+    assertMatch(
+      ((await assertRejects(() => readNpy(`${dir}/missing.npy`))) as Error).message,
+      /Cannot read ".*missing\.npy"/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

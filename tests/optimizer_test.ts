@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { MomentumSGD } from "../model/train/optimizer.ts";
@@ -22,27 +22,35 @@ Deno.test("MomentumSGD follows v = mu*v + g, w -= lr*v over several steps", () =
     ref = ref.map((x, k) => x - lrs[i] * vel[k]);
   });
   const got = Array.from(w.dataSync());
-  ref.forEach((r, k) => assert.ok(Math.abs(got[k] - r) < 1e-6, `${got} vs ${ref}`));
+  ref.forEach((r, k) => assert(Math.abs(got[k] - r) < 1e-6, `${got} vs ${ref}`));
   // The slot round-trips through state()/restore() (what a checkpoint does).
   const copy = new MomentumSGD({ momentum: 0.9 });
   copy.restore(opt.state());
-  assert.deepEqual(
+  assertEquals(
     Array.from(copy.slots.get("w")!.dataSync()),
     Array.from(opt.slots.get("w")!.dataSync()),
   );
   copy.dispose();
   opt.dispose();
   w.dispose();
-  assert.equal(tf.memory().numTensors, before);
+  assertStrictEquals(tf.memory().numTensors, before);
 });
 
 Deno.test("MomentumSGD rejects a bad momentum, a bad lr and an unknown gradient key", () => {
-  assert.throws(() => new MomentumSGD({ momentum: 1 }), /Momentum must be in \[0, 1\)/);
+  assertThrows(() => new MomentumSGD({ momentum: 1 }), Error, "Momentum must be in [0, 1)");
   const opt = new MomentumSGD();
   const w = tf.variable(tf.scalar(1));
   const g = tf.scalar(1);
-  assert.throws(() => opt.apply(new Map([["w", w]]), new Map([["w", g]]), NaN), /Learning rate/);
-  assert.throws(() => opt.apply(new Map([["w", w]]), new Map([["x", g]]), 0.1), /No variable "x"/);
+  assertThrows(
+    () => opt.apply(new Map([["w", w]]), new Map([["w", g]]), NaN),
+    Error,
+    "Learning rate",
+  );
+  assertThrows(
+    () => opt.apply(new Map([["w", w]]), new Map([["x", g]]), 0.1),
+    Error,
+    'No variable "x"',
+  );
   tf.dispose([w, g]);
   opt.dispose();
 });

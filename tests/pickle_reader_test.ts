@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { parseBin, readBin, readPickle } from "../pipeline/formats/pickle_reader.ts";
 import { encodeBin, writeBin } from "../pipeline/formats/pickle_writer.ts";
 
@@ -25,10 +25,10 @@ Deno.test("encodeBin() writes the opcodes of Python 2 cPickle.dump((bins, issame
     0x86, 0x71, 0x04,       // TUPLE2, BINPUT 4
     0x2e,                   // STOP
   ];
-  assert.deepEqual(Array.from(bytes), expected);
+  assertEquals(Array.from(bytes), expected);
   const back = parseBin(bytes);
-  assert.deepEqual(back.images.map((b) => Array.from(b)), [[0xff, 0xd8], [0x61]]);
-  assert.deepEqual(back.issame, [true]);
+  assertEquals(back.images.map((b) => Array.from(b)), [[0xff, 0xd8], [0x61]]);
+  assertEquals(back.issame, [true]);
 });
 
 Deno.test("encodeBin() switches to BINSTRING, LONG_BINPUT and 1000-item APPENDS batches", () => {
@@ -39,10 +39,10 @@ Deno.test("encodeBin() switches to BINSTRING, LONG_BINPUT and 1000-item APPENDS 
   const issame = Array.from({ length: 601 }, (_, i) => i % 3 === 0);
   const bytes = encodeBin({ images, issame });
   // Image 0 (300 bytes): BINSTRING with an int32 length, right after PROTO, EMPTY_LIST, BINPUT 0, MARK.
-  assert.deepEqual(Array.from(bytes.subarray(6, 11)), [0x54, 0x2c, 0x01, 0x00, 0x00]);
+  assertEquals(Array.from(bytes.subarray(6, 11)), [0x54, 0x2c, 0x01, 0x00, 0x00]);
   // Image 255 gets memo index 256, the first LONG_BINPUT (u32 LE).
   const at = 6 + 5 + 300 + 2 + 254 * (3 + 2); // after image 0 and images 1..254
-  assert.deepEqual(Array.from(bytes.subarray(at, at + 3 + 5)), [
+  assertEquals(Array.from(bytes.subarray(at, at + 3 + 5)), [
     0x55,
     0x01,
     255 % 251,
@@ -54,9 +54,9 @@ Deno.test("encodeBin() switches to BINSTRING, LONG_BINPUT and 1000-item APPENDS 
   ]);
   // 1202 images = batches of 1000 and 202: two MARK ... APPENDS groups.
   const back = parseBin(bytes);
-  assert.equal(back.images.length, 1202);
-  assert.ok(back.images.every((b, i) => b.length === (i === 0 ? 300 : 1) && b[0] === i % 251));
-  assert.deepEqual(back.issame, issame);
+  assertStrictEquals(back.images.length, 1202);
+  assert(back.images.every((b, i) => b.length === (i === 0 ? 300 : 1) && b[0] === i % 251));
+  assertEquals(back.issame, issame);
 });
 
 Deno.test("readPickle() reads Python 3 protocol 4 bytes (FRAME, MEMOIZE, SHORT_BINBYTES)", () => {
@@ -64,7 +64,7 @@ Deno.test("readPickle() reads Python 3 protocol 4 bytes (FRAME, MEMOIZE, SHORT_B
   const v = readPickle(
     hex("80049518000000000000005d94284304ffd861629443016394655d942888896586942e"),
   );
-  assert.deepEqual(v, [[Uint8Array.of(0xff, 0xd8, 0x61, 0x62), Uint8Array.of(0x63)], [
+  assertEquals(v, [[Uint8Array.of(0xff, 0xd8, 0x61, 0x62), Uint8Array.of(0x63)], [
     true,
     false,
   ]]);
@@ -76,7 +76,7 @@ Deno.test("readPickle() reads Python 3 protocol 2 bytes (_codecs.encode(str, 'la
     "80025d710028635f636f646563730a656e636f64650a71015806000000c3bfc3986162710258060000006c6174696e31" +
       "7103867104527105680158010000006371066803867107527108655d71092888896586710a2e",
   ));
-  assert.deepEqual(v, [[Uint8Array.of(0xff, 0xd8, 0x61, 0x62), Uint8Array.of(0x63)], [
+  assertEquals(v, [[Uint8Array.of(0xff, 0xd8, 0x61, 0x62), Uint8Array.of(0x63)], [
     true,
     false,
   ]]);
@@ -84,40 +84,49 @@ Deno.test("readPickle() reads Python 3 protocol 2 bytes (_codecs.encode(str, 'la
 
 Deno.test("readPickle() refuses opcodes insightface bins do not use, naming opcode and offset", () => {
   // cos\nsystem\n: GLOBAL os.system
-  assert.throws(
+  assertThrows(
     () => readPickle(hex("8002636f730a73797374656d0a2e"), "evil.bin"),
-    /"evil\.bin" at byte 2: GLOBAL os\.system is not supported/,
+    Error,
+    '"evil.bin" at byte 2: GLOBAL os.system is not supported',
   );
-  assert.equal(readPickle(hex("80024b072e")), 7); // BININT1 7 is fine
-  assert.throws(() => readPickle(hex("8002470000")), /byte 2: opcode 0x47 \("G"\)/); // BINFLOAT
-  assert.throws(() => readPickle(hex("80025d28550a6162")), /truncated/);
-  assert.throws(() => readPickle(hex("800265")), /no MARK|underflow/);
+  assertStrictEquals(readPickle(hex("80024b072e")), 7); // BININT1 7 is fine
+  assertThrows(() => readPickle(hex("8002470000")), Error, 'byte 2: opcode 0x47 ("G")'); // BINFLOAT
+  assertThrows(() => readPickle(hex("80025d28550a6162")), Error, "truncated");
+  assertMatch(
+    (assertThrows(() => readPickle(hex("800265"))) as Error).message,
+    /no MARK|underflow/,
+  );
 });
 
 Deno.test("parseBin() checks the (list of bytes, list of bool) layout", () => {
-  assert.throws(() => parseBin(hex("80024b012e"), "x.bin"), /"x\.bin".*expected a pickled/);
+  assertMatch(
+    (assertThrows(() => parseBin(hex("80024b012e"), "x.bin")) as Error).message,
+    /"x\.bin".*expected a pickled/,
+  );
   // ([b'a'], [True]): one image for one pair
-  assert.throws(
+  assertThrows(
     () => parseBin(hex("80025d2855016165" + "5d28886586" + "2e"), "x.bin"),
-    /1 images for 1 pairs/,
+    Error,
+    "1 images for 1 pairs",
   );
   // ([b'a', b'b'], [1]): an int where a bool belongs
-  assert.throws(
+  assertThrows(
     () => parseBin(hex("80025d285501615501626" + "55d284b016586" + "2e")),
-    /issame 0 is not a bool/,
+    Error,
+    "issame 0 is not a bool",
   );
-  assert.throws(() => encodeBin({ images: [Uint8Array.of(1)], issame: [true] }), RangeError);
+  assertThrows(() => encodeBin({ images: [Uint8Array.of(1)], issame: [true] }), RangeError);
 });
 
 Deno.test("readBin() reads the fixture lfw_mini.bin: 4 pairs of JPEGs; writeBin() round-trips it", async () => {
   const bin = await readBin(`${FIX}lfw_mini.bin`);
-  assert.deepEqual(bin.issame, [true, false, true, false]);
-  assert.equal(bin.images.length, 8);
-  for (const b of bin.images) assert.deepEqual(Array.from(b.subarray(0, 2)), [0xff, 0xd8]);
+  assertEquals(bin.issame, [true, false, true, false]);
+  assertStrictEquals(bin.images.length, 8);
+  for (const b of bin.images) assertEquals(Array.from(b.subarray(0, 2)), [0xff, 0xd8]);
   const dir = await Deno.makeTempDir();
   try {
     await writeBin(`${dir}/copy.bin`, bin);
-    assert.deepEqual(
+    assertEquals(
       await Deno.readFile(`${dir}/copy.bin`),
       await Deno.readFile(`${FIX}lfw_mini.bin`),
     );

@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotStrictEquals,
+  assertStrictEquals,
+} from "@std/assert";
 import { runTask } from "./run_task.ts";
 
 /** Runs `deno run -A tasks/<task>.ts args` with stdin bytes; returns code, stdout, stderr. */
@@ -9,27 +15,27 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 Deno.test("list | shuffle | decode --resize 112 produces a tar that tar(1) lists", async () => {
   const list = await task("list", ["fixtures/pipeline/images"]);
-  assert.equal(list.code, 0, list.stderr);
-  assert.equal(text(list.stdout).trim().split("\n").length, 9);
+  assertStrictEquals(list.code, 0, list.stderr);
+  assertStrictEquals(text(list.stdout).trim().split("\n").length, 9);
   const shuffled = await task("shuffle", ["--seed", "7"], list.stdout);
-  assert.equal(shuffled.code, 0, shuffled.stderr);
-  assert.notEqual(text(shuffled.stdout), text(list.stdout));
+  assertStrictEquals(shuffled.code, 0, shuffled.stderr);
+  assertNotStrictEquals(text(shuffled.stdout), text(list.stdout));
   const decoded = await task("decode", ["--resize", "112", "--workers", "1"], shuffled.stdout);
-  assert.equal(decoded.code, 0, decoded.stderr);
-  assert.match(decoded.stderr, /9 decoded, 0 skipped/);
+  assertStrictEquals(decoded.code, 0, decoded.stderr);
+  assertMatch(decoded.stderr, /9 decoded, 0 skipped/);
   const tar = new Deno.Command("tar", { args: ["tvf", "-"], stdin: "piped", stdout: "piped" })
     .spawn();
   const w = tar.stdin.getWriter();
   await w.write(decoded.stdout);
   await w.close();
   const out = await tar.output();
-  assert.equal(out.code, 0);
+  assertStrictEquals(out.code, 0);
   const lines = text(out.stdout).trim().split("\n");
-  assert.equal(lines.length, 18);
-  assert.equal(lines.filter((l) => / 37632 .*\.rgb$/.test(l)).length, 9);
+  assertStrictEquals(lines.length, 18);
+  assertStrictEquals(lines.filter((l) => / 37632 .*\.rgb$/.test(l)).length, 9);
   // Shuffled order survives decoding.
   const firstKey = JSON.parse(text(shuffled.stdout).split("\n")[0]).key;
-  assert.ok(lines[0].endsWith(`${firstKey}.rgb`));
+  assert(lines[0].endsWith(`${firstKey}.rgb`));
 });
 
 Deno.test("decode --on-error skip lists bad files on stderr; fail exits non-zero naming the file", async () => {
@@ -38,75 +44,75 @@ Deno.test("decode --on-error skip lists bad files on stderr; fail exits non-zero
     "--list",
     "fixtures/pipeline/clean_list_with_bad_files.txt",
   ]);
-  assert.equal(list.code, 0, list.stderr);
+  assertStrictEquals(list.code, 0, list.stderr);
   const skip = await task("decode", ["--workers", "0"], list.stdout);
-  assert.equal(skip.code, 0, skip.stderr);
-  assert.match(skip.stderr, /3 decoded, 3 skipped/);
-  assert.match(skip.stderr, /odd\/missing: .*file not found/);
+  assertStrictEquals(skip.code, 0, skip.stderr);
+  assertMatch(skip.stderr, /3 decoded, 3 skipped/);
+  assertMatch(skip.stderr, /odd\/missing: .*file not found/);
   const fail = await task("decode", ["--on-error", "fail", "--workers", "0"], list.stdout);
-  assert.equal(fail.code, 1);
-  assert.match(fail.stderr, /^decode: Cannot decode "fixtures\/pipeline\/odd\/truncated\.jpg"/);
+  assertStrictEquals(fail.code, 1);
+  assertMatch(fail.stderr, /^decode: Cannot decode "fixtures\/pipeline\/odd\/truncated\.jpg"/);
 });
 
 Deno.test("a malformed input line is an error naming the line number", async () => {
   const bad = new TextEncoder().encode('{"key":"a","label":0}\nnot json\n');
   const r = await task("shuffle", [], bad);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /Cannot read NDJSON line 2 of stdin/);
+  assertStrictEquals(r.code, 1);
+  assertMatch(r.stderr, /Cannot read NDJSON line 2 of stdin/);
   const lst = await task("list", [
     "fixtures/pipeline/images",
     "--list",
     "fixtures/pipeline/clean_list_malformed.txt",
   ]);
-  assert.equal(lst.code, 1);
-  assert.match(lst.stderr, /list line 3 of/);
+  assertStrictEquals(lst.code, 1);
+  assertMatch(lst.stderr, /list line 3 of/);
 });
 
 Deno.test("batch prints the wraparound composition and shuffle --buffer keeps every record", async () => {
   const list = await task("list", ["fixtures/pipeline/images"]);
   const b = await task("batch", ["--batch-size", "4", "--epochs", "2"], list.stdout);
-  assert.equal(b.code, 0, b.stderr);
+  assertStrictEquals(b.code, 0, b.stderr);
   const rows = text(b.stdout).trim().split("\n").map((l) => JSON.parse(l));
-  assert.equal(rows.length, 5); // ceil(2 * 9 / 4)
+  assertStrictEquals(rows.length, 5); // ceil(2 * 9 / 4)
   const keys = text(list.stdout).trim().split("\n").map((l) => JSON.parse(l).key);
-  assert.deepEqual(rows[2].keys, [keys[8], keys[0], keys[1], keys[2]]);
-  assert.deepEqual(rows[2].sampleEpochs, [0, 1, 1, 1]);
+  assertEquals(rows[2].keys, [keys[8], keys[0], keys[1], keys[2]]);
+  assertEquals(rows[2].sampleEpochs, [0, 1, 1, 1]);
   const s = await task("shuffle", ["--buffer", "3", "--seed", "2"], list.stdout);
   const got = text(s.stdout).trim().split("\n").map((l) => JSON.parse(l).key);
-  assert.deepEqual([...got].sort(), [...keys].sort());
+  assertEquals([...got].sort(), [...keys].sort());
 });
 
 Deno.test("list --rec writes RecordIO images as a WebDataset tar that decode reads", async () => {
   const rec = await task("list", ["--rec", "fixtures/pipeline/rec/train.rec"]);
-  assert.equal(rec.code, 0, rec.stderr);
+  assertStrictEquals(rec.code, 0, rec.stderr);
   const dec = await task("decode", ["--workers", "0"], rec.stdout);
-  assert.equal(dec.code, 0, dec.stderr);
-  assert.match(dec.stderr, /4 decoded/);
+  assertStrictEquals(dec.code, 0, dec.stderr);
+  assertMatch(dec.stderr, /4 decoded/);
 });
 
 Deno.test("every stage task answers --help", async () => {
   for (const name of ["list", "shuffle", "decode", "batch"]) {
     const r = await task(name, ["--help"]);
-    assert.equal(r.code, 0, name);
-    assert.match(text(r.stdout), /Usage: /);
+    assertStrictEquals(r.code, 0, name);
+    assertMatch(text(r.stdout), /Usage: /);
   }
   const usage = await task("batch", []);
-  assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /--batch-size is required/);
+  assertStrictEquals(usage.code, 2);
+  assertMatch(usage.stderr, /--batch-size is required/);
   const unknown = await task("shuffle", ["--bogus"]);
-  assert.equal(unknown.code, 2);
-  assert.equal(unknown.stderr.trim(), "shuffle: Unknown option '--bogus' (see --help)");
+  assertStrictEquals(unknown.code, 2);
+  assertStrictEquals(unknown.stderr.trim(), "shuffle: Unknown option '--bogus' (see --help)");
   const flat = await task("list", ["fixtures/mtcnn/lfw"]);
-  assert.equal(flat.code, 1);
-  assert.match(flat.stderr, /No images under "fixtures\/mtcnn\/lfw"/);
+  assertStrictEquals(flat.code, 1);
+  assertMatch(flat.stderr, /No images under "fixtures\/mtcnn\/lfw"/);
 });
 
 Deno.test("list --rec --lazy writes NDJSON offsets that decode reads from the .rec", async () => {
   const lazy = await task("list", ["--rec", "fixtures/pipeline/rec/train.rec", "--lazy"]);
-  assert.equal(lazy.code, 0, lazy.stderr);
+  assertStrictEquals(lazy.code, 0, lazy.stderr);
   const rows = text(lazy.stdout).trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(rows.map((r) => r.label), [0, 0, 1, 1]);
+  assertEquals(rows.map((r) => r.label), [0, 0, 1, 1]);
   const dec = await task("decode", ["--workers", "0"], lazy.stdout);
-  assert.equal(dec.code, 0, dec.stderr);
-  assert.match(dec.stderr, /4 decoded, 0 skipped/);
+  assertStrictEquals(dec.code, 0, dec.stderr);
+  assertMatch(dec.stderr, /4 decoded, 0 skipped/);
 });

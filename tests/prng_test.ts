@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { deriveSeed, epochPermutation, mix32, Prng } from "../pipeline/shuffle/prng.ts";
 
 /** Reference xoshiro128** in BigInt arithmetic (independent of the Math.imul implementation). */
@@ -30,7 +36,7 @@ Deno.test("Prng() matches a BigInt reference of xoshiro128** seeded by SplitMix3
     }
     const p = new Prng(seed);
     const got = Array.from({ length: 50 }, () => p.nextU32());
-    assert.deepEqual(got, referenceStream(state, 50));
+    assertEquals(got, referenceStream(state, 50));
   }
 });
 
@@ -38,20 +44,20 @@ Deno.test("Prng.nextInt() stays in range and covers every value roughly uniforml
   const p = new Prng(1);
   const counts = new Array(6).fill(0);
   for (let i = 0; i < 60000; i++) counts[p.nextInt(6)]++;
-  for (const c of counts) assert.ok(Math.abs(c - 10000) < 500, `count ${c}`);
-  assert.throws(() => p.nextInt(0), RangeError);
-  assert.throws(() => p.nextInt(1.5), RangeError);
+  for (const c of counts) assert(Math.abs(c - 10000) < 500, `count ${c}`);
+  assertThrows(() => p.nextInt(0), RangeError);
+  assertThrows(() => p.nextInt(1.5), RangeError);
 });
 
 Deno.test("epochPermutation() is a permutation, reproducible, and new each epoch", () => {
   const a = epochPermutation(100, 7, 0);
-  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
-  assert.deepEqual(a, epochPermutation(100, 7, 0));
-  assert.notDeepEqual(a, epochPermutation(100, 7, 1));
-  assert.notDeepEqual(a, epochPermutation(100, 8, 0));
-  assert.equal(epochPermutation(0, 7, 0).length, 0);
-  assert.throws(() => epochPermutation(5, 7, -1), RangeError);
-  assert.throws(() => epochPermutation(5, 0.5, 0), RangeError);
+  assertEquals([...a].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+  assertEquals(a, epochPermutation(100, 7, 0));
+  assertNotEquals(a, epochPermutation(100, 7, 1));
+  assertNotEquals(a, epochPermutation(100, 8, 0));
+  assertStrictEquals(epochPermutation(0, 7, 0).length, 0);
+  assertThrows(() => epochPermutation(5, 7, -1), RangeError);
+  assertThrows(() => epochPermutation(5, 0.5, 0), RangeError);
 });
 
 Deno.test("epochPermutation() puts each item in each position about equally often", () => {
@@ -61,5 +67,5 @@ Deno.test("epochPermutation() puts each item in each position about equally ofte
     const p = epochPermutation(3, 11, e);
     p.forEach((item, pos) => cells[item * 3 + pos]++);
   }
-  for (const c of cells) assert.ok(Math.abs(c - 2000) < 150, `cell ${c}`);
+  for (const c of cells) assert(Math.abs(c - 2000) < 150, `cell ${c}`);
 });

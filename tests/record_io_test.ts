@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { encodeRecord, packIR, RecordIOWriter, unpackIR } from "../pipeline/list/record_io.ts";
 import { readRecordAt, RecordIOReader } from "../pipeline/list/record_io_reader.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
@@ -47,7 +47,7 @@ Deno.test("encodeRecord(packIR()) matches the hand-computed RecordIO byte layout
     0x43,
     0,
   ];
-  assert.deepEqual([...bytes], expected);
+  assertEquals([...bytes], expected);
 });
 
 Deno.test("encodeRecord() splits a payload at an aligned magic (cflag 1 then 3)", () => {
@@ -78,7 +78,7 @@ Deno.test("encodeRecord() splits a payload at an aligned magic (cflag 1 then 3)"
     0,
     0, // cflag 3, length 2, pad 2
   ];
-  assert.deepEqual([...encodeRecord(data)], expected);
+  assertEquals([...encodeRecord(data)], expected);
 });
 
 Deno.test("the fixture train.rec starts with the hand-checked header record", async () => {
@@ -111,23 +111,23 @@ Deno.test("the fixture train.rec starts with the hand-checked header record", as
     0xe0,
     0x40,
   ];
-  assert.deepEqual([...rec.subarray(0, 40)], expected);
+  assertEquals([...rec.subarray(0, 40)], expected);
   const idx = await Deno.readTextFile("fixtures/pipeline/rec/train.idx");
-  assert.ok(idx.startsWith("0\t0\n1\t40\n"), idx);
+  assert(idx.startsWith("0\t0\n1\t40\n"), idx);
 });
 
 Deno.test("RecordIOReader() reads the insightface header, image keys, labels and JPEG bytes", async () => {
   const r = await RecordIOReader.open(REC);
   try {
-    assert.deepEqual(await r.imageKeys(), [1, 2, 3, 4]);
+    assertEquals(await r.imageKeys(), [1, 2, 3, 4]);
     const recs = [];
     for (const k of [1, 2, 3, 4]) recs.push(await r.readImage(k));
-    assert.deepEqual(recs.map((x) => x.label), [0, 0, 1, 1]);
-    for (const x of recs) assert.deepEqual([...x.bytes!.subarray(0, 2)], [0xff, 0xd8]);
+    assertEquals(recs.map((x) => x.label), [0, 0, 1, 1]);
+    for (const x of recs) assertEquals([...x.bytes!.subarray(0, 2)], [0xff, 0xd8]);
     const img = await decodeImage(recs[0].bytes!, { name: "rec:1" });
-    assert.deepEqual([img.height, img.width], [112, 112]);
+    assertEquals([img.height, img.width], [112, 112]);
     const { header } = unpackIR(await r.read(5));
-    assert.deepEqual([...header.labels!], [1, 3]);
+    assertEquals([...header.labels!], [1, 3]);
   } finally {
     r.close();
   }
@@ -146,8 +146,8 @@ Deno.test("RecordIOWriter() round-trips records that contain the magic", async (
     await w.close();
     const r = await RecordIOReader.open(`${dir}/t.rec`);
     try {
-      for (let i = 0; i < payloads.length; i++) assert.deepEqual(await r.read(i + 10), payloads[i]);
-      assert.deepEqual(await r.imageKeys(), [10, 11, 12], "no header record: every key");
+      for (let i = 0; i < payloads.length; i++) assertEquals(await r.read(i + 10), payloads[i]);
+      assertEquals(await r.imageKeys(), [10, 11, 12], "no header record: every key");
     } finally {
       r.close();
     }
@@ -164,14 +164,14 @@ Deno.test("RecordIOReader() names the file on a bad index line, bad magic or tru
     await Deno.writeTextFile(`${dir}/a.idx`, "0\t0\n1\t40\n2\t4\n");
     const r = await RecordIOReader.open(`${dir}/a.rec`);
     try {
-      await assert.rejects(() => r.read(1), /a\.rec" is truncated/);
-      await assert.rejects(() => r.read(2), /Bad RecordIO magic at byte 4/);
+      await assertRejects(() => r.read(1), Error, 'a.rec" is truncated');
+      await assertRejects(() => r.read(2), Error, "Bad RecordIO magic at byte 4");
     } finally {
       r.close();
     }
     await Deno.writeTextFile(`${dir}/a.idx`, "0\t0\nnope\n");
-    await assert.rejects(() => RecordIOReader.open(`${dir}/a.rec`), /index line 2 of/);
-    await assert.rejects(() => RecordIOReader.open(`${dir}/none.rec`), /none\.idx/);
+    await assertRejects(() => RecordIOReader.open(`${dir}/a.rec`), Error, "index line 2 of");
+    await assertRejects(() => RecordIOReader.open(`${dir}/none.rec`), Error, "none.idx");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -181,19 +181,19 @@ Deno.test("RecordIOReader.lazyRecords() gives labels and offsets; readRecordAt()
   const r = await RecordIOReader.open(REC);
   try {
     const lazy = await r.lazyRecords();
-    assert.deepEqual(lazy.map((x) => [x.key, x.label, x.path]), [
+    assertEquals(lazy.map((x) => [x.key, x.label, x.path]), [
       ["1", 0, REC],
       ["2", 0, REC],
       ["3", 1, REC],
       ["4", 1, REC],
     ]);
-    assert.equal(lazy[0].offset, 40);
+    assertStrictEquals(lazy[0].offset, 40);
     for (const x of lazy) {
       const eager = await r.readImage(Number(x.key));
-      assert.deepEqual(await readRecordAt(REC, x.offset), eager.bytes);
+      assertEquals(await readRecordAt(REC, x.offset), eager.bytes);
     }
   } finally {
     r.close();
   }
-  await assert.rejects(() => readRecordAt(REC, 4), /Bad RecordIO magic at byte 4/);
+  await assertRejects(() => readRecordAt(REC, 4), Error, "Bad RecordIO magic at byte 4");
 });

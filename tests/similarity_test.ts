@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import {
   alignFace,
   applySimilarity,
@@ -9,7 +9,7 @@ import {
 } from "../pipeline/align/similarity.ts";
 
 const close = (a: number, b: number, tol: number, what: string) =>
-  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);
+  assert(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);
 
 Deno.test("estimateSimilarity() recovers a known rotation + scale + translation exactly", () => {
   const scale = 1.7, angle = 0.3, tx = -12.5, ty = 40.25;
@@ -43,15 +43,15 @@ Deno.test("estimateSimilarity() gives a mirrored point set its least-squares pro
       return s + (x - dst[i][0]) ** 2 + (y - dst[i][1]) ** 2;
     }, 0);
   for (const k of ["a", "b", "tx", "ty"] as const) {
-    for (const d of [-1e-3, 1e-3]) assert.ok(err({ ...m, [k]: m[k] + d }) >= err(m) - 1e-12, k);
+    for (const d of [-1e-3, 1e-3]) assert(err({ ...m, [k]: m[k] + d }) >= err(m) - 1e-12, k);
   }
 });
 
 Deno.test("estimateSimilarity() rejects mismatched, too few or coincident points", () => {
-  assert.throws(() => estimateSimilarity([[0, 0]], [[1, 1]]), RangeError);
-  assert.throws(() => estimateSimilarity([[0, 0], [1, 1]], [[0, 0]]), RangeError);
-  assert.throws(() => estimateSimilarity([[2, 2], [2, 2]], [[0, 0], [1, 1]]), /coincide/);
-  assert.throws(() => estimateSimilarity([[0, NaN], [1, 1]], [[0, 0], [1, 1]]), /not finite/);
+  assertThrows(() => estimateSimilarity([[0, 0]], [[1, 1]]), RangeError);
+  assertThrows(() => estimateSimilarity([[0, 0], [1, 1]], [[0, 0]]), RangeError);
+  assertThrows(() => estimateSimilarity([[2, 2], [2, 2]], [[0, 0], [1, 1]]), Error, "coincide");
+  assertThrows(() => estimateSimilarity([[0, NaN], [1, 1]], [[0, 0], [1, 1]]), Error, "not finite");
 });
 
 Deno.test("warpSimilarity() samples bilinearly and fills outside the source with 0", () => {
@@ -60,11 +60,11 @@ Deno.test("warpSimilarity() samples bilinearly and fills outside the source with
   for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) src[y * 4 + x] = 10 * x + y;
   // Shift by (-0.5, -0.25): output (u, v) samples source (u + 0.5, v + 0.25).
   const out = warpSimilarity(src, 4, 4, { a: 1, b: 0, tx: -0.5, ty: -0.25 }, 4, 1);
-  assert.equal(out[0], Math.round(10 * 0.5 + 0.25)); // 5.25 -> 5
-  assert.equal(out[1 * 4 + 1], Math.round(10 * 1.5 + 1.25)); // 16.25 -> 16
+  assertStrictEquals(out[0], Math.round(10 * 0.5 + 0.25)); // 5.25 -> 5
+  assertStrictEquals(out[1 * 4 + 1], Math.round(10 * 1.5 + 1.25)); // 16.25 -> 16
   // Far outside: 0.
   const moved = warpSimilarity(src, 4, 4, { a: 1, b: 0, tx: 100, ty: 0 }, 4, 1);
-  assert.deepEqual([...moved], new Array(16).fill(0));
+  assertEquals([...moved], new Array(16).fill(0));
 });
 
 Deno.test("alignFace() puts the 5 landmarks on the template points", () => {
@@ -87,7 +87,7 @@ Deno.test("alignFace() puts the 5 landmarks on the template points", () => {
     close(y, t[i][1], 1e-9, `landmark ${i} y`);
   }
   const at = (x: number, y: number) => pixels[(Math.round(y) * 112 + Math.round(x)) * 3];
-  assert.ok(at(t[0][0], t[0][1]) > 100, "the dot lands on the left-eye template point");
-  assert.equal(at(t[1][0], t[1][1]), 0);
-  assert.throws(() => alignFace(img, lms.slice(0, 4)), /5 landmarks/);
+  assert(at(t[0][0], t[0][1]) > 100, "the dot lands on the left-eye template point");
+  assertStrictEquals(at(t[1][0], t[1][1]), 0);
+  assertThrows(() => alignFace(img, lms.slice(0, 4)), Error, "5 landmarks");
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
@@ -30,8 +30,8 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
       ...quiet,
       onStep: (s) => keysA.push(s.keys),
     });
-    assert.equal(a.stoppedBy, "done");
-    assert.equal(a.step, 6);
+    assertStrictEquals(a.stoppedBy, "done");
+    assertStrictEquals(a.step, 6);
 
     // Interrupted after step 3 (what Ctrl-C does: finish the step, save, stop) ...
     const keysB: string[][] = [];
@@ -46,9 +46,9 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
         if (s.step === 3) abort.abort();
       },
     });
-    assert.equal(b1.stoppedBy, "interrupted");
-    assert.equal(b1.step, 3);
-    assert.match(b1.checkpoint!, /ckpt-00000003\.arcs$/);
+    assertStrictEquals(b1.stoppedBy, "interrupted");
+    assertStrictEquals(b1.step, 3);
+    assertMatch(b1.checkpoint!, /ckpt-00000003\.arcs$/);
     // ... then resumed from its newest checkpoint.
     const b2 = await runTraining({
       config: tiny(),
@@ -57,22 +57,22 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
       ...quiet,
       onStep: (s) => keysB.push(s.keys),
     });
-    assert.equal(b2.stoppedBy, "done");
-    assert.deepEqual(keysB, keysA);
+    assertStrictEquals(b2.stoppedBy, "done");
+    assertEquals(keysB, keysA);
 
     const ckA = await loadCheckpoint(a.checkpoint!);
     const ckB = await loadCheckpoint(b2.checkpoint!);
-    assert.equal(ckA.meta.step, 6);
-    assert.deepEqual(ckB.meta.cursor, ckA.meta.cursor);
-    assert.deepEqual([...ckB.tensors.keys()].sort(), [...ckA.tensors.keys()].sort());
-    assert.ok([...ckA.tensors.keys()].some((k) => k.startsWith("slot/")), "no momentum slots");
-    assert.ok([...ckA.tensors.keys()].some((k) => k.endsWith("moving_mean")), "no BN stats");
+    assertStrictEquals(ckA.meta.step, 6);
+    assertEquals(ckB.meta.cursor, ckA.meta.cursor);
+    assertEquals([...ckB.tensors.keys()].sort(), [...ckA.tensors.keys()].sort());
+    assert([...ckA.tensors.keys()].some((k) => k.startsWith("slot/")), "no momentum slots");
+    assert([...ckA.tensors.keys()].some((k) => k.endsWith("moving_mean")), "no BN stats");
     for (const [k, t] of ckA.tensors) {
-      assert.deepEqual(ckB.tensors.get(k)!.dataSync(), t.dataSync(), `tensor ${k} differs`);
+      assertEquals(ckB.tensors.get(k)!.dataSync(), t.dataSync(), `tensor ${k} differs`);
     }
     [...ckA.tensors.values(), ...ckB.tensors.values()].forEach((t) => t.dispose());
     // Keep-last-K: 2 checkpoints remain (steps 4 and 6).
-    assert.deepEqual(
+    assertEquals(
       (await listCheckpoints(`${dirA}/checkpoints`)).map((p) => p.slice(-10)),
       ["00004.arcs", "00006.arcs"],
     );
@@ -80,9 +80,9 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
     const lines = (await Deno.readTextFile(`${dirA}/log.jsonl`)).trim().split("\n");
     const e = JSON.parse(lines[lines.length - 1]);
     for (const f of ["epoch", "step", "totalLoss", "inferenceLoss", "accuracy", "imagesPerSec"]) {
-      assert.ok(f in e, `log.jsonl lacks ${f}`);
+      assert(f in e, `log.jsonl lacks ${f}`);
     }
-    assert.match(await Deno.readTextFile(`${dirA}/log.txt`), /training accuracy/);
+    assertMatch(await Deno.readTextFile(`${dirA}/log.txt`), /training accuracy/);
   } finally {
     await Deno.remove(dirA, { recursive: true });
     await Deno.remove(dirB, { recursive: true });
@@ -96,16 +96,16 @@ Deno.test("a huge learning rate stops the run with a clear message; the last goo
     // Two sane steps (checkpoint at 2), then lr 1e30 blows the weights up.
     c.schedule = { kind: "piecewise", boundaries: [2], values: [0.01, 1e30] };
     const s = await runTraining({ config: c, out: dir, ...quiet });
-    assert.equal(s.stoppedBy, "non-finite loss");
-    assert.match(s.error!, /(Loss|Gradient norm) is (NaN|Infinity).* at step [34]/);
-    assert.equal(s.exportDir, null);
+    assertStrictEquals(s.stoppedBy, "non-finite loss");
+    assertMatch(s.error!, /(Loss|Gradient norm) is (NaN|Infinity).* at step [34]/);
+    assertStrictEquals(s.exportDir, null);
     const ckpts = await listCheckpoints(`${dir}/checkpoints`);
-    assert.equal(ckpts.length, 1);
+    assertStrictEquals(ckpts.length, 1);
     const ck = await loadCheckpoint(ckpts[0]);
-    assert.equal(ck.meta.step, 2);
-    for (const t of ck.tensors.values()) assert.ok((await t.data()).every(Number.isFinite));
+    assertStrictEquals(ck.meta.step, 2);
+    for (const t of ck.tensors.values()) assert((await t.data()).every(Number.isFinite));
     ck.tensors.forEach((t) => t.dispose());
-    assert.match(await Deno.readTextFile(`${dir}/log.txt`), /STOPPED: .*last good checkpoint/);
+    assertMatch(await Deno.readTextFile(`${dir}/log.txt`), /STOPPED: .*last good checkpoint/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -120,13 +120,13 @@ Deno.test("the exported backbone loads as a TF.js model and embeds faces", async
     const s = await runTraining({ config: c, out: dir, ...quiet });
     const before = tf.memory().numTensors;
     const e = await Embedder.load(`${s.exportDir}/model.json`);
-    assert.equal(e.inputSize, 32);
+    assertStrictEquals(e.inputSize, 32);
     const img = { pixels: new Uint8Array(112 * 112 * 3).fill(90), height: 112, width: 112 };
     const [v] = await e.embed([img]);
-    assert.equal(v.length, 32);
-    assert.ok(Math.abs(v.reduce((a, x) => a + x * x, 0) - 1) < 1e-4);
+    assertStrictEquals(v.length, 32);
+    assert(Math.abs(v.reduce((a, x) => a + x * x, 0) - 1) < 1e-4);
     e.dispose();
-    assert.equal(tf.memory().numTensors, before);
+    assertStrictEquals(tf.memory().numTensors, before);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

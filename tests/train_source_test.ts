@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { TrainSource, type TrainSourceOptions } from "../pipeline/batch/train_source.ts";
 import { readCleanList, readImageFolder } from "../pipeline/list/list_reader.ts";
@@ -47,20 +47,20 @@ Deno.test("TrainSource() yields [B,112,112,3] float32 in [-1,1] with int32 label
   const src = new TrainSource(records, { batchSize: 4, seed: 3, workers: 0 });
   try {
     const b = (await src.next())!;
-    assert.deepEqual(b.images.shape, [4, 112, 112, 3]);
-    assert.equal(b.images.dtype, "float32");
-    assert.equal(b.labels.dtype, "int32");
+    assertEquals(b.images.shape, [4, 112, 112, 3]);
+    assertStrictEquals(b.images.dtype, "float32");
+    assertStrictEquals(b.labels.dtype, "int32");
     const px = await b.images.data();
-    assert.ok(px.every((v) => v >= -1 && v <= 1));
+    assert(px.every((v) => v >= -1 && v <= 1));
     // (x - 127.5) / 128 of the decoded, resized first sample.
     const first = records.find((r) => r.key === b.keys[0])!;
     const ref = await decodeImage(first.path!, { resize: 112 });
     for (const i of [0, 1, 2, 5000, 37631]) {
-      assert.equal(px[i], Math.fround((ref.pixels[i] - 127.5) / 128));
+      assertStrictEquals(px[i], Math.fround((ref.pixels[i] - 127.5) / 128));
     }
     const order = epochPermutation(records.length, 3, 0);
-    assert.deepEqual(b.keys, [...order.slice(0, 4)].map((i) => records[i].key));
-    assert.deepEqual(
+    assertEquals(b.keys, [...order.slice(0, 4)].map((i) => records[i].key));
+    assertEquals(
       [...(await b.labels.data())],
       [...order.slice(0, 4)].map((i) => records[i].label),
     );
@@ -69,7 +69,7 @@ Deno.test("TrainSource() yields [B,112,112,3] float32 in [-1,1] with int32 label
   } finally {
     src.close();
   }
-  assert.equal(tf.memory().numTensors, before);
+  assertStrictEquals(tf.memory().numTensors, before);
 });
 
 Deno.test("TrainSource() resumes from a saved cursor with identical batches (7 steps, then more)", async () => {
@@ -77,14 +77,14 @@ Deno.test("TrainSource() resumes from a saved cursor with identical batches (7 s
   const whole = await take(records, opts, 10);
   const head = await take(records, opts, 7);
   const saved = JSON.parse(JSON.stringify(head.cursor));
-  assert.deepEqual(saved, { epoch: 3, start: 1, step: 7 });
+  assertEquals(saved, { epoch: 3, start: 1, step: 7 });
   const tail = await take(records, { ...opts, cursor: saved }, 3);
   for (let i = 0; i < 3; i++) {
-    assert.deepEqual(tail.out[i].keys, whole.out[7 + i].keys);
-    assert.deepEqual(tail.out[i].labels, whole.out[7 + i].labels);
-    assert.deepEqual(tail.out[i].step, whole.out[7 + i].step);
-    assert.deepEqual(tail.out[i].epoch, whole.out[7 + i].epoch);
-    assert.deepEqual(tail.out[i].pixels, whole.out[7 + i].pixels, "same flips on resume");
+    assertEquals(tail.out[i].keys, whole.out[7 + i].keys);
+    assertEquals(tail.out[i].labels, whole.out[7 + i].labels);
+    assertEquals(tail.out[i].step, whole.out[7 + i].step);
+    assertEquals(tail.out[i].epoch, whole.out[7 + i].epoch);
+    assertEquals(tail.out[i].pixels, whole.out[7 + i].pixels, "same flips on resume");
   }
 });
 
@@ -101,10 +101,10 @@ Deno.test("TrainSource() flip mirrors some images left-right and leaves the othe
     const isMirror = [0, 17, 111].every((x) =>
       f[50 * s + x * 3 + 1] === a[50 * s + (111 - x) * 3 + 1]
     );
-    assert.ok(same || isMirror, `image ${b} is neither kept nor mirrored`);
+    assert(same || isMirror, `image ${b} is neither kept nor mirrored`);
     if (!same) mirrored++;
   }
-  assert.ok(mirrored > 0 && mirrored < 9, `${mirrored} of 9 mirrored`);
+  assert(mirrored > 0 && mirrored < 9, `${mirrored} of 9 mirrored`);
 });
 
 Deno.test("TrainSource() skip mode shortens the batch and lists the bad files; fail mode throws", async () => {
@@ -113,15 +113,16 @@ Deno.test("TrainSource() skip mode shortens the batch and lists the bad files; f
     "fixtures/pipeline",
   );
   const r = await take(mixed, { batchSize: 6, seed: 0, workers: 2 }, 1);
-  assert.equal(r.out[0].keys.length, 3);
-  assert.deepEqual(r.skipped.map((s) => s.key).sort(), [
+  assertStrictEquals(r.out[0].keys.length, 3);
+  assertEquals(r.skipped.map((s) => s.key).sort(), [
     "odd/corrupt",
     "odd/missing",
     "odd/truncated",
   ]);
-  await assert.rejects(
+  await assertRejects(
     () => take(mixed, { batchSize: 6, seed: 0, onError: "fail", workers: 0 }, 1),
-    /Cannot decode "fixtures\/pipeline\/odd\//,
+    Error,
+    'Cannot decode "fixtures/pipeline/odd/',
   );
 });
 
@@ -136,23 +137,25 @@ Deno.test("TrainSource() decodes RecordIO bytes, stops after `steps`, and stream
     b.labels.dispose();
   }
   src.close();
-  assert.deepEqual(seen, [[3, 56, 56, 3], [3, 56, 56, 3]]);
+  assertEquals(seen, [[3, 56, 56, 3], [3, 56, 56, 3]]);
 });
 
 Deno.test("TrainSource() rejects bad options and records without labels", () => {
-  assert.throws(() => new TrainSource(records, { batchSize: 0 }), RangeError);
-  assert.throws(() => new TrainSource(records, { batchSize: 2, steps: -1 }), /steps must be/);
-  assert.throws(
+  assertThrows(() => new TrainSource(records, { batchSize: 0 }), RangeError);
+  assertThrows(() => new TrainSource(records, { batchSize: 2, steps: -1 }), Error, "steps must be");
+  assertThrows(
     () => new TrainSource(records, { batchSize: 2, onError: "x" as "skip" }),
     RangeError,
   );
-  assert.throws(
+  assertThrows(
     () => new TrainSource([{ key: "a", label: -1, path: "a.jpg" }], { batchSize: 1 }),
-    /training label/,
+    Error,
+    "training label",
   );
-  assert.throws(
+  assertThrows(
     () => new TrainSource([{ key: "a", label: 0 }], { batchSize: 1 }),
-    /neither path nor bytes/,
+    Error,
+    "neither path nor bytes",
   );
 });
 
@@ -160,12 +163,12 @@ Deno.test("TrainSource() reads lazy RecordIO records on demand with the same pix
   const { readRecordIO, readRecordIOLazy } = await import("../pipeline/list/list_reader.ts");
   const eager = await Array.fromAsync(readRecordIO("fixtures/pipeline/rec/train.rec"));
   const { records: lazy } = await readRecordIOLazy("fixtures/pipeline/rec/train.rec");
-  assert.ok(lazy.every((r) => r.bytes === undefined));
+  assert(lazy.every((r) => r.bytes === undefined));
   const a = await take(eager, { batchSize: 4, seed: 1, workers: 0 }, 2);
   const b = await take(lazy, { batchSize: 4, seed: 1, workers: 1 }, 2);
   for (let i = 0; i < 2; i++) {
-    assert.deepEqual(b.out[i].keys, a.out[i].keys);
-    assert.deepEqual(b.out[i].labels, a.out[i].labels);
-    assert.deepEqual(b.out[i].pixels, a.out[i].pixels);
+    assertEquals(b.out[i].keys, a.out[i].keys);
+    assertEquals(b.out[i].labels, a.out[i].labels);
+    assertEquals(b.out[i].pixels, a.out[i].pixels);
   }
 });

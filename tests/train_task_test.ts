@@ -1,21 +1,22 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
-import { configFromFlags } from "../model/train/train_flags.ts";
+import { configFromFlags, TRAIN_FLAGS } from "../tasks/train_flags.ts";
+import { parseFlags, UsageError } from "../tasks/cli.ts";
 
 const DENO = Deno.execPath();
 
 Deno.test("deno task train --help is instant and a bad flag is one clear line", async () => {
   const help = await new Deno.Command(DENO, { args: ["run", "-A", "tasks/train.ts", "--help"] })
     .output();
-  assert.equal(help.code, 0);
-  assert.match(new TextDecoder().decode(help.stdout), /--micro-batch N/);
+  assertStrictEquals(help.code, 0);
+  assertMatch(new TextDecoder().decode(help.stdout), /--micro-batch N/);
   const bad = await new Deno.Command(DENO, {
     args: ["run", "-A", "tasks/train.ts", "--batch-size", "zero"],
   }).output();
-  assert.equal(bad.code, 1);
-  assert.equal(
+  assertStrictEquals(bad.code, 2);
+  assertStrictEquals(
     new TextDecoder().decode(bad.stderr).trim(),
-    'train: --batch-size must be an integer >= 1, got "zero"',
+    'train: --batch-size must be an integer >= 1, got "zero" (see --help)',
   );
 });
 
@@ -48,18 +49,18 @@ Deno.test("Ctrl-C (SIGINT) saves a checkpoint and exits cleanly", async () => {
     for (;;) {
       const text = await Deno.readTextFile(`${out}/log.jsonl`).catch(() => "");
       if (text.split("\n").length > 3) break;
-      assert.ok(Date.now() < deadline, "training did not start within 60 s");
+      assert(Date.now() < deadline, "training did not start within 60 s");
       await new Promise((r) => setTimeout(r, 200));
     }
     child.kill("SIGINT");
     const { code, stdout, stderr } = await child.output();
     const err = new TextDecoder().decode(stderr);
-    assert.equal(code, 130, err);
-    assert.match(err, /interrupt: finishing the current step and saving a checkpoint/);
-    assert.match(new TextDecoder().decode(stdout), /== interrupted after \d+ steps/);
+    assertStrictEquals(code, 130, err);
+    assertMatch(err, /interrupt: finishing the current step and saving a checkpoint/);
+    assertMatch(new TextDecoder().decode(stdout), /== interrupted after \d+ steps/);
     const [ckpt] = await listCheckpoints(`${out}/checkpoints`);
     const ck = await loadCheckpoint(ckpt);
-    assert.ok(ck.meta.step >= 3 && ck.meta.step < 500);
+    assert(ck.meta.step >= 3 && ck.meta.step < 500);
     ck.tensors.forEach((t) => t.dispose());
   } finally {
     await Deno.remove(out, { recursive: true });
@@ -69,32 +70,43 @@ Deno.test("Ctrl-C (SIGINT) saves a checkpoint and exits cleanly", async () => {
 Deno.test("configFromFlags() applies flags over the preset and names the bad flag", () => {
   const c = configFromFlags({
     preset: "r50-ms1m",
-    "batch-size": "64",
-    "micro-batch": "16",
-    lr: "0.05",
-    steps: "1000",
+    "batch-size": 64,
+    "micro-batch": 16,
+    lr: 0.05,
+    steps: 1000,
     margin: "cosface",
-    m: "0.4",
-    wd: "0.0001",
+    m: 0.4,
+    wd: 0.0001,
   });
-  assert.equal(c.network.depth, 50);
-  assert.equal(c.batchSize, 64);
-  assert.equal(c.microBatch, 16);
-  assert.equal(c.margin.type, "cosface");
-  assert.equal(c.margin.m3, 0.4);
-  assert.equal(c.weightDecay, 0.0001);
-  assert.equal(c.steps, 1000);
-  assert.equal(c.schedule.kind, "piecewise");
-  if (c.schedule.kind === "piecewise") assert.equal(c.schedule.values[0], 0.05);
-  const w = configFromFlags({ warmup: "5", lr: "0.2" });
-  assert.deepEqual(w.schedule, { kind: "poly", base: 0.2, warmupSteps: 5, totalSteps: w.steps });
+  assertStrictEquals(c.network.depth, 50);
+  assertStrictEquals(c.batchSize, 64);
+  assertStrictEquals(c.microBatch, 16);
+  assertStrictEquals(c.margin.type, "cosface");
+  assertStrictEquals(c.margin.m3, 0.4);
+  assertStrictEquals(c.weightDecay, 0.0001);
+  assertStrictEquals(c.steps, 1000);
+  assertStrictEquals(c.schedule.kind, "piecewise");
+  if (c.schedule.kind === "piecewise") assertStrictEquals(c.schedule.values[0], 0.05);
+  const w = configFromFlags({ warmup: 5, lr: 0.2 });
+  assertEquals(w.schedule, { kind: "poly", base: 0.2, warmupSteps: 5, totalSteps: w.steps });
   const p = configFromFlags({ "lr-steps": "10,20" });
-  assert.deepEqual(p.schedule.kind === "piecewise" && p.schedule.boundaries, [10, 20]);
-  assert.throws(() => configFromFlags({ preset: "r51" }), /Unknown preset "r51"/);
-  assert.throws(
-    () => configFromFlags({ "batch-size": "6", "micro-batch": "4" }),
-    /multiple of --micro-batch/,
+  assertEquals(p.schedule.kind === "piecewise" && p.schedule.boundaries, [10, 20]);
+  assertThrows(() => configFromFlags({ preset: "r51" }), Error, 'Unknown preset "r51"');
+  assertThrows(
+    () => configFromFlags({ "batch-size": 6, "micro-batch": 4 }),
+    Error,
+    "multiple of --micro-batch",
   );
-  assert.throws(() => configFromFlags({ network: "r20" }), /--network must be r18/);
-  assert.throws(() => configFromFlags({ steps: "5", epochs: "1" }), /--steps or --epochs/);
+  assertThrows(() => configFromFlags({ network: "r20" }), Error, "--network must be r18");
+  assertThrows(() => configFromFlags({ steps: 5, epochs: 1 }), Error, "--steps or --epochs");
+  // Single-flag rules are checked while parsing, with the flag's name.
+  const parse = (args: string[]) => parseFlags(args, TRAIN_FLAGS, { help: "" }).flags;
+  assertStrictEquals(parse(["--input-size", "96"])["input-size"], 96);
+  assertThrows(() => parse(["--input-size", "100"]), UsageError, "a multiple of 16");
+  assertThrows(
+    () => parse(["--momentum", "1"]),
+    UsageError,
+    "--momentum must be a number in [0, 1)",
+  );
+  assertThrows(() => parse(["--width", "0"]), UsageError, "--width must be a number in (0, 4]");
 });

@@ -1,4 +1,11 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { NonFiniteLossError, Trainer, type TrainerOptions } from "../model/train/trainer.ts";
@@ -42,21 +49,21 @@ Deno.test("--micro-batch: accumulated gradient equals the full-batch gradient (B
   const full = trainer.gradients(x, y);
   const acc = trainer.accumulate(x, y);
   const { worst, scale } = await maxAbsDiff(full.grads, acc.grads);
-  assert.ok(scale > 0);
-  assert.ok(worst <= 1e-4 * scale, `max |diff| ${worst} vs max |g| ${scale}`);
-  assert.ok(Math.abs(full.total.dataSync()[0] - acc.total.dataSync()[0]) < 1e-4);
+  assert(scale > 0);
+  assert(worst <= 1e-4 * scale, `max |diff| ${worst} vs max |g| ${scale}`);
+  assert(Math.abs(full.total.dataSync()[0] - acc.total.dataSync()[0]) < 1e-4);
   // The halves' gradients really differ (else the check above proves nothing).
   const ya = tf.tensor1d([0, 1, 2, 3], "int32");
   const yb = tf.tensor1d([4, 0, 1, 2], "int32");
   const a = trainer.gradients(half, ya);
   const b = trainer.gradients(half, yb);
-  assert.ok((await maxAbsDiff(a.grads, b.grads)).worst > 1e-3);
+  assert((await maxAbsDiff(a.grads, b.grads)).worst > 1e-3);
   for (const r of [full, acc, a, b]) {
     r.grads.forEach((g) => g.dispose());
     tf.dispose([r.total, r.inference, r.decay, r.correct]);
   }
   tf.dispose([half, x, y, ya, yb]);
-  assert.equal(tf.memory().numTensors, before);
+  assertStrictEquals(tf.memory().numTensors, before);
   trainer.dispose();
 });
 
@@ -69,7 +76,7 @@ Deno.test("Trainer step leaves tf.memory().numTensors the same after step 10 and
     await trainer.trainStep(x, y, 0.01, step);
     if (step === 10) at10 = tf.memory().numTensors;
   }
-  assert.equal(tf.memory().numTensors, at10);
+  assertStrictEquals(tf.memory().numTensors, at10);
   tf.dispose([x, y]);
   trainer.dispose();
 });
@@ -82,14 +89,14 @@ Deno.test("Trainer.trainStep() lowers the loss on a fixed batch and updates BN m
   const first = await trainer.trainStep(x, y, 0.05, 0);
   let last = first;
   for (let i = 1; i < 15; i++) last = await trainer.trainStep(x, y, 0.05, i);
-  assert.ok(
+  assert(
     last.inferenceLoss < first.inferenceLoss,
     `${first.inferenceLoss} -> ${last.inferenceLoss}`,
   );
-  assert.ok(first.weightDecayLoss > 0);
-  assert.ok(Math.abs(first.totalLoss - first.inferenceLoss - first.weightDecayLoss) < 1e-4);
+  assert(first.weightDecayLoss > 0);
+  assert(Math.abs(first.totalLoss - first.inferenceLoss - first.weightDecayLoss) < 1e-4);
   const mean1 = trainer.model.getLayer("stem_bn").getWeights()[2].dataSync();
-  assert.ok(mean1.some((v, i) => v !== mean0[i]), "BN moving mean did not move");
+  assert(mean1.some((v, i) => v !== mean0[i]), "BN moving mean did not move");
   tf.dispose([x, y]);
   trainer.dispose();
 });
@@ -99,12 +106,9 @@ Deno.test("a NaN loss raises NonFiniteLossError and leaves the weights untouched
   const x = tf.fill([4, 16, 16, 3], NaN) as tf.Tensor4D;
   const y = tf.tensor1d([0, 1, 2, 3], "int32");
   const before = trainer.head.weights.dataSync().slice();
-  await assert.rejects(() => trainer.trainStep(x, y, 0.1, 7), (e: Error) => {
-    assert.ok(e instanceof NonFiniteLossError);
-    assert.match(e.message, /(Loss|Gradient norm) is NaN.* at step 7/);
-    return true;
-  });
-  assert.deepEqual(trainer.head.weights.dataSync(), before);
+  const e = await assertRejects(() => trainer.trainStep(x, y, 0.1, 7), NonFiniteLossError);
+  assertMatch(e.message, /(Loss|Gradient norm) is NaN.* at step 7/);
+  assertEquals(trainer.head.weights.dataSync(), before);
   tf.dispose([x, y]);
   trainer.dispose();
 });
@@ -141,7 +145,7 @@ Deno.test("cpu and wasm backends compute the same step (loss and gradients)", as
   }
   await initBackend({ backend: "wasm" });
   const [w, c] = results;
-  assert.ok(Math.abs(w.loss - c.loss) < 1e-4 * Math.abs(c.loss), `${w.loss} vs ${c.loss}`);
+  assert(Math.abs(w.loss - c.loss) < 1e-4 * Math.abs(c.loss), `${w.loss} vs ${c.loss}`);
   // Float32 sums in another order: relative 1e-3 per tensor, plus 1e-5 of the largest gradient
   // for the ones that are 0 in exact arithmetic (a BN beta right before another BN).
   const global = Math.max(...[...c.grads.values()].map((g) => Math.max(...g.map(Math.abs))));
@@ -149,7 +153,7 @@ Deno.test("cpu and wasm backends compute the same step (loss and gradients)", as
     const gw = w.grads.get(k)!;
     const scale = Math.max(...gc.map(Math.abs));
     const diff = Math.max(...gc.map((v, i) => Math.abs(v - gw[i])));
-    assert.ok(diff <= 1e-3 * scale + 1e-5 * global, `${k}: max diff ${diff}, max |g| ${scale}`);
+    assert(diff <= 1e-3 * scale + 1e-5 * global, `${k}: max diff ${diff}, max |g| ${scale}`);
   }
 });
 
@@ -157,9 +161,10 @@ Deno.test("Trainer rejects a batch that is not a multiple of the micro-batch", (
   const trainer = new Trainer({ ...TINY, microBatch: 3 });
   const x = images(4, 4);
   const y = tf.tensor1d([0, 1, 2, 3], "int32");
-  assert.throws(
+  assertThrows(
     () => trainer.accumulate(x, y),
-    /Batch size 4 is not a multiple of the micro-batch size 3/,
+    Error,
+    "Batch size 4 is not a multiple of the micro-batch size 3",
   );
   tf.dispose([x, y]);
   trainer.dispose();

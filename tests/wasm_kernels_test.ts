@@ -3,17 +3,17 @@
  * plus the full gradients of a small conv + batch-norm + PReLU net. No tensor or wasm heap leaks.
  */
 import * as tf from "@tensorflow/tfjs";
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 
 await initBackend({ backend: "wasm" });
 
 /** max |a - b| / max |b|: a relative error that ignores where b is near zero. */
 function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, "lengths differ");
+  assertStrictEquals(a.length, b.length, "lengths differ");
   let diff = 0, scale = 0;
   for (let i = 0; i < a.length; i++) {
-    assert.ok(Number.isFinite(a[i]), `non-finite value at ${i}`);
+    assert(Number.isFinite(a[i]), `non-finite value at ${i}`);
     diff = Math.max(diff, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(b[i]));
   }
@@ -31,8 +31,8 @@ function on(backend: "wasm" | "cpu", f: () => tf.Tensor | tf.Tensor[]): Float32A
   const outs = Array.isArray(out) ? out : [out];
   const values = outs.map((t) => Float32Array.from(t.dataSync()));
   tf.dispose(outs);
-  assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
-  assert.equal(tf.backend().numDataIds(), dataIds, `${backend}: backend data leaked`);
+  assertStrictEquals(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+  assertStrictEquals(tf.backend().numDataIds(), dataIds, `${backend}: backend data leaked`);
   tf.setBackend("wasm");
   return values;
 }
@@ -41,7 +41,7 @@ function assertSame(f: () => tf.Tensor | tf.Tensor[], label: string, tol = 1e-4)
   const w = on("wasm", f), c = on("cpu", f);
   w.forEach((v, i) => {
     const e = relError(v, c[i]);
-    assert.ok(e <= tol, `${label} output ${i}: relative error ${e.toExponential(2)} > ${tol}`);
+    assert(e <= tol, `${label} output ${i}: relative error ${e.toExponential(2)} > ${tol}`);
   });
 }
 
@@ -146,10 +146,10 @@ Deno.test("Identity and same-dtype Cast share data; the copy outlives its source
   const expected = x.dataSync().slice();
   const y = tf.clone(x), z = tf.cast(x, "float32");
   x.dispose();
-  assert.deepEqual(y.dataSync(), expected);
-  assert.deepEqual(z.dataSync(), expected);
+  assertEquals(y.dataSync(), expected);
+  assertEquals(z.dataSync(), expected);
   tf.dispose([y, z]);
-  assert.equal(tf.backend().numDataIds(), dataIds);
+  assertStrictEquals(tf.backend().numDataIds(), dataIds);
 });
 
 Deno.test("batch-norm (moments + batchNorm) and PReLU gradients match cpu", () => {

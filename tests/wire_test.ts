@@ -1,4 +1,10 @@
-import assert from "node:assert/strict";
+import {
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import {
   detectFormat,
   NdjsonDecodeStream,
@@ -10,12 +16,9 @@ import {
 } from "../pipeline/formats/wire.ts";
 import { TarDecodeStream, TarEncodeStream } from "../pipeline/formats/tar.ts";
 import type { ImageRecord, ListRecord } from "../pipeline/records.ts";
+import { toBytes } from "@std/streams/to-bytes";
 
 const enc = new TextEncoder();
-
-async function bytesOf(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(s).arrayBuffer());
-}
 
 /** Splits bytes into small uneven chunks, to exercise chunk boundaries. */
 function chunked(b: Uint8Array, size = 97): ReadableStream<Uint8Array> {
@@ -29,26 +32,28 @@ Deno.test("NDJSON round-trips list records across chunk boundaries", async () =>
     { key: "a/1", label: 0, path: "x/a/1.jpg" },
     { key: "b/ü 2", label: 5, path: "x/b/ü 2.jpg" },
   ];
-  const bytes = await bytesOf(recordsToNdjson(ReadableStream.from(recs)));
+  const bytes = await toBytes(recordsToNdjson(ReadableStream.from(recs)));
   const back = await Array.fromAsync(chunked(bytes, 7).pipeThrough(new NdjsonDecodeStream()));
-  assert.deepEqual(back, recs);
+  assertEquals(back, recs);
 });
 
 Deno.test("NdjsonDecodeStream() names the line number of a malformed line", async () => {
   const text = '{"key":"a","label":0}\n\n{"key":"b","label":1}\n{"key":"c",label:2}\n';
-  await assert.rejects(
+  await assertRejects(
     () =>
       Array.fromAsync(
         ReadableStream.from([enc.encode(text)]).pipeThrough(new NdjsonDecodeStream("in.ndjson")),
       ),
-    /Cannot read NDJSON line 4 of in\.ndjson/,
+    Error,
+    "Cannot read NDJSON line 4 of in.ndjson",
   );
   const noLabel = '{"key":"a"}\n';
-  await assert.rejects(
-    () =>
+  assertMatch(
+    ((await assertRejects(() =>
       Array.fromAsync(
         ReadableStream.from([enc.encode(noLabel)]).pipeThrough(new NdjsonDecodeStream()),
-      ),
+      )
+    )) as Error).message,
     /line 1 .*"label" must be an integer/,
   );
 });
@@ -57,7 +62,7 @@ Deno.test("recordsToNdjson() refuses records that carry image bytes", async () =
   const s = recordsToNdjson(
     ReadableStream.from([{ key: "a", label: 0, bytes: new Uint8Array(3) }]),
   );
-  await assert.rejects(() => bytesOf(s), /write it as tar/);
+  await assertRejects(() => toBytes(s), Error, "write it as tar");
 });
 
 Deno.test("tar round-trips short, 100+ and 255+ character names", async () => {
@@ -67,10 +72,10 @@ Deno.test("tar round-trips short, 100+ and 255+ character names", async () => {
     { name: `${"x".repeat(300)}.jpg`, data: new Uint8Array(512).fill(1) },
     { name: "empty.bin", data: new Uint8Array(0) },
   ];
-  const bytes = await bytesOf(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()));
-  assert.equal(bytes.length % 512, 0);
+  const bytes = await toBytes(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()));
+  assertStrictEquals(bytes.length % 512, 0);
   const back = await Array.fromAsync(chunked(bytes, 333).pipeThrough(new TarDecodeStream()));
-  assert.deepEqual(back, entries);
+  assertEquals(back, entries);
 });
 
 Deno.test("the system tar lists what TarEncodeStream writes", async () => {
@@ -83,17 +88,17 @@ Deno.test("the system tar lists what TarEncodeStream writes", async () => {
       width: 3,
     },
   ];
-  const bytes = await bytesOf(recordsToTar(ReadableStream.from(recs)));
+  const bytes = await toBytes(recordsToTar(ReadableStream.from(recs)));
   const p = new Deno.Command("tar", { args: ["tvf", "-"], stdin: "piped", stdout: "piped" })
     .spawn();
   const w = p.stdin.getWriter();
   await w.write(bytes);
   await w.close();
   const { code, stdout } = await p.output();
-  assert.equal(code, 0);
+  assertStrictEquals(code, 0);
   const text = new TextDecoder().decode(stdout);
-  assert.match(text, / 18 .*id1\/img_0001\.rgb/);
-  assert.match(text, /id1\/img_0001\.json/);
+  assertMatch(text, / 18 .*id1\/img_0001\.rgb/);
+  assertMatch(text, /id1\/img_0001\.json/);
 });
 
 Deno.test("WebDataset encode/decode keeps pixels, bytes and metadata by key", async () => {
@@ -113,65 +118,70 @@ Deno.test("WebDataset encode/decode keeps pixels, bytes and metadata by key", as
       new WdsDecodeStream(),
     ),
   );
-  assert.deepEqual(back, recs);
-  await assert.rejects(
+  assertEquals(back, recs);
+  await assertRejects(
     () =>
       Array.fromAsync(
         ReadableStream.from([{ key: "a.b", label: 0 }]).pipeThrough(new WdsEncodeStream()),
       ),
-    /may not contain "\."/,
+    Error,
+    'may not contain "."',
   );
 });
 
 Deno.test("WdsDecodeStream() rejects a sample without json or with the wrong pixel count", async () => {
   const run = (entries: { name: string; data: Uint8Array }[]) =>
     Array.fromAsync(ReadableStream.from(entries).pipeThrough(new WdsDecodeStream("t.tar")));
-  await assert.rejects(
+  await assertRejects(
     () => run([{ name: "k.rgb", data: new Uint8Array(3) }]),
-    /"k" of t\.tar: no k\.json/,
+    Error,
+    '"k" of t.tar: no k.json',
   );
-  await assert.rejects(
+  await assertRejects(
     () =>
       run([
         { name: "k.rgb", data: new Uint8Array(5) },
         { name: "k.json", data: enc.encode('{"key":"k","label":0,"height":1,"width":1}') },
       ]),
-    /5 bytes is not 1x1x3/,
+    Error,
+    "5 bytes is not 1x1x3",
   );
 });
 
 Deno.test("readRecords() detects NDJSON, tar and empty input", async () => {
   const recs: ListRecord[] = [{ key: "a", label: 0, path: "a.jpg" }];
   const nd = await readRecords(
-    chunked(await bytesOf(recordsToNdjson(ReadableStream.from(recs))), 5),
+    chunked(await toBytes(recordsToNdjson(ReadableStream.from(recs))), 5),
   );
-  assert.equal(nd.format, "ndjson");
-  assert.deepEqual(await Array.fromAsync(nd.records), recs);
-  const tarBytes = await bytesOf(recordsToTar(ReadableStream.from(recs)));
+  assertStrictEquals(nd.format, "ndjson");
+  assertEquals(await Array.fromAsync(nd.records), recs);
+  const tarBytes = await toBytes(recordsToTar(ReadableStream.from(recs)));
   const t = await readRecords(chunked(tarBytes, 100));
-  assert.equal(t.format, "tar");
-  assert.deepEqual(await Array.fromAsync(t.records), recs);
+  assertStrictEquals(t.format, "tar");
+  assertEquals(await Array.fromAsync(t.records), recs);
   const empty = await readRecords(ReadableStream.from([] as Uint8Array[]));
-  assert.equal(empty.format, undefined);
-  assert.deepEqual(await Array.fromAsync(empty.records), []);
-  assert.throws(() => detectFormat(enc.encode("hello")), /Cannot detect the input format/);
+  assertStrictEquals(empty.format, undefined);
+  assertEquals(await Array.fromAsync(empty.records), []);
+  assertThrows(() => detectFormat(enc.encode("hello")), Error, "Cannot detect the input format");
 });
 
 Deno.test("TarDecodeStream() reports a bad checksum and a truncated stream", async () => {
-  const good = await bytesOf(
+  const good = await toBytes(
     ReadableStream.from([{ name: "a.json", data: enc.encode("{}") }]).pipeThrough(
       new TarEncodeStream(),
     ),
   );
   const bad = good.slice();
   bad[0] ^= 1;
-  await assert.rejects(
+  await assertRejects(
     () => Array.fromAsync(ReadableStream.from([bad]).pipeThrough(new TarDecodeStream("x.tar"))),
-    /Bad tar header checksum at byte 0 of x\.tar/,
+    Error,
+    "Bad tar header checksum at byte 0 of x.tar",
   );
-  await assert.rejects(
+  await assertRejects(
     () =>
       Array.fromAsync(ReadableStream.from([good.slice(0, 600)]).pipeThrough(new TarDecodeStream())),
-    /Truncated tar stream/,
+    Error,
+    "Truncated tar stream",
   );
 });

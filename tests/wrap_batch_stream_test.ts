@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import { WrapBatcher, WrapBatchStream } from "../pipeline/batch/wrap_batch_stream.ts";
 import { epochPermutation } from "../pipeline/shuffle/prng.ts";
 import type { ListRecord } from "../pipeline/records.ts";
@@ -21,7 +21,7 @@ function literal(n: number, b: number, steps: number): number[][] {
 Deno.test("WrapBatcher() without a seed follows the literal rule when N % B != 0", () => {
   const w = new WrapBatcher(10, { batchSize: 4 });
   const got = Array.from({ length: 9 }, () => w.next().indices);
-  assert.deepEqual(got, literal(10, 4, 9));
+  assertEquals(got, literal(10, 4, 9));
 });
 
 Deno.test("WrapBatchStream() wraps [start:] + [:end] at the end of an epoch from the next order", () => {
@@ -30,12 +30,12 @@ Deno.test("WrapBatchStream() wraps [start:] + [:end] at the end of an epoch from
   const e1 = epochPermutation(5, 7, 1);
   const b0 = w.next();
   const b1 = w.next();
-  assert.deepEqual(b0.indices, [...e0.slice(0, 3)]);
-  assert.deepEqual(b1.indices, [...e0.slice(3, 5), e1[0]]);
-  assert.equal(b1.epoch, 0, "a batch carries the epoch of its first sample");
-  assert.deepEqual(b1.sampleEpochs, [0, 0, 1]);
-  assert.deepEqual(b1.cursor, { epoch: 1, start: 1, step: 2 });
-  assert.equal(w.next().epoch, 1);
+  assertEquals(b0.indices, [...e0.slice(0, 3)]);
+  assertEquals(b1.indices, [...e0.slice(3, 5), e1[0]]);
+  assertStrictEquals(b1.epoch, 0, "a batch carries the epoch of its first sample");
+  assertEquals(b1.sampleEpochs, [0, 0, 1]);
+  assertEquals(b1.cursor, { epoch: 1, start: 1, step: 2 });
+  assertStrictEquals(w.next().epoch, 1);
 });
 
 Deno.test("WrapBatcher() counts epochs: every epoch is one whole permutation", () => {
@@ -50,21 +50,21 @@ Deno.test("WrapBatcher() counts epochs: every epoch is one whole permutation", (
       seen.set(b.sampleEpochs[i], list);
     });
   }
-  assert.deepEqual([...seen.keys()], [0, 1, 2, 3, 4, 5]);
-  for (const [e, list] of seen) assert.deepEqual(list, [...epochPermutation(n, 1, e)]);
-  assert.deepEqual(w.cursor, { epoch: 6, start: 0, step: 14 });
+  assertEquals([...seen.keys()], [0, 1, 2, 3, 4, 5]);
+  for (const [e, list] of seen) assertEquals(list, [...epochPermutation(n, 1, e)]);
+  assertEquals(w.cursor, { epoch: 6, start: 0, step: 14 });
 });
 
 Deno.test("WrapBatcher() with B > N cycles through epochs to fill exactly B", () => {
   const w = new WrapBatcher(3, { batchSize: 8, seed: 2 });
   const b = w.next();
-  assert.equal(b.indices.length, 8);
-  assert.deepEqual(b.sampleEpochs, [0, 0, 0, 1, 1, 1, 2, 2]);
-  assert.deepEqual(b.indices.slice(3, 6), [...epochPermutation(3, 2, 1)]);
-  assert.deepEqual(b.cursor, { epoch: 2, start: 2, step: 1 });
+  assertStrictEquals(b.indices.length, 8);
+  assertEquals(b.sampleEpochs, [0, 0, 0, 1, 1, 1, 2, 2]);
+  assertEquals(b.indices.slice(3, 6), [...epochPermutation(3, 2, 1)]);
+  assertEquals(b.cursor, { epoch: 2, start: 2, step: 1 });
   const b2 = w.next();
-  assert.equal(b2.epoch, 2);
-  assert.deepEqual(b2.sampleEpochs, [2, 3, 3, 3, 4, 4, 4, 5]);
+  assertStrictEquals(b2.epoch, 2);
+  assertEquals(b2.sampleEpochs, [2, 3, 3, 3, 4, 4, 4, 5]);
 });
 
 Deno.test("WrapBatcher() resumes from a saved cursor with the exact same batches", () => {
@@ -74,19 +74,21 @@ Deno.test("WrapBatcher() resumes from a saved cursor with the exact same batches
   for (let i = 0; i < 7; i++) first.next();
   const saved = JSON.parse(JSON.stringify(first.cursor));
   const resumed = new WrapBatcher(11, { batchSize: 4, seed: 9, cursor: saved });
-  for (let i = 7; i < 15; i++) assert.deepEqual(resumed.next(), all[i]);
+  for (let i = 7; i < 15; i++) assertEquals(resumed.next(), all[i]);
 });
 
 Deno.test("WrapBatcher() rejects bad sizes and cursors", () => {
-  assert.throws(() => new WrapBatcher(0, { batchSize: 2 }), /empty list/);
-  assert.throws(() => new WrapBatcher(5, { batchSize: 0 }), RangeError);
-  assert.throws(
+  assertThrows(() => new WrapBatcher(0, { batchSize: 2 }), Error, "empty list");
+  assertThrows(() => new WrapBatcher(5, { batchSize: 0 }), RangeError);
+  assertThrows(
     () => new WrapBatcher(5, { batchSize: 2, cursor: { epoch: 0, start: 5, step: 0 } }),
-    /Invalid cursor/,
+    Error,
+    "Invalid cursor",
   );
-  assert.throws(
+  assertThrows(
     () => new WrapBatcher(5, { batchSize: 2, cursor: { epoch: -1, start: 0, step: 0 } }),
-    /Invalid cursor/,
+    Error,
+    "Invalid cursor",
   );
 });
 
@@ -95,13 +97,13 @@ Deno.test("WrapBatchStream() emits ceil(E*N/B) batches for E epochs, with record
   const out = await Array.fromAsync(
     ReadableStream.from(records).pipeThrough(new WrapBatchStream({ batchSize: 4, epochs: 2 })),
   );
-  assert.equal(out.length, 5);
-  assert.deepEqual(out[2].records.map((r) => r.key), ["k8", "k9", "k0", "k1"]);
-  assert.equal(out.at(-1)!.cursor.epoch, 2);
+  assertStrictEquals(out.length, 5);
+  assertEquals(out[2].records.map((r) => r.key), ["k8", "k9", "k0", "k1"]);
+  assertStrictEquals(out.at(-1)!.cursor.epoch, 2);
   const bySteps = await Array.fromAsync(
     ReadableStream.from(records).pipeThrough(new WrapBatchStream({ batchSize: 4, steps: 3 })),
   );
-  assert.equal(bySteps.length, 3);
+  assertStrictEquals(bySteps.length, 3);
 });
 
 Deno.test("WrapBatchStream() makes batches only as they are read, and stops on cancel", async () => {
@@ -112,6 +114,6 @@ Deno.test("WrapBatchStream() makes batches only as they are read, and stops on c
   const got = [];
   for (let i = 0; i < 4; i++) got.push((await reader.read()).value!);
   await reader.cancel();
-  assert.deepEqual(got.map((b) => b.step), [0, 1, 2, 3]);
-  assert.deepEqual(got[2].sampleEpochs, [0, 1]); // step 2 wraps: [4:] + [:1]
+  assertEquals(got.map((b) => b.step), [0, 1, 2, 3]);
+  assertEquals(got[2].sampleEpochs, [0, 1]); // step 2 wraps: [4:] + [:1]
 });

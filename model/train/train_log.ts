@@ -1,9 +1,11 @@
 /**
  * Training log: the seed's fields (epoch, step, total loss, inference loss, weight-decay loss,
  * training accuracy, images/s) as text (`log.txt`) and JSON lines (`log.jsonl`) in the run folder,
- * echoed to a sink (stdout by default), plus a one-line progress bar on a terminal's stderr.
+ * echoed to a sink (stdout by default), plus a one-line progress bar on a terminal's stderr
+ * (`@std/cli` ProgressBar; nothing when stderr is not a terminal).
  */
 import { join } from "node:path";
+import { ProgressBar } from "@std/cli/unstable-progress-bar";
 
 /** One log entry (a JSON line of `log.jsonl`). */
 export interface LogEntry {
@@ -21,20 +23,26 @@ export interface LogEntry {
 export interface TrainLogOptions {
   /** Where text lines go besides log.txt. Default: console.log. */
   print?: (line: string) => void;
-  /** Show a progress bar on stderr. Default: stderr is a terminal. */
+  /** Show a progress bar on stderr. @default Deno.stderr.isTerminal() */
   progress?: boolean;
+  /** Where the progress bar goes. @default Deno.stderr.writable */
+  progressWritable?: WritableStream<Uint8Array>;
 }
 
 export class TrainLog {
   readonly dir: string;
   #print: (line: string) => void;
   #progress: boolean;
-  #enc = new TextEncoder();
+  #writable?: WritableStream<Uint8Array>;
+  #bar?: ProgressBar;
+  #stopping?: Promise<void>;
+  #last = { loss: 0, imagesPerSec: 0 };
 
   constructor(dir: string, options: TrainLogOptions = {}) {
     this.dir = dir;
     this.#print = options.print ?? ((l) => console.log(l));
     this.#progress = options.progress ?? Deno.stderr.isTerminal();
+    this.#writable = options.progressWritable;
   }
 
   /** Formats an entry the way the seed printed it. */
@@ -63,20 +71,42 @@ export class TrainLog {
     await this.#append("log.txt", line + "\n");
   }
 
-  /** Redraws the progress bar: `[#####.....] step/total loss images/s`. */
+  /**
+   * Updates the progress bar (`[#####-----] step/total loss images/s`, redrawn every 250 ms); it
+   * is created on the first call and stopped, ending its line, when `step` reaches `total`.
+   */
   progress(step: number, total: number, loss: number, imagesPerSec: number): void {
     if (!this.#progress) return;
-    const width = 30;
-    const done = Math.round(width * Math.min(1, step / Math.max(1, total)));
-    const bar = "#".repeat(done) + ".".repeat(width - done);
-    const text = `\r[${bar}] ${step}/${total} loss ${loss.toFixed(3)} ${
-      imagesPerSec.toFixed(1)
-    } img/s`;
-    Deno.stderr.writeSync(this.#enc.encode(text));
+    this.#last = { loss, imagesPerSec };
+    this.#bar ??= new ProgressBar({
+      max: total,
+      value: step,
+      barLength: 30,
+      interval: 250,
+      writable: this.#writable,
+      formatter: (f) =>
+        `[${f.progressBar}] ${f.value}/${f.max} loss ${this.#last.loss.toFixed(3)} ${
+          this.#last.imagesPerSec.toFixed(1)
+        } img/s`,
+    });
+    this.#bar.max = total;
+    this.#bar.value = step;
+    if (step >= total) void this.stopProgress();
   }
 
+  /** Stops the progress bar (drawing its last state); a later `progress()` starts a new one. */
+  async stopProgress(): Promise<void> {
+    const bar = this.#bar;
+    this.#bar = undefined;
+    if (bar) this.#stopping = bar.stop();
+    await this.#stopping;
+  }
+
+  /** Erases the bar's line so that a log line can be printed; the next redraw brings it back. */
   clearProgress(): void {
-    if (this.#progress) Deno.stderr.writeSync(this.#enc.encode("\r\x1b[K"));
+    if (this.#bar && !this.#writable) {
+      Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    }
   }
 
   async #append(name: string, text: string): Promise<void> {

@@ -3,9 +3,7 @@
  * 112x112 template (Deng et al., arXiv 1801.07698, Sec. 4.1: "we employ MTCNN to generate the
  * normalised face crops (112 x 112) by utilising five facial points").
  */
-import * as tf from "@tensorflow/tfjs";
 import type { AlignPolicy, FaceRecord, ImageRecord } from "../records.ts";
-import { type BackendName, initBackend } from "../../model/backend/backend.ts";
 import { MtcnnDetector, type MtcnnOptions } from "./mtcnn/detect.ts";
 import { PICK_RULES, pickFace, type PickRule } from "./mtcnn/pick.ts";
 import { alignFace, warpSimilarity } from "./similarity.ts";
@@ -36,10 +34,6 @@ export interface AlignOptions extends MtcnnOptions {
   detector?: MtcnnDetector;
   /** Called with each image dropped by `onNoFace: "skip"` (after it is counted). Default: none. */
   onSkip?: (record: ImageRecord) => void;
-  /** Backend for an owned detector, initialized on start. Default: the current one, else auto. */
-  backend?: BackendName | "auto";
-  /** XNNPACK threads when the wasm backend is initialized here. Default: 1 (see backend.ts). */
-  wasmThreads?: number;
 }
 
 /** Counts of an `AlignStream` run, readable at any time. */
@@ -81,11 +75,9 @@ export class AlignStream extends TransformStream<ImageRecord, FaceRecord> {
     };
     super({
       async start() {
-        if (detector) return;
-        if (options.backend || options.wasmThreads || !tf.engine().backendName) {
-          await initBackend({ backend: options.backend, wasmThreads: options.wasmThreads });
-        }
-        detector = await MtcnnDetector.create(options);
+        // The detector runs on TF.js's current backend: the caller chooses and initialises it
+        // (model/backend/backend.ts `initBackend()`); a stage never switches backends.
+        detector ??= await MtcnnDetector.create(options);
       },
       transform(rec, controller) {
         try {

@@ -6,6 +6,12 @@
  * onto the 112x112 template, then a bilinear warp with border value 0 (cv2.warpAffine's rule).
  */
 
+/**
+ * The side of an ArcFace face crop: the template below is defined on a 112x112 square, and the
+ * paper's nets (and insightface's data) take 112x112 RGB faces.
+ */
+export const ARCFACE_SIZE = 112;
+
 /** insightface's `arcface_dst`: left eye, right eye, nose, left and right mouth corner (112x112). */
 export const ARCFACE_TEMPLATE_112: readonly (readonly [number, number])[] = [
   [38.2946, 51.6963],
@@ -27,8 +33,8 @@ export interface Similarity {
 }
 
 /** The template for a `size x size` crop (scaled from 112). */
-export function arcfaceTemplate(size = 112): [number, number][] {
-  const k = size / 112;
+export function arcfaceTemplate(size = ARCFACE_SIZE): [number, number][] {
+  const k = size / ARCFACE_SIZE;
   return ARCFACE_TEMPLATE_112.map(([x, y]) => [x * k, y * k]);
 }
 
@@ -122,7 +128,7 @@ export function warpSimilarity(
 export function alignFace(
   image: { pixels: Uint8Array; width: number; height: number },
   landmarks: readonly (readonly [number, number])[],
-  size = 112,
+  size = ARCFACE_SIZE,
 ): { pixels: Uint8Array; transform: Similarity } {
   if (landmarks.length !== 5) {
     throw new RangeError(`alignFace needs 5 landmarks, got ${landmarks.length}`);

@@ -16,8 +16,17 @@ export type Decoder = (
   options?: DecodeImageOptions,
 ) => Promise<DecodedImage>;
 
+/**
+ * Decode workers when none are asked for: 2, measured on the 2-core development machine (more
+ * workers than cores only add context switches; `deno task bench pipeline --workers N`).
+ */
+export const DEFAULT_DECODE_WORKERS = 2;
+
 export interface DecodePoolOptions {
-  /** Number of workers; 0 decodes in this thread. Default: 2. */
+  /**
+   * Number of workers; 0 decodes in this thread.
+   * @default {DEFAULT_DECODE_WORKERS} (2)
+   */
   workers?: number;
 }
 
@@ -38,7 +47,7 @@ export class DecodePool {
   #closed = false;
 
   constructor(options: DecodePoolOptions = {}) {
-    const n = options.workers ?? 2;
+    const n = options.workers ?? DEFAULT_DECODE_WORKERS;
     if (!Number.isInteger(n) || n < 0 || n > 64) {
       throw new RangeError(`workers must be an integer in [0, 64], got ${n}`);
     }

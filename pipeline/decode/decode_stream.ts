@@ -15,7 +15,10 @@ export interface DecodeOptions {
   concurrency?: number;
   /** "skip" (count + list) or "fail" (error naming the file). Default: "skip". */
   onError?: "skip" | "fail";
-  /** Decode workers (Deno Workers, each with sharp); 0 decodes in this thread. Default: 2. */
+  /**
+   * Decode workers (Deno Workers, each with sharp); 0 decodes in this thread.
+   * @default {DEFAULT_DECODE_WORKERS} (2)
+   */
   workers?: number;
   /** Called once per skipped record, as it happens. Default: none. */
   onSkip?: (s: SkippedImage) => void;
@@ -53,7 +56,7 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
     if (onError !== "skip" && onError !== "fail") {
       throw new RangeError(`onError must be "skip" or "fail", got "${onError}"`);
     }
-    const pool = new DecodePool({ workers: options.workers ?? 2 });
+    const pool = new DecodePool({ workers: options.workers });
     const queue: { r: ListRecord; p: Promise<DecodedImage> }[] = [];
     const report: DecodeReport = { decoded: 0, skipped: [] };
     const settle = async (c: TransformStreamDefaultController<ImageRecord>) => {

@@ -6,6 +6,7 @@
  * `readRecords()` detects the format from the first bytes (ustar magic at byte 257, or `{`).
  */
 import type { ImageRecord, ListRecord } from "../records.ts";
+import { concatReadableStreams } from "@std/streams/concat-readable-streams";
 import { TarDecodeStream, TarEncodeStream, type TarEntry } from "./tar.ts";
 
 export type AnyRecord = ListRecord | ImageRecord;
@@ -51,15 +52,28 @@ export class NdjsonEncodeStream extends TransformStream<AnyRecord, Uint8Array> {
   }
 }
 
-/** NDJSON bytes -> records; a malformed line is a SyntaxError naming its line number. */
+/**
+ * NDJSON bytes -> records; a malformed line is a SyntaxError naming its line number.
+ *
+ * Lines are split here, in the same TransformStream that parses them, rather than by
+ * `@std/streams` TextLineStream: that chain (TextDecoderStream -> TextLineStream -> parse) makes
+ * every line a stream chunk of its own and decoded records 2.5x slower (`deno task bench wire`:
+ * 100k list records, about 1.5 s against 0.6 s on the 2-core machine). Each line is parsed with
+ * `JSON.parse` rather than `@std/json` JsonParseStream so that an error can name the line.
+ * @example
+ * ```ts
+ * const records = Deno.stdin.readable.pipeThrough(new NdjsonDecodeStream("stdin"));
+ * ```
+ */
 export class NdjsonDecodeStream extends TransformStream<Uint8Array, ListRecord> {
+  /** @param source Named in error messages. @default "stdin" */
   constructor(source = "stdin") {
     const dec = new TextDecoder();
-    let buf = "";
+    let rest = "";
     let line = 0;
     const emit = (text: string, c: TransformStreamDefaultController<ListRecord>) => {
       line++;
-      const t = text.trim();
+      const t = text.trim(); // also drops the "\r" of CRLF files
       if (t === "") return;
       const where = `Cannot read NDJSON line ${line} of ${source}`;
       let o: unknown;
@@ -72,16 +86,14 @@ export class NdjsonDecodeStream extends TransformStream<Uint8Array, ListRecord> 
     };
     super({
       transform(chunk, c) {
-        buf += dec.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buf.indexOf("\n")) >= 0) {
-          emit(buf.slice(0, nl), c);
-          buf = buf.slice(nl + 1);
-        }
+        // One split per chunk: the last piece is an unfinished line, kept for the next chunk.
+        const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
+        rest = lines.pop()!;
+        for (const l of lines) emit(l, c);
       },
       flush(c) {
-        buf += dec.decode();
-        if (buf.length) emit(buf, c);
+        rest += dec.decode();
+        if (rest.length) emit(rest, c);
       },
     });
   }
@@ -226,20 +238,9 @@ export async function readRecords(
   }
   // A whitespace-only NDJSON head shorter than 512 bytes is still undecided: treat as NDJSON.
   const format = detectFormat(all) ?? (done ? undefined : "ndjson");
-  const replay = new ReadableStream<Uint8Array>({
-    start(c) {
-      if (all.length) c.enqueue(all);
-      if (done) c.close();
-    },
-    async pull(c) {
-      const r = await reader.read();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
+  // The sniffed head, then the rest of the input, as one stream again.
+  reader.releaseLock();
+  const replay = concatReadableStreams(ReadableStream.from(all.length ? [all] : []), input);
   if (format === undefined) {
     await replay.cancel();
     return { format, records: new ReadableStream({ start: (c) => c.close() }) };

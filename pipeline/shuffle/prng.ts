@@ -5,6 +5,13 @@
  * Generator: SplitMix32 for seeding, xoshiro128** for the stream (Blackman & Vigna).
  */
 
+/**
+ * Salts that keep the random streams drawn from one user seed independent: the bounded shuffle
+ * buffer (`ShuffleStream`) and the training flips (`TrainSource`) must not replay the epoch order.
+ * The values are ASCII tags ("buff", "flip"); changing one changes every shuffle made with it.
+ */
+export const SEED_SALT = { buffer: 0x62756666, flip: 0x666c6970 } as const;
+
 /** Mixes a 32-bit value (the SplitMix32 finalizer); a bijection on uint32. */
 export function mix32(x: number): number {
   x = (x + 0x9e3779b9) >>> 0;

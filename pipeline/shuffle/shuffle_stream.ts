@@ -7,7 +7,7 @@
  * each incoming record replaces a uniformly drawn buffered one, which is emitted. Only local
  * randomness (a record moves at most ~N places earlier); deterministic for a given seed and epoch.
  */
-import { deriveSeed, epochPermutation, Prng, shuffleInPlace } from "./prng.ts";
+import { deriveSeed, epochPermutation, Prng, SEED_SALT, shuffleInPlace } from "./prng.ts";
 
 export interface ShuffleOptions {
   /** PRNG seed (any safe integer). Default: 0. */
@@ -44,7 +44,7 @@ export class ShuffleStream<T> extends TransformStream<T, T> {
       });
       return;
     }
-    const rng = new Prng(deriveSeed(seed, epoch, 0x62756666));
+    const rng = new Prng(deriveSeed(seed, epoch, SEED_SALT.buffer));
     super({
       transform(x, c) {
         if (items.length < buffer) {

@@ -1,4 +1,9 @@
-/** MTCNN face detection (P/R/O-Net) and the face choice rule; alignment is in ../similarity.ts. */
+/**
+ * The MTCNN detector's public face: detection (P/R/O-Net), its weights and the rule that picks the
+ * subject among several faces. Alignment onto the ArcFace template is `../similarity.ts`; the
+ * stage that does both is `../align_stream.ts` (`AlignStream`).
+ * @module
+ */
 export {
   type ChannelOrder,
   type Detection,

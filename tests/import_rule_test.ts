@@ -1,0 +1,141 @@
+/**
+ * The layout rule, checked on the source: every relative import (static `import`/`export ... from`
+ * and dynamic `import("...")`) of every .ts file under pipeline/, model/, tasks/ and tests/.
+ */
+import { assertEquals } from "@std/assert";
+import { dirname, join, relative } from "node:path";
+
+const ROOT = join(dirname(new URL(import.meta.url).pathname), "..");
+const FOLDERS = ["pipeline", "model", "tasks", "tests"];
+
+/**
+ * Relative import specifiers of a source text: top-level (unindented, as `deno fmt` writes them)
+ * `import`/`export ... from "./x"` and `import "./x"`, and `import("./x")` anywhere. Code inside
+ * template strings (tests that write scripts) is indented, so it is not counted.
+ */
+export function relativeImports(src: string): string[] {
+  const code = src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const out: string[] = [];
+  const res = [
+    /^(?:import|export)\b[^;]*?\bfrom\s*["'](\.{1,2}\/[^"']+)["']/gm,
+    /^import\s*["'](\.{1,2}\/[^"']+)["']/gm,
+    /\bimport\s*\(\s*["'](\.{1,2}\/[^"']+)["']/g,
+  ];
+  for (const re of res) for (const m of code.matchAll(re)) out.push(m[1]);
+  return out;
+}
+
+async function* tsFiles(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory && e.name !== "weights") yield* tsFiles(p);
+    else if (e.isFile && e.name.endsWith(".ts")) yield p;
+  }
+}
+
+/** Repo-relative path -> repo-relative paths it imports. */
+async function importGraph(): Promise<Map<string, string[]>> {
+  const graph = new Map<string, string[]>();
+  for (const folder of FOLDERS) {
+    for await (const file of tsFiles(join(ROOT, folder))) {
+      const src = await Deno.readTextFile(file);
+      graph.set(
+        relative(ROOT, file),
+        relativeImports(src).map((s) => relative(ROOT, join(dirname(file), s))),
+      );
+    }
+  }
+  return graph;
+}
+
+/** Every cycle found by a depth-first search, each as the path that closes it. */
+export function findCycles(graph: Map<string, string[]>): string[][] {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (n: string) => {
+    state.set(n, "open");
+    stack.push(n);
+    for (const m of graph.get(n) ?? []) {
+      if (state.get(m) === "open") cycles.push([...stack.slice(stack.indexOf(m)), m]);
+      else if (!state.has(m)) visit(m);
+    }
+    stack.pop();
+    state.set(n, "done");
+  };
+  for (const n of [...graph.keys()].sort()) if (!state.has(n)) visit(n);
+  return cycles;
+}
+
+const graph = await importGraph();
+
+Deno.test("pipeline/ never imports model/ or tasks/", () => {
+  const bad = [...graph].flatMap(([file, deps]) =>
+    file.startsWith("pipeline/")
+      ? deps.filter((d) => d.startsWith("model/") || d.startsWith("tasks/")).map((d) =>
+        `${file} -> ${d}`
+      )
+      : []
+  );
+  assertEquals(bad, []);
+});
+
+Deno.test("model/ never imports tasks/", () => {
+  const bad = [...graph].flatMap(([file, deps]) =>
+    file.startsWith("model/")
+      ? deps.filter((d) => d.startsWith("tasks/")).map((d) => `${file} -> ${d}`)
+      : []
+  );
+  assertEquals(bad, []);
+});
+
+Deno.test("every relative import names an existing file", () => {
+  const missing = [...graph].flatMap(([file, deps]) =>
+    deps.filter((d) => {
+      try {
+        return !Deno.statSync(join(ROOT, d)).isFile;
+      } catch {
+        return true;
+      }
+    }).map((d) => `${file} -> ${d}`)
+  );
+  assertEquals(missing, []);
+});
+
+Deno.test("no import cycles (static or dynamic imports)", () => {
+  assertEquals(findCycles(graph).map((c) => c.join(" -> ")), []);
+});
+
+Deno.test("findCycles() finds a cycle and relativeImports() reads static, re-export and dynamic imports", () => {
+  const g = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]);
+  assertEquals(findCycles(g), [["a", "b", "c", "a"]]);
+  assertEquals(findCycles(new Map([["a", ["b"]], ["b", []]])), []);
+  const src = [
+    'import { x } from "./x.ts";',
+    'export {\n  y,\n} from "../y.ts";',
+    '// import "./no.ts";',
+    '  const script = `import { w } from "./written.ts";`;',
+    'import "./side.ts";',
+    'const z = await import("./z.ts");',
+    'import * as tf from "@tensorflow/tfjs";',
+  ].join("\n");
+  assertEquals(relativeImports(src), ["./x.ts", "../y.ts", "./side.ts", "./z.ts"]);
+});
+
+Deno.test("mod.ts files only re-export", async () => {
+  const bad: string[] = [];
+  for (const file of graph.keys()) {
+    if (!file.endsWith("/mod.ts")) continue;
+    const code = (await Deno.readTextFile(join(ROOT, file)))
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, "");
+    // Statements: `export { ... } from "...";`, `export type { ... } from "...";`,
+    // `export * from "...";` (each may span lines). Anything left over is code.
+    const rest = code.replace(
+      /export\s+(?:type\s+)?(?:\*(?:\s+as\s+\w+)?|\{[^}]*\})\s+from\s+["'][^"']+["'];?/g,
+      "",
+    );
+    if (rest.trim() !== "") bad.push(`${file}: ${rest.trim().split("\n")[0]}`);
+  }
+  assertEquals(bad, []);
+});
