@@ -28,7 +28,10 @@ score on the held-out pairs of identities it did not train on.
   --dropout X            dropout rate of the output block (paper presets: 0.4)
   --seed N               data order / flip seed
   --out DIR              run folder (default runs/<preset>-<timestamp>)
-  --resume               continue from the newest checkpoint in --out
+  --resume               continue the run in --out from its newest intact checkpoint; flags that
+                         would change the network, data or head are errors, --steps/--epochs/
+                         --lr*/--warmup/--checkpoint-every/--keep/--log-every/--eval-* apply
+  --overwrite            start a new run in a non-empty --out, deleting the old run's files
   --checkpoint-every N   --keep K   --log-every N
   --eval-pairs FILE      LFW-format pairs.txt of aligned faces (images beside it); "" for none
   --eval-every N         evaluate every N steps (default: only at the end)
@@ -36,12 +39,14 @@ score on the held-out pairs of identities it did not train on.
   --workers N            decode workers (default 2)
   -h, --help             this text
 
-Outputs in the run folder: log.txt, log.jsonl, checkpoints/ckpt-<step>.arcs, export/model.json.
-Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.`;
+Outputs in the run folder: run.json, log.txt, log.jsonl, checkpoints/ckpt-<step>.arcs,
+export/model.json, and a lock while it trains (one trainer per folder; see docs/runs.md).
+Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.
+Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflicting --resume flag).`;
 
-function fail(message: string): never {
+function fail(message: string, status = 1): never {
   console.error(`train: ${message}`);
-  Deno.exit(1);
+  Deno.exit(status);
 }
 
 const OPTIONS = {
@@ -70,6 +75,7 @@ const OPTIONS = {
   seed: { type: "string" },
   out: { type: "string" },
   resume: { type: "boolean" },
+  overwrite: { type: "boolean" },
   "checkpoint-every": { type: "string" },
   keep: { type: "string" },
   "log-every": { type: "string" },
@@ -95,18 +101,17 @@ async function main(): Promise<void> {
   const { configFromFlags } = await import("../model/train/train_flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
   const { runTraining } = await import("../model/train/train_run.ts");
-  const { latestCheckpoint, loadCheckpoint } = await import("../model/train/checkpoint.ts");
+  const { storedRunConfig } = await import("./train_resume.ts");
+  const { resumeConfig } = await import("../model/train/resume_config.ts");
 
   let out = v.out;
   let config;
   if (v.resume) {
-    if (!out) fail("--resume needs --out <run folder>");
-    const path = await latestCheckpoint(`${out}/checkpoints`);
-    if (!path) fail(`--resume: no checkpoint in "${out}/checkpoints"`);
-    // The run continues with the configuration it started with.
-    const ck = await loadCheckpoint(path);
-    ck.tensors.forEach((t) => t.dispose());
-    config = ck.meta.config as import("../model/train/presets.ts").TrainConfig;
+    if (!out) fail("--resume needs --out <run folder>", 2);
+    if (v.overwrite) fail("--resume and --overwrite exclude each other", 2);
+    // The run continues with its stored configuration; only extending flags may change it.
+    const stored = await storedRunConfig(out!);
+    config = resumeConfig(stored.config, v, stored.source);
   } else {
     config = configFromFlags(v);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
     config,
     out: out!,
     resume: v.resume,
+    overwrite: v.overwrite,
     signal: abort.signal,
     workers,
   });
@@ -162,5 +168,6 @@ try {
   await main();
   Deno.exit(0);
 } catch (e) {
-  fail((e as Error).message);
+  // Run-folder problems (in use, not empty, conflicting flags) are usage errors: status 2.
+  fail((e as Error).message, (e as { exitCode?: number }).exitCode ?? 1);
 }

@@ -23,7 +23,14 @@ const posInt = (x: number) => Number.isInteger(x) && x >= 1;
 
 /** The preset named by `--preset` (default lfw-small) with the flags applied. */
 export function configFromFlags(flags: TrainFlags): TrainConfig {
-  const c = presetConfig(typeof flags.preset === "string" ? flags.preset : DEFAULT_PRESET);
+  return applyFlags(
+    presetConfig(typeof flags.preset === "string" ? flags.preset : DEFAULT_PRESET),
+    flags,
+  );
+}
+
+/** Applies the flags (all but `--preset`) to `c` in place; returns `c`. */
+export function applyFlags(c: TrainConfig, flags: TrainFlags): TrainConfig {
   if (typeof flags.data === "string") c.data = flags.data;
   if (typeof flags["data-root"] === "string") c.dataRoot = flags["data-root"];
   if (typeof flags.network === "string") {
