@@ -43,7 +43,7 @@ export interface OpenRun {
   checkpoint: LoadedCheckpoint | null;
   /** run.json as found (resume), or null. */
   stored: RunJson | null;
-  /** Log entries dropped by the cut-back (steps after the checkpoint). */
+  /** log.jsonl lines dropped by the cut-back (entries after the checkpoint, a torn line). */
   cutEntries: number;
 }
 

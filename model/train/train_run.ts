@@ -147,7 +147,9 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       lastCheckpoint = path;
       await log.note(
         `resumed from ${path} at step ${step} (epoch ${ck.meta.epoch})` +
-          (run.cutEntries ? `; log cut back by ${run.cutEntries} entries past step ${step}` : ""),
+          (run.cutEntries
+            ? `; log.jsonl cut back by ${run.cutEntries} lines past step ${step}`
+            : ""),
       );
     } else {
       await log.note(
