@@ -33,7 +33,7 @@ const check = (ok: boolean, what: string) => ok || failures.push(what);
 const common = ["--preset", "tiny", "--backend", "wasm", "--eval-pairs", ""];
 const runArgs = (out: string) => [
   ...common,
-  ...["--steps", String(steps), "--checkpoint-every", "50", "--log-every", "50", "--keep", "2"],
+  ...["--steps", String(steps), "--checkpoint-every", "50", "--log-every", "10", "--keep", "2"],
   ...["--out", out],
 ];
 
@@ -99,11 +99,13 @@ const a = launch(runArgs(outA), join(dir, "A.out"));
 const killedAt: number[] = [];
 let staleTakeovers = 0;
 let survivors = 0;
+let cutLines = 0;
 let b = launch(runArgs(outB), join(dir, "B.out"));
 for (let k = 1; k <= kills; k++) {
-  const target = Math.round((k * steps) / (kills + 1));
+  // Aim between checkpoints (every 50) so the log holds steps past the one a resume starts from.
+  const target = Math.round((k * steps) / (kills + 1)) + 10 + Math.floor(Math.random() * 30);
   while ((await loggedStep(outB)) < target) await sleep(500);
-  await sleep(Math.random() * 3000); // land between checkpoints, not right after a log line
+  await sleep(Math.random() * 2000); // not right after a log line
   killedAt.push(await loggedStep(outB));
   await new Deno.Command("kill", { args: ["-9", "--", `-${b.pid}`] }).output();
   await b.status;
@@ -125,12 +127,14 @@ for (let k = 1; k <= kills; k++) {
     said = (await Deno.readTextFile(join(dir, "B.out"))).slice(before);
   }
   if (/taking over the stale lock/.test(said)) staleTakeovers++;
+  cutLines += Number(/log\.jsonl cut back by (\d+) lines/.exec(said)?.[1] ?? 0);
 }
 const [sa, sb] = await Promise.all([a.status, b.status]);
 check(sa.code === 0, `run A exited ${sa.code}`);
 check(sb.code === 0, `run B's last resume exited ${sb.code}`);
 check(survivors === 0, `${survivors} processes of a killed group survived`);
 check(staleTakeovers === kills, `stale lock taken over ${staleTakeovers} of ${kills} times`);
+check(cutLines > 0, "no resume had log lines to cut back (kills all landed on checkpoints)");
 
 // Final weights: same tensors, bit for bit.
 const ckA = (await listCheckpoints(join(outA, "checkpoints"))).pop()!;
@@ -175,6 +179,7 @@ console.log(JSON.stringify(
     steps,
     killedAfterLoggedStep: killedAt,
     staleLockTakeovers: staleTakeovers,
+    logLinesCutOnResume: cutLines,
     finalCheckpointBytes: fa.bytes.length,
     differingTensorBytes: differing,
     numTensors: tensorsA,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { findResumeCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./presets.ts";
-import { type ConfigChange, configConflicts } from "./resume_config.ts";
+import { type ConfigChange, configConflicts, extendChanges } from "./resume_config.ts";
 import { acquireRunLock, RunFolderError, type RunLock } from "./run_lock.ts";
 
 export { RunFolderError } from "./run_lock.ts";
@@ -137,6 +137,33 @@ export async function readRunJson(out: string): Promise<RunJson | null> {
 /** Writes `DIR/run.json` atomically. */
 export async function writeRunJson(out: string, run: RunJson): Promise<void> {
   await writeFileAtomic(join(out, "run.json"), JSON.stringify(run, null, 2) + "\n");
+}
+
+/**
+ * Writes run.json for the config the run trains with: a new run's, or for a resume the stored one
+ * updated, with the extending changes as a history entry (and told to `note`).
+ */
+export async function recordRunConfig(
+  run: OpenRun,
+  config: TrainConfig,
+  out: string,
+  note: (line: string) => Promise<void>,
+): Promise<void> {
+  const ck = run.checkpoint;
+  const json: RunJson = run.stored ??
+    { version: 1, created: new Date().toISOString(), config, history: [] };
+  if (ck) {
+    const changes = extendChanges(run.stored?.config ?? (ck.meta.config as TrainConfig), config);
+    if (changes.length) {
+      json.history.push({ time: new Date().toISOString(), step: ck.meta.step, changes });
+      const shown = changes.map((c) =>
+        `${c.field} ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`
+      );
+      await note(`resume changes: ${shown.join(", ")}`);
+    }
+  }
+  json.config = config;
+  await writeRunJson(out, json);
 }
 
 const TEXT_ENTRY = /^epoch \d+, step (\d+),/;

@@ -13,8 +13,7 @@ import { saveCheckpoint } from "./checkpoint.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import type { TrainConfig } from "./presets.ts";
-import { extendChanges } from "./resume_config.ts";
-import { type OpenRun, openRunFolder, type RunJson, writeRunJson } from "./run_folder.ts";
+import { type OpenRun, openRunFolder, recordRunConfig } from "./run_folder.ts";
 import { makeSchedule } from "./schedule.ts";
 import { loadTrainData } from "./train_data.ts";
 import { withSteps } from "./train_flags.ts";
@@ -87,27 +86,6 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
   }
 }
 
-/** Records the config in run.json: a new run's, or a resume's changes as a history entry. */
-async function recordConfig(run: OpenRun, config: TrainConfig, out: string, log: TrainLog) {
-  const ck = run.checkpoint;
-  const json: RunJson = run.stored ??
-    { version: 1, created: new Date().toISOString(), config, history: [] };
-  if (ck) {
-    const changes = extendChanges(run.stored?.config ?? (ck.meta.config as TrainConfig), config);
-    if (changes.length) {
-      json.history.push({ time: new Date().toISOString(), step: ck.meta.step, changes });
-      await log.note(
-        `resume changes: ${
-          changes.map((c) => `${c.field} ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`)
-            .join(", ")
-        }`,
-      );
-    }
-  }
-  json.config = config;
-  await writeRunJson(out, json);
-}
-
 async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSummary> {
   const config = structuredClone(options.config);
   const log = new TrainLog(options.out, { print: options.print, progress: options.progress });
@@ -120,7 +98,7 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     );
     delete config.epochs; // resolved: a resumed run reads the step count from run.json
   }
-  await recordConfig(run, config, options.out, log);
+  await recordRunConfig(run, config, options.out, (line) => log.note(line));
   let step = 0;
   let cursor: WrapCursor = { epoch: 0, start: 0, step: 0 };
   const trainer = new Trainer({
