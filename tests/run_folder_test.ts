@@ -178,3 +178,42 @@ Deno.test("deno task train: a non-empty --out is exit 2, and neither a run nor a
     assertEquals(dec(resumed.stderr), "");
     assertEquals(await loggedSteps(dir), [1, 2, 3, 4]);
   }));
+
+Deno.test("deno task train: a second trainer on a folder being trained is refused, naming the live pid", () =>
+  withDir(async (dir) => {
+    const base = [
+      "run",
+      "-A",
+      "tasks/train.ts",
+      "--workers",
+      "0",
+      "--backend",
+      "wasm",
+      "--out",
+      dir,
+    ];
+    const first = new Deno.Command(DENO, {
+      args: [...base, "--preset", "tiny", "--steps", "500", "--checkpoint-every", "2"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await Deno.readTextFile(`${dir}/log.jsonl`).catch(() => "")).split("\n").length < 4) {
+        assert(Date.now() < deadline, "training did not start within 60 s");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const second = await new Deno.Command(DENO, { args: [...base, "--resume"] }).output();
+      assertEquals(second.code, 2);
+      assertMatch(
+        new TextDecoder().decode(second.stderr),
+        new RegExp(
+          `^train: Run folder ".*" is in use by pid ${first.pid} on .*; stop that trainer`,
+        ),
+      );
+    } finally {
+      first.kill("SIGINT");
+      await first.status;
+    }
+    assert(!names(dir).includes("lock"), "the first trainer did not release its lock");
+  }));
