@@ -4,11 +4,7 @@
  * `.rec` file (`.idx` beside it).
  */
 import { dirname } from "node:path";
-import {
-  readCleanList,
-  readImageFolder,
-  readRecordIOLazy,
-} from "../../pipeline/list/list_reader.ts";
+import { readCleanList, readImageFolder, readRecordIOLazy } from "../../pipeline/list/list_reader.ts";
 import type { ListRecord } from "../../pipeline/records.ts";
 
 export interface TrainData {
