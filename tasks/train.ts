@@ -121,8 +121,12 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.name} (${backend.detail})`);
 
   const abort = new AbortController();
+  const { releaseHeldLocksSync } = await import("../model/train/run_lock.ts");
   const onSigint = () => {
-    if (abort.signal.aborted) Deno.exit(130); // second Ctrl-C: leave now
+    if (abort.signal.aborted) {
+      releaseHeldLocksSync(); // second Ctrl-C: leave now, without leaving a stale lock
+      Deno.exit(130);
+    }
     console.error(
       "\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to quit)",
     );

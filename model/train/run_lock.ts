@@ -41,16 +41,39 @@ function hostname(): string {
   }
 }
 
+const held = new Set<RunLock>();
+
 /** The held lock of a run folder; `release()` removes `DIR/lock` if it is still ours. */
 export class RunLock {
-  constructor(readonly path: string, readonly info: LockInfo) {}
+  constructor(readonly path: string, readonly info: LockInfo) {
+    held.add(this);
+  }
 
   async release(): Promise<void> {
+    held.delete(this);
     const now = await readLock(this.path);
     if (now && now.pid === this.info.pid && now.started === this.info.started) {
       await Deno.remove(this.path).catch(() => {});
     }
   }
+
+  /** For a process about to `Deno.exit()` (a second Ctrl-C): removes the lock if still ours. */
+  releaseSync(): void {
+    held.delete(this);
+    try {
+      const now = JSON.parse(Deno.readTextFileSync(this.path)) as LockInfo;
+      if (now.pid === this.info.pid && now.started === this.info.started) {
+        Deno.removeSync(this.path);
+      }
+    } catch {
+      // Already gone or replaced: nothing of ours to remove.
+    }
+  }
+}
+
+/** Releases every lock this process holds, synchronously (before `Deno.exit`). */
+export function releaseHeldLocksSync(): void {
+  for (const lock of [...held]) lock.releaseSync();
 }
 
 async function readLock(path: string): Promise<LockInfo | null> {
