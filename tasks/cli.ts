@@ -216,7 +216,9 @@ export async function runTask(
     const msg = e instanceof Error ? e.message : String(e);
     const usage = e instanceof UsageError;
     console.error(`${name}: ${msg.split("\n")[0]}${usage ? " (see --help)" : ""}`);
-    Deno.exit(usage ? 2 : 1);
+    // An error may carry its own status (a run folder in use or a conflicting --resume is 2).
+    const own = (e as { exitCode?: unknown })?.exitCode;
+    Deno.exit(usage ? 2 : typeof own === "number" ? own : 1);
   }
   Deno.exit(code ?? 0);
 }

@@ -29,7 +29,10 @@ score on the held-out pairs of identities it did not train on.
   --dropout X            dropout rate of the output block (paper presets: 0.4)
   --seed N               data order / flip seed
   --out DIR              run folder (default runs/<preset>-<timestamp>)
-  --resume               continue from the newest checkpoint in --out
+  --resume               continue the run in --out from its newest intact checkpoint; flags that
+                         would change the network, data or head are errors, --steps/--epochs/
+                         --lr*/--warmup/--checkpoint-every/--keep/--log-every/--eval-* apply
+  --overwrite            start a new run in a non-empty --out, deleting the old run's files
   --checkpoint-every N   --keep K   --log-every N
   --eval-pairs FILE      LFW-format pairs.txt of aligned faces (images beside it); "" for none
   --eval-every N         evaluate every N steps (default: only at the end)
@@ -37,26 +40,27 @@ score on the held-out pairs of identities it did not train on.
   --workers N            decode workers (default 2)
   -h, --help             this text
 
-Outputs in the run folder: log.txt, log.jsonl, checkpoints/ckpt-<step>.arcs, export/model.json.
-Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.`;
+Outputs in the run folder: run.json, log.txt, log.jsonl, checkpoints/ckpt-<step>.arcs,
+export/model.json, and a lock while it trains (one trainer per folder; see docs/runs.md).
+Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.
+Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflicting --resume flag).`;
 
 async function main(): Promise<void> {
   const { flags: v } = parseFlags(Deno.args, TRAIN_FLAGS, { help: HELP });
-  const { configFromFlags } = await import("./train_flags.ts");
+  const { applyFlags, configFromFlags } = await import("./train_flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
   const { runTraining } = await import("../model/train/train_run.ts");
-  const { latestCheckpoint, loadCheckpoint } = await import("../model/train/checkpoint.ts");
+  const { storedRunConfig } = await import("./train_resume.ts");
+  const { resumeConfig } = await import("../model/train/resume_config.ts");
 
   let out = v.out;
   let config;
   if (v.resume) {
     if (!out) throw new UsageError("--resume needs --out <run folder>");
-    const path = await latestCheckpoint(`${out}/checkpoints`);
-    if (!path) throw new Error(`--resume: no checkpoint in "${out}/checkpoints"`);
-    // The run continues with the configuration it started with.
-    const ck = await loadCheckpoint(path);
-    ck.tensors.forEach((t) => t.dispose());
-    config = ck.meta.config as import("../model/train/presets.ts").TrainConfig;
+    if (v.overwrite) throw new UsageError("--resume and --overwrite exclude each other");
+    // The run continues with its stored configuration; only extending flags may change it.
+    const stored = await storedRunConfig(out);
+    config = resumeConfig(stored.config, v, stored.source, applyFlags);
   } else {
     config = configFromFlags(v);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
@@ -66,8 +70,12 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.name} (${backend.detail})`);
 
   const abort = new AbortController();
+  const { releaseHeldLocksSync } = await import("../model/train/run_lock.ts");
   const onSigint = () => {
-    if (abort.signal.aborted) Deno.exit(130); // second Ctrl-C: leave now
+    if (abort.signal.aborted) {
+      releaseHeldLocksSync(); // second Ctrl-C: leave now, without leaving a stale lock
+      Deno.exit(130);
+    }
     console.error(
       "\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to quit)",
     );
@@ -79,6 +87,7 @@ async function main(): Promise<void> {
     config,
     out: out!,
     resume: v.resume,
+    overwrite: v.overwrite,
     signal: abort.signal,
     workers: v.workers,
   });

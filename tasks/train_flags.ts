@@ -11,7 +11,7 @@ import { type Parsed, UsageError } from "./cli.ts";
 
 /** The flags of `deno task train` (see its HELP). */
 export const TRAIN_FLAGS = {
-  preset: { type: "string", default: DEFAULT_PRESET },
+  preset: { type: "string" }, // default: DEFAULT_PRESET (left unset so --resume can tell)
   data: { type: "string" },
   "data-root": { type: "string" },
   network: { type: "string" },
@@ -36,6 +36,7 @@ export const TRAIN_FLAGS = {
   seed: { type: "int", min: 0 },
   out: { type: "string" },
   resume: { type: "boolean" },
+  overwrite: { type: "boolean" },
   "checkpoint-every": { type: "int", min: 1 },
   keep: { type: "int", min: 1 },
   "log-every": { type: "int", min: 1 },
@@ -56,6 +57,11 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   } catch (e) {
     throw new UsageError(`--preset: ${(e as Error).message}`);
   }
+  return applyFlags(c, f);
+}
+
+/** Applies every flag but `--preset` to `c` in place (also what a `--resume` re-checks); returns `c`. */
+export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f.data !== undefined) c.data = f.data;
   if (f["data-root"] !== undefined) c.dataRoot = f["data-root"];
   if (f.network !== undefined) {

@@ -115,10 +115,33 @@ export function probeWebGPU(timeoutMs = 10_000): Promise<WebGPUProbe> {
   return cachedGpu;
 }
 
+/**
+ * Deno's WebGPU (wgpu) opens the windowing libraries while it looks for adapters; without
+ * XDG_RUNTIME_DIR they print `error: XDG_RUNTIME_DIR is invalid or not set` to stderr on every
+ * run. A private (0700) folder per user keeps them quiet; nothing is written into it.
+ */
+function ensureRuntimeDir(): void {
+  try {
+    const dir = Deno.env.get("XDG_RUNTIME_DIR");
+    if (dir && Deno.statSync(dir).isDirectory) return;
+  } catch {
+    // Set but missing: replace it below.
+  }
+  try {
+    const tmp = Deno.env.get("TMPDIR") || "/tmp";
+    const path = `${tmp}/arcstream-runtime-${Deno.uid() ?? "user"}`;
+    Deno.mkdirSync(path, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", path);
+  } catch {
+    // No env/write permission: the probe still works, only noisier.
+  }
+}
+
 async function probeOnce(timeoutMs: number): Promise<WebGPUProbe> {
   // deno-lint-ignore no-explicit-any
   const gpu = (navigator as any).gpu;
   if (!gpu) return { adapter: null, reason: "this Deno has no navigator.gpu" };
+  ensureRuntimeDir();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((
     r,

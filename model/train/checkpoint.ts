@@ -2,15 +2,27 @@
  * Training checkpoints: one self-describing file per checkpoint, `ckpt-<step>.arcs`, written
  * atomically (temp file + rename), the last K kept.
  *
- * File layout: 8-byte magic "ARCSCKP1", uint32 LE header length, UTF-8 JSON header
- * `{ meta, tensors: [{ key, dtype, shape, offset, byteLength }] }`, then the raw little-endian
- * tensor data (offsets relative to the start of the data section).
+ * File layout (format 2): 8-byte magic "ARCSCKP2", uint32 LE header length, UTF-8 JSON header
+ * `{ meta, tensors: [{ key, dtype, shape, offset, byteLength }] }`, the raw little-endian tensor
+ * data (offsets relative to the start of the data section), then a 32-byte SHA-256 digest of
+ * everything before it. A file whose digest does not match is "damaged" (`CheckpointDamagedError`).
+ * Format 1 ("ARCSCKP1", no digest) is still read, with a warning that it cannot be verified.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 
-const MAGIC = "ARCSCKP1";
+const MAGIC = "ARCSCKP2";
+const MAGIC_V1 = "ARCSCKP1";
+const DIGEST_BYTES = 32;
+
+/** A checkpoint file that exists but cannot be trusted (digest mismatch, truncated, garbage). */
+export class CheckpointDamagedError extends Error {
+  override name = "CheckpointDamagedError";
+  constructor(readonly path: string, readonly why: string) {
+    super(`Checkpoint "${path}" is damaged: ${why}`);
+  }
+}
 
 /** What a checkpoint records besides tensors (JSON-serializable). */
 export interface CheckpointMeta {
@@ -93,7 +105,7 @@ export async function saveCheckpoint(
     offset += bytes.byteLength;
   }
   const header = new TextEncoder().encode(JSON.stringify({ meta, tensors: entries }));
-  const out = new Uint8Array(MAGIC.length + 4 + header.byteLength + offset);
+  const out = new Uint8Array(MAGIC.length + 4 + header.byteLength + offset + DIGEST_BYTES);
   out.set(new TextEncoder().encode(MAGIC), 0);
   new DataView(out.buffer).setUint32(MAGIC.length, header.byteLength, true);
   out.set(header, MAGIC.length + 4);
@@ -102,6 +114,7 @@ export async function saveCheckpoint(
     out.set(c, pos);
     pos += c.byteLength;
   }
+  out.set(await sha256(out.subarray(0, pos)), pos);
   await Deno.mkdir(dir, { recursive: true });
   const path = join(dir, checkpointName(meta.step));
   await writeFileAtomic(path, out);
@@ -112,40 +125,107 @@ export async function saveCheckpoint(
   return path;
 }
 
-/** Reads a checkpoint file; throws a clear error naming the file when it is not one. */
-export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const tf = await import("@tensorflow/tfjs");
+async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
+/** A verified checkpoint file before its tensors are made. */
+export interface CheckpointFile {
+  meta: CheckpointMeta;
+  tensors: TensorEntry[];
+  bytes: Uint8Array;
+  dataStart: number;
+  /** False for a format-1 file (no digest: not verifiable). */
+  verified: boolean;
+}
+
+/**
+ * Reads and verifies a checkpoint file without making tensors. Throws `CheckpointDamagedError`
+ * for a file that is not a whole, intact checkpoint, an Error naming the file when unreadable.
+ */
+export async function readCheckpointFile(path: string): Promise<CheckpointFile> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
     throw new Error(`Cannot read checkpoint "${path}": ${(e as Error).message}`);
   }
-  const bad = (why: string) => new SyntaxError(`Cannot read checkpoint "${path}": ${why}`);
+  const bad = (why: string) => new CheckpointDamagedError(path, why);
   if (bytes.byteLength < MAGIC.length + 4) throw bad("file too short");
-  if (new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) {
+  const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC.length));
+  if (magic !== MAGIC && magic !== MAGIC_V1) {
     throw bad(`not an arcstream checkpoint (magic is not ${MAGIC})`);
   }
+  const verified = magic === MAGIC;
+  const end = bytes.byteLength - (verified ? DIGEST_BYTES : 0);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(MAGIC.length, true);
   const dataStart = MAGIC.length + 4 + headerLength;
-  if (dataStart > bytes.byteLength) throw bad("header runs past the end of the file");
+  if (dataStart > end) throw bad("header runs past the end of the file (truncated?)");
+  if (verified) {
+    const want = bytes.subarray(end);
+    const got = await sha256(bytes.subarray(0, end));
+    if (!got.every((b, i) => b === want[i])) {
+      throw bad("digest mismatch (SHA-256 of header and data; truncated or altered)");
+    }
+  }
   let header: { meta: CheckpointMeta; tensors: TensorEntry[] };
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, dataStart)));
   } catch (e) {
     throw bad(`header is not JSON (${(e as Error).message})`);
   }
-  const tensors = new Map<string, tfTypes.Tensor>();
   for (const e of header.tensors) {
-    const start = dataStart + e.offset;
-    if (start + e.byteLength > bytes.byteLength) {
-      tensors.forEach((t) => t.dispose());
+    if (dataStart + e.offset + e.byteLength > end) {
       throw bad(`tensor "${e.key}" runs past the end of the file (truncated?)`);
     }
+  }
+  return { meta: header.meta, tensors: header.tensors, bytes, dataStart, verified };
+}
+
+/**
+ * Reads a checkpoint file, verifying its digest; throws `CheckpointDamagedError` naming the file
+ * when it is damaged. `warn` hears about a format-1 file (no digest, read unverified).
+ */
+export async function loadCheckpoint(
+  path: string,
+  warn: (message: string) => void = (m) => console.warn(m),
+): Promise<LoadedCheckpoint> {
+  const tf = await import("@tensorflow/tfjs");
+  const file = await readCheckpointFile(path);
+  if (!file.verified) {
+    warn(`Warning: checkpoint "${path}" has no digest (format 1); it is read unverified`);
+  }
+  const tensors = new Map<string, tfTypes.Tensor>();
+  for (const e of file.tensors) {
+    const start = file.dataStart + e.offset;
     // Copy so the typed array is aligned and owns its buffer.
-    const raw = bytes.slice(start, start + e.byteLength).buffer;
+    const raw = file.bytes.slice(start, start + e.byteLength).buffer;
     const values = e.dtype === "int32" ? new Int32Array(raw) : new Float32Array(raw);
     tensors.set(e.key, tf.tensor(values, e.shape, e.dtype));
   }
-  return { meta: header.meta, tensors, path };
+  return { meta: file.meta, tensors, path };
+}
+
+/**
+ * The newest intact checkpoint in `dir` for a resume, or null when there is none. Damaged newer
+ * files are renamed to `<name>.damaged` (kept for inspection, no longer counted) with a warning.
+ */
+export async function findResumeCheckpoint(
+  dir: string,
+  warn: (message: string) => void,
+): Promise<LoadedCheckpoint | null> {
+  const all = await listCheckpoints(dir);
+  for (let i = all.length - 1; i >= 0; i--) {
+    try {
+      return await loadCheckpoint(all[i], warn);
+    } catch (e) {
+      if (!(e instanceof CheckpointDamagedError)) throw e;
+      await Deno.rename(all[i], `${all[i]}.damaged`);
+      warn(
+        `Warning: ${e.message}; moved aside to "${all[i]}.damaged"` +
+          (i > 0 ? ", falling back to an older checkpoint" : ""),
+      );
+    }
+  }
+  return null;
 }

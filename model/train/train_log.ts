@@ -18,6 +18,10 @@ export interface LogEntry {
   accuracy: number;
   lr: number;
   imagesPerSec: number;
+  /** `tf.memory().numTensors` after the step (flat in a healthy run). */
+  numTensors?: number;
+  /** Resident set size of the process in bytes (flat in a healthy run). */
+  rssBytes?: number;
 }
 
 export interface TrainLogOptions {

@@ -9,10 +9,11 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { TrainSource } from "../../pipeline/batch/train_source.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { saveCheckpoint } from "./checkpoint.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import type { TrainConfig } from "./presets.ts";
+import { type OpenRun, openRunFolder, recordRunConfig } from "./run_folder.ts";
 import { makeSchedule } from "./schedule.ts";
 import { loadTrainData } from "./train_data.ts";
 import { withSteps } from "./train_flags.ts";
@@ -23,8 +24,15 @@ export interface RunOptions {
   config: TrainConfig;
   /** Run folder (log.txt, log.jsonl, checkpoints/, export/). Required. */
   out: string;
-  /** Continue from the newest checkpoint in `out/checkpoints`. Default: false. */
+  /**
+   * Continue from the newest intact checkpoint in `out/checkpoints`; `config` must match the run's
+   * (`out/run.json`) except for the fields a resume may extend (see resume_config.ts). Default: false.
+   */
   resume?: boolean;
+  /** A new run into a non-empty folder: clear the run's own files instead of refusing. */
+  overwrite?: boolean;
+  /** Where warnings go (stale lock taken over, damaged checkpoint skipped). Default: console.warn. */
+  warn?: (message: string) => void;
   /** Stop after this global step (for tests and for splitting a run); Default: config.steps. */
   stopAt?: number;
   /** Where log lines go. Default: console.log. */
@@ -57,19 +65,40 @@ export interface RunSummary {
   error?: string;
 }
 
-/** Runs (or resumes) training; never throws for a NaN loss or an interrupt: see `stoppedBy`. */
+/**
+ * Runs (or resumes) training; never throws for a NaN loss or an interrupt: see `stoppedBy`.
+ * Holds the run folder's lock throughout; throws a `RunFolderError` when the folder is not
+ * available (in use, not empty without `overwrite`, conflicting config on resume).
+ */
 export async function runTraining(options: RunOptions): Promise<RunSummary> {
+  const run = await openRunFolder({
+    out: options.out,
+    resume: options.resume ?? false,
+    overwrite: options.overwrite,
+    config: options.config,
+    warn: options.warn ?? ((m) => console.warn(m)),
+  });
+  try {
+    return await trainInFolder(options, run);
+  } finally {
+    run.checkpoint?.tensors.forEach((t) => t.dispose());
+    await run.lock.release();
+  }
+}
+
+async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSummary> {
   const config = structuredClone(options.config);
   const log = new TrainLog(options.out, { print: options.print, progress: options.progress });
   const ckptDir = join(options.out, "checkpoints");
   const data = await loadTrainData(config.data, config.dataRoot);
-  if (config.epochs !== undefined && !options.resume) {
+  if (config.epochs !== undefined) {
     withSteps(
       config,
       Math.max(1, Math.ceil(config.epochs * data.records.length / config.batchSize)),
     );
-    delete config.epochs; // resolved: a resumed run reads the step count from the checkpoint
+    delete config.epochs; // resolved: a resumed run reads the step count from run.json
   }
+  await recordRunConfig(run, config, options.out, (line) => log.note(line));
   let step = 0;
   let cursor: WrapCursor = { epoch: 0, start: 0, step: 0 };
   const trainer = new Trainer({
@@ -83,10 +112,9 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
   let lastCheckpoint: string | null = null;
   let source: TrainSource | null = null;
   try {
-    if (options.resume) {
-      const path = await latestCheckpoint(ckptDir);
-      if (!path) throw new Error(`Cannot resume: no checkpoint in "${ckptDir}"`);
-      const ck = await loadCheckpoint(path);
+    if (run.checkpoint) {
+      const ck = run.checkpoint;
+      const path = ck.path;
       try {
         trainer.restore(ck.tensors);
       } finally {
@@ -95,7 +123,12 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
       step = ck.meta.step;
       cursor = ck.meta.cursor as WrapCursor;
       lastCheckpoint = path;
-      await log.note(`resumed from ${path} at step ${step} (epoch ${ck.meta.epoch})`);
+      await log.note(
+        `resumed from ${path} at step ${step} (epoch ${ck.meta.epoch})` +
+          (run.cutEntries
+            ? `; log.jsonl cut back by ${run.cutEntries} lines past step ${step}`
+            : ""),
+      );
     } else {
       await log.note(
         `training ${config.preset}: r${config.network.depth} width ${config.network.width} ` +
@@ -205,6 +238,8 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
           accuracy: window.acc / window.n,
           lr: m.lr,
           imagesPerSec: window.images / window.seconds,
+          numTensors: tf.memory().numTensors,
+          rssBytes: Deno.memoryUsage().rss,
         };
         await log.entry(entry);
         summary.lastLoss = entry.totalLoss;
