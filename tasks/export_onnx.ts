@@ -20,7 +20,8 @@ normalization itself as its first nodes (Sub, Mul: insightface then feeds raw pi
                     arcface
   --opset N         ONNX opset, 11..17 (default 13)
   --input-name S    graph input name (default "data")
-  --backend NAME    TF.js backend used to load the weights (default auto)
+  --backend NAME    TF.js backend that holds the weights while converting (default cpu:
+                    nothing is computed)
   -h, --help        this text
 
 Exit status: 0 written, 1 failure (unreadable model, unsupported layer), 2 usage error.`;
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   const { initBackend, parseBackendName } = await import("../model/backend/backend.ts");
   let backend;
   try {
-    backend = parseBackendName(v.backend ?? "auto");
+    backend = parseBackendName(v.backend ?? "cpu");
   } catch (e) {
     usage((e as Error).message);
   }
