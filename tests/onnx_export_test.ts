@@ -5,7 +5,8 @@ import * as ort from "onnxruntime-node";
 import { initBackend } from "../model/backend/backend.ts";
 import { buildIResNet } from "../model/nets/iresnet.ts";
 import { convertToOnnx, type OnnxExportOptions } from "../model/io/onnx_export.ts";
-import { convPads, permute } from "../model/io/onnx_layers.ts";
+import { convPads } from "../model/io/onnx_layers.ts";
+import { permute } from "../model/io/onnx_context.ts";
 import { encodeModel } from "../model/io/onnx_proto.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../model/io/model_io.ts";
 import { runTask } from "./run_task.ts";
@@ -192,6 +193,33 @@ Deno.test("ONNX export converts DepthwiseConv2D, biased conv + relu, unshared PR
   randomizeStats(model, 40);
   const { want, got, diff } = await parity(model, 16);
   assert.deepEqual(got.dims, [3, 5]);
+  const raw = Math.max(...want.map((v, i) => Math.abs(v - got.data[i])));
+  assert.ok(diff <= 1e-4 && raw <= 1e-4 * Math.max(1, ...want.map(Math.abs)), `${diff} ${raw}`);
+  model.dispose();
+});
+
+Deno.test("ONNX export converts ZeroPadding2D, NHWC Reshape round trips and GlobalAveragePooling2D", async () => {
+  // MobileFaceNet's grouped-conv trick: [N, 8, 8, 8] -> Reshape [8*8*2, 2, 2] -> depthwise [1, 2]
+  // -> Reshape [8, 8, 4]; the element order is TF's NHWC order, so a wrong layout shows.
+  const input = tf.input({ shape: [16, 16, 3] });
+  let x = tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 1]] }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, useBias: false })
+    .apply(x) as tf.SymbolicTensor; // [N, 8, 8, 8]
+  x = tf.layers.reshape({ targetShape: [128, 2, 2] }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.depthwiseConv2d({ kernelSize: [1, 2], padding: "valid" })
+    .apply(x) as tf.SymbolicTensor; // [N, 128, 1, 2]
+  x = tf.layers.reshape({ targetShape: [8, 8, 4] }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.prelu({ sharedAxes: [1, 2] }).apply(x) as tf.SymbolicTensor;
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const flat = tf.layers.reshape({ targetShape: [256] }).apply(x) as tf.SymbolicTensor;
+  const y = tf.layers.add().apply([
+    tf.layers.dense({ units: 6 }).apply(pooled) as tf.SymbolicTensor,
+    tf.layers.dense({ units: 6 }).apply(flat) as tf.SymbolicTensor,
+  ]) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: y });
+  randomizeStats(model, 90);
+  const { want, got, diff } = await parity(model, 16);
+  assert.deepEqual(got.dims, [3, 6]);
   const raw = Math.max(...want.map((v, i) => Math.abs(v - got.data[i])));
   assert.ok(diff <= 1e-4 && raw <= 1e-4 * Math.max(1, ...want.map(Math.abs)), `${diff} ${raw}`);
   model.dispose();

@@ -14,7 +14,8 @@
  * ```
  */
 import type * as tf from "@tensorflow/tfjs";
-import { type ConvertContext, LAYER_CONVERTERS, layerWeights, nodeNamer } from "./onnx_layers.ts";
+import { LAYER_CONVERTERS } from "./onnx_layers.ts";
+import { type ConvertContext, layerWeights, nodeNamer } from "./onnx_context.ts";
 import {
   encodeModel,
   type OnnxAttribute,
