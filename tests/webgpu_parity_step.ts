@@ -1,0 +1,64 @@
+/**
+ * Test helper (not a test file), run as a subprocess by `webgpu_parity_test.ts`: a few training
+ * steps of a tiny IR-ResNet + ArcFace on one forced backend, printing JSON
+ * `{backend, detail, init, losses, weights}` on stdout. With `--probe` it only prints
+ * `{adapter, reason}` (the WebGPU adapter Deno finds, or why there is none).
+ *
+ * Usage: deno run -A tests/webgpu_parity_step.ts (--probe | --backend NAME [--steps N])
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import { type BackendName, initBackend, probeWebGPU } from "../model/backend/backend.ts";
+import { Trainer } from "../model/train/trainer.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    probe: { type: "boolean" },
+    backend: { type: "string" },
+    steps: { type: "string" },
+    lr: { type: "string" },
+  },
+});
+
+if (values.probe) {
+  const p = await probeWebGPU();
+  console.log(JSON.stringify({ adapter: p.adapter?.description ?? null, reason: p.reason }));
+  Deno.exit(0);
+}
+
+const info = await initBackend({
+  backend: values.backend as BackendName,
+  wasmThreads: 1,
+  warn: (m) => console.error(m),
+});
+// Width 1/16 r18 on 16x16 inputs: every layer kind of the real network (stride-2 convs, 1x1
+// shortcuts, BN in training mode, PReLU, FC, ArcFace margin), milliseconds per step.
+const trainer = new Trainer({
+  network: { depth: 18, width: 1 / 16, inputSize: 16, embeddingSize: 16, dropout: 0, seed: 3 },
+  numClasses: 5,
+  margin: { type: "arcface", s: 16, m2: 0.2 },
+});
+const sums = async () => {
+  const out: Record<string, number> = {};
+  for (const [k, t] of trainer.state()) {
+    out[k] = [...await t.data()].reduce((s: number, v) => s + Number(v), 0);
+  }
+  return out;
+};
+const init = await sums();
+// [8, 16, 16, 3] in [-1, 1], fixed and backend-independent.
+const x = tf.tensor4d(
+  Float32Array.from({ length: 8 * 16 * 16 * 3 }, (_, i) => Math.sin(i * 0.37)),
+  [8, 16, 16, 3],
+);
+const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], "int32");
+const losses: number[] = [];
+for (let step = 0; step < Number(values.steps ?? 3); step++) {
+  losses.push((await trainer.trainStep(x, y, Number(values.lr ?? 0.1), step)).totalLoss);
+}
+const weights: Record<string, number[]> = {};
+for (const [k, t] of trainer.state()) weights[k] = [...(await t.data())];
+tf.dispose([x, y]);
+trainer.dispose();
+console.log(JSON.stringify({ backend: info.name, detail: info.detail, init, losses, weights }));
