@@ -11,7 +11,10 @@ Trains an IR-ResNet with an ArcFace (or CosFace / combined) margin head. With no
 score on the held-out pairs of identities it did not train on.
 
   --preset NAME          lfw-small (default), tiny, r18, r34, r50, r100, r50-ms1m
-  --data PATH            image-folder tree, clean list ("path label" lines), or .rec
+  --data PATH            image-folder tree, clean list ("path label" lines), or .rec;
+                         "-": records on stdin, batched as they arrive (see below)
+  --num-classes N        number of identities; required with --data - (a stream cannot be
+                         read twice to count them), else 1 + the largest label
   --data-root DIR        root of relative paths in a clean list (default: the list's folder)
   --network rN           18, 34, 50, 100 (r50 or 50)
   --width X              width multiplier (0.25 -> 16/32/64/128 channels)
@@ -36,7 +39,17 @@ score on the held-out pairs of identities it did not train on.
   --workers N            decode workers (default 2)
   -h, --help             this text
 
-Outputs in the run folder: log.txt, log.jsonl, checkpoints/ckpt-<step>.arcs, export/model.json.
+Training from a shell pipe (--data -): NDJSON records with paths, or a WebDataset tar of decoded
+(.rgb + .json) or aligned (.jpg + .json) faces, each with its integer "label":
+  deno task list DIR | deno task shuffle --seed 7 --epochs 20 | deno task decode |
+    deno task train --data - --num-classes 25 --steps 230
+The stream is batched in arrival order (shuffle upstream); training stops at --steps or when the
+stream ends. --epochs needs a list (use --steps). --resume restores weights, optimizer and step and
+continues with whatever the new stdin delivers: rerun the pipe with shuffle --epoch K to go on at
+epoch K.
+
+Outputs in the run folder: log.txt, log.jsonl, heldout.jsonl, curves.svg (the training curves),
+checkpoints/ckpt-<step>.arcs, export/model.json.
 Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.`;
 
 function fail(message: string): never {
@@ -48,6 +61,7 @@ const OPTIONS = {
   preset: { type: "string" },
   data: { type: "string" },
   "data-root": { type: "string" },
+  "num-classes": { type: "string" },
   network: { type: "string" },
   width: { type: "string" },
   "input-size": { type: "string" },
@@ -151,6 +165,7 @@ async function main(): Promise<void> {
         : "held-out verification: not run",
       `checkpoint: ${s.checkpoint ?? "-"}`,
       `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
+      `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
       `log: ${out}/log.txt, ${out}/log.jsonl`,
     ].join("\n"),
   );

@@ -26,6 +26,14 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
   const c = presetConfig(typeof flags.preset === "string" ? flags.preset : DEFAULT_PRESET);
   if (typeof flags.data === "string") c.data = flags.data;
   if (typeof flags["data-root"] === "string") c.dataRoot = flags["data-root"];
+  c.numClasses = num(flags, "num-classes", (x) => posInt(x) && x >= 2, "an integer >= 2") ??
+    c.numClasses;
+  if (c.data === "-" && c.numClasses === undefined) {
+    throw new RangeError("--data - (records on stdin) needs --num-classes N");
+  }
+  if (c.data === "-" && flags.epochs !== undefined) {
+    throw new RangeError("--epochs needs a list to count; with --data - give --steps");
+  }
   if (typeof flags.network === "string") {
     const d = Number(flags.network.replace(/^r(esnet)?/i, ""));
     if (![18, 34, 50, 100].includes(d)) {

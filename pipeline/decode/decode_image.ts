@@ -8,6 +8,8 @@
  * A missing, truncated or corrupt input throws a `DecodeError` naming the file.
  */
 
+import type { RgbImage } from "../records.ts";
+
 /** Output size: a square side or explicit height/width. */
 export type ResizeSpec = number | { height: number; width: number };
 
@@ -22,12 +24,8 @@ export interface DecodeImageOptions {
   recordOffset?: number;
 }
 
-export interface DecodedImage {
-  /** [height, width, 3] uint8 RGB, row-major. */
-  pixels: Uint8Array;
-  height: number;
-  width: number;
-}
+/** A decoded image: the project's `RgbImage` ([height, width, 3] uint8 RGB, row-major). */
+export type DecodedImage = RgbImage;
 
 /** A decode failure; `source` names the file (or key) that failed. */
 export class DecodeError extends Error {

@@ -11,12 +11,8 @@
  * `(x - 127.5) * 0.0078125` and transposed height <-> width (`[W, H, 3]` per image).
  */
 
-/** A decoded image: `[height, width, 3]` uint8, row-major. */
-export interface RgbImage {
-  pixels: Uint8Array;
-  width: number;
-  height: number;
-}
+import type { RgbImage } from "../../records.ts";
+export type { RgbImage };
 
 /** Summed-area table of an RGB image, `[(H + 1), (W + 1), 3]` float64 (exact for any size). */
 export class IntegralImage {
