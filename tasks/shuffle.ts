@@ -1,8 +1,8 @@
 /**
- * `deno task shuffle --seed 7 [--epoch 0] [--buffer N]`: Stage 2, seeded shuffle of stdin records.
+ * `deno task shuffle --seed 7 [--epoch 0] [--epochs 1] [--buffer N]`: Stage 2, seeded shuffle of stdin records.
  */
 import { parseArgs } from "node:util";
-import { intOption, runTask, stdinOrUsage } from "../pipeline/formats/stage_cli.ts";
+import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/formats/stage_cli.ts";
 import type { AnyRecord } from "../pipeline/formats/wire.ts";
 
 const HELP = `Usage: ... | deno task shuffle [options] > records
@@ -10,10 +10,14 @@ const HELP = `Usage: ... | deno task shuffle [options] > records
 Shuffles the records on stdin (NDJSON or WebDataset tar, detected) and writes them in the same format.
   --seed N       PRNG seed; same seed, same order on every machine (default 0)
   --epoch N      epoch: order = Fisher-Yates with seed derived from (seed, epoch) (default 0)
+  --epochs N     emit N epochs back to back (epoch, epoch+1, ...), each a fresh order, each
+                 record tagged with its "epoch"; for \`train --data -\` (default 1, untagged)
   --buffer N     bounded mode: shuffle buffer of N records instead of the whole list (default: off)
   -h, --help     this help
 
-Example: deno task list fixtures/pipeline/images | deno task shuffle --seed 7 --epoch 1`;
+Example: deno task list fixtures/pipeline/images | deno task shuffle --seed 7 --epoch 1
+         deno task list DIR | deno task shuffle --seed 7 --epochs 20 | deno task decode |
+           deno task train --data - --num-classes K`;
 
 await runTask("shuffle", async () => {
   const { values } = parseArgs({
@@ -21,6 +25,7 @@ await runTask("shuffle", async () => {
     options: {
       seed: { type: "string" },
       epoch: { type: "string" },
+      epochs: { type: "string" },
       buffer: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -29,10 +34,17 @@ await runTask("shuffle", async () => {
   const seed = intOption("seed", values.seed, 0, Number.MIN_SAFE_INTEGER)!;
   const epoch = intOption("epoch", values.epoch, 0)!;
   const buffer = intOption("buffer", values.buffer, undefined, 1);
+  const epochs = intOption("epochs", values.epochs, 1, 1)!;
+  if (buffer !== undefined && values.epochs !== undefined) {
+    throw new UsageError("--epochs needs the whole list: it cannot be combined with --buffer");
+  }
   const { ShuffleStream } = await import("../pipeline/shuffle/shuffle_stream.ts");
-  const { readRecords, recordsToNdjson, recordsToTar } = await import("../pipeline/formats/wire.ts");
+  const { readRecords, recordsToNdjson, recordsToTar } = await import(
+    "../pipeline/formats/wire.ts"
+  );
   const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
-  const shuffle = new ShuffleStream<AnyRecord>({ seed, epoch, buffer });
+  const tagEpoch = values.epochs !== undefined;
+  const shuffle = new ShuffleStream<AnyRecord>({ seed, epoch, buffer, epochs, tagEpoch });
   const { format, records } = await readRecords(stdinOrUsage("shuffle"));
   const out = records.pipeThrough(shuffle);
   await toStdout(format === "tar" ? recordsToTar(out) : recordsToNdjson(out));

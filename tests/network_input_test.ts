@@ -27,9 +27,8 @@ Deno.test("networkInput(): one fixture face gives the same tensor on the trainin
   assert.equal(image.height, 112);
   for (const size of [64, 112, 128]) {
     // Training path: file -> decode worker -> networkInput -> batch tensor.
-    const reader = trainBatches([rec, records[1]], {
+    const reader = trainBatches(ReadableStream.from([rec]), {
       batchSize: 1,
-      seed: 0,
       imageSize: size,
       workers: 1,
     }).getReader();
