@@ -61,6 +61,7 @@ function panel(
   title: string,
   series: Series[],
   box: { x0: number; y0: number; w: number; h: number; maxStep: number },
+  fixed?: [number, number],
 ): string[] {
   const m = { l: 58, r: 14, t: 28, b: 36 };
   const pw = box.w - m.l - m.r, ph = box.h - m.t - m.b;
@@ -79,13 +80,16 @@ function panel(
     );
     return out;
   }
-  let lo = Math.min(...all), hi = Math.max(...all);
+  let [lo, hi] = fixed ?? [Math.min(...all), Math.max(...all)];
   if (hi - lo < 1e-12) {
-    [lo, hi] = [lo - Math.max(1e-3, Math.abs(lo) * 0.1), hi + Math.max(1e-3, Math.abs(hi) * 0.1)];
+    const pad = Math.max(1e-3, Math.abs(lo) * 0.1);
+    [lo, hi] = [lo - pad, hi + pad];
   }
+  // Widen to whole tick steps, so the axis starts and ends on a labelled value.
+  const t0 = niceTicks(lo, hi);
+  const dt = t0.length > 1 ? t0[1] - t0[0] : 1;
+  if (!fixed) [lo, hi] = [Math.floor(lo / dt + 1e-9) * dt, Math.ceil(hi / dt - 1e-9) * dt];
   const yt = niceTicks(lo, hi);
-  lo = Math.min(lo, yt[0]);
-  hi = Math.max(hi, yt[yt.length - 1]);
   const x = (s: number) => left + (s / Math.max(1, box.maxStep)) * pw;
   const y = (v: number) => top + (1 - (v - lo) / (hi - lo)) * ph;
   const f = (v: number) => v.toFixed(1);
@@ -118,6 +122,14 @@ function panel(
       }
     }
     const ly = top + 12 + 16 * i;
+    if (i === 0) {
+      out.push(
+        `<rect x="${left + pw - 136}" y="${top + 3}" width="132" height="${
+          16 * series.length + 2
+        }" ` +
+          `fill="white" fill-opacity="0.85"/>`,
+      );
+    }
     out.push(
       `<line x1="${left + pw - 130}" y1="${ly}" x2="${left + pw - 110}" y2="${ly}" ` +
         `stroke="${color}" stroke-width="3"/>`,
@@ -142,16 +154,27 @@ export function trainPlotSvg(log: LogEntry[], heldout: HeldoutEntry[], title = "
       { label: "total", steps, values: L.map((e) => e.totalLoss) },
       { label: "softmax (margin)", steps, values: L.map((e) => e.inferenceLoss) },
     ], box(0, 0)),
-    ...panel("Training accuracy", [
-      { label: "training accuracy", steps, values: L.map((e) => e.accuracy) },
-    ], box(1, 0)),
+    ...panel(
+      "Training accuracy",
+      [
+        { label: "training accuracy", steps, values: L.map((e) => e.accuracy) },
+      ],
+      box(1, 0),
+      [0, 1],
+    ),
     ...panel("Learning rate", [{ label: "lr", steps, values: L.map((e) => e.lr) }], box(0, 1)),
-    ...panel("Held-out verification accuracy", [{
-      label: "10-fold mean",
-      steps: H.map((e) => e.step),
-      values: H.map((e) => e.accuracy),
-      dots: true,
-    }], box(1, 1)),
+    ...panel(
+      "Held-out verification accuracy",
+      [{
+        label: "10-fold mean",
+        steps: H.map((e) => e.step),
+        values: H.map((e) => e.accuracy),
+        dots: true,
+      }],
+      box(1, 1),
+      // Chance is 0.5; lower scores widen the axis rather than leave it.
+      [Math.min(0.5, Math.floor(10 * Math.min(1, ...H.map((e) => e.accuracy))) / 10), 1],
+    ),
     "</svg>\n",
   ];
   return out.join("\n");
