@@ -22,6 +22,13 @@ export interface TrainData {
   numClasses: number;
 }
 
+function stdinRecords(): ReadableStream<Uint8Array> {
+  if (Deno.stdin.isTerminal()) {
+    throw new TypeError("--data - reads records from stdin: pipe them in (see --help)");
+  }
+  return Deno.stdin.readable;
+}
+
 /**
  * Reads the training list; errors name the path. `numClasses` overrides the count from the labels
  * (it must cover them) and is required for a stream (`data` = "-"), which cannot be read twice.
@@ -30,7 +37,7 @@ export async function loadTrainData(
   data: string,
   root?: string,
   numClasses?: number,
-  stdin: () => ReadableStream<Uint8Array> = () => Deno.stdin.readable,
+  stdin: () => ReadableStream<Uint8Array> = stdinRecords,
 ): Promise<TrainData> {
   if (data === "-") {
     if (numClasses === undefined) {
