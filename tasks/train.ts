@@ -42,7 +42,7 @@ score on the held-out pairs of identities it did not train on.
 Training from a shell pipe (--data -): NDJSON records with paths, or a WebDataset tar of decoded
 (.rgb + .json) or aligned (.jpg + .json) faces, each with its integer "label":
   deno task list DIR | deno task shuffle --seed 7 --epochs 20 | deno task decode |
-    deno task train --data - --num-classes 25 --steps 230
+    deno task train --data - --num-classes 25 --steps 234
 The stream is batched in arrival order (shuffle upstream); training stops at --steps or when the
 stream ends. --epochs needs a list (use --steps). --resume restores weights, optimizer and step and
 continues with whatever the new stdin delivers: rerun the pipe with shuffle --epoch K to go on at
