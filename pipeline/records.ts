@@ -19,13 +19,15 @@ export interface ListRecord {
   bytes?: Uint8Array;
 }
 
-/** A decoded image: RGB, HWC, uint8. */
-export interface ImageRecord extends ListRecord {
-  /** [height, width, 3] uint8 RGB, row-major. */
+/** An RGB image: `[height, width, 3]` uint8, row-major (the one image type of the project). */
+export interface RgbImage {
   pixels: Uint8Array;
   height: number;
   width: number;
 }
+
+/** A decoded image record: RGB, HWC, uint8. */
+export interface ImageRecord extends ListRecord, RgbImage {}
 
 /** Which rule produced an aligned face. */
 export type AlignPolicy = "detected" | "center-crop";
@@ -43,7 +45,7 @@ export interface FaceRecord extends ImageRecord {
 
 /** A training batch as tensors; the consumer owns (and disposes) the tensors. */
 export interface Batch {
-  /** [B, H, W, 3] float32 in [-1, 1]: (x - 127.5) / 128. */
+  /** [B, S, S, 3] float32 in [-1, 1]: `networkInput()` (pipeline/decode/network_input.ts). */
   images: tf.Tensor4D;
   /** [B] int32 class labels. */
   labels: tf.Tensor1D;

@@ -10,6 +10,7 @@ import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
 import { openSink } from "./align_sinks.ts";
 import { Progress } from "./align_progress.ts";
 import { parseCleanList } from "../pipeline/list/list_reader.ts";
+import { walkImages } from "../pipeline/list/folder_walk.ts";
 import { readRecords } from "../pipeline/formats/wire.ts";
 
 /** The parsed command line, every default filled in (`tasks/align.ts` parses it). */
@@ -36,8 +37,6 @@ export interface AlignCliOptions {
   quiet: boolean;
 }
 
-const IMAGE_EXT = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"]);
-
 /**
  * The shard of a key: FNV-1a 32-bit, then murmur3's finalizer (FNV-1a's low bits are the XOR of
  * the input's low bits, so keys like `Name_12/Name_12_0001` would all be even). Depends only on
@@ -59,20 +58,8 @@ export function shardOf(key: string, n: number): number {
 
 /** Image files under `root`, sorted, as records keyed by relative path without extension. */
 export async function listFolder(root: string): Promise<ListRecord[]> {
-  const files: string[] = [];
-  const walk = async (dir: string) => {
-    const entries = [];
-    for await (const e of Deno.readDir(dir)) entries.push(e);
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      // Follow symlinks, so a folder of links can select a subset of a data set.
-      const kind = e.isSymlink ? await Deno.stat(p) : e;
-      if (kind.isDirectory) await walk(p);
-      else if (kind.isFile && IMAGE_EXT.has(extname(e.name).toLowerCase())) files.push(p);
-    }
-  };
-  await walk(root);
-  files.sort();
+  // The project's one walker: sorted, symlinks followed, the decodable extensions.
+  const files = (await walkImages(root)).map((segments) => join(root, ...segments));
   const labels = new Map<string, number>();
   for (const f of files) {
     const d = dirname(relative(root, f));

@@ -114,7 +114,10 @@ function joinValues(args: string[], spec: FlagSpec): string[] {
     const f = name === null ? undefined : spec[name];
     if (f && f.type !== "boolean") {
       const next = args[i + 1];
-      if (next === undefined || (next.startsWith("-") && !NEGATIVE_NUMBER.test(next))) {
+      // A lone "-" is a value (stdin / stdout), as is a negative number.
+      if (
+        next === undefined || (next.startsWith("-") && next !== "-" && !NEGATIVE_NUMBER.test(next))
+      ) {
         throw new UsageError(`--${name} needs a value`);
       }
       out.push(`${a}=${next}`);

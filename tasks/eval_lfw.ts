@@ -15,7 +15,8 @@ Inputs (one of):
   --pairs FILE --embeddings E a float32 .npy [2N, D]: rows 2i, 2i+1 = pair i (insightface order)
 Model (with --data or --bin):
   --model FILE                model.json of a TF.js graph or layers model (arcstream exports too)
-  --input-size N              model input side; faces are resized bilinearly (default: model's)
+  --input-size N              model input side; faces are resized as in training (area when
+                              shrinking, bilinear when enlarging) (default: model's)
   --normalize M               arcface (x-127.5)/128 | raw 0-255 | unit x/255 (default: the
                               export's metadata; required for other models)
   --output NAME               which model output is the embedding (default: the widest)

@@ -12,7 +12,10 @@ Trains an IR-ResNet with an ArcFace (or CosFace / combined) margin head. With no
 score on the held-out pairs of identities it did not train on.
 
   --preset NAME          lfw-small (default), tiny, r18, r34, r50, r100, r50-ms1m
-  --data PATH            image-folder tree, clean list ("path label" lines), or .rec
+  --data PATH            image-folder tree, clean list ("path label" lines), or .rec;
+                         "-": records on stdin, batched as they arrive (see below)
+  --num-classes N        number of identities; required with --data - (a stream cannot be
+                         read twice to count them), else 1 + the largest label
   --data-root DIR        root of relative paths in a clean list (default: the list's folder)
   --network rN           18, 34, 50, 100 (r50 or 50)
   --width X              width multiplier (0.25 -> 16/32/64/128 channels)
@@ -40,8 +43,18 @@ score on the held-out pairs of identities it did not train on.
   --workers N            decode workers (default 2)
   -h, --help             this text
 
-Outputs in the run folder: run.json, log.txt, log.jsonl, checkpoints/ckpt-<step>.arcs,
-export/model.json, and a lock while it trains (one trainer per folder; see docs/runs.md).
+Training from a shell pipe (--data -): NDJSON records with paths, or a WebDataset tar of decoded
+(.rgb + .json) or aligned (.jpg + .json) faces, each with its integer "label":
+  deno task list DIR | deno task shuffle --seed 7 --epochs 20 | deno task decode |
+    deno task train --data - --num-classes 25 --steps 234
+The stream is batched in arrival order (shuffle upstream); training stops at --steps or when the
+stream ends. --epochs needs a list (use --steps). --resume restores weights, optimizer and step and
+continues with whatever the new stdin delivers: rerun the pipe with shuffle --epoch K to go on at
+epoch K.
+
+Outputs in the run folder: run.json, log.txt, log.jsonl, heldout.jsonl, curves.svg (the training
+curves), checkpoints/ckpt-<step>.arcs, export/model.json, and a lock while it trains (one trainer
+per folder; see docs/runs.md).
 Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.
 Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflicting --resume flag).`;
 
@@ -109,6 +122,7 @@ async function main(): Promise<void> {
         : "held-out verification: not run",
       `checkpoint: ${s.checkpoint ?? "-"}`,
       `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
+      `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
       `log: ${out}/log.txt, ${out}/log.jsonl`,
     ].join("\n"),
   );

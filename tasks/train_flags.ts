@@ -14,6 +14,7 @@ export const TRAIN_FLAGS = {
   preset: { type: "string" }, // default: DEFAULT_PRESET (left unset so --resume can tell)
   data: { type: "string" },
   "data-root": { type: "string" },
+  "num-classes": { type: "int", min: 2 },
   network: { type: "string" },
   width: { type: "number", above: 0, max: 4 },
   "input-size": { type: "int", min: 16, multipleOf: 16 },
@@ -64,6 +65,13 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
 export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f.data !== undefined) c.data = f.data;
   if (f["data-root"] !== undefined) c.dataRoot = f["data-root"];
+  c.numClasses = f["num-classes"] ?? c.numClasses;
+  if (c.data === "-" && c.numClasses === undefined) {
+    throw new UsageError("--data - (records on stdin) needs --num-classes N");
+  }
+  if (c.data === "-" && f.epochs !== undefined) {
+    throw new UsageError("--epochs needs a list to count; with --data - give --steps");
+  }
   if (f.network !== undefined) {
     const d = Number(f.network.replace(/^r(esnet)?/i, ""));
     if (![18, 34, 50, 100].includes(d)) {

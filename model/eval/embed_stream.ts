@@ -7,19 +7,15 @@
  * `ImageRecord`/`FaceRecord`s through it; `embedImages` is the one-call form for the trainer.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ImageRecord } from "../../pipeline/records.ts";
+import type { ImageRecord, RgbImage } from "../../pipeline/records.ts";
+import {
+  networkInput,
+  NORMALIZE_MODES,
+  type NormalizeMode,
+} from "../../pipeline/decode/network_input.ts";
 import { arcstreamMetadata, loadModelFile, type ModelJsonFile } from "../io/model_io.ts";
 
-/** How uint8 pixels become model input: arcface (x-127.5)/128, raw 0-255, unit x/255. */
-export type NormalizeMode = "arcface" | "raw" | "unit";
-export const NORMALIZE_MODES: readonly NormalizeMode[] = ["arcface", "raw", "unit"];
-
-/** An RGB image, `[height, width, 3]` uint8 row-major. */
-export interface RgbImage {
-  pixels: Uint8Array;
-  height: number;
-  width: number;
-}
+export { NORMALIZE_MODES, type NormalizeMode, type RgbImage };
 
 /** What `EmbedStream` emits. */
 export interface EmbeddingRecord {
@@ -30,7 +26,8 @@ export interface EmbeddingRecord {
 
 /** Options of `Embedder`. */
 export interface EmbedderOptions {
-  /** Square input side; other image sizes are resized bilinearly. Default: the model's, else 112. */
+  /** Square input side; other sizes are resized by `networkInput()` (area when shrinking, as
+   * training). Default: the model's, else 112. */
   inputSize?: number;
   /** Pixel normalization. Default: the model's arcstream metadata, else "arcface". */
   normalize?: NormalizeMode;
@@ -143,32 +140,23 @@ export class Embedder {
     }
   }
 
-  /** The pixels of `images` as one normalized input batch [B, S, S, 3] float32. */
-  #input(images: RgbImage[]): tf.Tensor4D {
-    const t = tf;
+  /**
+   * `images` as one input batch [B, S, S, 3] float32, each made by `networkInput()`: the rule
+   * training batches use (pipeline/decode/network_input.ts), so eval sees what training saw.
+   */
+  inputBatch(images: RgbImage[]): tf.Tensor4D {
     const S = this.inputSize;
-    const [scale, shift] = this.normalize === "arcface"
-      ? [1 / 128, -127.5 / 128]
-      : this.normalize === "unit"
-      ? [1 / 255, 0]
-      : [1, 0];
-    return t.tidy(() => {
-      const parts = images.map((im, i) => {
-        if (im.pixels.length !== im.height * im.width * 3) {
-          throw new RangeError(
-            `Image ${i}: ${im.pixels.length} bytes is not ${im.height}x${im.width}x3`,
-          );
-        }
-        const f = new Float32Array(im.pixels.length);
-        for (let k = 0; k < f.length; k++) f[k] = im.pixels[k] * scale + shift;
-        const x = t.tensor4d(f, [1, im.height, im.width, 3]);
-        // Bilinear resize is affine-equivariant, so normalizing first changes nothing.
-        return im.height === S && im.width === S
-          ? x
-          : t.image.resizeBilinear(x, [S, S], false, true);
-      });
-      return parts.length === 1 ? parts[0] : t.concat(parts, 0);
+    const n = S * S * 3;
+    const data = new Float32Array(images.length * n);
+    images.forEach((im, i) => {
+      if (im.pixels.length !== im.height * im.width * 3) {
+        throw new RangeError(
+          `Image ${i}: ${im.pixels.length} bytes is not ${im.height}x${im.width}x3`,
+        );
+      }
+      networkInput(im, { size: S, normalize: this.normalize, out: data, offset: i * n });
     });
+    return tf.tensor4d(data, [images.length, S, S, 3]);
   }
 
   /** Embeds a batch: one forward pass on [x; flip(x)], returns L2-normalized embeddings. */
@@ -178,7 +166,7 @@ export class Embedder {
     const B = images.length;
     // [2B, S, S, 3] when flipping (mirror along width), else [B, S, S, 3]
     const x = t.tidy(() => {
-      const a = this.#input(images);
+      const a = this.inputBatch(images);
       return this.flip ? t.concat([a, t.reverse(a, 2)], 0) : a;
     });
     let out: tf.Tensor | tf.Tensor[] | undefined;

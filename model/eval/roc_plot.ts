@@ -26,8 +26,10 @@ export interface RocPlotOptions {
   height?: number;
 }
 
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-const esc = (s: string) =>
+/** Line colours of the project's plots (matplotlib's first six). */
+export const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+/** Escapes text for SVG/XML content and attribute values. */
+export const esc = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** Renders curves as an SVG document (string). */

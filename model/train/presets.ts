@@ -17,6 +17,8 @@ export interface TrainConfig {
   data: string;
   /** Root of relative paths in a clean list. Default: the list's folder. */
   dataRoot?: string;
+  /** Number of identities; required when `data` is "-" (stdin). Default: 1 + the largest label. */
+  numClasses?: number;
   batchSize: number;
   /** Micro-batch for gradient accumulation (0: whole batch). */
   microBatch: number;

@@ -1,7 +1,8 @@
 /**
- * Resolves `--data` into the training record list: an image-folder tree (`root/<id>/<img>`), a
- * clean list (`path label` lines, paths relative to `root` or the list's folder), or an insightface
- * `.rec` file (`.idx` beside it).
+ * Resolves `--data` into the training records: an image-folder tree (`root/<id>/<img>`), a clean
+ * list (`path label` lines, paths relative to `root` or the list's folder), an insightface `.rec`
+ * file (`.idx` beside it), or `-`: a record stream on stdin (NDJSON with paths, or a WebDataset tar
+ * of decoded `.rgb` / encoded `.jpg` faces with `.json` labels), batched in the order it arrives.
  */
 import { dirname } from "node:path";
 import {
@@ -9,16 +10,44 @@ import {
   readImageFolder,
   readRecordIOLazy,
 } from "../../pipeline/list/list_reader.ts";
+import { type AnyRecord, readRecords } from "../../pipeline/formats/wire.ts";
 import type { ListRecord } from "../../pipeline/records.ts";
 
 export interface TrainData {
-  records: ListRecord[];
-  /** Number of identities (1 + the largest label). */
+  /** The whole list (reshuffled per epoch), or a stream (stdin: batched as it arrives). */
+  records: ListRecord[] | ReadableStream<AnyRecord>;
+  /** Records in the list; null for a stream. */
+  size: number | null;
+  /** Number of identities (1 + the largest label, or as given). */
   numClasses: number;
 }
 
-/** Reads the training list; errors name the path. */
-export async function loadTrainData(data: string, root?: string): Promise<TrainData> {
+function stdinRecords(): ReadableStream<Uint8Array> {
+  if (Deno.stdin.isTerminal()) {
+    throw new TypeError("--data - reads records from stdin: pipe them in (see --help)");
+  }
+  return Deno.stdin.readable;
+}
+
+/**
+ * Reads the training list; errors name the path. `numClasses` overrides the count from the labels
+ * (it must cover them) and is required for a stream (`data` = "-"), which cannot be read twice.
+ */
+export async function loadTrainData(
+  data: string,
+  root?: string,
+  numClasses?: number,
+  stdin: () => ReadableStream<Uint8Array> = stdinRecords,
+): Promise<TrainData> {
+  if (data === "-") {
+    if (numClasses === undefined) {
+      throw new TypeError(
+        "--data - (records on stdin) needs --num-classes N: a stream cannot be read twice to count them",
+      );
+    }
+    const { records } = await readRecords(stdin(), "stdin");
+    return { records, size: null, numClasses };
+  }
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(data);
@@ -38,5 +67,8 @@ export async function loadTrainData(data: string, root?: string): Promise<TrainD
   let max = -1;
   for (const r of records) max = Math.max(max, r.label);
   if (max < 1) throw new Error(`Training data "${data}" has fewer than 2 identities`);
-  return { records, numClasses: max + 1 };
+  if (numClasses !== undefined && numClasses <= max) {
+    throw new RangeError(`--num-classes ${numClasses} is too small: "${data}" has label ${max}`);
+  }
+  return { records, size: records.length, numClasses: numClasses ?? max + 1 };
 }

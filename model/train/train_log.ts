@@ -68,6 +68,13 @@ export class TrainLog {
     await this.#append("log.jsonl", JSON.stringify(e) + "\n");
   }
 
+  /** Appends a held-out evaluation to heldout.jsonl (drawn by train_plot.ts). */
+  async heldout(
+    e: { time: string; step: number; accuracy: number; std: number; auc: number; pairs: number },
+  ): Promise<void> {
+    await this.#append("heldout.jsonl", JSON.stringify(e) + "\n");
+  }
+
   /** Appends a free-form line (start, checkpoint, evaluation, stop) to log.txt and prints it. */
   async note(line: string): Promise<void> {
     this.clearProgress();

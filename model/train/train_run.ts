@@ -7,7 +7,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { TrainSource } from "../../pipeline/batch/train_source.ts";
+import { trainBatches } from "../../pipeline/batch/train_batches.ts";
+import type { TrainBatch } from "../../pipeline/batch/tensor_batch_stream.ts";
+import type { SkippedRecord } from "../../pipeline/batch/decode_batch_stream.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
@@ -18,6 +20,7 @@ import { makeSchedule } from "./schedule.ts";
 import { loadTrainData } from "./train_data.ts";
 import { withSteps } from "./train_flags.ts";
 import { type LogEntry, TrainLog } from "./train_log.ts";
+import { writeTrainPlot } from "./train_plot.ts";
 import { NonFiniteLossError, type StepMetrics, Trainer } from "./trainer.ts";
 
 export interface RunOptions {
@@ -41,6 +44,8 @@ export interface RunOptions {
   progress?: boolean;
   /** Decode workers of the data source (0: in this thread). Default: 2. */
   workers?: number;
+  /** Where `data: "-"` reads its records. Default: `Deno.stdin.readable`. */
+  stdin?: () => ReadableStream<Uint8Array>;
   /** An abort signal; when it fires the loop saves a checkpoint after the current step and stops. */
   signal?: AbortSignal;
   /** Called after each step with the batch's sample keys and the step's metrics. */
@@ -59,6 +64,8 @@ export interface RunSummary {
   imagesPerSec: number;
   checkpoint: string | null;
   exportDir: string | null;
+  /** The curves (`curves.svg` in the run folder), redrawn at each evaluation and at the end. */
+  plot: string | null;
   /** Held-out verification accuracy (10-fold mean) at the end, when pairs were given. */
   heldout: { accuracy: number; std: number; auc: number; pairs: number } | null;
   /** The NaN/Inf message when stoppedBy is "non-finite loss". */
@@ -90,12 +97,12 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
   const config = structuredClone(options.config);
   const log = new TrainLog(options.out, { print: options.print, progress: options.progress });
   const ckptDir = join(options.out, "checkpoints");
-  const data = await loadTrainData(config.data, config.dataRoot);
+  const data = await loadTrainData(config.data, config.dataRoot, config.numClasses, options.stdin);
   if (config.epochs !== undefined) {
-    withSteps(
-      config,
-      Math.max(1, Math.ceil(config.epochs * data.records.length / config.batchSize)),
-    );
+    if (data.size === null) {
+      throw new TypeError("--epochs needs a list; with --data - give --steps");
+    }
+    withSteps(config, Math.max(1, Math.ceil(config.epochs * data.size / config.batchSize)));
     delete config.epochs; // resolved: a resumed run reads the step count from run.json
   }
   await recordRunConfig(run, config, options.out, (line) => log.note(line));
@@ -110,7 +117,8 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     microBatch: config.microBatch,
   });
   let lastCheckpoint: string | null = null;
-  let source: TrainSource | null = null;
+  let source: ReadableStreamDefaultReader<TrainBatch> | null = null;
+  const skipped: SkippedRecord[] = [];
   try {
     if (run.checkpoint) {
       const ck = run.checkpoint;
@@ -132,7 +140,8 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     } else {
       await log.note(
         `training ${config.preset}: r${config.network.depth} width ${config.network.width} ` +
-          `input ${config.network.inputSize}, ${data.records.length} images of ${data.numClasses} ` +
+          `input ${config.network.inputSize}, ${data.size ?? "a stream of"} images of ` +
+          `${data.numClasses} ` +
           `identities from ${config.data}, batch ${config.batchSize}, ${config.steps} steps, ` +
           `backend ${tf.getBackend()}`,
       );
@@ -140,16 +149,19 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     const schedule = makeSchedule(config.schedule);
     const stopAt = Math.min(options.stopAt ?? config.steps, config.steps);
     const heldout = config.evalPairs ? await HeldoutPairs.load(config.evalPairs) : null;
-    source = new TrainSource(data.records, {
+    // list -> shuffle -> wraparound batch -> decode (workers) -> tensors (train_batches.ts).
+    source = trainBatches(data.records, {
       batchSize: config.batchSize,
       seed: config.seed,
-      cursor,
+      // A stream is not replayable: a resumed run continues with what the new stdin delivers.
+      cursor: data.size === null ? { epoch: cursor.epoch, start: 0, step } : cursor,
       imageSize: config.network.inputSize,
       flip: config.flip,
       steps: Math.max(0, stopAt - step),
       workers: options.workers ?? 2,
       onError: "skip",
-    });
+      numClasses: data.numClasses,
+    }).getReader();
     const saveAt = async (epoch: number) => {
       lastCheckpoint = await saveCheckpoint(
         ckptDir,
@@ -175,7 +187,23 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       imagesPerSec: 0,
       checkpoint: lastCheckpoint,
       exportDir: null,
+      plot: null,
       heldout: null,
+    };
+    const title = `${config.preset}: r${config.network.depth} x${config.network.width}, ` +
+      `input ${config.network.inputSize}, batch ${config.batchSize}`;
+    const evaluate = async () => {
+      const r = await heldout!.evaluate(trainer.model);
+      await log.heldout({
+        time: new Date().toISOString(),
+        step,
+        accuracy: r.accuracyMean,
+        std: r.accuracyStd,
+        auc: r.auc,
+        pairs: r.nPairs,
+      });
+      summary.plot = await writeTrainPlot(options.out, title);
+      return r;
     };
     let images = 0;
     let seconds = 0;
@@ -187,14 +215,10 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
         break;
       }
       const t0 = performance.now();
-      let batch;
-      try {
-        batch = await source.next();
-      } catch (e) {
-        const first = source.skipped[0];
-        throw new Error(`${(e as Error).message}${first ? `; first: ${first.reason}` : ""}`);
-      }
-      if (!batch) break;
+      const next = await source.read();
+      if (next.done) break; // `steps` batches, or the end of a stream
+      const batch = next.value;
+      skipped.push(...batch.skipped);
       let m;
       try {
         m = await trainer.trainStep(batch.images, batch.labels, schedule(step), step);
@@ -248,9 +272,12 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
         summary.firstAccuracy ??= entry.accuracy;
         window = { images: 0, seconds: 0, loss: 0, inference: 0, decay: 0, acc: 0, n: 0 };
       }
-      if (step % config.checkpointEvery === 0 && step < stopAt) await saveAt(epoch);
+      if (step % config.checkpointEvery === 0 && step < stopAt) {
+        await saveAt(epoch);
+        summary.plot = await writeTrainPlot(options.out, title);
+      }
       if (heldout && config.evalEvery > 0 && step % config.evalEvery === 0 && step < stopAt) {
-        const r = await heldout.evaluate(trainer.model);
+        const r = await evaluate();
         await log.note(
           `step ${step}: held-out verification ${(100 * r.accuracyMean).toFixed(2)}% +- ${
             (100 * r.accuracyStd).toFixed(2)
@@ -259,10 +286,8 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       }
     }
     summary.step = step;
-    if (source.skipped.length > 0) {
-      await log.note(
-        `skipped ${source.skipped.length} unreadable images, first: ${source.skipped[0].reason}`,
-      );
+    if (skipped.length > 0) {
+      await log.note(`skipped ${skipped.length} unreadable images, first: ${skipped[0].reason}`);
     }
     summary.imagesPerSec = seconds > 0 ? images / seconds : 0;
     if (summary.stoppedBy !== "non-finite loss") {
@@ -270,7 +295,7 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       summary.exportDir = await exportBackbone(trainer, config, options.out, step);
       await log.note(`exported ${join(summary.exportDir, "model.json")}`);
       if (heldout && summary.stoppedBy === "done") {
-        const r = await heldout.evaluate(trainer.model);
+        const r = await evaluate();
         summary.heldout = {
           accuracy: r.accuracyMean,
           std: r.accuracyStd,
@@ -285,9 +310,11 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       }
     }
     summary.checkpoint = lastCheckpoint;
+    summary.plot = await writeTrainPlot(options.out, title);
+    await log.note(`curves ${summary.plot}`);
     return summary;
   } finally {
-    source?.close();
+    await source?.cancel().catch(() => {}); // reaches every stage: prefetch stops, decode workers end
     trainer.dispose();
   }
 }

@@ -112,11 +112,20 @@ export class Trainer {
     }
   }
 
-  /** Model input [B, S, S, 3] from a batch of any size (bilinear resize when S differs). */
+  /**
+   * The batch itself, checked: [B, S, S, 3]. Inputs are made at the network's size by
+   * `networkInput()` (pipeline/decode/network_input.ts), the one rule training and evaluation
+   * share; a resize here would be a second rule.
+   */
   private prepare(images: tfTypes.Tensor4D): tfTypes.Tensor4D {
     const s = this.network.inputSize;
-    if (images.shape[1] === s && images.shape[2] === s) return images.clone();
-    return tf.image.resizeBilinear(images, [s, s], true);
+    if (images.shape[1] !== s || images.shape[2] !== s) {
+      throw new RangeError(
+        `Batch images are ${images.shape[1]}x${images.shape[2]}, the network takes ${s}x${s}: ` +
+          `make them with networkInput({ size: ${s} }) (trainBatches({ imageSize: ${s} }))`,
+      );
+    }
+    return images.clone();
   }
 
   /**

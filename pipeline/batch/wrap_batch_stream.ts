@@ -16,6 +16,7 @@
  */
 import type { ListRecord } from "../records.ts";
 import { checkSeed, epochPermutation } from "../shuffle/prng.ts";
+import { untilReadable } from "../backpressure.ts";
 
 /** Where the batcher stands: the next batch starts at `order(epoch)[start]` and has index `step`. */
 export interface WrapCursor {
@@ -167,12 +168,8 @@ export class WrapBatchStream<T extends ListRecord = ListRecord>
         const stopEpoch = steps === undefined ? (epochs ?? 1) : Infinity;
         const stopStep = steps === undefined ? Infinity : batcher.cursor.step + steps;
         while (batcher.cursor.step < stopStep && batcher.cursor.epoch < stopEpoch) {
-          // Respect the reader's pace: a TransformStream gives flush() no backpressure promise,
-          // so wait while batches sit unread (else `--epochs 100 | head` builds them all). The
-          // readable side's high-water mark is 0: desiredSize < 0 means one is queued, unread.
-          while (controller.desiredSize !== null && controller.desiredSize < 0) {
-            await new Promise((r) => setTimeout(r, 1));
-          }
+          // Respect the reader's pace (else `--epochs 100 | head` builds them all).
+          await untilReadable(controller);
           const b = batcher.next();
           try {
             controller.enqueue({

@@ -12,6 +12,7 @@
  */
 
 import { openTurboFfi } from "./turbo_ffi.ts";
+import type { RgbImage } from "../records.ts";
 
 /** Output size: a square side or explicit height/width. */
 export type ResizeSpec = number | { height: number; width: number };
@@ -27,12 +28,8 @@ export interface DecodeImageOptions {
   recordOffset?: number;
 }
 
-export interface DecodedImage {
-  /** [height, width, 3] uint8 RGB, row-major. */
-  pixels: Uint8Array;
-  height: number;
-  width: number;
-}
+/** A decoded image: the project's `RgbImage` ([height, width, 3] uint8 RGB, row-major). */
+export type DecodedImage = RgbImage;
 
 /** A decode failure; `source` names the file (or key) that failed. */
 export class DecodeError extends Error {

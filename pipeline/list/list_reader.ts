@@ -8,12 +8,12 @@
  *   (use it for training on a large `.rec`: memory stays flat).
  * Keys are the relative path without extension (RecordIO: the record index).
  */
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import type { ListRecord } from "../records.ts";
 import { RecordIOReader } from "./record_io_reader.ts";
+import { walkImages } from "./folder_walk.ts";
 
-/** Image file extensions read from folders (case-insensitive). */
-export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
+export { IMAGE_EXTENSIONS } from "./folder_walk.ts";
 
 export interface ListResult {
   records: ListRecord[];
@@ -85,29 +85,12 @@ export async function readCleanList(listPath: string, root: string): Promise<Lis
 
 /** Reads an image-folder tree: `root/<identity>/<image>`, sorted, labels dense by folder. */
 export async function readImageFolder(root: string): Promise<ListResult> {
-  const dirs: string[] = [];
-  try {
-    for await (const e of Deno.readDir(root)) if (e.isDirectory) dirs.push(e.name);
-  } catch (e) {
-    throw new Error(`Cannot read image folder "${root}": ${(e as Error).message}`);
-  }
-  dirs.sort();
   const records: ListRecord[] = [];
   const classes: string[] = [];
-  for (const d of dirs) {
-    const files: string[] = [];
-    for await (const e of Deno.readDir(join(root, d))) {
-      const lower = e.name.toLowerCase();
-      if (e.isFile && IMAGE_EXTENSIONS.some((x) => lower.endsWith(x))) files.push(e.name);
-    }
-    if (files.length === 0) continue; // an empty folder is no class: labels stay dense
-    files.sort();
-    const label = classes.length;
-    classes.push(d);
-    for (const f of files) {
-      const path = join(root, d, f);
-      records.push({ key: stripExt(relative(root, path)), label, path });
-    }
+  // Files exactly one folder down; an empty folder is no class, so labels stay dense.
+  for (const [d, f] of (await walkImages(root, { maxDepth: 2 })).filter((p) => p.length === 2)) {
+    if (classes[classes.length - 1] !== d) classes.push(d);
+    records.push({ key: stripExt(`${d}/${f}`), label: classes.length - 1, path: join(root, d, f) });
   }
   if (records.length === 0) throw new Error(`No images under "${root}" (expected root/<id>/<img>)`);
   return { records, classes };

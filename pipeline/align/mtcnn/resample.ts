@@ -9,14 +9,15 @@
  *
  * Outputs are written the way the Caffe-layout weights want them: normalized
  * `(x - 127.5) * 0.0078125` and transposed height <-> width (`[W, H, 3]` per image).
+ *
+ * Not a second copy of pipeline/decode/resize.ts (the recognition network's resampler): that one
+ * is OpenCV INTER_AREA with fractional bin edges on whole images; this one is PyTorch's adaptive
+ * average pooling (integer bin edges `floor`/`ceil`) on crops that may leave the image, fused with
+ * the detector's normalization and transpose, to match the reference detectors' arithmetic.
  */
 
-/** A decoded image: `[height, width, 3]` uint8, row-major. */
-export interface RgbImage {
-  pixels: Uint8Array;
-  width: number;
-  height: number;
-}
+import type { RgbImage } from "../../records.ts";
+export type { RgbImage };
 
 /** Summed-area table of an RGB image, `[(H + 1), (W + 1), 3]` float64 (exact for any size). */
 export class IntegralImage {

@@ -1,0 +1,44 @@
+/**
+ * The last stage before the trainer: an `ImageBatch` (typed arrays) becomes a `TrainBatch`
+ * (tensors). Its readable side has a high-water mark of 0, so a batch's tensors are created only
+ * when the reader asks for it: nothing is left to leak when the reader stops early. The reader owns
+ * the tensors and disposes them.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Batch } from "../records.ts";
+import type { ImageBatch, SkippedRecord } from "./decode_batch_stream.ts";
+import type { WrapCursor } from "./wrap_batch_stream.ts";
+
+/** A `Batch` plus where to resume after it. */
+export interface TrainBatch extends Batch {
+  /** Resume point after this batch (save it with the weights). */
+  cursor: WrapCursor;
+  /** Epoch of each sample (a batch that wraps holds two epochs). */
+  sampleEpochs: number[];
+  /** Records of this batch dropped as unreadable (`onError: "skip"`). */
+  skipped: SkippedRecord[];
+}
+
+export class TensorBatchStream extends TransformStream<ImageBatch, TrainBatch> {
+  constructor() {
+    super(
+      {
+        transform(b, c) {
+          const n = b.keys.length;
+          c.enqueue({
+            images: tf.tensor4d(b.data, [n, b.size, b.size, 3], "float32"), // [b, S, S, 3]
+            labels: tf.tensor1d(b.labels, "int32"), // [b]
+            epoch: b.epoch,
+            step: b.step,
+            keys: b.keys,
+            cursor: { ...b.cursor },
+            sampleEpochs: b.sampleEpochs,
+            skipped: b.skipped,
+          });
+        },
+      },
+      undefined,
+      { highWaterMark: 0 },
+    );
+  }
+}

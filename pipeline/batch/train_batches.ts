@@ -1,0 +1,77 @@
+/**
+ * The training data chain, stage classes piped in the order of the design's diagram:
+ *
+ *   records ─> ShuffleStream ─> BatchStream ─> DecodeBatchStream ─> TensorBatchStream ─> trainer
+ *   (list)     (epochs back     (B consecutive  (workers: decode,     ([B, S, S, 3] float32
+ *               to back, seeded) = wraparound)   networkInput, flip)   in [-1, 1], labels)
+ *
+ * ```ts
+ * const { records } = await readImageFolder("fixtures/lfw_faces/train");
+ * const reader = trainBatches(records, { batchSize: 32, seed: 7, flip: true, steps: 100 })
+ *   .getReader();
+ * for (let r = await reader.read(); !r.done; r = await reader.read()) {
+ *   const b = r.value; // b.images [32, 112, 112, 3], b.labels [32] int32, b.cursor: resume point
+ *   try { await trainer.trainStep(b.images, b.labels, lr, b.step); } finally { tf.dispose([b.images, b.labels]); }
+ * }
+ * ```
+ * A list (array) is reshuffled every epoch from (seed, epoch) and resumes exactly from a cursor;
+ * a stream (a shell pipe) is batched in the order it arrives (shuffle upstream), as it cannot be
+ * rewound. Cancel the reader to stop early: the cancel reaches every stage and ends the workers.
+ */
+import type { AnyRecord } from "../formats/wire.ts";
+import type { ListRecord } from "../records.ts";
+import { ShuffleStream } from "../shuffle/shuffle_stream.ts";
+import { BatchStream } from "./batch_stream.ts";
+import { type DecodeBatchOptions, DecodeBatchStream } from "./decode_batch_stream.ts";
+import { TensorBatchStream, type TrainBatch } from "./tensor_batch_stream.ts";
+import { checkCursor, type WrapCursor } from "./wrap_batch_stream.ts";
+
+export interface TrainBatchesOptions extends Omit<DecodeBatchOptions, "size"> {
+  /** Samples per batch. Required. */
+  batchSize: number;
+  /** Network input side S. Default: 112. */
+  imageSize?: number;
+  /** Resume point, as saved from `batch.cursor` (lists; for a stream only `step` counts). Default:
+   * `{ epoch: 0, start: 0, step: 0 }`. */
+  cursor?: WrapCursor;
+  /** Stop after this many batches. Default: unbounded (a stream: until it ends). */
+  steps?: number;
+}
+
+/** Batches of network inputs from a record list (reshuffled per epoch) or a record stream. */
+export function trainBatches(
+  records: ListRecord[] | ReadableStream<AnyRecord>,
+  options: TrainBatchesOptions,
+): ReadableStream<TrainBatch> {
+  const { batchSize, steps } = options;
+  const decode = new DecodeBatchStream({ ...options, size: options.imageSize ?? 112 });
+  let batches;
+  if (Array.isArray(records)) {
+    if (records.length === 0) throw new RangeError("Cannot batch an empty list (got 0 records)");
+    records.forEach((r, i) => {
+      if (!Number.isInteger(r.label) || r.label < 0) {
+        throw new RangeError(`Record ${i} ("${r.key}") has no valid training label: ${r.label}`);
+      }
+      if (r.path === undefined && r.bytes === undefined) {
+        throw new TypeError(`Record ${i} ("${r.key}") has neither path nor bytes`);
+      }
+    });
+    const cursor = checkCursor(options.cursor ?? { epoch: 0, start: 0, step: 0 }, records.length);
+    batches = ReadableStream.from(records)
+      .pipeThrough(
+        new ShuffleStream<ListRecord>({
+          seed: options.seed ?? 0,
+          epoch: cursor.epoch,
+          start: cursor.start,
+          epochs: Infinity,
+        }),
+      )
+      .pipeThrough(new BatchStream({ batchSize, epochSize: records.length, cursor, steps }));
+  } else {
+    const step = options.cursor?.step ?? 0;
+    batches = records.pipeThrough(
+      new BatchStream<AnyRecord>({ batchSize, cursor: { epoch: 0, start: 0, step }, steps }),
+    );
+  }
+  return batches.pipeThrough(decode).pipeThrough(new TensorBatchStream());
+}

@@ -1,0 +1,91 @@
+/**
+ * The one rule that turns an RGB image into a network input, on every path: training batches
+ * (`DecodeBatchStream`, in the decode workers), the trainer's held-out check and `eval-lfw`
+ * (`Embedder`, model/eval/embed_stream.ts):
+ *
+ *   uint8 [H, W, 3] --resizeRgb--> uint8 [S, S, 3] --normalize--> float32 [S, S, 3] (mirrored if asked)
+ *
+ * `resizeRgb` (./resize.ts) averages areas when shrinking (OpenCV INTER_AREA: no aliasing when the
+ * 112 px faces become a 64 px input) and interpolates bilinearly with half-pixel centres when
+ * enlarging. The resized image is rounded to uint8, as a training image always was, so one image
+ * gives bit-identical inputs wherever it is prepared.
+ */
+import type { RgbImage } from "../records.ts";
+import { resizeRgb } from "./resize.ts";
+
+/** How uint8 pixels become model input: arcface (x-127.5)/128, raw 0-255, unit x/255. */
+export type NormalizeMode = "arcface" | "raw" | "unit";
+export const NORMALIZE_MODES: readonly NormalizeMode[] = ["arcface", "raw", "unit"];
+
+/** insightface's pixel normalization (`(x - 127.5) / 128`): [0, 255] -> [-0.996, 0.996]. */
+export function arcfaceNormalize(x: number): number {
+  return (x - 127.5) / 128;
+}
+
+/** One pixel value under `mode`. */
+export function normalizePixel(x: number, mode: NormalizeMode): number {
+  if (mode === "arcface") return arcfaceNormalize(x);
+  if (mode === "unit") return x / 255;
+  if (mode === "raw") return x;
+  throw new RangeError(`normalize must be one of ${NORMALIZE_MODES.join(", ")}: "${mode}"`);
+}
+
+const tables = new Map<NormalizeMode, Float32Array>();
+
+/** The 256 float32 values of `mode` (a lookup table: one multiply-free load per channel). */
+function table(mode: NormalizeMode): Float32Array {
+  let t = tables.get(mode);
+  if (!t) {
+    t = Float32Array.from({ length: 256 }, (_, x) => normalizePixel(x, mode));
+    tables.set(mode, t);
+  }
+  return t;
+}
+
+export interface NetworkInputOptions {
+  /** Output side S (square). Required. */
+  size: number;
+  /** Pixel normalization of the model. Default: "arcface". */
+  normalize?: NormalizeMode;
+  /** Mirror left-right (training augmentation, the flip test). Default: false. */
+  flip?: boolean;
+  /** Write into this buffer at `offset` (S * S * 3 floats) instead of a new one. Default: none. */
+  out?: Float32Array;
+  /** Float offset into `out`. Default: 0. */
+  offset?: number;
+}
+
+/** `image` as a network input: float32 [S, S, 3], resized and normalized by the one rule above. */
+export function networkInput(image: RgbImage, options: NetworkInputOptions): Float32Array {
+  const { pixels, height: h, width: w } = image;
+  const s = options.size;
+  if (!Number.isInteger(s) || s < 1) {
+    throw new RangeError(`size must be a positive integer, got ${s}`);
+  }
+  if (pixels.length !== h * w * 3) {
+    throw new RangeError(`Cannot use image: ${pixels.length} bytes is not ${h}x${w}x3`);
+  }
+  const lut = table(options.normalize ?? "arcface");
+  const src = resizeRgb(pixels, h, w, s, s); // [S, S, 3] uint8
+  const n = s * s * 3;
+  const offset = options.offset ?? 0;
+  const out = options.out ?? new Float32Array(n);
+  if (offset < 0 || offset + n > out.length) {
+    throw new RangeError(`Cannot write ${n} floats at ${offset} into a buffer of ${out.length}`);
+  }
+  if (!options.flip) {
+    for (let k = 0; k < n; k++) out[offset + k] = lut[src[k]];
+    return out;
+  }
+  const row = s * 3;
+  for (let y = 0; y < s; y++) {
+    for (let x = 0; x < s; x++) {
+      const from = y * row + (s - 1 - x) * 3;
+      const to = offset + y * row + x * 3;
+      out[to] = lut[src[from]];
+      out[to + 1] = lut[src[from + 1]];
+      out[to + 2] = lut[src[from + 2]];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import {
+  arcfaceNormalize,
+  networkInput,
+  normalizePixel,
+} from "../pipeline/decode/network_input.ts";
+import { decodeImage } from "../pipeline/decode/decode_image.ts";
+import { resizeRgb } from "../pipeline/decode/resize.ts";
+import { trainBatches } from "../pipeline/batch/train_batches.ts";
+import { readImageFolder } from "../pipeline/list/list_reader.ts";
+import { Embedder } from "../model/eval/embed_stream.ts";
+
+await tf.setBackend("cpu");
+
+/** A linear model with input side `s` (its weights do not matter: only its input is read). */
+function modelOf(s: number): tf.LayersModel {
+  const input = tf.input({ shape: [s, s, 3] });
+  const out = tf.layers.dense({ units: 2 }).apply(tf.layers.flatten().apply(input));
+  return tf.model({ inputs: input, outputs: out as tf.SymbolicTensor });
+}
+
+Deno.test("networkInput(): one fixture face gives the same tensor on the training and the eval path", async () => {
+  const { records } = await readImageFolder("fixtures/lfw_faces/train");
+  const rec = records[0];
+  const image = await decodeImage(rec.path!); // 112 x 112 aligned face
+  assert.equal(image.height, 112);
+  for (const size of [64, 112, 128]) {
+    // Training path: file -> decode worker -> networkInput -> batch tensor.
+    const reader = trainBatches(ReadableStream.from([rec]), {
+      batchSize: 1,
+      imageSize: size,
+      workers: 1,
+    }).getReader();
+    const b = (await reader.read()).value!;
+    await reader.cancel();
+    const train = (await b.images.data()) as Float32Array;
+    tf.dispose([b.images, b.labels]);
+    // Eval path (eval-lfw and the trainer's held-out check): Embedder's input batch.
+    const model = modelOf(size);
+    const x = new Embedder(model).inputBatch([image]);
+    const evalData = (await x.data()) as Float32Array;
+    x.dispose();
+    model.dispose();
+    assert.equal(b.keys[0], rec.key);
+    assert.equal(train.length, size * size * 3);
+    assert.deepEqual(evalData, train, `input ${size}: bit-identical`);
+  }
+});
+
+Deno.test("networkInput() = area resize (resize.ts) then (x - 127.5) / 128, mirrored when asked", () => {
+  const h = 9, w = 7;
+  const pixels = Uint8Array.from({ length: h * w * 3 }, (_, i) => (i * 53) % 256);
+  const small = resizeRgb(pixels, h, w, 4, 4);
+  const x = networkInput({ pixels, height: h, width: w }, { size: 4 });
+  assert.deepEqual(x, Float32Array.from(small, (v) => arcfaceNormalize(v)));
+  const m = networkInput({ pixels, height: h, width: w }, { size: 4, flip: true });
+  for (let y = 0; y < 4; y++) {
+    for (let c = 0; c < 3; c++) assert.equal(m[(y * 4 + 0) * 3 + c], x[(y * 4 + 3) * 3 + c]);
+  }
+  // Shrinking a 2x2 checker averages it (no aliasing): all grey.
+  const checker = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => {
+    const p = Math.floor(i / 3);
+    return ((p % 8) + Math.floor(p / 8)) % 2 ? 255 : 0;
+  });
+  const grey = networkInput({ pixels: checker, height: 8, width: 8 }, {
+    size: 4,
+    normalize: "raw",
+  });
+  assert.ok(grey.every((v) => v === 128), `${grey.slice(0, 6)}`);
+  assert.equal(normalizePixel(255, "unit"), 1);
+  assert.equal(arcfaceNormalize(127.5), 0);
+  assert.throws(() => networkInput({ pixels, height: h, width: w }, { size: 0 }), RangeError);
+  assert.throws(
+    () => networkInput({ pixels: pixels.subarray(1), height: h, width: w }, { size: 4 }),
+    /not 9x7x3/,
+  );
+});
