@@ -4,6 +4,7 @@
  * AUC, EER) on LFW pairs.txt + images, an insightface `.bin`, or precomputed embeddings.
  */
 import { parseArgs } from "node:util";
+import type { NormalizeMode } from "../model/eval/embed_stream.ts";
 
 const HELP = `Usage: deno task eval-lfw [options]
 
@@ -16,7 +17,8 @@ Inputs (one of):
 Model (with --data or --bin):
   --model FILE                model.json of a TF.js graph or layers model (arcstream exports too)
   --input-size N              model input side; faces are resized bilinearly (default: model's)
-  --normalize M               arcface (x-127.5)/128 | raw 0-255 | unit x/255 (default: the
+  --normalize M               arcface (x-127.5)/128 | raw 0-255 | unit x/255 |
+                              arcface_torch (x/255-0.5)/0.5 (default: the
                               export's metadata; required for other models)
   --output NAME               which model output is the embedding (default: the widest)
   --list-outputs              print the model's outputs and exit
@@ -88,8 +90,12 @@ export async function main(args: string[]): Promise<number> {
   if (!["skip", "center-crop", "fail"].includes(onMissing)) {
     throw new RangeError(`--on-missing must be skip, center-crop or fail, got "${onMissing}"`);
   }
-  if (v.normalize !== undefined && !["arcface", "raw", "unit"].includes(v.normalize)) {
-    throw new RangeError(`--normalize must be arcface, raw or unit, got "${v.normalize}"`);
+  if (
+    v.normalize !== undefined && !["arcface", "raw", "unit", "arcface_torch"].includes(v.normalize)
+  ) {
+    throw new RangeError(
+      `--normalize must be arcface, raw, unit or arcface_torch, got "${v.normalize}"`,
+    );
   }
   const { runEval } = await import("./eval_run.ts");
   return await runEval({
@@ -99,7 +105,7 @@ export async function main(args: string[]): Promise<number> {
     embeddings: v.embeddings,
     model: v.model,
     inputSize,
-    normalize: v.normalize as "arcface" | "raw" | "unit" | undefined,
+    normalize: v.normalize as NormalizeMode | undefined,
     output: v.output,
     listOutputs: v["list-outputs"],
     aligned: v.aligned,

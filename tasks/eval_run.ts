@@ -99,7 +99,7 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
     const meta = arcstreamMetadata(json);
     if (!meta && !o.normalize) {
       throw new TypeError(
-        `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit`,
+        `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit|arcface_torch`,
       );
     }
     const { initBackend } = await import("../model/backend/backend.ts");

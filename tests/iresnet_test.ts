@@ -37,7 +37,7 @@ Deno.test("width multiplier and input size scale the network; bad options are re
   assert.deepEqual(m.getLayer("out_bn1").outputShape, [null, 4, 4, 128]);
   assert.deepEqual(m.outputs[0].shape, [null, 128]);
   m.dispose();
-  assert.throws(() => iresnetConfig({ depth: 20 }), /depth 20: expected 18, 34, 50 or 100/);
+  assert.throws(() => iresnetConfig({ depth: 20 }), /depth 20: expected 18, 34, 50, 100 or 200/);
   assert.throws(() => iresnetConfig({ inputSize: 100 }), /multiple of 16/);
   assert.ok(isDecayed("s1u1_conv1/kernel") && isDecayed("stem_prelu/alpha"));
   assert.ok(isDecayed("out_bn2/gamma") && !isDecayed("out_bn2/beta") && !isDecayed("out_fc/bias"));

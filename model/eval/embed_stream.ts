@@ -10,9 +10,17 @@ import * as tf from "@tensorflow/tfjs";
 import type { ImageRecord } from "../../pipeline/records.ts";
 import { arcstreamMetadata, loadModelFile, type ModelJsonFile } from "../io/model_io.ts";
 
-/** How uint8 pixels become model input: arcface (x-127.5)/128, raw 0-255, unit x/255. */
-export type NormalizeMode = "arcface" | "raw" | "unit";
-export const NORMALIZE_MODES: readonly NormalizeMode[] = ["arcface", "raw", "unit"];
+/**
+ * How uint8 pixels become model input: arcface (x-127.5)/128, raw 0-255, unit x/255,
+ * arcface_torch (x/255-0.5)/0.5 (insightface's PyTorch training input, models imported from it).
+ */
+export type NormalizeMode = "arcface" | "raw" | "unit" | "arcface_torch";
+export const NORMALIZE_MODES: readonly NormalizeMode[] = [
+  "arcface",
+  "raw",
+  "unit",
+  "arcface_torch",
+];
 
 /** An RGB image, `[height, width, 3]` uint8 row-major. */
 export interface RgbImage {
@@ -151,6 +159,8 @@ export class Embedder {
       ? [1 / 128, -127.5 / 128]
       : this.normalize === "unit"
       ? [1 / 255, 0]
+      : this.normalize === "arcface_torch"
+      ? [1 / 127.5, -1]
       : [1, 0];
     return t.tidy(() => {
       const parts = images.map((im, i) => {

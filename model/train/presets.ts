@@ -4,14 +4,14 @@
  * 180K total, momentum 0.9, weight decay 5e-4, s = 64, m = 0.5) for r18/r34/r50/r100.
  */
 import type { MarginOptions } from "../loss/arcface.ts";
-import type { IResNetOptions } from "../nets/iresnet.ts";
+import type { IResNetCoreOptions, IResNetOptions } from "../nets/iresnet.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a training run needs besides the output folder (stored in checkpoints). */
 export interface TrainConfig {
   /** Name of the preset the config started from. */
   preset: string;
-  network: Required<IResNetOptions>;
+  network: Required<IResNetCoreOptions> & IResNetOptions;
   margin: MarginOptions;
   /** Data: an image-folder tree, a clean list (`--data list.lst` + `root`), or a `.rec` file. */
   data: string;
