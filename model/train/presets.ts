@@ -38,6 +38,10 @@ export interface TrainConfig {
   evalPairs: string;
   /** Evaluate every N steps (0: only at the end). */
   evalEvery: number;
+  /** Backbone weights to start from (.pth, .arcs or model.json; see model/io/init_from.ts). */
+  initFrom?: string;
+  /** Weight-decay set: "seed" (kernels, gammas, alphas, class weights) or "all". Default: seed. */
+  decayOn?: "seed" | "all";
 }
 
 /** The ArcFace paper's schedule for batch `b` (linear LR scaling from its batch of 512). */

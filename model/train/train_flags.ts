@@ -107,6 +107,13 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
   c.logEvery = num(flags, "log-every", posInt, "an integer >= 1") ?? c.logEvery;
   if (typeof flags["eval-pairs"] === "string") c.evalPairs = flags["eval-pairs"];
   c.evalEvery = num(flags, "eval-every", (x) => int(x) && x >= 0, "an integer >= 0") ?? c.evalEvery;
+  if (typeof flags["init-from"] === "string") c.initFrom = flags["init-from"];
+  if (flags["wd-on"] !== undefined) {
+    if (flags["wd-on"] !== "seed" && flags["wd-on"] !== "all") {
+      throw new RangeError(`--wd-on must be seed or all, got "${flags["wd-on"]}"`);
+    }
+    c.decayOn = flags["wd-on"];
+  }
   return c;
 }
 

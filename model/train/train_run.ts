@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { TrainSource } from "../../pipeline/batch/train_source.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { initBackboneFrom, initNetwork, readInitBackbone } from "../io/init_from.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import type { TrainConfig } from "./presets.ts";
@@ -72,6 +73,9 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
   }
   let step = 0;
   let cursor: WrapCursor = { epoch: 0, start: 0, step: 0 };
+  // Fine-tuning: the source's architecture, its weights written once the trainer is built.
+  const init = config.initFrom && !options.resume ? await readInitBackbone(config.initFrom) : null;
+  if (init) config.network = initNetwork(config.network, init);
   const trainer = new Trainer({
     network: config.network,
     numClasses: data.numClasses,
@@ -79,7 +83,12 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
     weightDecay: config.weightDecay,
     momentum: config.momentum,
     microBatch: config.microBatch,
+    decayOn: config.decayOn,
   });
+  if (init) {
+    await initBackboneFrom(init, trainer.model);
+    await log.note(`initialized the backbone from ${init.path} (fresh margin head)`);
+  }
   let lastCheckpoint: string | null = null;
   let source: TrainSource | null = null;
   try {
