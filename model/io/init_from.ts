@@ -79,7 +79,10 @@ function exportNetwork(
 /**
  * The training config's network with the source's architecture (dropout and seed stay the run's).
  */
-export function initNetwork<T extends IResNetOptions>(network: T, src: InitBackbone): T {
+export function initNetwork<T extends IResNetOptions>(
+  network: T,
+  src: InitBackbone,
+): T & IResNetOptions {
   const { dropout: _d, seed: _s, ...arch } = src.network;
   return { ...network, ...arch };
 }
