@@ -108,9 +108,11 @@ export function mapTorchIResNet(
   sd: TorchStateDict,
   config: IResNetConfig,
   name = "<state dict>",
+  built?: tfTypes.LayersModel,
 ): Map<string, Float32Array> {
   const fail = (why: string) => new RangeError(`Cannot map "${name}" onto an IR-ResNet: ${why}`);
-  const model = buildIResNet(config);
+  // The weight names and shapes come from the network itself (built for this when not given).
+  const model = built ?? buildIResNet(config);
   const out = new Map<string, Float32Array>();
   const used = new Set<string>();
   try {
@@ -128,7 +130,7 @@ export function mapTorchIResNet(
       out.set(w.originalName, convert(layer, param, t.data, w.shape as number[], c4));
     }
   } finally {
-    model.dispose();
+    if (!built) model.dispose();
   }
   for (const [k, t] of sd) {
     if (!used.has(k) && !k.endsWith("num_batches_tracked")) {
@@ -196,8 +198,14 @@ export async function importTorchIResNet(
 ): Promise<{ model: tfTypes.LayersModel; config: IResNetConfig }> {
   const tf = await import("@tensorflow/tfjs");
   const config = torchIResNetConfig(sd, name);
-  const weights = mapTorchIResNet(sd, config, name);
   const model = buildIResNet(config);
+  let weights: Map<string, Float32Array>;
+  try {
+    weights = mapTorchIResNet(sd, config, name, model);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   for (const w of model.weights) {
     const t = tf.tensor(weights.get(w.originalName)!, w.shape as number[], "float32");
     w.write(t);
