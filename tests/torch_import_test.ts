@@ -2,7 +2,7 @@
  * The PyTorch checkpoint reader and the arcface_torch IResNet mapping: files written by torch
  * 1.13 (fixtures/torch/, made by make_parity.py) and bytes built here by arcstream's writer.
  */
-import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import {
@@ -147,4 +147,36 @@ Deno.test("torchIResNetConfig() reads depth and width from the keys: r34 layout 
   assertEquals([c.depth, c.width, c.inputSize, c.embeddingSize], [34, 0.0625, 112, 8]);
   sd.delete("layer3.5.conv1.weight");
   assertThrows(() => torchIResNetConfig(sd), RangeError, "units per stage [3,4,5,3]");
+});
+
+Deno.test("import-torch task: exit 2 on usage, 1 with the reason for a TorchScript file, 0 with model.json + .arcs", async () => {
+  const { runTask } = await import("./run_task.ts");
+  const usage = await runTask("tasks/import_torch.ts", []);
+  assertEquals(usage.code, 2);
+  assertStringIncludes(usage.stderr, "give exactly one checkpoint FILE.pth");
+  const scripted = await runTask("tasks/import_torch.ts", [`${TORCH_FIXTURES}scripted.pt`]);
+  assertEquals(scripted.code, 1);
+  assertStringIncludes(scripted.stderr, "TorchScript archive");
+  const out = await Deno.makeTempDir({ prefix: "import_torch_" });
+  try {
+    const ok = await runTask("tasks/import_torch.ts", [
+      `${TORCH_FIXTURES}iresnet_tiny.pth`,
+      "--out",
+      out,
+      "--backend",
+      "wasm",
+    ]);
+    assertEquals(ok.code, 0, ok.stderr);
+    const summary = JSON.parse(new TextDecoder().decode(ok.stdout));
+    assertEquals([summary.family, summary.config.depth, summary.parameters], [
+      "iresnet",
+      18,
+      70712,
+    ]);
+    const json = JSON.parse(await Deno.readTextFile(`${out}/model.json`));
+    assertEquals(json.userDefinedMetadata.arcstream.normalize, "arcface_torch");
+    assertEquals((await Deno.stat(`${out}/ckpt-00000000.arcs`)).isFile, true);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
