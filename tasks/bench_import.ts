@@ -150,8 +150,9 @@ export async function main(args: string[]): Promise<void> {
   console.log(JSON.stringify(
     {
       bench: "import",
-      what:
-        "import-torch of arcface_torch-shaped IResNet .pth files (random weights), one child process each",
+      what: "import-torch of arcface_torch-shaped IResNet .pth files (random weights), one " +
+        "child process each; seconds = wall clock, cpuSeconds = the child's user + system time",
+      loadAverage: Number((await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ")[0]),
       backend: v.backend,
       cores: navigator.hardwareConcurrency,
       results,

@@ -148,24 +148,32 @@ function rebuildTensor(args: unknown[], fail: Fail): TorchTensor {
     throw fail("_rebuild_tensor_v2 with unexpected arguments");
   }
   const numel = size.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(numel);
   const contiguous = size.every((_, i) =>
     size[i] === 1 || stride[i] === size.slice(i + 1).reduce((a, b) => a * b, 1)
   );
   if (contiguous) {
     if (offset + numel > storage.values.length) throw fail("a tensor runs past its storage");
-    out.set(storage.values.subarray(offset, offset + numel));
-  } else {
-    const idx = new Array(size.length).fill(0);
-    for (let i = 0; i < numel; i++) {
-      let src = offset;
-      for (let d = 0; d < size.length; d++) src += idx[d] * stride[d];
-      if (src >= storage.values.length) throw fail("a strided tensor runs past its storage");
-      out[i] = storage.values[src];
-      for (let d = size.length - 1; d >= 0; d--) {
-        if (++idx[d] < size[d]) break;
-        idx[d] = 0;
-      }
+    // A tensor that is its whole storage (every parameter of a state dict) needs no copy.
+    if (offset === 0 && numel === storage.values.length) {
+      return { shape: [...size], dtype: storage.dtype, data: storage.values };
+    }
+    return {
+      shape: [...size],
+      dtype: storage.dtype,
+      data: storage.values.slice(offset, offset + numel),
+    };
+  }
+  // Strided (e.g. a transposed view): gather element by element.
+  const out = new Float32Array(numel);
+  const idx = new Array(size.length).fill(0);
+  for (let i = 0; i < numel; i++) {
+    let src = offset;
+    for (let d = 0; d < size.length; d++) src += idx[d] * stride[d];
+    if (src >= storage.values.length) throw fail("a strided tensor runs past its storage");
+    out[i] = storage.values[src];
+    for (let d = size.length - 1; d >= 0; d--) {
+      if (++idx[d] < size[d]) break;
+      idx[d] = 0;
     }
   }
   return { shape: [...size], dtype: storage.dtype, data: out };
