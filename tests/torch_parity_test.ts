@@ -9,6 +9,8 @@ import { initBackend } from "../model/backend/backend.ts";
 import { readTorchCheckpoint } from "../model/io/torch_checkpoint.ts";
 import { importTorchIResNet, mapTorchIResNet } from "../model/io/torch_iresnet.ts";
 import { Trainer } from "../model/train/trainer.ts";
+import { Embedder } from "../model/eval/embed_stream.ts";
+import { importTorchBackbone, writeImported } from "../model/io/torch_import.ts";
 import {
   expectedStepState,
   type ParityManifest,
@@ -127,3 +129,30 @@ for (const mode of ["seed", "all"] as const) {
     }
   });
 }
+
+Deno.test("an import-torch export is embedded by eval's Embedder with arcface_torch's (x / 255 - 0.5) / 0.5 input", async () => {
+  const m = await readManifest();
+  const dir = await Deno.makeTempDir({ prefix: "parity_embed_" });
+  try {
+    const b = await importTorchBackbone(`${TORCH_FIXTURES}iresnet_tiny.pth`);
+    const { modelJson } = await writeImported(b, dir, "iresnet_tiny.pth");
+    b.model.dispose();
+    const embedder = await Embedder.load(modelJson, { flip: false });
+    assertEquals(embedder.normalize, "arcface_torch");
+    const faces = await readFaces();
+    const n = 112 * 112 * 3;
+    const images = [0, 1, 2, 3].map((i) => ({
+      pixels: faces.subarray(i * n, (i + 1) * n),
+      height: 112,
+      width: 112,
+    }));
+    const got = await embedder.embed(images);
+    const want = normalizeRows(m.embeddings_eval);
+    let worst = 0;
+    got.forEach((r, i) => r.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - want[i][j])))));
+    assert(worst < 1e-4, `max abs diff ${worst}`);
+    embedder.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
