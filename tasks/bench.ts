@@ -23,6 +23,7 @@ const BENCHES: Record<string, { module: string; about: string }> = {
     module: "./bench_eval.ts",
     about: "LFW protocol time on 6,000 pairs; pairs/s end to end",
   },
+  import: { module: "./bench_import.ts", about: "import-torch of arcface_torch r50/r100 .pth" },
 };
 
 const [name, ...rest] = Deno.args;

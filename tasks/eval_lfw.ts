@@ -4,6 +4,7 @@
  * AUC, EER) on LFW pairs.txt + images, an insightface `.bin`, or precomputed embeddings.
  */
 import { parseFlags, runTask } from "./cli.ts";
+import { NORMALIZE_MODES } from "../pipeline/decode/network_input.ts";
 
 const HELP = `Usage: deno task eval-lfw [options]
 
@@ -17,7 +18,8 @@ Model (with --data or --bin):
   --model FILE                model.json of a TF.js graph or layers model (arcstream exports too)
   --input-size N              model input side; faces are resized as in training (area when
                               shrinking, bilinear when enlarging) (default: model's)
-  --normalize M               arcface (x-127.5)/128 | raw 0-255 | unit x/255 (default: the
+  --normalize M               arcface (x-127.5)/128 | raw 0-255 | unit x/255 |
+                              arcface_torch (x/255-0.5)/0.5 (default: the
                               export's metadata; required for other models)
   --output NAME               which model output is the embedding (default: the widest)
   --list-outputs              print the model's outputs and exit
@@ -51,7 +53,7 @@ const FLAGS = {
   embeddings: { type: "string" },
   model: { type: "string" },
   "input-size": { type: "int", min: 8 },
-  normalize: { type: "string", choices: ["arcface", "raw", "unit"] },
+  normalize: { type: "string", choices: NORMALIZE_MODES },
   output: { type: "string" },
   "list-outputs": { type: "boolean" },
   aligned: { type: "boolean" },

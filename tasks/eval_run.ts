@@ -100,7 +100,7 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
     const meta = arcstreamMetadata(json);
     if (!meta && !o.normalize) {
       throw new UsageError(
-        `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit`,
+        `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit|arcface_torch`,
       );
     }
     const { initBackend } = await import("../model/backend/backend.ts");

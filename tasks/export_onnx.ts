@@ -2,7 +2,8 @@
  * `deno task export-onnx --model DIR/model.json --out FILE.onnx`: an arcstream backbone export
  * (TF.js layers model) as ONNX for onnxruntime / insightface (docs/onnx.md).
  */
-import { parseArgs } from "node:util";
+import type { OnnxInputScaling } from "../model/io/onnx_export.ts";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
 
 const HELP = `Usage: deno task export-onnx --model DIR/model.json --out FILE.onnx [options]
 
@@ -15,7 +16,8 @@ normalization itself as its first nodes (Sub, Mul: insightface then feeds raw pi
 
   --model FILE      model.json of a layers model (required)
   --out FILE        ONNX file to write, atomically (required)
-  --normalize MODE  arcface ((x-127.5)/128), raw, unit (x/255), or none (no Sub/Mul nodes: the
+  --normalize MODE  arcface ((x-127.5)/128), raw, unit (x/255), arcface_torch ((x/255-0.5)/0.5),
+                    or none (no Sub/Mul nodes: the
                     input is what the TF.js model takes). Default: what the export records, else
                     arcface
   --opset N         ONNX opset, 11..17 (default 13)
@@ -26,67 +28,32 @@ normalization itself as its first nodes (Sub, Mul: insightface then feeds raw pi
 
 Exit status: 0 written, 1 failure (unreadable model, unsupported layer), 2 usage error.`;
 
-const OPTIONS = {
+const FLAGS = {
   model: { type: "string" },
   out: { type: "string" },
-  normalize: { type: "string" },
-  opset: { type: "string" },
+  normalize: { type: "string", choices: ["arcface", "raw", "unit", "arcface_torch", "none"] },
+  opset: { type: "int", min: 11, max: 17, default: 13 },
   "input-name": { type: "string" },
-  backend: { type: "string" },
-  help: { type: "boolean", short: "h" },
+  backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
 } as const;
 
-function usage(message: string): never {
-  console.error(`export-onnx: ${message} (see --help)`);
-  Deno.exit(2);
-}
-
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: Deno.args, options: OPTIONS, allowPositionals: false });
-  } catch (e) {
-    usage((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  if (!v.model) usage("--model FILE is required");
-  if (!v.out) usage("--out FILE is required");
-  const normalize = v.normalize;
-  if (normalize !== undefined && !["arcface", "raw", "unit", "none"].includes(normalize)) {
-    usage(`--normalize "${normalize}": expected arcface, raw, unit or none`);
-  }
-  const opset = v.opset === undefined ? 13 : Number(v.opset);
-  if (!Number.isInteger(opset) || opset < 11 || opset > 17) {
-    usage(`--opset "${v.opset}": expected an integer in 11..17`);
-  }
+  const { flags: v } = parseFlags(Deno.args, FLAGS, { help: HELP });
+  if (!v.model) throw new UsageError("--model FILE is required");
+  if (!v.out) throw new UsageError("--out FILE is required");
   const { initBackend, parseBackendName } = await import("../model/backend/backend.ts");
-  let backend;
-  try {
-    backend = parseBackendName(v.backend ?? "cpu");
-  } catch (e) {
-    usage((e as Error).message);
-  }
-  try {
-    await initBackend({ backend });
-    const { exportOnnxFile } = await import("../model/io/onnx_export.ts");
-    const r = await exportOnnxFile(v.model, v.out, {
-      normalize: normalize as "arcface" | "raw" | "unit" | "none" | undefined,
-      opset,
-      inputName: v["input-name"],
-    });
-    console.log(
-      `wrote ${r.out}: ${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes, input ${
-        JSON.stringify(r.inputShape)
-      } (RGB 0-255, normalize ${r.normalize}), output ${JSON.stringify(r.outputShape)}`,
-    );
-  } catch (e) {
-    console.error(`export-onnx: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
+  await initBackend({ backend: parseBackendName(v.backend ?? "cpu") });
+  const { exportOnnxFile } = await import("../model/io/onnx_export.ts");
+  const r = await exportOnnxFile(v.model, v.out, {
+    normalize: v.normalize as OnnxInputScaling | undefined,
+    opset: v.opset,
+    inputName: v["input-name"],
+  });
+  console.log(
+    `wrote ${r.out}: ${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes, input ${
+      JSON.stringify(r.inputShape)
+    } (RGB 0-255, normalize ${r.normalize}), output ${JSON.stringify(r.outputShape)}`,
+  );
 }
 
-await main();
+await runTask("export-onnx", main);

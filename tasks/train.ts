@@ -29,6 +29,10 @@ score on the held-out pairs of identities it did not train on.
   --margin TYPE          arcface | cosface | combined
   --s X  --m X           scale and margin (combined: --m1 --m2 --m3)
   --wd X                 weight decay (default 5e-4)   --momentum X (default 0.9)
+  --wd-on seed|all       decay kernels/gammas/alphas/class weights (seed, default) or every
+                         trained weight (arcface_torch's SGD weight_decay)
+  --init-from FILE       fine-tune: start from a backbone (.pth from arcface_torch, .arcs, or an
+                         arcstream model.json; its architecture wins) with a fresh margin head
   --dropout X            dropout rate of the output block (paper presets: 0.4)
   --seed N               data order / flip seed
   --out DIR              run folder (default runs/<preset>-<timestamp>)

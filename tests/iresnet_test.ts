@@ -46,7 +46,11 @@ Deno.test("width multiplier and input size scale the network; bad options are re
   assertEquals(m.getLayer("out_bn1").outputShape, [null, 4, 4, 128]);
   assertEquals(m.outputs[0].shape, [null, 128]);
   m.dispose();
-  assertThrows(() => iresnetConfig({ depth: 20 }), Error, "depth 20: expected 18, 34, 50 or 100");
+  assertThrows(
+    () => iresnetConfig({ depth: 20 }),
+    Error,
+    "depth 20: expected 18, 34, 50, 100 or 200",
+  );
   assertThrows(() => iresnetConfig({ inputSize: 100 }), Error, "multiple of 16");
   assert(isDecayed("s1u1_conv1/kernel") && isDecayed("stem_prelu/alpha"));
   assert(isDecayed("out_bn2/gamma") && !isDecayed("out_bn2/beta") && !isDecayed("out_fc/bias"));

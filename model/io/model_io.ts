@@ -163,8 +163,11 @@ export const ARCSTREAM_METADATA_KEY = "arcstream";
 
 /** What arcstream's exports record about how to feed the model. */
 export interface ArcstreamMetadata {
-  /** Pixel normalization the model was trained with; arcstream trains with "arcface". */
-  normalize: "arcface" | "raw" | "unit";
+  /**
+   * Pixel normalization the model was trained with; arcstream trains with "arcface", models
+   * imported from arcface_torch record "arcface_torch" ((x / 255 - 0.5) / 0.5).
+   */
+  normalize: "arcface" | "raw" | "unit" | "arcface_torch";
   /** Input side in px (square RGB, NHWC). */
   inputSize?: number;
   /** Embedding size. */

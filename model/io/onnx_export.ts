@@ -27,13 +27,14 @@ import { arcstreamMetadata, loadModelFile } from "./model_io.ts";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 
 /** How the exported graph scales its 0-255 input before the backbone. */
-export type OnnxInputScaling = "arcface" | "raw" | "unit" | "none";
+export type OnnxInputScaling = "arcface" | "raw" | "unit" | "arcface_torch" | "none";
 
 /** Sub/Mul constants per scaling: model input = (x - sub) * mul. */
 const SCALING: Record<Exclude<OnnxInputScaling, "none">, [number, number]> = {
   arcface: [127.5, 1 / 128], // arcstream's training input: (x - 127.5) / 128 in [-1, 1]
   raw: [0, 1],
   unit: [0, 1 / 255],
+  arcface_torch: [127.5, 1 / 127.5], // insightface's PyTorch input: (x / 255 - 0.5) / 0.5
 };
 
 export interface OnnxExportOptions {

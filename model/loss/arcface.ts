@@ -99,9 +99,9 @@ export class MarginHead {
     this.config = marginConfig(options);
     this.numClasses = numClasses;
     // [D, C]; normal(0, 0.01) as arcface_torch; only the direction matters after normalization.
-    this.weights = tf.variable(
-      tf.randomNormal([embeddingSize, numClasses], 0, 0.01, "float32", seed),
-      true,
+    // (inside tidy: the initial value would otherwise outlive the variable as a stray tensor)
+    this.weights = tf.tidy(() =>
+      tf.variable(tf.randomNormal([embeddingSize, numClasses], 0, 0.01, "float32", seed), true)
     );
   }
 

@@ -15,13 +15,20 @@ export const IRESNET_UNITS: Readonly<Record<number, readonly number[]>> = {
   34: [3, 4, 6, 3],
   50: [3, 4, 14, 3],
   100: [3, 13, 30, 3],
+  200: [6, 26, 60, 6],
 };
 
 /** Channels of the four stages at width multiplier 1. */
 const STAGE_WIDTHS = [64, 128, 256, 512];
 
+/** The options every config spells out (presets list these). */
+export type IResNetCoreOptions = Omit<
+  IResNetOptions,
+  "bnEpsilon" | "stridePadding" | "fixedFeatureScale"
+>;
+
 export interface IResNetOptions {
-  /** Depth: 18, 34, 50 or 100. Default: 50. */
+  /** Depth: 18, 34, 50, 100 or 200. Default: 50. */
   depth?: number;
   /** Width multiplier applied to the stem and every stage (0.25 -> 16/32/64/128). Default: 1. */
   width?: number;
@@ -33,6 +40,19 @@ export interface IResNetOptions {
   dropout?: number;
   /** Seed of the weight initializers (each layer gets seed + its index). Default: 1. */
   seed?: number;
+  /** BatchNorm epsilon. Default: 2e-5 (insightface's MXNet seed); arcface_torch uses 1e-5. */
+  bnEpsilon?: number;
+  /**
+   * Padding of the stride-2 3x3 convolutions: "same" (TF: 0 before, 1 after on even sizes) or
+   * "symmetric" (1 on each side, as PyTorch's `padding=1` and MXNet's `pad=(1,1)`). Stride-1 and
+   * 1x1 convolutions are the same either way. Default: "same".
+   */
+  stridePadding?: "same" | "symmetric";
+  /**
+   * Keep the output BN's gamma fixed at 1 (not trained, not decayed), as arcface_torch's
+   * `features.weight.requires_grad = False`. Default: false.
+   */
+  fixedFeatureScale?: boolean;
 }
 
 /** The options with every default filled in (saved in checkpoints and exports). */
@@ -47,10 +67,13 @@ export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
     embeddingSize: options.embeddingSize ?? 512,
     dropout: options.dropout ?? 0.4,
     seed: options.seed ?? 1,
+    bnEpsilon: options.bnEpsilon ?? 2e-5,
+    stridePadding: options.stridePadding ?? "same",
+    fixedFeatureScale: options.fixedFeatureScale ?? false,
   };
   if (!(config.depth in IRESNET_UNITS)) {
     throw new RangeError(
-      `Cannot build IR-ResNet depth ${config.depth}: expected 18, 34, 50 or 100`,
+      `Cannot build IR-ResNet depth ${config.depth}: expected 18, 34, 50, 100 or 200`,
     );
   }
   if (!(config.width > 0 && config.width <= 4)) {
@@ -66,6 +89,14 @@ export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
   }
   if (!(config.dropout >= 0 && config.dropout < 1)) {
     throw new RangeError(`Cannot build IR-ResNet dropout ${config.dropout}: expected 0 <= p < 1`);
+  }
+  if (!(config.bnEpsilon > 0 && config.bnEpsilon < 1)) {
+    throw new RangeError(`Cannot build IR-ResNet BN epsilon ${config.bnEpsilon}`);
+  }
+  if (config.stridePadding !== "same" && config.stridePadding !== "symmetric") {
+    throw new RangeError(
+      `Cannot build IR-ResNet stride padding "${config.stridePadding}": expected same or symmetric`,
+    );
   }
   return config;
 }
@@ -87,8 +118,9 @@ export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel 
       distribution: "normal",
       seed: seed++,
     });
-  // BN as in arcface_torch/mxnet: eps 2e-5 (1e-5 in torch), moving-average momentum 0.9.
-  const bn = (name: string) => tf.layers.batchNormalization({ name, epsilon: 2e-5, momentum: 0.9 });
+  // BN as in mxnet: eps 2e-5 (1e-5 in arcface_torch), moving-average momentum 0.9 (torch's 0.1).
+  const bn = (name: string) =>
+    tf.layers.batchNormalization({ name, epsilon: c.bnEpsilon, momentum: 0.9 });
   const prelu = (name: string) =>
     tf.layers.prelu({
       name,
@@ -123,7 +155,21 @@ export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel 
       y = conv(`${p}_conv1`, out, 3, 1).apply(y) as tfTypes.SymbolicTensor;
       y = bn(`${p}_bn2`).apply(y) as tfTypes.SymbolicTensor;
       y = prelu(`${p}_prelu`).apply(y) as tfTypes.SymbolicTensor;
-      y = conv(`${p}_conv2`, out, 3, stride).apply(y) as tfTypes.SymbolicTensor;
+      if (stride === 2 && c.stridePadding === "symmetric") {
+        // [B, H, W, C] -> [B, H+2, W+2, C]; then a "valid" conv samples as torch's padding=1.
+        y = tf.layers.zeroPadding2d({ name: `${p}_pad`, padding: 1 }).apply(
+          y,
+        ) as tfTypes.SymbolicTensor;
+        y = tf.layers.conv2d({
+          name: `${p}_conv2`,
+          filters: out,
+          kernelSize: 3,
+          strides: 2,
+          padding: "valid",
+          useBias: false,
+          kernelInitializer: kernelInit(),
+        }).apply(y) as tfTypes.SymbolicTensor;
+      } else y = conv(`${p}_conv2`, out, 3, stride).apply(y) as tfTypes.SymbolicTensor;
       y = bn(`${p}_bn3`).apply(y) as tfTypes.SymbolicTensor;
       let shortcut = x;
       if (stride !== 1 || channels !== out) {

@@ -4,14 +4,14 @@
  * 180K total, momentum 0.9, weight decay 5e-4, s = 64, m = 0.5) for r18/r34/r50/r100.
  */
 import type { MarginOptions } from "../loss/arcface.ts";
-import type { IResNetOptions } from "../nets/iresnet.ts";
+import type { IResNetCoreOptions, IResNetOptions } from "../nets/iresnet.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a training run needs besides the output folder (stored in checkpoints). */
 export interface TrainConfig {
   /** Name of the preset the config started from. */
   preset: string;
-  network: Required<IResNetOptions>;
+  network: Required<IResNetCoreOptions> & IResNetOptions;
   margin: MarginOptions;
   /** Data: an image-folder tree, a clean list (`--data list.lst` + `root`), or a `.rec` file. */
   data: string;
@@ -40,6 +40,10 @@ export interface TrainConfig {
   evalPairs: string;
   /** Evaluate every N steps (0: only at the end). */
   evalEvery: number;
+  /** Backbone weights to start from (.pth, .arcs or model.json; see model/io/init_from.ts). */
+  initFrom?: string;
+  /** Weight-decay set: "seed" (kernels, gammas, alphas, class weights) or "all". Default: seed. */
+  decayOn?: "seed" | "all";
 }
 
 /** The ArcFace paper's schedule for batch `b` (linear LR scaling from its batch of 512). */

@@ -70,6 +70,9 @@ const PATH_FLAG: Record<string, string> = {
   weightDecay: "wd",
   momentum: "momentum",
   seed: "seed",
+  initFrom: "init-from",
+  decayOn: "wd-on",
+  numClasses: "num-classes",
 };
 
 /** One difference between two configs. */

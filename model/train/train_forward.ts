@@ -12,7 +12,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
 import { IRESNET_UNITS, type IResNetConfig } from "../nets/iresnet.ts";
 
-/** BN settings shared with the layers in `iresnet.ts`. */
+/** BN settings shared with the layers in `iresnet.ts` (epsilon: `IResNetConfig.bnEpsilon`). */
 const BN_EPSILON = 2e-5;
 const BN_MOMENTUM = 0.9;
 
@@ -33,6 +33,7 @@ export function batchNormTrain(
   beta: tfTypes.Variable,
   movingMean: tfTypes.Variable,
   movingVar: tfTypes.Variable,
+  epsilon = BN_EPSILON,
 ): tfTypes.Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
@@ -43,7 +44,7 @@ export function batchNormTrain(
     const mean = tf.mean(input, axes); // [C]
     const centred = tf.sub(input, mean);
     const variance = tf.mean(tf.square(centred), axes); // [C], biased, as used for normalizing
-    const invStd = tf.rsqrt(tf.add(variance, BN_EPSILON)); // [C]
+    const invStd = tf.rsqrt(tf.add(variance, epsilon)); // [C]
     const xHat = tf.mul(centred, invStd);
     save([xHat, invStd, g as tfTypes.Tensor]);
     // Side effect inside the op's forward (tape off): exponential moving averages.
@@ -97,9 +98,17 @@ export function trainForward(
       v(`${name}/beta`),
       v(`${name}/moving_mean`),
       v(`${name}/moving_variance`),
+      config.bnEpsilon,
     );
-  const conv = (name: string, t: tfTypes.Tensor, stride: number) =>
-    tf.conv2d(t as tfTypes.Tensor4D, v(`${name}/kernel`) as tfTypes.Tensor4D, stride, "same");
+  const conv = (name: string, t: tfTypes.Tensor, stride: number) => {
+    const k = v(`${name}/kernel`) as tfTypes.Tensor4D;
+    // Symmetric padding of strided 3x3 convs, as the LayersModel's zeroPadding2d + "valid".
+    if (stride === 2 && k.shape[0] === 3 && config.stridePadding === "symmetric") {
+      const padded = tf.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]]) as tfTypes.Tensor4D;
+      return tf.conv2d(padded, k, stride, "valid");
+    }
+    return tf.conv2d(t as tfTypes.Tensor4D, k, stride, "same");
+  };
   const prelu = (name: string, t: tfTypes.Tensor) => tf.prelu(t, v(`${name}/alpha`));
 
   let h: tfTypes.Tensor = prelu("stem_prelu", bn("stem_bn", conv("stem_conv", x, 1)));

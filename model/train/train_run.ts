@@ -12,6 +12,7 @@ import type { TrainBatch } from "../../pipeline/batch/tensor_batch_stream.ts";
 import type { SkippedRecord } from "../../pipeline/batch/decode_batch_stream.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
+import { initBackboneFrom, initNetwork, readInitBackbone } from "../io/init_from.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import type { TrainConfig } from "./presets.ts";
@@ -108,6 +109,9 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
   await recordRunConfig(run, config, options.out, (line) => log.note(line));
   let step = 0;
   let cursor: WrapCursor = { epoch: 0, start: 0, step: 0 };
+  // Fine-tuning: the source's architecture, its weights written once the trainer is built.
+  const init = config.initFrom && !options.resume ? await readInitBackbone(config.initFrom) : null;
+  if (init) config.network = initNetwork(config.network, init);
   const trainer = new Trainer({
     network: config.network,
     numClasses: data.numClasses,
@@ -115,7 +119,12 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     weightDecay: config.weightDecay,
     momentum: config.momentum,
     microBatch: config.microBatch,
+    decayOn: config.decayOn,
   });
+  if (init) {
+    await initBackboneFrom(init, trainer.model);
+    await log.note(`initialized the backbone from ${init.path} (fresh margin head)`);
+  }
   let lastCheckpoint: string | null = null;
   let source: ReadableStreamDefaultReader<TrainBatch> | null = null;
   const skipped: SkippedRecord[] = [];

@@ -32,6 +32,12 @@ export interface TrainerOptions {
   microBatch?: number;
   /** Seed of the class-weight initializer. Default: 7. */
   headSeed?: number;
+  /**
+   * Which weights decay: "seed" (conv/FC kernels, class weights, BN gammas, PReLU alphas, as the
+   * seed's l2 regularizer) or "all" (every trained variable, as arcface_torch's SGD weight_decay).
+   * Default: "seed".
+   */
+  decayOn?: "seed" | "all";
 }
 
 /** What one step reports (plain numbers, read back from the device). */
@@ -104,11 +110,17 @@ export class Trainer {
     this.optimizer = new MomentumSGD({ momentum: options.momentum ?? 0.9 });
     this.modelVars = variablesByName(this.model);
     for (const w of this.model.trainableWeights) {
+      // arcface_torch's `features.weight.requires_grad = False`: the output BN scale stays 1.
+      if (this.network.fixedFeatureScale && w.originalName === "out_bn2/gamma") continue;
       this.variables.set(`model/${w.originalName}`, w.read() as tfTypes.Variable);
     }
     this.variables.set("head/weights", this.head.weights);
+    const decayOn = options.decayOn ?? "seed";
+    if (decayOn !== "seed" && decayOn !== "all") {
+      throw new RangeError(`Weight decay set must be seed or all, got "${decayOn}"`);
+    }
     for (const key of this.variables.keys()) {
-      if (key === "head/weights" || isDecayed(key)) this.decayed.push(key);
+      if (decayOn === "all" || key === "head/weights" || isDecayed(key)) this.decayed.push(key);
     }
   }
 

@@ -13,9 +13,18 @@
 import type { RgbImage } from "../records.ts";
 import { resizeRgb } from "./resize.ts";
 
-/** How uint8 pixels become model input: arcface (x-127.5)/128, raw 0-255, unit x/255. */
-export type NormalizeMode = "arcface" | "raw" | "unit";
-export const NORMALIZE_MODES: readonly NormalizeMode[] = ["arcface", "raw", "unit"];
+/**
+ * How uint8 pixels become model input: arcface (x-127.5)/128 (arcstream's training input), raw
+ * 0-255, unit x/255, arcface_torch (x/255-0.5)/0.5 (insightface's PyTorch training input, used by
+ * models imported from it).
+ */
+export type NormalizeMode = "arcface" | "raw" | "unit" | "arcface_torch";
+export const NORMALIZE_MODES: readonly NormalizeMode[] = [
+  "arcface",
+  "raw",
+  "unit",
+  "arcface_torch",
+];
 
 /** insightface's pixel normalization (`(x - 127.5) / 128`): [0, 255] -> [-0.996, 0.996]. */
 export function arcfaceNormalize(x: number): number {
@@ -27,6 +36,7 @@ export function normalizePixel(x: number, mode: NormalizeMode): number {
   if (mode === "arcface") return arcfaceNormalize(x);
   if (mode === "unit") return x / 255;
   if (mode === "raw") return x;
+  if (mode === "arcface_torch") return (x / 255 - 0.5) / 0.5;
   throw new RangeError(`normalize must be one of ${NORMALIZE_MODES.join(", ")}: "${mode}"`);
 }
 

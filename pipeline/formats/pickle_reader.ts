@@ -54,8 +54,38 @@ const OPS: Record<number, string> = {
   0x2e: "STOP",
 }; // deno-fmt-ignore
 
+/**
+ * The VM's state as seen by an opcode extension (`PickleOptions.extend`, used by
+ * `pickle_objects.ts` for PyTorch checkpoints): items are opaque to the core reader.
+ */
+export interface PickleVM {
+  stack: unknown[];
+  memo: Map<number, unknown>;
+  u8(): number;
+  u32(): number;
+  take(n: number): Uint8Array;
+  pop(): unknown;
+  popMark(): unknown[];
+  top(): unknown;
+  fail(why: string): SyntaxError;
+}
+
+export interface PickleOptions {
+  /**
+   * Handles opcode `op` (its argument bytes not yet read) and returns true, or returns false to
+   * leave it to the core reader. Default: none (only the opcodes .bin files use).
+   */
+  extend?: (op: number, vm: PickleVM) => boolean;
+  /** Names the kind of file in "not one that ... use" errors. Default: "insightface .bin files". */
+  kind?: string;
+}
+
 /** Unpickles `bytes`; `name` is used in error messages. */
-export function readPickle(bytes: Uint8Array, name = "<bytes>"): PickleValue {
+export function readPickle(
+  bytes: Uint8Array,
+  name = "<bytes>",
+  options: PickleOptions = {},
+): PickleValue {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: Item[] = [];
   const marks: number[] = [];
@@ -112,9 +142,21 @@ export function readPickle(bytes: Uint8Array, name = "<bytes>"): PickleValue {
     }
     return out;
   };
+  const vm: PickleVM = {
+    stack: stack as unknown[],
+    memo: memo as Map<number, unknown>,
+    u8,
+    u32,
+    take,
+    pop,
+    popMark,
+    top,
+    fail,
+  };
   for (;;) {
     at = p;
     const op = u8();
+    if (options.extend?.(op, vm)) continue;
     switch (OPS[op]) {
       case "PROTO": {
         const v = u8();
@@ -221,7 +263,9 @@ export function readPickle(bytes: Uint8Array, name = "<bytes>"): PickleValue {
         const nl2 = nl1 < 0 ? -1 : bytes.indexOf(0x0a, nl1 + 1);
         if (nl2 < 0) throw fail("truncated GLOBAL");
         const dec = new TextDecoder();
-        const g = `${dec.decode(bytes.subarray(p, nl1))}.${dec.decode(bytes.subarray(nl1 + 1, nl2))}`;
+        const g = `${dec.decode(bytes.subarray(p, nl1))}.${
+          dec.decode(bytes.subarray(nl1 + 1, nl2))
+        }`;
         p = nl2 + 1;
         if (g === "_codecs.encode") stack.push(CODECS_ENCODE);
         else if (g === "__builtin__.bytes") stack.push(BUILTIN_BYTES);
@@ -253,7 +297,7 @@ export function readPickle(bytes: Uint8Array, name = "<bytes>"): PickleValue {
         throw fail(
           `opcode 0x${op.toString(16).padStart(2, "0")} (${
             JSON.stringify(String.fromCharCode(op))
-          }) is not one that insightface .bin files use`,
+          }) is not one that ${options.kind ?? "insightface .bin files"} use`,
         );
     }
   }
