@@ -42,6 +42,7 @@ score on the held-out pairs of identities it did not train on.
   --overwrite            start a new run in a non-empty --out, deleting the old run's files
   --checkpoint-every N   --keep K   --log-every N
   --eval-pairs FILE      LFW-format pairs.txt of aligned faces (images beside it); "" for none
+  --eval-data DIR        folder of the --eval-pairs images (default: the pairs file's folder)
   --eval-every N         evaluate every N steps (default: only at the end)
   --backend NAME         auto, tensorflow, webgpu, wasm, cpu
   --workers N            decode workers (default 2)

@@ -43,6 +43,7 @@ export const TRAIN_FLAGS = {
   "log-every": { type: "int", min: 1 },
   "eval-pairs": { type: "string" },
   "eval-every": { type: "int", min: 0 },
+  "eval-data": { type: "string" },
   "init-from": { type: "string" },
   "wd-on": { type: "string", choices: ["seed", "all"] },
   backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
@@ -105,6 +106,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   c.keep = f.keep ?? c.keep;
   c.logEvery = f["log-every"] ?? c.logEvery;
   if (f["eval-pairs"] !== undefined) c.evalPairs = f["eval-pairs"];
+  if (f["eval-data"] !== undefined) c.evalData = f["eval-data"];
   c.evalEvery = f["eval-every"] ?? c.evalEvery;
   if (f["init-from"] !== undefined) c.initFrom = f["init-from"];
   if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as "seed" | "all";

@@ -25,9 +25,9 @@ export class HeldoutPairs {
   }
 
   /** Reads pairs.txt and decodes every image it names (a missing image is an error naming it). */
-  static async load(pairsPath: string): Promise<HeldoutPairs> {
+  static async load(pairsPath: string, imageDir?: string): Promise<HeldoutPairs> {
     const pairs = await readPairs(pairsPath);
-    const dir = dirname(pairsPath);
+    const dir = imageDir || dirname(pairsPath);
     const images = new Map<string, RgbImage>();
     for (const key of pairs.images) {
       images.set(key, await decodeImage(lfwPath(dir, key)));

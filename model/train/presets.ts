@@ -38,6 +38,8 @@ export interface TrainConfig {
   keep: number;
   /** LFW-format pairs.txt of held-out images (their folder beside it), or "" for none. */
   evalPairs: string;
+  /** Folder of the held-out images (`<dir>/<Name>/<Name>_NNNN.jpg`). Default: evalPairs' folder. */
+  evalData?: string;
   /** Evaluate every N steps (0: only at the end). */
   evalEvery: number;
   /** Backbone weights to start from (.pth, .arcs or model.json; see model/io/init_from.ts). */

@@ -36,6 +36,7 @@ export const EXTEND_FLAGS: readonly string[] = [
   "log-every",
   "eval-every",
   "eval-pairs",
+  "eval-data",
 ];
 
 /** Config fields (top-level) the extending flags may change; every other field is fixed. */
@@ -48,6 +49,7 @@ export const EXTEND_FIELDS: readonly string[] = [
   "logEvery",
   "evalEvery",
   "evalPairs",
+  "evalData",
 ];
 
 /** The flag that sets a fixed config path, for messages. */

@@ -157,7 +157,9 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     }
     const schedule = makeSchedule(config.schedule);
     const stopAt = Math.min(options.stopAt ?? config.steps, config.steps);
-    const heldout = config.evalPairs ? await HeldoutPairs.load(config.evalPairs) : null;
+    const heldout = config.evalPairs
+      ? await HeldoutPairs.load(config.evalPairs, config.evalData)
+      : null;
     // list -> shuffle -> wraparound batch -> decode (workers) -> tensors (train_batches.ts).
     source = trainBatches(data.records, {
       batchSize: config.batchSize,
