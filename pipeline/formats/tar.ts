@@ -4,10 +4,10 @@
  *
  * Kept hand-written rather than `@std/tar` (TarStream / UntarStream): on 2,000 decoded 112x112
  * faces (`deno task bench wire`, 2-core machine under load, three runs) it encodes 6-18x and
- * decodes 4-8x
- * faster, because `@std/tar` hands every entry over as a ReadableStream of its own (which a reader
- * must drain before the next header) where WebDataset samples are small and whole. TarStream also
- * reads through a byte stream that detaches the buffers it is given (a record's pixels).
+ * decodes 4-8x faster, because `@std/tar` hands every entry over as a ReadableStream of its own
+ * (which a reader must drain before the next header) where WebDataset samples are small and
+ * whole. TarStream also reads through a byte stream that detaches the buffers it is given (a
+ * record's pixels).
  */
 
 export interface TarEntry {
