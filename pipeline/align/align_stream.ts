@@ -6,33 +6,47 @@
 import type { AlignPolicy, FaceRecord, ImageRecord } from "../records.ts";
 import { MtcnnDetector, type MtcnnOptions } from "./mtcnn/detect.ts";
 import { PICK_RULES, pickFace, type PickRule } from "./mtcnn/pick.ts";
-import { alignFace, warpSimilarity } from "./similarity.ts";
+import { alignFace, ARCFACE_SIZE, warpSimilarity } from "./similarity.ts";
 
 /** What to do with an image in which no face is found. */
 export type NoFacePolicy = "skip" | "center-crop" | "fail";
 export const NO_FACE_POLICIES: readonly NoFacePolicy[] = ["skip", "center-crop", "fail"];
 
 export interface AlignOptions extends MtcnnOptions {
-  /** Side of the aligned square crop; the 112 template is scaled to it. Default: 112. */
+  /**
+   * Side of the aligned square crop; the 112 template is scaled to it.
+   * @default {ARCFACE_SIZE} (112)
+   */
   size?: number;
-  /** Which face stands for the subject when several are found. Default: "center". */
+  /**
+   * Which face stands for the subject when several are found.
+   * @default {"center"}
+   */
   pick?: PickRule;
   /**
    * No face found: "skip" (counted and listed in `report`), "center-crop" (emitted with
    * `policy: "center-crop"`, null box/score/landmarks) or "fail" (the stream errors, naming the
-   * image). Default: "skip".
+   * image).
+   * @default {"skip"}
    */
   onNoFace?: NoFacePolicy;
   /**
    * Side of the square taken by "center-crop", as a fraction of the image's short side; the
-   * square is centred horizontally and at `0.465 * height` vertically. Default: 0.53 (on LFW's
-   * 250x250 images the aligned crops cover a median 132 px square centred at (125, 116), so a
-   * centre crop frames an LFW-like photo about as alignment would).
+   * square is centred horizontally and at `0.465 * height` vertically. On LFW's 250x250 images
+   * the aligned crops cover a median 132 px square centred at (125, 116), so a 0.53 centre crop
+   * frames an LFW-like photo about as alignment would.
+   * @default {0.53}
    */
   centerCropFraction?: number;
-  /** Detector to use (not disposed by the stream). Default: one created on start, owned. */
+  /**
+   * Detector to use (not disposed by the stream).
+   * @default one created on start, owned
+   */
   detector?: MtcnnDetector;
-  /** Called with each image dropped by `onNoFace: "skip"` (after it is counted). Default: none. */
+  /**
+   * Called with each image dropped by `onNoFace: "skip"` (after it is counted).
+   * @default none
+   */
   onSkip?: (record: ImageRecord) => void;
 }
 
@@ -47,12 +61,23 @@ export interface AlignReport {
   skipped: string[];
 }
 
-/** Aligns one face per image: `ImageRecord` in, `FaceRecord` (`size x size x 3`) out. */
+/**
+ * Aligns one face per image: `ImageRecord` in, `FaceRecord` (`size x size x 3`) out. The detector
+ * runs on TF.js's current backend: initialise it first (`initBackend()` in
+ * model/backend/backend.ts). Counts are in `report`.
+ * @example
+ * ```ts
+ * await initBackend({ backend: "wasm" });
+ * const align = new AlignStream({ onNoFace: "center-crop" });
+ * for await (const face of decoded.pipeThrough(align)) console.log(face.key, face.policy);
+ * console.log(align.report); // { seen, detected, centerCropped, skipped }
+ * ```
+ */
 export class AlignStream extends TransformStream<ImageRecord, FaceRecord> {
   readonly report: AlignReport;
 
   constructor(options: AlignOptions = {}) {
-    const size = options.size ?? 112;
+    const size = options.size ?? ARCFACE_SIZE;
     const pick = options.pick ?? "center";
     const onNoFace = options.onNoFace ?? "skip";
     const fraction = options.centerCropFraction ?? 0.53;
