@@ -161,7 +161,7 @@ export function parseFlags<const S extends FlagSpec>(
     },
   });
   if (parsed.help) throw new HelpRequested(options.help);
-  if (unknown.length) throw new UsageError(`unknown option ${unknown[0].replace(/=.*/, "")}`);
+  if (unknown.length) throw new UsageError(`Unknown option "${unknown[0].replace(/=.*/, "")}"`);
   const flags: Record<string, unknown> = {};
   for (const [k, f] of Object.entries(spec)) {
     const raw = parsed[k] as string | boolean | undefined;
