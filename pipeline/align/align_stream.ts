@@ -3,7 +3,7 @@
  * 112x112 template (Deng et al., arXiv 1801.07698, Sec. 4.1: "we employ MTCNN to generate the
  * normalised face crops (112 x 112) by utilising five facial points").
  */
-import type { AlignPolicy, FaceRecord, ImageRecord } from "../records.ts";
+import type { FaceRecord, ImageRecord } from "../records.ts";
 import { MtcnnDetector, type MtcnnOptions } from "./mtcnn/detect.ts";
 import { PICK_RULES, pickFace, type PickRule } from "./mtcnn/pick.ts";
 import { alignFace, ARCFACE_SIZE, warpSimilarity } from "./similarity.ts";
@@ -77,20 +77,7 @@ export class AlignStream extends TransformStream<ImageRecord, FaceRecord> {
   readonly report: AlignReport;
 
   constructor(options: AlignOptions = {}) {
-    const size = options.size ?? ARCFACE_SIZE;
-    const pick = options.pick ?? "center";
-    const onNoFace = options.onNoFace ?? "skip";
-    const fraction = options.centerCropFraction ?? 0.53;
-    if (!(Number.isInteger(size) && size >= 8)) {
-      throw new RangeError(`size must be an integer >= 8, got ${size}`);
-    }
-    if (!PICK_RULES.includes(pick)) throw new RangeError(`Unknown face pick rule "${pick}"`);
-    if (!NO_FACE_POLICIES.includes(onNoFace)) {
-      throw new RangeError(`onNoFace must be one of ${NO_FACE_POLICIES.join(", ")}: "${onNoFace}"`);
-    }
-    if (!(fraction > 0 && fraction <= 1)) {
-      throw new RangeError(`centerCropFraction must be in (0, 1], got ${fraction}`);
-    }
+    const rules = checkAlignOptions(options);
     const report: AlignReport = { seen: 0, detected: 0, centerCropped: [], skipped: [] };
     let detector = options.detector;
     const owned = !detector;
@@ -105,69 +92,102 @@ export class AlignStream extends TransformStream<ImageRecord, FaceRecord> {
         detector ??= await MtcnnDetector.create(options);
       },
       transform(rec, controller) {
+        let face;
         try {
-          alignOne(rec, controller);
+          face = alignOne(rec, detector!, rules, report);
         } catch (e) {
           release(); // the stream is errored now: flush/cancel will not run
           throw e;
         }
+        if (face) controller.enqueue(face);
+        else options.onSkip?.(rec);
       },
       flush: release,
       cancel: release,
     });
     this.report = report;
-
-    function alignOne(rec: ImageRecord, controller: TransformStreamDefaultController<FaceRecord>) {
-      report.seen++;
-      if (rec.pixels.length !== rec.width * rec.height * 3) {
-        throw new RangeError(
-          `Cannot align "${rec.key}": ${rec.pixels.length} bytes for ${rec.width}x${rec.height}x3`,
-        );
-      }
-      let faces;
-      try {
-        faces = detector!.detect(rec);
-      } catch (e) {
-        throw new Error(
-          `Cannot detect faces in "${rec.path ?? rec.key}": ${(e as Error).message}`,
-        );
-      }
-      const i = pickFace(faces, rec.width, rec.height, pick);
-      const { bytes: _b, pixels: _p, width: _w, height: _h, ...meta } = rec;
-      let policy: AlignPolicy = "detected";
-      let out: Pick<FaceRecord, "pixels" | "width" | "height" | "box" | "score" | "landmarks">;
-      if (i >= 0) {
-        const f = faces[i];
-        out = {
-          pixels: alignFace(rec, f.landmarks, size).pixels,
-          width: size,
-          height: size,
-          box: f.box,
-          score: f.score,
-          landmarks: f.landmarks,
-        };
-        report.detected++;
-      } else if (onNoFace === "fail") {
-        throw new Error(`No face found in "${rec.path ?? rec.key}" (onNoFace: "fail")`);
-      } else if (onNoFace === "skip") {
-        report.skipped.push(rec.key);
-        options.onSkip?.(rec);
-        return;
-      } else {
-        policy = "center-crop";
-        out = {
-          pixels: centerCrop(rec, size, fraction),
-          width: size,
-          height: size,
-          box: null,
-          score: null,
-          landmarks: null,
-        };
-        report.centerCropped.push(rec.key);
-      }
-      controller.enqueue({ ...meta, ...out, policy });
-    }
   }
+}
+
+/** The options `alignOne` needs, defaults filled in and checked. */
+interface AlignRules {
+  size: number;
+  pick: PickRule;
+  onNoFace: NoFacePolicy;
+  fraction: number;
+}
+
+function checkAlignOptions(options: AlignOptions): AlignRules {
+  const size = options.size ?? ARCFACE_SIZE;
+  const pick = options.pick ?? "center";
+  const onNoFace = options.onNoFace ?? "skip";
+  const fraction = options.centerCropFraction ?? 0.53;
+  if (!(Number.isInteger(size) && size >= 8)) {
+    throw new RangeError(`size must be an integer >= 8, got ${size}`);
+  }
+  if (!PICK_RULES.includes(pick)) throw new RangeError(`Unknown face pick rule "${pick}"`);
+  if (!NO_FACE_POLICIES.includes(onNoFace)) {
+    throw new RangeError(`onNoFace must be one of ${NO_FACE_POLICIES.join(", ")}: "${onNoFace}"`);
+  }
+  if (!(fraction > 0 && fraction <= 1)) {
+    throw new RangeError(`centerCropFraction must be in (0, 1], got ${fraction}`);
+  }
+  return { size, pick, onNoFace, fraction };
+}
+
+/** Detects, picks and aligns the subject of one image; null when it is skipped (no face). */
+function alignOne(
+  rec: ImageRecord,
+  detector: MtcnnDetector,
+  { size, pick, onNoFace, fraction }: AlignRules,
+  report: AlignReport,
+): FaceRecord | null {
+  report.seen++;
+  if (rec.pixels.length !== rec.width * rec.height * 3) {
+    throw new RangeError(
+      `Cannot align "${rec.key}": ${rec.pixels.length} bytes for ${rec.width}x${rec.height}x3`,
+    );
+  }
+  let faces;
+  try {
+    faces = detector.detect(rec);
+  } catch (e) {
+    throw new Error(`Cannot detect faces in "${rec.path ?? rec.key}": ${(e as Error).message}`);
+  }
+  const i = pickFace(faces, rec.width, rec.height, pick);
+  const { bytes: _b, pixels: _p, width: _w, height: _h, ...meta } = rec;
+  if (i >= 0) {
+    const f = faces[i];
+    report.detected++;
+    return {
+      ...meta,
+      pixels: alignFace(rec, f.landmarks, size).pixels,
+      width: size,
+      height: size,
+      box: f.box,
+      score: f.score,
+      landmarks: f.landmarks,
+      policy: "detected",
+    };
+  }
+  if (onNoFace === "fail") {
+    throw new Error(`No face found in "${rec.path ?? rec.key}" (onNoFace: "fail")`);
+  }
+  if (onNoFace === "skip") {
+    report.skipped.push(rec.key);
+    return null;
+  }
+  report.centerCropped.push(rec.key);
+  return {
+    ...meta,
+    pixels: centerCrop(rec, size, fraction),
+    width: size,
+    height: size,
+    box: null,
+    score: null,
+    landmarks: null,
+    policy: "center-crop",
+  };
 }
 
 /**
