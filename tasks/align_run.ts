@@ -4,7 +4,7 @@
  */
 import { dirname, extname, join, relative, resolve } from "node:path";
 import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts";
-import { AlignStream } from "../pipeline/align/align_stream.ts";
+import { type AlignOptions, AlignStream } from "../pipeline/align/align_stream.ts";
 import { initBackend } from "../model/backend/backend.ts";
 import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
 import { openSink } from "./align_sinks.ts";
@@ -110,24 +110,44 @@ export interface AlignSummary {
   facesPerSecond: number;
 }
 
+/** The input's records: a listing (its length known) or records streamed on stdin. */
+async function openInput(input: string): Promise<{
+  source: AsyncIterable<ListRecord> | Iterable<ListRecord>;
+  total?: number;
+}> {
+  if (input === "-") return { source: (await readRecords(Deno.stdin.readable, "stdin")).records };
+  let stat;
+  try {
+    stat = await Deno.stat(input);
+  } catch {
+    throw new Error(`Cannot read input "${input}": no such file or folder`);
+  }
+  const all = stat.isDirectory ? await listFolder(input) : await listFile(input);
+  return { source: all, total: all.length };
+}
+
+/** The `AlignStream` options of a command line. */
+function alignOptions(o: AlignCliOptions): AlignOptions {
+  return {
+    minFaceSize: o.minFaceSize,
+    thresholds: o.thresholds,
+    nmsThresholds: o.nms,
+    border: o.border,
+    factor: o.factor,
+    channelOrder: o.channelOrder,
+    flavor: o.flavor,
+    pick: o.pick,
+    onNoFace: o.onNoFace,
+    centerCropFraction: o.centerCropFraction,
+    size: o.size,
+  };
+}
+
 /** Runs the whole task; returns the summary (also written as the folder's report). */
 export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
   const t0 = performance.now();
   const [si, sn] = o.shard;
-  let total: number | undefined;
-  let source: AsyncIterable<ListRecord> | Iterable<ListRecord>;
-  if (o.input === "-") source = (await readRecords(Deno.stdin.readable, "stdin")).records;
-  else {
-    let stat;
-    try {
-      stat = await Deno.stat(o.input);
-    } catch {
-      throw new Error(`Cannot read input "${o.input}": no such file or folder`);
-    }
-    const all = stat.isDirectory ? await listFolder(o.input) : await listFile(o.input);
-    source = all;
-    total = all.length;
-  }
+  const { source, total } = await openInput(o.input);
   const sink = await openSink(o.output, o.quality);
   let listed = 0, alreadyDone = 0, taken = 0;
   const keys = async function* () {
@@ -149,17 +169,7 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
   // The caller, not the stream, picks the backend the detector runs on.
   await initBackend({ backend: o.backend as "auto", wasmThreads: o.threads });
   const align = new AlignStream({
-    minFaceSize: o.minFaceSize,
-    thresholds: o.thresholds,
-    nmsThresholds: o.nms,
-    border: o.border,
-    factor: o.factor,
-    channelOrder: o.channelOrder,
-    flavor: o.flavor,
-    pick: o.pick,
-    onNoFace: o.onNoFace,
-    centerCropFraction: o.centerCropFraction,
-    size: o.size,
+    ...alignOptions(o),
     onSkip: (r) => {
       sink.skip(r);
       progress.tick(false);

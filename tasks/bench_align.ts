@@ -5,7 +5,11 @@
  * Prints one JSON object: images/s, faces/s and the ms/image of each stage (wall time), plus the
  * process CPU time per image, which other load on a shared machine does not inflate.
  */
+import { cpuUsage } from "node:process";
 import { parseFlags, runTask } from "./cli.ts";
+import type { MtcnnDetector, RgbImage } from "../pipeline/align/mtcnn/mod.ts";
+import { pickFace } from "../pipeline/align/mtcnn/pick.ts";
+import { alignFace, ARCFACE_SIZE } from "../pipeline/align/similarity.ts";
 
 const HELP = `Usage: deno task bench align [options]
 
@@ -16,6 +20,46 @@ const HELP = `Usage: deno task bench align [options]
   --channel-order O rgb | bgr (default rgb)
   --min-face-size N (default 20)
 `;
+
+/** `n` images spread evenly over the sorted listing of `data`, decoded (ms/image not timed). */
+async function loadImages(data: string, n: number) {
+  const { listFolder } = await import("./align_run.ts");
+  const { decodeImage } = await import("../pipeline/decode/decode_image.ts");
+  const all = await listFolder(data);
+  if (all.length === 0) throw new Error(`No images under "${data}"`);
+  const step = Math.max(1, Math.floor(all.length / n));
+  const chosen = all.filter((_, i) => i % step === 0).slice(0, n);
+  const images = [];
+  const td = performance.now();
+  for (const r of chosen) images.push(await decodeImage(r.path!));
+  return { images, decodeMs: (performance.now() - td) / images.length };
+}
+
+/** Detects + picks + aligns each image; the first `warmup` are not timed. */
+function timeDetection(det: MtcnnDetector, images: RgbImage[], warmup: number) {
+  const sum = { pyramid: 0, pnet: 0, rnet: 0, onet: 0, align: 0 };
+  let faces = 0, noFace = 0, timed = 0;
+  let t0 = 0;
+  let cpu0 = cpuUsage();
+  for (let i = 0; i < images.length; i++) {
+    if (i === Math.min(warmup, images.length - 1)) t0 = performance.now(), cpu0 = cpuUsage();
+    const img = images[i];
+    const found = det.detect(img);
+    const ta = performance.now();
+    const k = pickFace(found, img.width, img.height, "center");
+    if (k >= 0) alignFace(img, found[k].landmarks, ARCFACE_SIZE);
+    const alignMs = performance.now() - ta;
+    if (i < Math.min(warmup, images.length - 1)) continue;
+    timed++;
+    if (k >= 0) faces++;
+    else noFace++;
+    for (const s of ["pyramid", "pnet", "rnet", "onet"] as const) sum[s] += det.times[s];
+    sum.align += alignMs;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuUsage(cpu0);
+  return { sum, faces, noFace, timed, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
 
 export async function main(args: string[]): Promise<void> {
   const { flags: v } = parseFlags(args, {
@@ -33,50 +77,18 @@ export async function main(args: string[]): Promise<void> {
   const { limit, warmup } = v;
   const tf = await import("@tensorflow/tfjs");
   const { initBackend } = await import("../model/backend/backend.ts");
-  const { MtcnnDetector, pickFace } = await import("../pipeline/align/mtcnn/mod.ts");
-  const { alignFace } = await import("../pipeline/align/similarity.ts");
-  const { listFolder } = await import("./align_run.ts");
-  const { decodeImage } = await import("../pipeline/decode/decode_image.ts");
+  const { MtcnnDetector } = await import("../pipeline/align/mtcnn/mod.ts");
 
   // One core: the single-threaded wasm build (no XNNPACK threads, no decode workers).
   const backend = await initBackend({ backend: v.backend as "auto", wasmThreads: 1 });
-  const all = await listFolder(v.data!);
-  if (all.length === 0) throw new Error(`No images under "${v.data}"`);
-  const step = Math.max(1, Math.floor(all.length / (limit + warmup)));
-  const chosen = all.filter((_, i) => i % step === 0).slice(0, limit + warmup);
-  const images = [];
-  const td = performance.now();
-  for (const r of chosen) images.push(await decodeImage(r.path!));
-  const decodeMs = (performance.now() - td) / images.length;
+  const { images, decodeMs } = await loadImages(v.data, limit + warmup);
 
   const det = await MtcnnDetector.create({
     channelOrder: v["channel-order"] as "rgb",
     minFaceSize: Number(v["min-face-size"]),
   });
-  const sum = { pyramid: 0, pnet: 0, rnet: 0, onet: 0, align: 0 };
-  let faces = 0, noFace = 0, timed = 0;
   const tensorsBefore = tf.memory().numTensors;
-  const { cpuUsage } = await import("node:process");
-  let t0 = 0;
-  let cpu0 = cpuUsage();
-  for (let i = 0; i < images.length; i++) {
-    if (i === Math.min(warmup, images.length - 1)) t0 = performance.now(), cpu0 = cpuUsage();
-    const img = images[i];
-    const found = det.detect(img);
-    const ta = performance.now();
-    const k = pickFace(found, img.width, img.height, "center");
-    if (k >= 0) alignFace(img, found[k].landmarks, 112);
-    const alignMs = performance.now() - ta;
-    if (i < Math.min(warmup, images.length - 1)) continue;
-    timed++;
-    if (k >= 0) faces++;
-    else noFace++;
-    for (const s of ["pyramid", "pnet", "rnet", "onet"] as const) sum[s] += det.times[s];
-    sum.align += alignMs;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuUsage(cpu0);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const { sum, faces, noFace, timed, seconds, cpuSeconds } = timeDetection(det, images, warmup);
   const leaked = tf.memory().numTensors - tensorsBefore;
   det.dispose();
   const per = (x: number) => Math.round((x / timed) * 100) / 100;

@@ -5,6 +5,8 @@
  */
 import { parseFlags, runTask } from "./cli.ts";
 import { DEFAULT_DECODE_WORKERS } from "../pipeline/decode/decode_pool.ts";
+import { ARCFACE_SIZE } from "../pipeline/align/similarity.ts";
+import type { ListRecord } from "../pipeline/records.ts";
 
 const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON object)
   --data DIR          image-folder tree (default ../shared/data/lfw/lfw-deepfunneled)
@@ -16,6 +18,124 @@ const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON objec
   --compare N         also time decoder variants on N images (default 0: skip)
   --skip-peer         skip the OpenCV peer (tasks/bench_pipeline_peer.py, one thread, same
                       images, run after arcstream when a Python with cv2 and numpy is found)`;
+
+/** The side every image is resized to: the ArcFace crop. */
+const SIZE = ARCFACE_SIZE;
+
+/** CPU ms used so far by all threads of this process, decode workers included. */
+async function cpuClock(): Promise<() => number> {
+  const { default: process } = await import("node:process");
+  return () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+}
+
+/** Decode(+resize) alone, through the worker pool, `c` in flight: [images/s, CPU ms per image]. */
+async function decodeRate(
+  records: ListRecord[],
+  n: number,
+  w: number,
+  c: number,
+  decoder: "auto" | "sharp",
+): Promise<number[]> {
+  const { DecodePool } = await import("../pipeline/decode/decode_pool.ts");
+  const cpuMs = await cpuClock();
+  const pool = new DecodePool({ workers: w });
+  try {
+    const warm = records.slice(0, Math.max(w, 1));
+    await Promise.all(warm.map((r) => pool.decode(r.path!, { resize: SIZE, decoder })));
+    let i = 0;
+    const t0 = performance.now();
+    const c0 = cpuMs();
+    const lane = async () => {
+      while (i < n) {
+        await pool.decode(records[i++ % records.length].path!, { resize: SIZE, decoder });
+      }
+    };
+    await Promise.all(Array.from({ length: c }, lane));
+    const rate = Math.round(n / ((performance.now() - t0) / 1000));
+    return [rate, +((cpuMs() - c0) / n).toFixed(3)];
+  } finally {
+    pool.close();
+  }
+}
+
+interface EndToEnd {
+  images: number;
+  seconds: number;
+  firstBatchS: number;
+  steadyImages: number;
+  cpuPerImage: number;
+}
+
+/** Shuffle + wraparound batch + decode + float conversion + tensors, disposed at once. */
+async function endToEnd(
+  records: ListRecord[],
+  o: { batchSize: number; workers: number; concurrency: number; prefetch: number },
+): Promise<EndToEnd> {
+  const { trainBatches } = await import("../pipeline/batch/train_batches.ts");
+  const cpuMs = await cpuClock();
+  const steps = Math.max(1, Math.floor(records.length / o.batchSize));
+  // `concurrency` bounds the decode-only measurement; the chain bounds work by `prefetch` batches.
+  const src = trainBatches(records, {
+    batchSize: o.batchSize,
+    seed: 7,
+    workers: o.workers,
+    prefetch: o.prefetch,
+    steps,
+  });
+  let images = 0;
+  const t = performance.now();
+  let firstBatchS = 0;
+  let firstImages = 0;
+  let cpu0 = 0;
+  for await (const b of src) {
+    if (images === 0) {
+      // Steady state starts after the first batch (worker start-up and module loading).
+      firstBatchS = (performance.now() - t) / 1000;
+      firstImages = b.keys.length;
+      cpu0 = cpuMs();
+    }
+    images += b.keys.length;
+    b.images.dispose();
+    b.labels.dispose();
+  }
+  const seconds = (performance.now() - t) / 1000;
+  const steadyImages = images - firstImages;
+  const cpuPerImage = (cpuMs() - cpu0) / Math.max(1, steadyImages);
+  return { images, seconds, firstBatchS, steadyImages, cpuPerImage };
+}
+
+/**
+ * Main-thread cost per batch: allocate the batch buffer, copy B images in, create the tensor
+ * (the wasm backend copies it into its heap), dispose. Mean ms of 5.
+ */
+async function batchToTensorMs(batchSize: number): Promise<number> {
+  const tf = await import("@tensorflow/tfjs");
+  const px = SIZE * SIZE * 3;
+  const one = new Float32Array(px).fill(0.25);
+  const t = performance.now();
+  for (let i = 0; i < 5; i++) {
+    const data = new Float32Array(batchSize * px);
+    for (let b = 0; b < batchSize; b++) data.set(one, b * px);
+    tf.tensor4d(data, [batchSize, SIZE, SIZE, 3]).dispose();
+  }
+  return (performance.now() - t) / 5;
+}
+
+/** The decoder set-ups measured for the default choice, on `n` images each. */
+async function decoderVariants(records: ListRecord[], n: number) {
+  return {
+    sharp_inline_1: await decodeRate(records, n, 0, 1, "sharp"),
+    sharp_inline_4: await decodeRate(records, n, 0, 4, "sharp"),
+    sharp_workers2_x4: await decodeRate(records, n, 2, 8, "sharp"),
+    turbo_inline_1: await decodeRate(records, n, 0, 1, "auto"),
+    turbo_workers1_x4: await decodeRate(records, n, 1, 4, "auto"),
+    turbo_workers2_x4: await decodeRate(records, n, 2, 8, "auto"),
+    turbo_workers3_x4: await decodeRate(records, n, 3, 12, "auto"),
+  };
+}
 
 export async function main(args: string[]): Promise<void> {
   const { flags: values } = parseFlags(args, {
@@ -31,124 +151,52 @@ export async function main(args: string[]): Promise<void> {
   const { limit, "batch-size": batchSize, workers, concurrency, prefetch, compare } = values;
   const { readImageFolder } = await import("../pipeline/list/list_reader.ts");
   const { epochPermutation } = await import("../pipeline/shuffle/prng.ts");
-  const { DecodePool } = await import("../pipeline/decode/decode_pool.ts");
-  const { trainBatches } = await import("../pipeline/batch/train_batches.ts");
   const { loadTurbo } = await import("../pipeline/decode/decode_image.ts");
   const { initBackend } = await import("../model/backend/backend.ts");
   const backend = await initBackend({});
 
   let t = performance.now();
-  const { records: all } = await readImageFolder(values.data!);
+  const { records: all } = await readImageFolder(values.data);
   const listS = (performance.now() - t) / 1000;
   t = performance.now();
   const perm = epochPermutation(all.length, 7, 0);
   const shuffleS = (performance.now() - t) / 1000;
   const records = [...perm.subarray(0, Math.min(limit, all.length))].map((i) => all[i]);
 
-  const { default: process } = await import("node:process");
-  const cpuMs = () => {
-    const u = process.cpuUsage(); // all threads of this process, decode workers included
-    return (u.user + u.system) / 1000;
-  };
-  // Decode(+resize) alone, through the worker pool, `c` in flight: [images/s, CPU ms per image].
-  const decodeRate = async (n: number, w: number, c: number, decoder: "auto" | "sharp") => {
-    const pool = new DecodePool({ workers: w });
-    try {
-      const warm = records.slice(0, Math.max(w, 1));
-      await Promise.all(warm.map((r) => pool.decode(r.path!, { resize: 112, decoder })));
-      let i = 0;
-      const t0 = performance.now();
-      const c0 = cpuMs();
-      const lane = async () => {
-        while (i < n) {
-          await pool.decode(records[i++ % records.length].path!, { resize: 112, decoder });
-        }
-      };
-      await Promise.all(Array.from({ length: c }, lane));
-      const rate = Math.round(n / ((performance.now() - t0) / 1000));
-      return [rate, +((cpuMs() - c0) / n).toFixed(3)];
-    } finally {
-      pool.close();
-    }
-  };
-  const decodeOnly = await decodeRate(records.length, workers, concurrency, "auto");
-
-  // End to end: shuffle + wraparound batch + decode + float conversion + tensors, disposed at once.
-  const steps = Math.max(1, Math.floor(records.length / batchSize));
-  // `concurrency` bounds the decode-only measurement; the chain bounds work by `prefetch` batches.
-  const src = trainBatches(records, { batchSize, seed: 7, workers, prefetch, steps });
-  let images = 0;
-  t = performance.now();
-  let firstBatchS = 0;
-  let firstImages = 0;
-  let cpu0 = 0;
-  for await (const b of src) {
-    if (images === 0) {
-      // Steady state starts after the first batch (worker start-up and module loading).
-      firstBatchS = (performance.now() - t) / 1000;
-      firstImages = b.keys.length;
-      cpu0 = cpuMs();
-    }
-    images += b.keys.length;
-    b.images.dispose();
-    b.labels.dispose();
-  }
-  const e2eS = (performance.now() - t) / 1000;
-  const steadyImages = images - firstImages;
-  const cpuPerImage = (cpuMs() - cpu0) / Math.max(1, steadyImages);
-
-  // Main-thread cost per batch: allocate the batch buffer, copy B images in, create the tensor
-  // (the wasm backend copies it into its heap), dispose.
-  const tf = await import("@tensorflow/tfjs");
-  const px = 112 * 112 * 3;
-  const one = new Float32Array(px).fill(0.25);
-  t = performance.now();
-  for (let i = 0; i < 5; i++) {
-    const data = new Float32Array(batchSize * px);
-    for (let b = 0; b < batchSize; b++) data.set(one, b * px);
-    tf.tensor4d(data, [batchSize, 112, 112, 3]).dispose();
-  }
-  const toTensorMs = (performance.now() - t) / 5;
-
-  const variants: Record<string, number[]> = {};
-  if (compare > 0) {
-    variants["sharp_inline_1"] = await decodeRate(compare, 0, 1, "sharp");
-    variants["sharp_inline_4"] = await decodeRate(compare, 0, 4, "sharp");
-    variants["sharp_workers2_x4"] = await decodeRate(compare, 2, 8, "sharp");
-    variants["turbo_inline_1"] = await decodeRate(compare, 0, 1, "auto");
-    variants["turbo_workers1_x4"] = await decodeRate(compare, 1, 4, "auto");
-    variants["turbo_workers2_x4"] = await decodeRate(compare, 2, 8, "auto");
-    variants["turbo_workers3_x4"] = await decodeRate(compare, 3, 12, "auto");
-  }
+  const decodeOnly = await decodeRate(records, records.length, workers, concurrency, "auto");
+  const e = await endToEnd(records, { batchSize, workers, concurrency, prefetch });
+  const toTensorMs = await batchToTensorMs(batchSize);
+  const variants = compare > 0 ? await decoderVariants(records, compare) : undefined;
   // The peer: OpenCV on one thread doing the same job on the same images, measured now.
   const { runPeer } = await import("./bench_peer.ts");
   const peer = values["skip-peer"] ? { ok: false as const, reason: "--skip-peer" } : await runPeer(
     "bench_pipeline_peer.py",
     ["cv2", "numpy"],
-    ["--data", values.data!, "--limit", String(limit), "--batch-size", String(batchSize)],
+    ["--data", values.data, "--limit", String(limit), "--batch-size", String(batchSize)],
   );
-  const steadyRate = Math.round(steadyImages / Math.max(1e-9, e2eS - firstBatchS));
-  const peerRate = peer.ok ? Number(peer.result.images_per_s) : NaN;
+  // Steady state: batches after the first; the first batch's start-up is in stages.
+  const rate = Math.round(e.steadyImages / Math.max(1e-9, e.seconds - e.firstBatchS));
   console.log(JSON.stringify(
     {
       bench: "pipeline",
       // arcstream end to end (all cores) / OpenCV end to end on one thread, same run.
-      ratio_to_opencv_1thread: peer.ok ? +(steadyRate / peerRate).toFixed(3) : null,
+      ratio_to_opencv_1thread: peer.ok
+        ? +(rate / Number(peer.result.images_per_s)).toFixed(3)
+        : null,
       // CPU time per image, OpenCV / arcstream: > 1 means arcstream spends less CPU per image.
       // Robust to a busy machine, where the wall-clock ratio is not.
       cpu_ratio_opencv_over_arcstream: peer.ok
-        ? +(Number(peer.result.cpu_ms_per_image) / cpuPerImage).toFixed(3)
+        ? +(Number(peer.result.cpu_ms_per_image) / e.cpuPerImage).toFixed(3)
         : null,
       peer: peer.ok ? { python: peer.python, ...peer.result } : { error: peer.reason },
-      // Steady state: batches after the first; the first batch's start-up is in stages.
-      images_per_s: steadyRate,
-      images_per_s_with_startup: Math.round(images / e2eS),
-      images,
-      seconds: +e2eS.toFixed(3),
-      cpu_ms_per_image: +cpuPerImage.toFixed(3),
+      images_per_s: rate,
+      images_per_s_with_startup: Math.round(e.images / e.seconds),
+      images: e.images,
+      seconds: +e.seconds.toFixed(3),
+      cpu_ms_per_image: +e.cpuPerImage.toFixed(3),
       // What the same CPU work per image would give with all cores free (the machine is shared).
       idle_cores_projection_images_per_s: Math.round(
-        (1000 * navigator.hardwareConcurrency) / cpuPerImage,
+        (1000 * navigator.hardwareConcurrency) / e.cpuPerImage,
       ),
       stages: {
         list_s: +listS.toFixed(3),
@@ -156,10 +204,10 @@ export async function main(args: string[]): Promise<void> {
         shuffle_s: +shuffleS.toFixed(4),
         decode_resize_only_images_per_s: decodeOnly[0],
         decode_resize_only_cpu_ms_per_image: decodeOnly[1],
-        first_batch_s: +firstBatchS.toFixed(3),
+        first_batch_s: +e.firstBatchS.toFixed(3),
         batch_to_tensor_ms: +toTensorMs.toFixed(1),
       },
-      decoder_variants_images_per_s_and_cpu_ms: compare > 0 ? variants : undefined,
+      decoder_variants_images_per_s_and_cpu_ms: variants,
       config: {
         data: values.data,
         limit,
@@ -167,11 +215,11 @@ export async function main(args: string[]): Promise<void> {
         workers,
         concurrency,
         prefetch,
-        image_size: 112,
+        image_size: SIZE,
         jpeg_decoder: (await loadTurbo())
           ? "libjpeg-turbo (TurboJPEG sync) + sharp fallback"
           : "sharp",
-        resize: "JS area (INTER_AREA-like)",
+        resize: "TurboJPEG DCT-domain 1/2-1/8 scaling, then JS area (INTER_AREA-like)",
         backend: backend.name,
         cores: navigator.hardwareConcurrency,
         load_average: Deno.loadavg().map((v) => +v.toFixed(2)),

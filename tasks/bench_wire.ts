@@ -6,6 +6,7 @@
  * tar decode/encode (pipeline/formats/tar.ts vs `@std/tar` UntarStream/TarStream). The figures
  * decide which one the pipeline uses; the reasons are in the comments of wire.ts and tar.ts.
  */
+import { toBytes } from "@std/streams/to-bytes";
 import { parseFlags, runTask } from "./cli.ts";
 
 const HELP = `Usage: deno task bench wire [options]   (prints one JSON object)
@@ -68,28 +69,21 @@ function stdNdjsonDecode(
   return { writable: text.writable, readable };
 }
 
-export async function main(args: string[]): Promise<void> {
-  const { flags } = parseFlags(args, {
-    records: { type: "int", min: 1, default: 200000 },
-    images: { type: "int", min: 1, default: 2000 },
-    repeats: { type: "int", min: 1, default: 3 },
-  }, { help: HELP });
-  const { TextLineStream } = await import("@std/streams/text-line-stream");
-  const { UntarStream, TarStream } = await import("@std/tar");
-  const { NdjsonDecodeStream } = await import("../pipeline/formats/wire.ts");
-  const { TarDecodeStream, TarEncodeStream } = await import("../pipeline/formats/tar.ts");
-  const { ARCFACE_SIZE } = await import("../pipeline/align/similarity.ts");
-  const R = flags.repeats;
-  const out: Record<string, unknown> = { bench: "wire", repeats: R };
-  const rate = (bytes: number, ms: number, n: number) => ({
+/** ms, MB/s and items/s of one timing. */
+function rate(bytes: number, ms: number, n: number) {
+  return {
     ms: +ms.toFixed(1),
     mb_per_s: +(bytes / 1e6 / (ms / 1000)).toFixed(1),
     items_per_s: Math.round(n / (ms / 1000)),
-  });
+  };
+}
 
-  // NDJSON: list-stage records.
+/** NDJSON of `records` list-stage records through wire.ts and the @std chain. */
+async function ndjsonBench(records: number, R: number) {
+  const { TextLineStream } = await import("@std/streams/text-line-stream");
+  const { NdjsonDecodeStream } = await import("../pipeline/formats/wire.ts");
   const lines = Array.from(
-    { length: flags.records },
+    { length: records },
     (_, i) =>
       JSON.stringify({
         key: `Person_${i >> 4}/Person_${i >> 4}_${i & 15}`,
@@ -102,16 +96,21 @@ export async function main(args: string[]): Promise<void> {
     () => count(chunked(nd).pipeThrough(new NdjsonDecodeStream())),
     () => count(chunked(nd).pipeThrough(stdNdjsonDecode(TextLineStream))),
   ]);
-  out.ndjson = {
+  return {
     bytes: nd.length,
-    records: flags.records,
+    records,
     decode_wire_ts: rate(nd.length, ...decode),
     decode_std_text_line_stream: rate(nd.length, ...decodeStd),
   };
+}
 
-  // Tar: decoded faces, <key>.rgb + <key>.json per sample.
+/** A tar of `images` decoded faces (<key>.rgb + <key>.json) through tar.ts and @std/tar. */
+async function tarBench(images: number, R: number) {
+  const { UntarStream, TarStream } = await import("@std/tar");
+  const { TarDecodeStream, TarEncodeStream } = await import("../pipeline/formats/tar.ts");
+  const { ARCFACE_SIZE } = await import("../pipeline/align/similarity.ts");
   const rgb = new Uint8Array(ARCFACE_SIZE * ARCFACE_SIZE * 3).fill(7);
-  const entries = Array.from({ length: flags.images }, (_, i) => [
+  const entries = Array.from({ length: images }, (_, i) => [
     { name: `P_${i}/P_${i}_0001.rgb`, data: rgb },
     { name: `P_${i}/P_${i}_0001.json`, data: new TextEncoder().encode(`{"label":${i}}`) },
   ]).flat();
@@ -129,22 +128,19 @@ export async function main(args: string[]): Promise<void> {
     await count(input.pipeThrough(new TarStream()));
     return entries.length;
   }]);
-  const tarBytes = new Uint8Array(
-    await new Response(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()))
-      .arrayBuffer(),
-  );
+  const tarBytes = await toBytes(ReadableStream.from(entries).pipeThrough(new TarEncodeStream()));
   const [decHand, decStd] = await best(R, [
     () => count(chunked(tarBytes).pipeThrough(new TarDecodeStream())),
     async () => {
       let n = 0;
       for await (const e of chunked(tarBytes).pipeThrough(new UntarStream())) {
-        if (e.readable) await new Response(e.readable).arrayBuffer(); // entries must be drained
+        if (e.readable) await toBytes(e.readable); // each entry must be drained
         n++;
       }
       return n;
     },
   ]);
-  out.tar = {
+  return {
     bytes: tarBytes.length,
     entries: entries.length,
     encode_hand_written: rate(tarBytes.length, ...encHand),
@@ -152,7 +148,21 @@ export async function main(args: string[]): Promise<void> {
     decode_hand_written: rate(tarBytes.length, ...decHand),
     decode_std_untar_stream: rate(tarBytes.length, ...decStd),
   };
-  out.load_average = Deno.loadavg().map((v) => +v.toFixed(2));
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { flags } = parseFlags(args, {
+    records: { type: "int", min: 1, default: 200000 },
+    images: { type: "int", min: 1, default: 2000 },
+    repeats: { type: "int", min: 1, default: 3 },
+  }, { help: HELP });
+  const out = {
+    bench: "wire",
+    repeats: flags.repeats,
+    ndjson: await ndjsonBench(flags.records, flags.repeats),
+    tar: await tarBench(flags.images, flags.repeats),
+    load_average: Deno.loadavg().map((v) => +v.toFixed(2)),
+  };
   console.log(JSON.stringify(out, null, 1));
 }
 

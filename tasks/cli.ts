@@ -98,6 +98,9 @@ export function parseNumberFlag(
 
 const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
 
+/** A value, not a flag: a word, a negative number, or `-` (stdin / stdout). */
+const isValue = (arg: string) => !arg.startsWith("-") || arg === "-" || NEGATIVE_NUMBER.test(arg);
+
 /**
  * Joins `--name -1` into `--name=-1` for value flags (parseArgs would read "-1" as a flag), and
  * rejects a value flag with no value (`--seed` last, or followed by another flag).
@@ -114,10 +117,7 @@ function joinValues(args: string[], spec: FlagSpec): string[] {
     const f = name === null ? undefined : spec[name];
     if (f && f.type !== "boolean") {
       const next = args[i + 1];
-      // A lone "-" is a value (stdin / stdout), as is a negative number.
-      if (
-        next === undefined || (next.startsWith("-") && next !== "-" && !NEGATIVE_NUMBER.test(next))
-      ) {
+      if (next === undefined || !isValue(next)) {
         throw new UsageError(`--${name} needs a value`);
       }
       out.push(`${a}=${next}`);
@@ -159,12 +159,12 @@ export function parseFlags<const S extends FlagSpec>(
     // Positionals are returned as strings; "--" ends the flags.
     "--": true,
     unknown: (arg: string) => {
-      if (arg.startsWith("-") && !NEGATIVE_NUMBER.test(arg)) unknown.push(arg);
-      return !arg.startsWith("-") || NEGATIVE_NUMBER.test(arg);
+      if (!isValue(arg)) unknown.push(arg);
+      return isValue(arg);
     },
   });
   if (parsed.help) throw new HelpRequested(options.help);
-  if (unknown.length) throw new UsageError(`unknown option ${unknown[0].replace(/=.*/, "")}`);
+  if (unknown.length) throw new UsageError(`Unknown option "${unknown[0].replace(/=.*/, "")}"`);
   const flags: Record<string, unknown> = {};
   for (const [k, f] of Object.entries(spec)) {
     const raw = parsed[k] as string | boolean | undefined;

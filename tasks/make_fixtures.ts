@@ -31,16 +31,7 @@ async function main(): Promise<void> {
   const { seed, "train-ids": trainIds, "train-per-id": trainPer } = v;
   const { "heldout-ids": heldIds, "heldout-per-id": heldPer } = v;
 
-  // Identities and their sorted image numbers.
-  const people = new Map<string, string[]>();
-  for await (const e of Deno.readDir(lfw)) {
-    if (!e.isDirectory) continue;
-    const files = [];
-    for await (const f of Deno.readDir(join(lfw, e.name))) {
-      if (f.name.endsWith(".jpg")) files.push(f.name);
-    }
-    people.set(e.name, files.sort());
-  }
+  const people = await listPeople(lfw);
   const names = [...people.keys()].sort();
   const prng = new Prng(seed);
   const draw = (pool: string[], n: number) => {
@@ -56,11 +47,53 @@ async function main(): Promise<void> {
     heldIds,
   );
 
-  // A folder of links selecting the subset; `deno task align` mirrors it into a staging folder.
+  const parts = [["train", train, trainPer], ["heldout", held, heldPer]] as const;
+  const stage = await alignSubset(lfw, people, [...parts], v.quality);
+
+  const out = resolve(v.out);
+  const aligned = await copyAligned(stage, out, train, held);
+  const report = JSON.parse(await Deno.readTextFile(join(stage, "out", "align_report.json")));
+  await Deno.remove(stage, { recursive: true });
+
+  const ids = [...aligned.keys()].sort();
+  const lines = pairLines(aligned, prng);
+  await writeFileAtomic(join(out, "heldout", "pairs.txt"), lines.join("\n") + "\n");
+  console.log(JSON.stringify({
+    train: { identities: train.length },
+    heldout: {
+      identities: ids.length,
+      images: [...aligned.values()].reduce((n, l) => n + l.length, 0),
+    },
+    align: { detected: report.detected, skipped: report.skippedKeys },
+  }));
+}
+
+/** Identities of an LFW tree and their sorted image file names. */
+async function listPeople(lfw: string): Promise<Map<string, string[]>> {
+  const people = new Map<string, string[]>();
+  for await (const e of Deno.readDir(lfw)) {
+    if (!e.isDirectory) continue;
+    const files = [];
+    for await (const f of Deno.readDir(join(lfw, e.name))) {
+      if (f.name.endsWith(".jpg")) files.push(f.name);
+    }
+    people.set(e.name, files.sort());
+  }
+  return people;
+}
+
+/**
+ * A folder of links selecting the subset (the first `per` images of each identity of each part),
+ * aligned by `deno task align` into `<stage>/out`; returns `<stage>`.
+ */
+async function alignSubset(
+  lfw: string,
+  people: Map<string, string[]>,
+  parts: (readonly [string, readonly string[], number])[],
+  quality: number,
+): Promise<string> {
   const stage = await Deno.makeTempDir({ prefix: "lfw_faces_" });
-  for (
-    const [part, ids, per] of [["train", train, trainPer], ["heldout", held, heldPer]] as const
-  ) {
+  for (const [part, ids, per] of parts) {
     for (const id of ids) {
       await Deno.mkdir(join(stage, "src", part, id), { recursive: true });
       for (const f of people.get(id)!.slice(0, per)) {
@@ -75,14 +108,24 @@ async function main(): Promise<void> {
     join(stage, "src"),
     join(stage, "out"),
     "--quality",
-    String(v.quality),
+    String(quality),
     "--quiet",
   ];
   const run = await new Deno.Command(Deno.execPath(), { args, stderr: "inherit" }).output();
   if (!run.success) throw new Error(`deno task align failed (exit ${run.code})`);
+  return stage;
+}
 
-  // Copy the aligned JPEGs into place (sidecars stay behind: the fixture is just the faces).
-  const out = resolve(v.out);
+/**
+ * Copies the aligned JPEGs into `out` (sidecars stay behind: the fixture is just the faces);
+ * returns the image numbers of each held-out identity that got a face.
+ */
+async function copyAligned(
+  stage: string,
+  out: string,
+  train: string[],
+  held: string[],
+): Promise<Map<string, number[]>> {
   await Deno.remove(out, { recursive: true }).catch(() => {});
   const aligned = new Map<string, number[]>();
   for (const [part, ids] of [["train", train], ["heldout", held]] as const) {
@@ -99,10 +142,11 @@ async function main(): Promise<void> {
       }
     }
   }
-  const report = JSON.parse(await Deno.readTextFile(join(stage, "out", "align_report.json")));
-  await Deno.remove(stage, { recursive: true });
+  return aligned;
+}
 
-  // pairs.txt: 10 folds x (10 same + 10 different), no pair twice, only aligned held-out images.
+/** pairs.txt lines: 10 folds x (10 same + 10 different), no pair twice, aligned images only. */
+function pairLines(aligned: Map<string, number[]>, prng: Prng): string[] {
   const ids = [...aligned.keys()].sort();
   for (const id of ids) aligned.get(id)!.sort((a, b) => a - b);
   const seen = new Set<string>();
@@ -128,15 +172,7 @@ async function main(): Promise<void> {
       k++;
     }
   }
-  await writeFileAtomic(join(out, "heldout", "pairs.txt"), lines.join("\n") + "\n");
-  console.log(JSON.stringify({
-    train: { identities: train.length },
-    heldout: {
-      identities: ids.length,
-      images: [...aligned.values()].reduce((n, l) => n + l.length, 0),
-    },
-    align: { detected: report.detected, skipped: report.skippedKeys },
-  }));
+  return lines;
 }
 
 /** The help text: this file's doc comment. */

@@ -101,7 +101,7 @@ Deno.test("every stage task answers --help", async () => {
   assertMatch(usage.stderr, /--batch-size is required/);
   const unknown = await task("shuffle", ["--bogus"]);
   assertStrictEquals(unknown.code, 2);
-  assertStrictEquals(unknown.stderr.trim(), "shuffle: Unknown option '--bogus' (see --help)");
+  assertStrictEquals(unknown.stderr.trim(), 'shuffle: Unknown option "--bogus" (see --help)');
   const flat = await task("list", ["fixtures/mtcnn/lfw"]);
   assertStrictEquals(flat.code, 1);
   assertMatch(flat.stderr, /No images under "fixtures\/mtcnn\/lfw"/);

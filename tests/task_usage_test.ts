@@ -7,7 +7,7 @@ import { runTask } from "./run_task.ts";
 
 /** Each deno task: its script, the args before the flags (a bench name), a flag it rejects. */
 const TASKS: { script: string; pre?: string[]; bad: string[]; message: RegExp }[] = [
-  { script: "tasks/list.ts", bad: ["--nope"], message: /^list: unknown option --nope/ },
+  { script: "tasks/list.ts", bad: ["--nope"], message: /^list: Unknown option "--nope"/ },
   {
     script: "tasks/shuffle.ts",
     bad: ["--epoch", "-1"],
@@ -38,7 +38,7 @@ const TASKS: { script: string; pre?: string[]; bad: string[]; message: RegExp }[
     bad: ["--batch-size", "0"],
     message: /^eval-lfw: --batch-size must be an integer >= 1, got "0"/,
   },
-  { script: "tasks/setup_gpu.ts", bad: ["--gpu"], message: /^setup-gpu: unknown option --gpu/ },
+  { script: "tasks/setup_gpu.ts", bad: ["--gpu"], message: /^setup-gpu: Unknown option "--gpu"/ },
   {
     script: "tasks/gpu_probe.ts",
     bad: ["--timeout", "0"],
@@ -53,7 +53,7 @@ const TASKS: { script: string; pre?: string[]; bad: string[]; message: RegExp }[
     script: "tasks/bench.ts",
     pre: [name],
     bad: ["--bogus"],
-    message: new RegExp(`^bench ${name}: unknown option --bogus`),
+    message: new RegExp(`^bench ${name}: Unknown option "--bogus"`),
   })),
 ];
 

@@ -26,14 +26,26 @@ export interface EmbeddingRecord {
 
 /** Options of `Embedder`. */
 export interface EmbedderOptions {
-  /** Square input side; other sizes are resized by `networkInput()` (area when shrinking, as
-   * training). Default: the model's, else 112. */
+  /**
+   * Square input side; other sizes are resized by `networkInput()` (area when shrinking, as in
+   * training).
+   * @default the model's, else 112
+   */
   inputSize?: number;
-  /** Pixel normalization. Default: the model's arcstream metadata, else "arcface". */
+  /**
+   * Pixel normalization.
+   * @default the model's arcstream metadata, else "arcface"
+   */
   normalize?: NormalizeMode;
-  /** Output to use (graph node or layer name). Default: the only one, else the widest. */
+  /**
+   * Output to use (graph node or layer name).
+   * @default the only one, else the widest
+   */
   output?: string;
-  /** Add the embedding of the mirrored image. Default: true. */
+  /**
+   * Add the embedding of the mirrored image.
+   * @default {true}
+   */
   flip?: boolean;
 }
 
@@ -221,11 +233,22 @@ export class Embedder {
 
 /** Options of `EmbedStream`. */
 export interface EmbedStreamOptions {
-  /** Images per forward pass (twice that with the flip). Default: 32. */
+  /**
+   * Images per forward pass (twice that with the flip).
+   * @default {32}
+   */
   batchSize?: number;
 }
 
-/** Batches decoded/aligned images through an `Embedder`; emits `{ key, embedding }` in order. */
+/**
+ * Batches decoded/aligned images through an `Embedder`; emits `{ key, embedding }` in order.
+ * @example
+ * ```ts
+ * const embedder = await Embedder.load("runs/r50/export/model.json");
+ * const out = faces.pipeThrough(new EmbedStream(embedder, { batchSize: 32 }));
+ * for await (const { key, embedding } of out) console.log(key, embedding.length);
+ * ```
+ */
 export class EmbedStream extends TransformStream<ImageRecord, EmbeddingRecord> {
   constructor(embedder: Embedder, options: EmbedStreamOptions = {}) {
     const batchSize = options.batchSize ?? 32;

@@ -150,6 +150,12 @@ export function slinearInterp(x: Float64Array, y: Float64Array, xv: number): num
   return 0 + y[m - 1] * h0 + y[m] * h1;
 }
 
+/** Per fold: its same-pair and different-pair distances, each sorted ascending. */
+interface Fold {
+  s: Float64Array;
+  d: Float64Array;
+}
+
 /** Runs the protocol on pair distances (squared L2 of unit embeddings, in [0, 4]) and labels. */
 export function evaluateVerification(
   distances: ArrayLike<number>,
@@ -174,8 +180,7 @@ export function evaluateVerification(
   }
   const dist = Float64Array.from(distances as ArrayLike<number>);
   const same = Uint8Array.from(issame as ArrayLike<number>, (v) => (v ? 1 : 0));
-  // Per fold: sorted same / different distances.
-  const folds: { s: Float64Array; d: Float64Array }[] = [];
+  const folds: Fold[] = [];
   let lo = 0;
   for (const size of sizes) {
     const s: number[] = [], d: number[] = [];
@@ -185,11 +190,33 @@ export function evaluateVerification(
   }
   const nSame = folds.reduce((a, f) => a + f.s.length, 0);
   const nDiff = n - nSame;
+  const roc = accuracyProtocol(folds, sizes, nDiff);
+  const acc = npMeanStd(roc.foldAccuracy);
+  return {
+    nPairs: n,
+    nSame,
+    nDiff,
+    foldSizes: sizes,
+    foldAccuracy: roc.foldAccuracy,
+    foldThresholds: roc.foldThresholds,
+    accuracyMean: acc.mean,
+    accuracyStd: acc.std,
+    bestThreshold: roc.bestThreshold,
+    farTarget,
+    tar: tarAtFar(folds, nDiff, farTarget),
+    ...exactRoc(dist, same, nSame, nDiff, farTarget),
+    gridRoc: roc.gridRoc,
+  };
+}
+
+/**
+ * Accuracy as insightface's `calculate_roc`: each fold uses the threshold with the most correct
+ * predictions on the other folds; also the best threshold over all pairs and the mean grid ROC.
+ */
+function accuracyProtocol(folds: Fold[], sizes: number[], nDiff: number) {
   const K = sizes.length;
   // Correct predictions: true accepts + true rejects (the denominator is fixed per fold).
   const accOf = (tp: number, fp: number, nd: number) => tp + (nd - fp);
-
-  // ---- accuracy (calculate_roc) ----
   const T = ACC_THRESHOLDS;
   const tpF = folds.map((f) => countBelow(f.s, T));
   const fpF = folds.map((f) => countBelow(f.d, T));
@@ -221,15 +248,26 @@ export function evaluateVerification(
     if (c > bestAllCorrect) [bestAll, bestAllCorrect] = [t, c];
   }
   const colMean = (m: number[][], t: number) => m.reduce((a, r) => a + r[t], 0) / K;
-  const acc = npMeanStd(foldAccuracy);
+  return {
+    foldAccuracy,
+    foldThresholds,
+    bestThreshold: T[bestAll],
+    gridRoc: {
+      thresholds: Array.from(T),
+      tpr: Array.from(T, (_, t) => colMean(tprs, t)),
+      fpr: Array.from(T, (_, t) => colMean(fprs, t)),
+    },
+  };
+}
 
-  // ---- TAR @ FAR (calculate_val) ----
+/** TAR at FAR as insightface's `calculate_val`: the threshold interpolated on the other folds. */
+function tarAtFar(folds: Fold[], nDiff: number, farTarget: number) {
   const V = VAL_THRESHOLDS;
   const faF = folds.map((f) => countBelow(f.d, V));
   const faAll = new Int32Array(V.length);
   for (const fa of faF) for (let t = 0; t < V.length; t++) faAll[t] += fa[t];
   const vals: number[] = [], fars: number[] = [];
-  for (let k = 0; k < K; k++) {
+  for (let k = 0; k < folds.length; k++) {
     const nd = nDiff - folds[k].d.length;
     const farTrain = Float64Array.from(faAll, (fa, t) => (fa - faF[k][t]) / nd);
     let maxFar = -Infinity;
@@ -242,26 +280,7 @@ export function evaluateVerification(
     fars.push(fa / folds[k].d.length);
   }
   const val = npMeanStd(vals);
-
-  return {
-    nPairs: n,
-    nSame,
-    nDiff,
-    foldSizes: sizes,
-    foldAccuracy,
-    foldThresholds,
-    accuracyMean: acc.mean,
-    accuracyStd: acc.std,
-    bestThreshold: T[bestAll],
-    farTarget,
-    tar: { mean: val.mean, std: val.std, far: npMeanStd(fars).mean },
-    ...exactRoc(dist, same, nSame, nDiff, farTarget),
-    gridRoc: {
-      thresholds: Array.from(T),
-      tpr: Array.from(T, (_, t) => colMean(tprs, t)),
-      fpr: Array.from(T, (_, t) => colMean(fprs, t)),
-    },
-  };
+  return { mean: val.mean, std: val.std, far: npMeanStd(fars).mean };
 }
 
 /** Exact ROC over all pairs: one point per distinct distance; AUC, EER, TAR at FAR. */

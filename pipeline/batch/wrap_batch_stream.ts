@@ -41,9 +41,15 @@ export interface WrapIndices {
 export interface WrapBatcherOptions {
   /** Samples per batch (>= 1). Required. */
   batchSize: number;
-  /** Seed of the per-epoch shuffle; `undefined` keeps the input order every epoch. Default: undefined. */
+  /**
+   * Seed of the per-epoch shuffle; `undefined` keeps the input order every epoch.
+   * @default {undefined}
+   */
   seed?: number;
-  /** Resume point. Default: `{ epoch: 0, start: 0, step: 0 }`. */
+  /**
+   * Resume point.
+   * @default {{ epoch: 0, start: 0, step: 0 }}
+   */
   cursor?: WrapCursor;
 }
 
@@ -134,9 +140,15 @@ export interface RecordBatch<T extends ListRecord = ListRecord> {
 }
 
 export interface WrapBatchOptions extends WrapBatcherOptions {
-  /** Stop after this many batches. Default: undefined (then `epochs` applies). */
+  /**
+   * Stop after this many batches.
+   * @default {undefined} (then `epochs` applies)
+   */
   steps?: number;
-  /** Stop once the cursor reaches this epoch (the last batch may wrap into it). Default: 1. */
+  /**
+   * Stop once the cursor reaches this epoch (the last batch may wrap into it).
+   * @default {1}
+   */
   epochs?: number;
 }
 
@@ -144,6 +156,11 @@ export interface WrapBatchOptions extends WrapBatcherOptions {
  * Collects the whole record list, then emits wraparound batches of records until `steps` batches
  * or `epochs` epochs. Needs the full list (each epoch is a permutation of it); records without
  * pixels are small, so this holds paths, not images.
+ * @example
+ * ```ts
+ * const batches = records.pipeThrough(new WrapBatchStream({ batchSize: 4, seed: 7, epochs: 2 }));
+ * for await (const b of batches) console.log(b.step, b.epoch, b.records.map((r) => r.key));
+ * ```
  */
 export class WrapBatchStream<T extends ListRecord = ListRecord>
   extends TransformStream<T, RecordBatch<T>> {

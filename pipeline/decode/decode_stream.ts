@@ -9,18 +9,30 @@ import { type DecodedImage, DecodeError, resizeSize, type ResizeSpec } from "./d
 import { DecodePool } from "./decode_pool.ts";
 
 export interface DecodeOptions {
-  /** Resize every image to this size. Default: undefined (keep the size). */
+  /**
+   * Resize every image to this size.
+   * @default {undefined} (keep the size)
+   */
   resize?: ResizeSpec;
-  /** Images in flight at once. Default: 8. */
+  /**
+   * Images in flight at once.
+   * @default {8}
+   */
   concurrency?: number;
-  /** "skip" (count + list) or "fail" (error naming the file). Default: "skip". */
+  /**
+   * "skip" (count + list) or "fail" (error naming the file).
+   * @default {"skip"}
+   */
   onError?: "skip" | "fail";
   /**
    * Decode workers (Deno Workers, each with sharp); 0 decodes in this thread.
    * @default {DEFAULT_DECODE_WORKERS} (2)
    */
   workers?: number;
-  /** Called once per skipped record, as it happens. Default: none. */
+  /**
+   * Called once per skipped record, as it happens.
+   * @default none
+   */
   onSkip?: (s: SkippedImage) => void;
 }
 
@@ -42,6 +54,16 @@ export function recordOffset(r: ListRecord): number | undefined {
   return typeof o === "number" && Number.isSafeInteger(o) && o >= 0 ? o : undefined;
 }
 
+/**
+ * Decodes (and optionally resizes) each record's image, in input order, `concurrency` at a time
+ * over `workers` Deno Workers. Call nothing at the end: the pool closes when the stream does.
+ * @example
+ * ```ts
+ * const decode = new DecodeStream({ resize: 112, onError: "skip" });
+ * for await (const img of records.pipeThrough(decode)) console.log(img.key, img.width);
+ * console.log(decode.report.skipped); // [{ key, source, reason }]
+ * ```
+ */
 export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
   readonly report: DecodeReport;
 

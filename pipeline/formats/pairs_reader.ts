@@ -40,6 +40,23 @@ export function lfwPath(dataDir: string, key: string, ext = ".jpg"): string {
   return join(dataDir, key + ext);
 }
 
+/** The two image keys of a pair line: "name n1 n2" (same person) or "name1 n1 name2 n2". */
+function pairKeys(line: string, issame: boolean, bad: (why: string) => Error): [string, string] {
+  const t = line.split(/\s+/);
+  const num = (s: string) => {
+    if (!/^\d+$/.test(s)) throw bad(`"${s}" is not an image number`);
+    return Number(s);
+  };
+  if (issame) {
+    if (t.length !== 3) throw bad(`expected a same-person pair "name n1 n2", got "${line}"`);
+    return [lfwKey(t[0], num(t[1])), lfwKey(t[0], num(t[2]))];
+  }
+  if (t.length !== 4) {
+    throw bad(`expected a different-person pair "name1 n1 name2 n2", got "${line}"`);
+  }
+  return [lfwKey(t[0], num(t[1])), lfwKey(t[2], num(t[3]))];
+}
+
 /** Parses pairs text; `name` is used in error messages. */
 export function parsePairs(text: string, name = "pairs.txt"): PairList {
   const lines = text.split(/\r?\n/);
@@ -68,10 +85,6 @@ export function parsePairs(text: string, name = "pairs.txt"): PairList {
       images.push(k);
     }
   };
-  const num = (s: string, ln: number) => {
-    if (!/^\d+$/.test(s)) throw bad(ln, `"${s}" is not an image number`);
-    return Number(s);
-  };
   let ln = first + 1;
   for (let f = 0; f < folds; f++) {
     for (const issame of [true, false]) {
@@ -83,28 +96,8 @@ export function parsePairs(text: string, name = "pairs.txt"): PairList {
             `file ends after ${pairs.length} pairs; the header promises ${folds * perFold * 2}`,
           );
         }
-        const t = lines[ln].trim().split(/\s+/);
         const lineNo = ln + 1;
-        let a: string, b: string;
-        if (issame) {
-          if (t.length !== 3) {
-            throw bad(
-              lineNo,
-              `expected a same-person pair "name n1 n2", got "${lines[ln].trim()}"`,
-            );
-          }
-          a = lfwKey(t[0], num(t[1], lineNo));
-          b = lfwKey(t[0], num(t[2], lineNo));
-        } else {
-          if (t.length !== 4) {
-            throw bad(
-              lineNo,
-              `expected a different-person pair "name1 n1 name2 n2", got "${lines[ln].trim()}"`,
-            );
-          }
-          a = lfwKey(t[0], num(t[1], lineNo));
-          b = lfwKey(t[2], num(t[3], lineNo));
-        }
+        const [a, b] = pairKeys(lines[ln].trim(), issame, (why) => bad(lineNo, why));
         use(a);
         use(b);
         pairs.push({ a, b, issame, line: lineNo });

@@ -73,10 +73,14 @@ export interface PickleVM {
 export interface PickleOptions {
   /**
    * Handles opcode `op` (its argument bytes not yet read) and returns true, or returns false to
-   * leave it to the core reader. Default: none (only the opcodes .bin files use).
+   * leave it to the core reader.
+   * @default none (only the opcodes .bin files use)
    */
   extend?: (op: number, vm: PickleVM) => boolean;
-  /** Names the kind of file in "not one that ... use" errors. Default: "insightface .bin files". */
+  /**
+   * Names the kind of file in "not one that ... use" errors.
+   * @default "insightface .bin files"
+   */
   kind?: string;
 }
 
@@ -86,221 +90,296 @@ export function readPickle(
   name = "<bytes>",
   options: PickleOptions = {},
 ): PickleValue {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const stack: Item[] = [];
-  const marks: number[] = [];
-  const memo = new Map<number, Item>();
-  let p = 0;
-  let at = 0;
-  const fail = (why: string) =>
-    new SyntaxError(`Cannot read pickle "${name}" at byte ${at}: ${why}`);
-  const need = (n: number) => {
-    if (p + n > bytes.length) throw fail(`truncated (needs ${n} more bytes)`);
-  };
-  const u8 = () => (need(1), bytes[p++]);
-  const u16 = () => (need(2), p += 2, view.getUint16(p - 2, true));
-  const u32 = () => (need(4), p += 4, view.getUint32(p - 4, true));
-  const u64 = () => {
-    need(8);
-    const v = view.getBigUint64(p, true);
-    p += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw fail("length too large");
-    return Number(v);
-  };
-  const take = (n: number) => (need(n), p += n, bytes.subarray(p - n, p));
-  const utf8 = (b: Uint8Array) => new TextDecoder("utf-8", { fatal: true }).decode(b);
-  const pop = () => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) {
-      throw fail("stack underflow");
+  return new Unpickler(bytes, name, options).run();
+}
+
+/** The pickle machine: a stack, marks and a memo, driven by one opcode at a time. */
+class Unpickler {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #name: string;
+  readonly #stack: Item[] = [];
+  readonly #marks: number[] = [];
+  readonly #memo = new Map<number, Item>();
+  /** Read position, and the offset of the opcode being run (named in errors). */
+  #p = 0;
+  #at = 0;
+
+  readonly #options: PickleOptions;
+  readonly #vm: PickleVM;
+
+  constructor(bytes: Uint8Array, name: string, options: PickleOptions) {
+    this.#options = options;
+    this.#vm = {
+      stack: this.#stack as unknown[],
+      memo: this.#memo as Map<number, unknown>,
+      u8: () => this.#u8(),
+      u32: () => this.#u32(),
+      take: (n) => this.#take(n),
+      pop: () => this.#pop(),
+      popMark: () => this.#popMark(),
+      top: () => this.#top(),
+      fail: (why) => this.#fail(why),
+    };
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#name = name;
+  }
+
+  run(): PickleValue {
+    for (;;) {
+      this.#at = this.#p;
+      const op = this.#u8();
+      if (this.#options.extend?.(op, this.#vm)) continue;
+      const name = OPS[op];
+      if (name === "STOP") {
+        if (this.#marks.length) throw this.#fail("STOP with an open MARK");
+        if (this.#stack.length !== 1) {
+          throw this.#fail(`STOP with ${this.#stack.length} items on the stack`);
+        }
+        return this.#value(this.#stack[0]);
+      }
+      if (!this.#data(name) && !this.#build(name, op) && !this.#call(name)) {
+        throw this.#fail(
+          `opcode 0x${op.toString(16).padStart(2, "0")} (${
+            JSON.stringify(String.fromCharCode(op))
+          }) is not one that ${this.#options.kind ?? "insightface .bin files"} use`,
+        );
+      }
     }
-    return stack.pop()!;
-  };
-  const popMark = () => {
-    const m = marks.pop();
-    if (m === undefined) throw fail("no MARK on the stack");
-    return stack.splice(m);
-  };
-  const top = () => {
-    if (stack.length === 0) throw fail("stack underflow");
-    return stack[stack.length - 1];
-  };
-  const listTop = (): PickleValue[] => {
-    const l = top();
-    if (!Array.isArray(l)) throw fail("APPEND(S) onto something that is not a list");
-    return l;
-  };
-  const value = (v: Item): PickleValue => {
-    if (typeof v === "symbol") throw fail(`a bare ${v.description} is not a value`);
-    return v;
-  };
-  const latin1 = (s: string) => {
-    const out = new Uint8Array(s.length);
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c > 255) throw fail("_codecs.encode(..., 'latin1') of a non-latin1 character");
-      out[i] = c;
-    }
-    return out;
-  };
-  const vm: PickleVM = {
-    stack: stack as unknown[],
-    memo: memo as Map<number, unknown>,
-    u8,
-    u32,
-    take,
-    pop,
-    popMark,
-    top,
-    fail,
-  };
-  for (;;) {
-    at = p;
-    const op = u8();
-    if (options.extend?.(op, vm)) continue;
-    switch (OPS[op]) {
+  }
+
+  /** Opcodes that push a constant, a number or a string; false for any other. */
+  #data(name: string | undefined): boolean {
+    const stack = this.#stack;
+    switch (name) {
       case "PROTO": {
-        const v = u8();
-        if (v > 5) throw fail(`unsupported pickle protocol ${v}`);
-        break;
+        const v = this.#u8();
+        if (v > 5) throw this.#fail(`unsupported pickle protocol ${v}`);
+        return true;
       }
       case "FRAME":
-        u64();
-        break;
-      case "EMPTY_LIST":
-      case "EMPTY_TUPLE":
-        stack.push([]);
-        break;
-      case "MARK":
-        marks.push(stack.length);
-        break;
+        this.#u64();
+        return true;
       case "BINSTRING": {
-        const n = view.getInt32((need(4), p), true);
-        p += 4;
-        if (n < 0) throw fail("negative BINSTRING length");
-        stack.push(take(n));
-        break;
+        this.#need(4);
+        const n = this.#view.getInt32(this.#p, true);
+        this.#p += 4;
+        if (n < 0) throw this.#fail("negative BINSTRING length");
+        stack.push(this.#take(n));
+        return true;
       }
       case "SHORT_BINSTRING":
       case "SHORT_BINBYTES":
-        stack.push(take(u8()));
-        break;
+        stack.push(this.#take(this.#u8()));
+        return true;
       case "BINBYTES":
-        stack.push(take(u32()));
-        break;
+        stack.push(this.#take(this.#u32()));
+        return true;
       case "BINBYTES8":
-        stack.push(take(u64()));
-        break;
+        stack.push(this.#take(this.#u64()));
+        return true;
       case "BINUNICODE":
-        stack.push(utf8(take(u32())));
-        break;
+        stack.push(utf8(this.#take(this.#u32())));
+        return true;
       case "SHORT_BINUNICODE":
-        stack.push(utf8(take(u8())));
-        break;
+        stack.push(utf8(this.#take(this.#u8())));
+        return true;
       case "BINUNICODE8":
-        stack.push(utf8(take(u64())));
-        break;
+        stack.push(utf8(this.#take(this.#u64())));
+        return true;
+      case "NEWTRUE":
+      case "NEWFALSE":
+      case "NONE":
+        stack.push(name === "NONE" ? null : name === "NEWTRUE");
+        return true;
+      case "BININT1":
+        stack.push(this.#u8());
+        return true;
+      case "BININT2":
+        stack.push(this.#u16());
+        return true;
+      case "BININT":
+        this.#need(4);
+        stack.push(this.#view.getInt32(this.#p, true));
+        this.#p += 4;
+        return true;
+    }
+    return false;
+  }
+
+  /** Opcodes that build lists and tuples or use the memo; false for any other. */
+  #build(name: string | undefined, op: number): boolean {
+    const stack = this.#stack;
+    switch (name) {
+      case "EMPTY_LIST":
+      case "EMPTY_TUPLE":
+        stack.push([]);
+        return true;
+      case "MARK":
+        this.#marks.push(stack.length);
+        return true;
       case "APPEND": {
-        const v = value(pop());
-        listTop().push(v);
-        break;
+        const v = this.#value(this.#pop());
+        this.#listTop().push(v);
+        return true;
       }
       case "APPENDS": {
-        const items = popMark().map(value);
-        const l = listTop();
+        const items = this.#popMark().map((v) => this.#value(v));
+        const l = this.#listTop();
         for (const v of items) l.push(v);
-        break;
+        return true;
       }
-      case "NEWTRUE":
-        stack.push(true);
-        break;
-      case "NEWFALSE":
-        stack.push(false);
-        break;
-      case "NONE":
-        stack.push(null);
-        break;
-      case "BININT1":
-        stack.push(u8());
-        break;
-      case "BININT2":
-        stack.push(u16());
-        break;
-      case "BININT":
-        need(4);
-        stack.push(view.getInt32(p, true));
-        p += 4;
-        break;
       case "TUPLE1":
       case "TUPLE2":
       case "TUPLE3": {
         const n = op - 0x84;
         const items: PickleValue[] = [];
-        for (let i = 0; i < n; i++) items.unshift(value(pop()));
+        for (let i = 0; i < n; i++) items.unshift(this.#value(this.#pop()));
         stack.push(items);
-        break;
+        return true;
       }
       case "TUPLE":
-        stack.push(popMark().map(value));
-        break;
+        stack.push(this.#popMark().map((v) => this.#value(v)));
+        return true;
       case "MEMOIZE":
-        memo.set(memo.size, top());
-        break;
+        this.#memo.set(this.#memo.size, this.#top());
+        return true;
       case "BINPUT":
-        memo.set(u8(), top());
-        break;
+        this.#memo.set(this.#u8(), this.#top());
+        return true;
       case "LONG_BINPUT":
-        memo.set(u32(), top());
-        break;
+        this.#memo.set(this.#u32(), this.#top());
+        return true;
       case "BINGET":
       case "LONG_BINGET": {
-        const k = op === 0x68 ? u8() : u32();
-        if (!memo.has(k)) throw fail(`memo key ${k} was never stored`);
-        stack.push(memo.get(k)!);
-        break;
+        const k = op === 0x68 ? this.#u8() : this.#u32();
+        if (!this.#memo.has(k)) throw this.#fail(`memo key ${k} was never stored`);
+        stack.push(this.#memo.get(k)!);
+        return true;
       }
-      case "GLOBAL": {
-        const nl1 = bytes.indexOf(0x0a, p);
-        const nl2 = nl1 < 0 ? -1 : bytes.indexOf(0x0a, nl1 + 1);
-        if (nl2 < 0) throw fail("truncated GLOBAL");
-        const dec = new TextDecoder();
-        const g = `${dec.decode(bytes.subarray(p, nl1))}.${
-          dec.decode(bytes.subarray(nl1 + 1, nl2))
-        }`;
-        p = nl2 + 1;
-        if (g === "_codecs.encode") stack.push(CODECS_ENCODE);
-        else if (g === "__builtin__.bytes") stack.push(BUILTIN_BYTES);
-        else throw fail(`GLOBAL ${g} is not supported (only _codecs.encode, for bytes)`);
-        break;
-      }
-      case "REDUCE": {
-        const args = pop();
-        const fn = pop();
-        if (fn === BUILTIN_BYTES && Array.isArray(args) && args.length === 0) {
-          stack.push(new Uint8Array(0));
-          break;
-        }
-        if (
-          fn !== CODECS_ENCODE || !Array.isArray(args) || args.length !== 2 ||
-          typeof args[0] !== "string" || args[1] !== "latin1"
-        ) {
-          throw fail("REDUCE is only supported as _codecs.encode(str, 'latin1') or bytes()");
-        }
-        stack.push(latin1(args[0]));
-        break;
-      }
-      case "STOP": {
-        if (marks.length) throw fail("STOP with an open MARK");
-        if (stack.length !== 1) throw fail(`STOP with ${stack.length} items on the stack`);
-        return value(stack[0]);
-      }
-      default:
-        throw fail(
-          `opcode 0x${op.toString(16).padStart(2, "0")} (${
-            JSON.stringify(String.fromCharCode(op))
-          }) is not one that ${options.kind ?? "insightface .bin files"} use`,
-        );
     }
+    return false;
   }
+
+  /** GLOBAL and REDUCE, only as Python 3 pickles bytes at protocol 2; false for any other. */
+  #call(name: string | undefined): boolean {
+    const bytes = this.#bytes;
+    if (name === "GLOBAL") {
+      const p = this.#p;
+      const nl1 = bytes.indexOf(0x0a, p);
+      const nl2 = nl1 < 0 ? -1 : bytes.indexOf(0x0a, nl1 + 1);
+      if (nl2 < 0) throw this.#fail("truncated GLOBAL");
+      const dec = new TextDecoder();
+      const g = `${dec.decode(bytes.subarray(p, nl1))}.${dec.decode(bytes.subarray(nl1 + 1, nl2))}`;
+      this.#p = nl2 + 1;
+      if (g === "_codecs.encode") this.#stack.push(CODECS_ENCODE);
+      else if (g === "__builtin__.bytes") this.#stack.push(BUILTIN_BYTES);
+      else throw this.#fail(`GLOBAL ${g} is not supported (only _codecs.encode, for bytes)`);
+      return true;
+    }
+    if (name === "REDUCE") {
+      const args = this.#pop();
+      const fn = this.#pop();
+      if (fn === BUILTIN_BYTES && Array.isArray(args) && args.length === 0) {
+        this.#stack.push(new Uint8Array(0));
+        return true;
+      }
+      if (
+        fn !== CODECS_ENCODE || !Array.isArray(args) || args.length !== 2 ||
+        typeof args[0] !== "string" || args[1] !== "latin1"
+      ) {
+        throw this.#fail("REDUCE is only supported as _codecs.encode(str, 'latin1') or bytes()");
+      }
+      this.#stack.push(this.#latin1(args[0]));
+      return true;
+    }
+    return false;
+  }
+
+  #fail(why: string): SyntaxError {
+    return new SyntaxError(`Cannot read pickle "${this.#name}" at byte ${this.#at}: ${why}`);
+  }
+
+  #need(n: number): void {
+    if (this.#p + n > this.#bytes.length) throw this.#fail(`truncated (needs ${n} more bytes)`);
+  }
+
+  #u8(): number {
+    this.#need(1);
+    return this.#bytes[this.#p++];
+  }
+
+  #u16(): number {
+    this.#need(2);
+    this.#p += 2;
+    return this.#view.getUint16(this.#p - 2, true);
+  }
+
+  #u32(): number {
+    this.#need(4);
+    this.#p += 4;
+    return this.#view.getUint32(this.#p - 4, true);
+  }
+
+  #u64(): number {
+    this.#need(8);
+    const v = this.#view.getBigUint64(this.#p, true);
+    this.#p += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.#fail("length too large");
+    return Number(v);
+  }
+
+  /** The next `n` bytes, as a view (no copy). */
+  #take(n: number): Uint8Array {
+    this.#need(n);
+    this.#p += n;
+    return this.#bytes.subarray(this.#p - n, this.#p);
+  }
+
+  #pop(): Item {
+    const stack = this.#stack, marks = this.#marks;
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) {
+      throw this.#fail("stack underflow");
+    }
+    return stack.pop()!;
+  }
+
+  #popMark(): Item[] {
+    const m = this.#marks.pop();
+    if (m === undefined) throw this.#fail("no MARK on the stack");
+    return this.#stack.splice(m);
+  }
+
+  #top(): Item {
+    if (this.#stack.length === 0) throw this.#fail("stack underflow");
+    return this.#stack[this.#stack.length - 1];
+  }
+
+  #listTop(): PickleValue[] {
+    const l = this.#top();
+    if (!Array.isArray(l)) throw this.#fail("APPEND(S) onto something that is not a list");
+    return l;
+  }
+
+  #value(v: Item): PickleValue {
+    if (typeof v === "symbol") throw this.#fail(`a bare ${v.description} is not a value`);
+    return v;
+  }
+
+  #latin1(s: string): Uint8Array {
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 255) throw this.#fail("_codecs.encode(..., 'latin1') of a non-latin1 character");
+      out[i] = c;
+    }
+    return out;
+  }
+}
+
+function utf8(b: Uint8Array): string {
+  return new TextDecoder("utf-8", { fatal: true }).decode(b);
 }
 
 /** An insightface verification set: images 2i and 2i+1 form pair i. */

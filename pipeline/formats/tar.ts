@@ -3,10 +3,11 @@
  * long names via the ustar prefix field or a pax `path` record; reads GNU `L` long names too.
  *
  * Kept hand-written rather than `@std/tar` (TarStream / UntarStream): on 2,000 decoded 112x112
- * faces (`deno task bench wire`, 2-core machine under load) it encodes 6-15x and decodes 4-8x
- * faster, because `@std/tar` hands every entry over as a ReadableStream of its own (which a reader
- * must drain before the next header) where WebDataset samples are small and whole. TarStream also
- * reads through a byte stream that detaches the buffers it is given (a record's pixels).
+ * faces (`deno task bench wire`, 2-core machine under load, three runs) it encodes 6-18x and
+ * decodes 4-8x faster, because `@std/tar` hands every entry over as a ReadableStream of its own
+ * (which a reader must drain before the next header) where WebDataset samples are small and
+ * whole. TarStream also reads through a byte stream that detaches the buffers it is given (a
+ * record's pixels).
  */
 
 export interface TarEntry {

@@ -57,8 +57,9 @@ export class NdjsonEncodeStream extends TransformStream<AnyRecord, Uint8Array> {
  *
  * Lines are split here, in the same TransformStream that parses them, rather than by
  * `@std/streams` TextLineStream: that chain (TextDecoderStream -> TextLineStream -> parse) makes
- * every line a stream chunk of its own and decoded records 2.5x slower (`deno task bench wire`:
- * 100k list records, about 1.5 s against 0.6 s on the 2-core machine). Each line is parsed with
+ * every line a stream chunk of its own and decoding 3.3x slower (`deno task bench wire`, 100k
+ * list records, best of 5 interleaved runs on the loaded 2-core machine: 3.5 s against 1.1 s).
+ * Each line is parsed with
  * `JSON.parse` rather than `@std/json` JsonParseStream so that an error can name the line.
  * @example
  * ```ts

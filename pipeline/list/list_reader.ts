@@ -133,13 +133,27 @@ export async function readRecordIOLazy(recPath: string, idxPath?: string): Promi
 export interface ListReaderOptions {
   /** Data root (folder tree root, or the base of list paths). Required. */
   root: string;
-  /** Clean list file; relative paths resolve against `root`. Default: none (folder tree). */
+  /**
+   * Clean list file; relative paths resolve against `root`.
+   * @default none (folder tree)
+   */
   list?: string;
-  /** RecordIO `.rec` file (its `.idx` beside it). Default: none. */
+  /**
+   * RecordIO `.rec` file (its `.idx` beside it).
+   * @default none
+   */
   rec?: string;
 }
 
-/** The list reader as a stream source: yields the records of a list, folder tree or RecordIO. */
+/**
+ * The list reader as a stream source (stage 1): yields the records of a folder tree, a clean list
+ * or a RecordIO file.
+ * @example
+ * ```ts
+ * const records = new ListReaderStream({ root: "fixtures/pipeline/images" });
+ * for await (const r of records) console.log(r.key, r.label, r.path);
+ * ```
+ */
 export class ListReaderStream extends ReadableStream<ListRecord> {
   /** Class names once known (after the first read); empty for integer labels and RecordIO. */
   classes: string[] = [];

@@ -14,7 +14,10 @@ import { untilReadable } from "../backpressure.ts";
 import { deriveSeed, epochPermutation, Prng, SEED_SALT, shuffleInPlace } from "./prng.ts";
 
 export interface ShuffleOptions {
-  /** PRNG seed (any safe integer). Default: 0. */
+  /**
+   * PRNG seed (any safe integer).
+   * @default {0}
+   */
   seed?: number;
   /** (First) epoch; the order is derived from (seed, epoch). Default: 0. */
   epoch?: number;
@@ -28,6 +31,14 @@ export interface ShuffleOptions {
   buffer?: number;
 }
 
+/**
+ * Seeded shuffle of a record stream (full-epoch, or bounded with `buffer`).
+ * @example
+ * ```ts
+ * const epoch3 = records.pipeThrough(new ShuffleStream({ seed: 7, epoch: 3 }));
+ * const rough = endless.pipeThrough(new ShuffleStream({ seed: 7, buffer: 10_000 }));
+ * ```
+ */
 export class ShuffleStream<T> extends TransformStream<T, T> {
   constructor(options: ShuffleOptions = {}) {
     const seed = options.seed ?? 0;

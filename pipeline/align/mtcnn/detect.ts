@@ -138,14 +138,26 @@ export class MtcnnDetector {
 
   /** Detects faces in an RGB image; faces sorted by score, best first. */
   detect(image: RgbImage): Detection[] {
-    const o = this.options;
     const t0 = performance.now();
-    const ii = new IntegralImage(image, o.channelOrder === "bgr");
-    const { width: w, height: h } = image;
+    const ii = new IntegralImage(image, this.options.channelOrder === "bgr");
+    const boxes = this.#pnetStage(ii, image.width, image.height, performance.now() - t0);
+    const t3 = performance.now();
+    const refined = B.count(boxes) > 0 ? this.#rnetStage(ii, boxes) : boxes;
+    const t4 = performance.now();
+    this.times.rnet = t4 - t3;
+    const faces = B.count(refined) > 0 ? this.#onetStage(ii, refined) : [];
+    this.times.onet = performance.now() - t4;
+    return faces;
+  }
 
-    // Stage 1: P-Net over the pyramid 12/minFaceSize * factor^k while the short side >= 12.
+  /**
+   * Stage 1: P-Net over the pyramid 12/minFaceSize * factor^k while the short side >= 12; NMS per
+   * scale and across scales, regression, squaring. Returns candidate boxes (`B.STRIDE` a row).
+   */
+  #pnetStage(ii: IntegralImage, w: number, h: number, tSetup: number): Float64Array {
+    const o = this.options;
     const perScale: Float64Array[] = [];
-    let tPyr = performance.now() - t0, tP = 0;
+    let tPyr = tSetup, tP = 0;
     const m = 12 / o.minFaceSize;
     const orig = o.flavor === "original";
     for (
@@ -181,64 +193,66 @@ export class MtcnnDetector {
     if (orig) B.fix(boxes);
     this.times.pyramid = tPyr;
     this.times.pnet = tP;
+    return boxes;
+  }
 
-    // Stage 2: R-Net on 24x24 crops.
-    const t3 = performance.now();
-    if (B.count(boxes) > 0) {
-      const out = this.runCrops(ii, boxes, 24, 6, (x) => this.nets.rnet(x));
-      const keep: number[] = [];
-      for (let i = 0; i < B.count(boxes); i++) {
-        const s = softmax1(out[i * 6], out[i * 6 + 1]);
-        if (s > o.thresholds[1]) {
-          keep.push(i);
-          const r = i * B.STRIDE;
-          boxes[r + 4] = s;
-          for (let k = 0; k < 4; k++) boxes[r + 5 + k] = out[i * 6 + 2 + k];
-        }
-      }
-      boxes = B.select(boxes, keep);
-      boxes = B.select(boxes, B.nms(boxes, o.nmsThresholds[2], "Union", orig));
-      B.regress(boxes, true);
-      B.square(boxes);
-      if (orig) B.fix(boxes);
-    }
-    const t4 = performance.now();
-    this.times.rnet = t4 - t3;
-
-    // Stage 3: O-Net on 48x48 crops: score, regression, landmarks; then 'Min' NMS.
-    const faces: Detection[] = [];
-    if (B.count(boxes) > 0) {
-      const n = B.count(boxes);
-      const out = this.runCrops(ii, boxes, 48, 16, (x) => this.nets.onet(x));
-      const kept: number[] = [];
-      const points: [number, number][][] = [];
-      for (let i = 0; i < n; i++) {
-        const q = i * 16, r = i * B.STRIDE;
-        const s = softmax1(out[q], out[q + 1]);
-        if (!(s > o.thresholds[2])) continue;
-        boxes[r + 4] = s;
-        for (let k = 0; k < 4; k++) boxes[r + 5 + k] = out[q + 2 + k];
-        const bw = boxes[r + 2] - boxes[r] + 1, bh = boxes[r + 3] - boxes[r + 1] + 1;
-        const pts: [number, number][] = [];
-        for (let k = 0; k < 5; k++) {
-          // x1..x5 then y1..y5, relative to the (1-based) box: to 0-based source pixels.
-          pts.push([bw * out[q + 6 + k] + boxes[r] - 1, bh * out[q + 11 + k] + boxes[r + 1] - 1]);
-        }
-        kept.push(i);
-        points.push(pts);
-      }
-      const sel = B.select(boxes, kept);
-      B.regress(sel, true);
-      for (const i of B.nms(sel, o.nmsThresholds[3], "Min")) {
+  /** Stage 2: R-Net on 24x24 crops: score threshold, NMS, regression, squaring. */
+  #rnetStage(ii: IntegralImage, candidates: Float64Array): Float64Array {
+    const o = this.options;
+    const orig = o.flavor === "original";
+    let boxes = candidates;
+    const out = this.runCrops(ii, boxes, 24, 6, (x) => this.nets.rnet(x));
+    const keep: number[] = [];
+    for (let i = 0; i < B.count(boxes); i++) {
+      const s = softmax1(out[i * 6], out[i * 6 + 1]);
+      if (s > o.thresholds[1]) {
+        keep.push(i);
         const r = i * B.STRIDE;
-        faces.push({
-          box: [sel[r], sel[r + 1], sel[r + 2] - sel[r], sel[r + 3] - sel[r + 1]],
-          score: sel[r + 4],
-          landmarks: points[i],
-        });
+        boxes[r + 4] = s;
+        for (let k = 0; k < 4; k++) boxes[r + 5 + k] = out[i * 6 + 2 + k];
       }
     }
-    this.times.onet = performance.now() - t4;
+    boxes = B.select(boxes, keep);
+    boxes = B.select(boxes, B.nms(boxes, o.nmsThresholds[2], "Union", orig));
+    B.regress(boxes, true);
+    B.square(boxes);
+    if (orig) B.fix(boxes);
+    return boxes;
+  }
+
+  /** Stage 3: O-Net on 48x48 crops: score, regression, landmarks; then 'Min' NMS. */
+  #onetStage(ii: IntegralImage, boxes: Float64Array): Detection[] {
+    const o = this.options;
+    const faces: Detection[] = [];
+    const n = B.count(boxes);
+    const out = this.runCrops(ii, boxes, 48, 16, (x) => this.nets.onet(x));
+    const kept: number[] = [];
+    const points: [number, number][][] = [];
+    for (let i = 0; i < n; i++) {
+      const q = i * 16, r = i * B.STRIDE;
+      const s = softmax1(out[q], out[q + 1]);
+      if (!(s > o.thresholds[2])) continue;
+      boxes[r + 4] = s;
+      for (let k = 0; k < 4; k++) boxes[r + 5 + k] = out[q + 2 + k];
+      const bw = boxes[r + 2] - boxes[r] + 1, bh = boxes[r + 3] - boxes[r + 1] + 1;
+      const pts: [number, number][] = [];
+      for (let k = 0; k < 5; k++) {
+        // x1..x5 then y1..y5, relative to the (1-based) box: to 0-based source pixels.
+        pts.push([bw * out[q + 6 + k] + boxes[r] - 1, bh * out[q + 11 + k] + boxes[r + 1] - 1]);
+      }
+      kept.push(i);
+      points.push(pts);
+    }
+    const sel = B.select(boxes, kept);
+    B.regress(sel, true);
+    for (const i of B.nms(sel, o.nmsThresholds[3], "Min")) {
+      const r = i * B.STRIDE;
+      faces.push({
+        box: [sel[r], sel[r + 1], sel[r + 2] - sel[r], sel[r + 3] - sel[r + 1]],
+        score: sel[r + 4],
+        landmarks: points[i],
+      });
+    }
     return faces;
   }
 
