@@ -36,6 +36,10 @@ Options:
   --limit N              stop after N input images (after sharding and resume)
   --backend B            auto | wasm | cpu | webgpu | tensorflow (default auto)
   --threads N            wasm XNNPACK threads, 1-8 (default ARCSTREAM_WASM_THREADS, else 1)
+  --overwrite            redo every image of an output folder made with other settings
+                         (recorded in <output>/align_config.json; without it such a rerun is an error)
+  --adopt                an output folder without align_config.json (older arcstream): record the
+                         settings given now as its settings and keep its crops
   --quiet                no progress bar
   -h, --help             this help
 
@@ -66,6 +70,10 @@ export interface AlignCliOptions {
   backend: string;
   threads?: number;
   quiet: boolean;
+  /** Redo a folder made with other settings. */
+  overwrite?: boolean;
+  /** Take a folder without align_config.json as made with the current settings. */
+  adopt?: boolean;
 }
 
 /** Parses the command line; throws a one-line error for bad input. */
@@ -92,6 +100,8 @@ export function parseAlignArgs(args: string[]): AlignCliOptions | null {
       backend: { type: "string", default: "auto" },
       threads: { type: "string" },
       quiet: { type: "boolean", default: false },
+      overwrite: { type: "boolean", default: false },
+      adopt: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -151,6 +161,8 @@ export function parseAlignArgs(args: string[]): AlignCliOptions | null {
     backend: oneOf("backend", v.backend!, ["auto", "wasm", "cpu", "webgpu", "tensorflow"] as const),
     threads: v.threads === undefined ? undefined : num("threads", v.threads),
     quiet: v.quiet!,
+    overwrite: v.overwrite,
+    adopt: v.adopt,
   };
 }
 

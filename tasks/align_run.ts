@@ -7,7 +7,8 @@ import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts
 import { AlignStream } from "../pipeline/align/align_stream.ts";
 import type { AlignCliOptions } from "./align.ts";
 import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
-import { openSink } from "./align_sinks.ts";
+import { type AlignSink, isTarOutput, openSink } from "./align_sinks.ts";
+import { prepareFolder } from "./align_config.ts";
 import { Progress } from "./align_progress.ts";
 import { parseCleanList } from "../pipeline/list/list_reader.ts";
 import { readRecords } from "../pipeline/formats/wire.ts";
@@ -102,7 +103,6 @@ export interface AlignSummary {
 /** Runs the whole task; returns the summary (also written as the folder's report). */
 export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
   const t0 = performance.now();
-  const [si, sn] = o.shard;
   let total: number | undefined;
   let source: AsyncIterable<ListRecord> | Iterable<ListRecord>;
   if (o.input === "-") source = (await readRecords(Deno.stdin.readable, "stdin")).records;
@@ -116,8 +116,31 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
     const all = stat.isDirectory ? await listFolder(o.input) : await listFile(o.input);
     source = all;
     total = all.length;
+    if (total === 0) {
+      throw new Error(
+        `no images in "${o.input}"` +
+          (stat.isDirectory ? ` (looked for ${[...IMAGE_EXT].join(" ")})` : ""),
+      );
+    }
   }
-  const sink = await openSink(o.output, o.quality);
+  const folder = isTarOutput(o.output)
+    ? undefined
+    : await prepareFolder(o, { overwrite: !!o.overwrite, adopt: !!o.adopt });
+  try {
+    return await alignInto(o, t0, source, total, await openSink(o.output, o.quality, folder));
+  } finally {
+    await folder?.lock.release();
+  }
+}
+
+async function alignInto(
+  o: AlignCliOptions,
+  t0: number,
+  source: AsyncIterable<ListRecord> | Iterable<ListRecord>,
+  total: number | undefined,
+  sink: AlignSink,
+): Promise<AlignSummary> {
+  const [si, sn] = o.shard;
   let listed = 0, alreadyDone = 0, taken = 0;
   const keys = async function* () {
     for await (const r of source) {
@@ -193,7 +216,30 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
     facesPerSecond: Math.round((r.seen / seconds) * 10) / 10,
   };
   await sink.close(summary, sn > 1 ? `.${si}-of-${sn}` : "");
+  checkSomethingCameOut(o.input, summary);
   return summary;
+}
+
+/**
+ * Nothing useful came out (docs/reliability.md): no image listed, or images listed and none
+ * aligned now or earlier. The report is written first, so the causes are in it.
+ */
+function checkSomethingCameOut(input: string, s: AlignSummary): void {
+  if (s.listed === 0) {
+    throw new Error(
+      input === "-"
+        ? "no records on stdin: nothing to align"
+        : `no images in "${input}" (looked for ${[...IMAGE_EXT].join(" ")})${
+          s.shard === "0/1" ? "" : ` in shard ${s.shard}`
+        }`,
+    );
+  }
+  if (s.alreadyDone === 0 && s.processed > 0 && s.detected + s.centerCropped === 0) {
+    throw new Error(
+      `no face aligned from "${input}": ${s.skipped} without a face, ` +
+        `${s.decodeErrors.length} unreadable (see the report)`,
+    );
+  }
 }
 
 /**

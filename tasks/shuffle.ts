@@ -30,10 +30,13 @@ await runTask("shuffle", async () => {
   const epoch = intOption("epoch", values.epoch, 0)!;
   const buffer = intOption("buffer", values.buffer, undefined, 1);
   const { ShuffleStream } = await import("../pipeline/shuffle/shuffle_stream.ts");
-  const { readRecords, recordsToNdjson, recordsToTar } = await import("../pipeline/formats/wire.ts");
+  const { readRecords, recordsToNdjson, recordsToTar } = await import(
+    "../pipeline/formats/wire.ts"
+  );
   const { toStdout } = await import("../pipeline/formats/stage_cli.ts");
   const shuffle = new ShuffleStream<AnyRecord>({ seed, epoch, buffer });
   const { format, records } = await readRecords(stdinOrUsage("shuffle"));
+  if (format === undefined) throw new Error("no records on stdin: nothing to shuffle");
   const out = records.pipeThrough(shuffle);
-  await toStdout(format === "tar" ? recordsToTar(out) : recordsToNdjson(out));
+  await toStdout(format === "tar" ? recordsToTar(out, "shuffle") : recordsToNdjson(out));
 });

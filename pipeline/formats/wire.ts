@@ -6,7 +6,7 @@
  * `readRecords()` detects the format from the first bytes (ustar magic at byte 257, or `{`).
  */
 import type { ImageRecord, ListRecord } from "../records.ts";
-import { TarDecodeStream, TarEncodeStream, type TarEntry } from "./tar.ts";
+import { encodeErrorMember, TarDecodeStream, TarEncodeStream, type TarEntry } from "./tar.ts";
 
 export type AnyRecord = ListRecord | ImageRecord;
 export type WireFormat = "ndjson" | "tar";
@@ -175,9 +175,36 @@ export class WdsDecodeStream extends TransformStream<TarEntry, AnyRecord> {
   }
 }
 
-/** Records -> tar bytes (WebDataset layout). */
-export function recordsToTar(records: ReadableStream<AnyRecord>): ReadableStream<Uint8Array> {
-  return records.pipeThrough(new WdsEncodeStream()).pipeThrough(new TarEncodeStream());
+/**
+ * Records -> tar bytes (WebDataset layout). When `records` errors, the tar gets no end-of-archive
+ * marker but an `__error__.json` member naming the error (`stage` says who wrote it), and only
+ * then does the returned stream error: a reader of a failed stream can always tell.
+ */
+export function recordsToTar(
+  records: ReadableStream<AnyRecord>,
+  stage = "arcstream",
+): ReadableStream<Uint8Array> {
+  const reader = records.pipeThrough(new WdsEncodeStream()).pipeThrough(new TarEncodeStream())
+    .getReader();
+  let failed: { error: unknown } | null = null;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      // The error member is enqueued on one pull and the stream errored on the next, so a
+      // consumer (pipeTo) has taken the member before the error discards the queue.
+      if (failed) return c.error(failed.error);
+      try {
+        const r = await reader.read();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      } catch (e) {
+        failed = { error: e };
+        c.enqueue(encodeErrorMember(stage, e));
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** Records -> NDJSON bytes. */
