@@ -5,6 +5,7 @@
  * arrays, Kubernetes indexed jobs or GNU parallel can split millions of images.
  */
 import { parseArgs } from "node:util";
+import { allowNegativeValues } from "./negative_args.ts";
 
 const HELP = `Usage: deno task align <input> <output> [options]
 
@@ -79,7 +80,7 @@ export interface AlignCliOptions {
 /** Parses the command line; throws a one-line error for bad input. */
 export function parseAlignArgs(args: string[]): AlignCliOptions | null {
   const { values: v, positionals } = parseArgs({
-    args,
+    args: allowNegativeValues(args),
     allowPositionals: true,
     options: {
       "min-face-size": { type: "string", default: "20" },

@@ -3,6 +3,7 @@
  * Stage 5 (composition only): prints the wraparound batches as NDJSON {step, epoch, keys, labels}.
  */
 import { parseArgs } from "node:util";
+import { allowNegativeValues } from "./negative_args.ts";
 import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/formats/stage_cli.ts";
 import type { AnyRecord } from "../pipeline/formats/wire.ts";
 
@@ -25,7 +26,7 @@ Example: deno task list fixtures/pipeline/images | deno task batch --batch-size 
 
 await runTask("batch", async () => {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: allowNegativeValues(Deno.args),
     options: {
       "batch-size": { type: "string" },
       epochs: { type: "string" },

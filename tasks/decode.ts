@@ -4,6 +4,7 @@
  * `<key>.rgb` + `<key>.json` on stdout; the skip report goes to stderr at the end.
  */
 import { parseArgs } from "node:util";
+import { allowNegativeValues } from "./negative_args.ts";
 import { intOption, runTask, stdinOrUsage, UsageError } from "../pipeline/formats/stage_cli.ts";
 import type { ListRecord } from "../pipeline/records.ts";
 
@@ -23,7 +24,7 @@ Example: deno task list fixtures/pipeline/images | deno task decode --resize 112
 
 await runTask("decode", async () => {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: allowNegativeValues(Deno.args),
     options: {
       resize: { type: "string" },
       "on-error": { type: "string" },

@@ -4,6 +4,7 @@
  * AUC, EER) on LFW pairs.txt + images, an insightface `.bin`, or precomputed embeddings.
  */
 import { parseArgs } from "node:util";
+import { allowNegativeValues } from "./negative_args.ts";
 
 const HELP = `Usage: deno task eval-lfw [options]
 
@@ -31,8 +32,8 @@ Output:
   --save-embeddings FILE      write the [2N, D] .npy (a skipped pair's rows are zeros)
   --label NAME                name in the report and plot (default: the model or input name)
   --cache FILE                resumable embedding cache (NDJSON): a rerun embeds only the rest
-  --limit-pairs N             only the first N pairs (the file's folds they cover; KFold(10)
-                              when that is under two folds)
+  --limit-pairs N             N pairs spread over the folds: the first N/2F same and N/2F
+                              different pairs of each of the F folds (needs N >= 2F)
   --quiet                     no progress on stderr
   -h, --help                  this help
 
@@ -45,7 +46,7 @@ Examples:
 
 export async function main(args: string[]): Promise<number> {
   const { values: v } = parseArgs({
-    args,
+    args: allowNegativeValues(args),
     options: {
       data: { type: "string" },
       pairs: { type: "string" },

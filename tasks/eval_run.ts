@@ -45,6 +45,8 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
     throw new TypeError("--pairs with --model needs --data DIR (the images)");
   }
 
+  if (o.data) await checkFolder(o.data, "--data");
+
   // ---- pairs and their images ----
   let pairs: PairSpec[];
   let foldSizes: number[] | null = null;
@@ -61,15 +63,14 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
     images = list.images.map((key) => ({ key, path: o.data ? lfwPath(o.data, key) : undefined }));
   }
   const totalPairs = pairs.length;
+  // Original index of each kept pair (rows 2i, 2i+1 of an --embeddings file); null: all kept.
+  let pairIndex: number[] | null = null;
   if (o.limitPairs !== undefined && o.limitPairs < pairs.length) {
-    pairs = pairs.slice(0, o.limitPairs);
-    // Keep the file's folds that the limit covers (the last one possibly cut short); with fewer
-    // than two, fall back to KFold(10) over the kept pairs.
-    const kept: number[] = [];
-    for (let left = o.limitPairs; foldSizes && left > 0; left -= foldSizes[kept.length - 1]) {
-      kept.push(Math.min(foldSizes[kept.length], left));
-    }
-    foldSizes = kept.length >= 2 ? kept : null;
+    const { limitPairs } = await import("./eval_limit.ts");
+    const lim = limitPairs(pairs.map((p) => p.issame), foldSizes, o.limitPairs);
+    pairIndex = lim.indices;
+    pairs = lim.indices.map((i) => pairs[i]);
+    foldSizes = lim.foldSizes;
     const used = new Set(pairs.flatMap((p) => [p.a, p.b]));
     images = images.filter((im) => used.has(im.key));
   }
@@ -90,7 +91,7 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   let fromCache = 0;
   let backend = "none";
   if (o.embeddings) {
-    ({ embeddings, pairs } = await loadEmbeddings(o.embeddings, pairs, totalPairs));
+    ({ embeddings, pairs } = await loadEmbeddings(o.embeddings, pairs, totalPairs, pairIndex));
     images = [];
     issues.missing = pairs.flatMap((p) => [p.a, p.b]).filter((k) => !embeddings.has(k))
       .map((key) => ({ key, reason: "all-zero embedding row" }));
@@ -159,6 +160,7 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   }
 
   // ---- protocol, report ----
+  checkSomePairScorable(o, pairs, embeddings, issues.missing);
   const scored = scorePairs(pairs, embeddings, foldSizes);
   const usedBy = pairsOfImages(pairs);
   const withPairs = (list: { key: string; reason: string }[]) =>
@@ -231,8 +233,44 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   return 0;
 }
 
+/** Throws naming `flag` and `path` unless `path` is a readable folder. */
+async function checkFolder(path: string, flag: string): Promise<void> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (e) {
+    throw new Error(`Cannot use ${flag} "${path}": ${(e as Error).message.split(":")[0]}`);
+  }
+  if (!stat.isDirectory) throw new Error(`Cannot use ${flag} "${path}": not a folder`);
+}
+
+/** Nothing to score is a failure naming the input, not a fold-level message. */
+function checkSomePairScorable(
+  o: EvalRunOptions,
+  pairs: PairSpec[],
+  embeddings: Map<string, Float32Array>,
+  missing: { key: string; reason: string }[],
+): void {
+  if (pairs.some((p) => embeddings.has(p.a) && embeddings.has(p.b))) return;
+  const input = o.embeddings
+    ? `--embeddings "${o.embeddings}"`
+    : o.bin
+    ? `--bin "${o.bin}"`
+    : `--data "${o.data}"`;
+  const first = missing[0] ? ` (first: ${missing[0].key}: ${missing[0].reason})` : "";
+  throw new Error(
+    `No pair of ${pairs.length} could be scored: ${missing.length} images missing or ` +
+      `unreadable from ${input}${first}`,
+  );
+}
+
 /** Reads [2N, D] float32 rows (pair i = rows 2i, 2i+1), L2-normalized; zero rows = missing. */
-async function loadEmbeddings(path: string, pairs: PairSpec[], totalPairs: number) {
+async function loadEmbeddings(
+  path: string,
+  pairs: PairSpec[],
+  totalPairs: number,
+  pairIndex: number[] | null,
+) {
   const { shape, data } = await readNpy(path);
   if (shape.length !== 2 || shape[0] !== 2 * totalPairs) {
     throw new RangeError(
@@ -242,14 +280,22 @@ async function loadEmbeddings(path: string, pairs: PairSpec[], totalPairs: numbe
   const D = shape[1];
   const embeddings = new Map<string, Float32Array>();
   const rowKey = (r: number) => `row/${r}`;
-  for (let r = 0; r < 2 * pairs.length; r++) {
+  const rows = pairs.flatMap((_, i) => {
+    const at = pairIndex ? pairIndex[i] : i;
+    return [2 * at, 2 * at + 1];
+  });
+  for (const r of rows) {
     const row = data.subarray(r * D, (r + 1) * D);
     let n = 0;
     for (const x of row) n += x * x;
     if (!Number.isFinite(n)) throw new RangeError(`"${path}" row ${r} is not finite`);
     if (n > 0) embeddings.set(rowKey(r), Float32Array.from(row, (x) => x / Math.sqrt(n)));
   }
-  const rowPairs = pairs.map((p, i) => ({ ...p, a: rowKey(2 * i), b: rowKey(2 * i + 1) }));
+  const rowPairs = pairs.map((p, i) => ({
+    ...p,
+    a: rowKey(rows[2 * i]),
+    b: rowKey(rows[2 * i + 1]),
+  }));
   return { embeddings, pairs: rowPairs };
 }
 

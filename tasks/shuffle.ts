@@ -2,6 +2,7 @@
  * `deno task shuffle --seed 7 [--epoch 0] [--buffer N]`: Stage 2, seeded shuffle of stdin records.
  */
 import { parseArgs } from "node:util";
+import { allowNegativeValues } from "./negative_args.ts";
 import { intOption, runTask, stdinOrUsage } from "../pipeline/formats/stage_cli.ts";
 import type { AnyRecord } from "../pipeline/formats/wire.ts";
 
@@ -17,7 +18,7 @@ Example: deno task list fixtures/pipeline/images | deno task shuffle --seed 7 --
 
 await runTask("shuffle", async () => {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: allowNegativeValues(Deno.args),
     options: {
       seed: { type: "string" },
       epoch: { type: "string" },

@@ -3,6 +3,7 @@
  * the small `lfw-small` preset on the bundled LFW fixture faces, ending with a held-out score.
  */
 import { parseArgs } from "node:util";
+import { allowNegativeValues } from "./negative_args.ts";
 
 const HELP = `Usage: deno task train [options]
 
@@ -83,7 +84,11 @@ const OPTIONS = {
 async function main(): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args: Deno.args, options: OPTIONS, allowPositionals: false });
+    parsed = parseArgs({
+      args: allowNegativeValues(Deno.args, OPTIONS),
+      options: OPTIONS,
+      allowPositionals: false,
+    });
   } catch (e) {
     fail(`${(e as Error).message} (see --help)`);
   }

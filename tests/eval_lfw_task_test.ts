@@ -72,7 +72,7 @@ Deno.test("eval-lfw --pairs --embeddings reports the tiny fixture's hand-worked 
   }
 });
 
-Deno.test("eval-lfw --limit-pairs keeps the pairs file's folds it covers", async () => {
+Deno.test("eval-lfw --limit-pairs refuses a limit under two pairs per fold", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const r = await evalLfw(
@@ -85,10 +85,10 @@ Deno.test("eval-lfw --limit-pairs keeps the pairs file's folds it covers", async
       "--limit-pairs",
       "5",
     );
-    assert.equal(r.code, 0, r.stderr);
-    const rep = await readReport(dir);
-    assert.deepEqual(rep.result.foldSizes, [2, 2, 1]);
-    assert.equal(rep.policy.limitPairs, 5);
+    // 10 folds of 1 same + 1 different pair: 5 cannot keep both kinds in every fold
+    // (tests/eval_limit_pairs_test.ts checks the subsets it does take).
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--limit-pairs 5 is too few/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

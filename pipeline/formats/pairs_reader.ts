@@ -8,6 +8,7 @@
  *
  * Image `n` of `name` is `name/name_%04d.jpg`; its record key is that path without extension.
  */
+import { quoteLine } from "../list/list_text.ts";
 import { join } from "node:path";
 
 /** One pair, in file order. */
@@ -57,7 +58,10 @@ export function parsePairs(text: string, name = "pairs.txt"): PairList {
     folds = 1;
     perFold = Number(head[0]);
   } else {
-    throw bad(first + 1, `expected a header "folds count" or "count", got "${lines[first] ?? ""}"`);
+    throw bad(
+      first + 1,
+      `expected a header "folds count" or "count", got ${quoteLine(lines[first] ?? "")}`,
+    );
   }
   const pairs: Pair[] = [];
   const seen = new Set<string>();
@@ -90,7 +94,7 @@ export function parsePairs(text: string, name = "pairs.txt"): PairList {
           if (t.length !== 3) {
             throw bad(
               lineNo,
-              `expected a same-person pair "name n1 n2", got "${lines[ln].trim()}"`,
+              `expected a same-person pair "name n1 n2", got ${quoteLine(lines[ln].trim())}`,
             );
           }
           a = lfwKey(t[0], num(t[1], lineNo));
@@ -99,7 +103,9 @@ export function parsePairs(text: string, name = "pairs.txt"): PairList {
           if (t.length !== 4) {
             throw bad(
               lineNo,
-              `expected a different-person pair "name1 n1 name2 n2", got "${lines[ln].trim()}"`,
+              `expected a different-person pair "name1 n1 name2 n2", got ${
+                quoteLine(lines[ln].trim())
+              }`,
             );
           }
           a = lfwKey(t[0], num(t[1], lineNo));

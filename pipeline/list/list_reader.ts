@@ -10,6 +10,7 @@
  */
 import { join, relative } from "node:path";
 import type { ListRecord } from "../records.ts";
+import { assertTextFile, quoteLine } from "./list_text.ts";
 import { RecordIOReader } from "./record_io_reader.ts";
 
 /** Image file extensions read from folders (case-insensitive). */
@@ -37,7 +38,9 @@ export function parseCleanList(text: string, root: string, name = "list"): ListR
     const m = /^(.+?)\s+(\S+)$/.exec(line);
     if (!m) {
       throw new SyntaxError(
-        `Cannot read list line ${i + 1} of "${name}": expected "path label", got "${line}"`,
+        `Cannot read list line ${i + 1} of "${name}": expected "path label", got ${
+          quoteLine(line)
+        }`,
       );
     }
     rows.push({ path: m[1], label: m[2], line: i + 1 });
@@ -80,6 +83,7 @@ export async function readCleanList(listPath: string, root: string): Promise<Lis
   } catch (e) {
     throw new Error(`Cannot read list "${listPath}": ${(e as Error).message}`);
   }
+  assertTextFile(text, listPath);
   return parseCleanList(text, root, listPath);
 }
 
