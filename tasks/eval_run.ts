@@ -53,9 +53,11 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   let images: EvalImage[];
   if (o.bin) {
     const bin = await readBin(o.bin);
-    const key = (i: number) => `bin/${String(i).padStart(6, "0")}`;
-    pairs = bin.issame.map((issame, i) => ({ a: key(2 * i), b: key(2 * i + 1), issame }));
-    images = bin.images.map((bytes, i) => ({ key: key(i), bytes }));
+    // A .bin repeats an image once per pair that uses it (LFW: 12,000 entries, 7,701 faces):
+    // identical JPEGs share one key, so each face is decoded and embedded once, as from a folder.
+    const { keys, unique } = await dedupeImages(bin.images);
+    pairs = bin.issame.map((issame, i) => ({ a: keys[2 * i], b: keys[2 * i + 1], issame }));
+    images = unique.map((i) => ({ key: keys[i], bytes: bin.images[i] }));
   } else {
     const list = await readPairs(o.pairs!);
     pairs = list.pairs;
@@ -231,6 +233,26 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   );
   console.log(`  report         ${files.json}, ${files.svg}`);
   return 0;
+}
+
+/**
+ * Keys for a .bin's images: `bin/<index>` of the first image with the same bytes (SHA-256), and
+ * the indices of the first occurrences.
+ */
+async function dedupeImages(images: Uint8Array[]): Promise<{ keys: string[]; unique: number[] }> {
+  const first = new Map<string, number>();
+  const keys: string[] = [];
+  const unique: number[] = [];
+  for (let i = 0; i < images.length; i++) {
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", images[i] as Uint8Array<ArrayBuffer>),
+    );
+    const h = Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+    let at = first.get(h);
+    if (at === undefined) first.set(h, at = i), unique.push(i);
+    keys.push(`bin/${String(at).padStart(6, "0")}`);
+  }
+  return { keys, unique };
 }
 
 /** Throws naming `flag` and `path` unless `path` is a readable folder. */
