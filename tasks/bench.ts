@@ -13,6 +13,10 @@ const BENCHES: Record<string, { module: string; about: string }> = {
   },
   train: { module: "./bench_train.ts", about: "images/s of r50 (batch 4) and the small preset" },
   align: { module: "./bench_align.ts", about: "MTCNN detection + alignment faces/s on LFW" },
+  scale: {
+    module: "./bench_scale.ts",
+    about: "MS1M-scale synthetic .rec: first batch, peak RSS, batches/s",
+  },
   eval: {
     module: "./bench_eval.ts",
     about: "LFW protocol time on 6,000 pairs; pairs/s end to end",

@@ -12,6 +12,7 @@ import { join, relative } from "node:path";
 import type { ListRecord } from "../records.ts";
 import { assertTextFile, quoteLine } from "./list_text.ts";
 import { RecordIOReader } from "./record_io_reader.ts";
+import { readLazyRecords } from "./record_io_labels.ts";
 
 /** Image file extensions read from folders (case-insensitive). */
 export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
@@ -143,12 +144,9 @@ export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<
 
 /** RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each. */
 export async function readRecordIOLazy(recPath: string, idxPath?: string): Promise<ListResult> {
-  const reader = await RecordIOReader.open(recPath, idxPath);
-  try {
-    return { records: await reader.lazyRecords(), classes: [] };
-  } finally {
-    reader.close();
-  }
+  // Headers read in large sequential windows (record_io_labels.ts): MS1M's 5.8 M labels in
+  // seconds rather than two small reads per record.
+  return { records: await readLazyRecords(recPath, idxPath), classes: [] };
 }
 
 export interface ListReaderOptions {
