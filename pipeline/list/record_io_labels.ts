@@ -116,9 +116,12 @@ async function readLabels(
 ): Promise<Int32Array> {
   const labels = new Int32Array(order.length);
   // Visit in file order so the windows move forward only.
-  const byOffset = Int32Array.from(order.keys()).sort((a, b) =>
-    offsets[order[a]] - offsets[order[b]]
-  );
+  const byOffset = Int32Array.from(order.keys());
+  let sorted = true;
+  for (let n = 1; n < order.length && sorted; n++) {
+    sorted = offsets[order[n]] > offsets[order[n - 1]];
+  }
+  if (!sorted) byOffset.sort((a, b) => offsets[order[a]] - offsets[order[b]]);
   const buf = new Uint8Array(WINDOW);
   const view = new DataView(buf.buffer);
   let winStart = -1, winLen = 0;
