@@ -195,6 +195,9 @@ async function alignInto(
           },
         }),
       );
+  } catch (e) {
+    await sink.fail?.(e); // a tar stream gets __error__.json and no end marker
+    throw e;
   } finally {
     progress.done();
   }

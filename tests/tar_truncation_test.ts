@@ -126,3 +126,29 @@ Deno.test("decode --on-error fail | shuffle: the tar has no end marker, and shuf
     /Truncated tar stream: stdin ends at byte \d+ without the end-of-archive marker/,
   );
 });
+
+Deno.test("align - (tar on stdout) that fails ends with __error__.json and no end marker", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "align_fail_" });
+  try {
+    await Deno.mkdir(`${dir}/in/B`, { recursive: true });
+    await Deno.copyFile(`${ODD}corrupt.jpg`, `${dir}/in/B/corrupt.jpg`);
+    const r = await runTask(task("align"), [
+      `${dir}/in`,
+      "-",
+      "--on-decode-error",
+      "fail",
+      "--quiet",
+    ]);
+    assertEquals(r.code, 1);
+    assertMatch(r.stderr, /corrupt\.jpg/);
+    const tar = r.stdout;
+    assert(tar.length >= 1024 && tar.length % 512 === 0, `tar of ${tar.length} bytes`);
+    const last = tar.subarray(tar.length - 1024, tar.length - 512);
+    assertEquals(new TextDecoder().decode(last.subarray(0, ERROR_MEMBER.length)), ERROR_MEMBER);
+    const s = await runTask(task("shuffle"), [], tar);
+    assertEquals(s.code, 1);
+    assertMatch(s.stderr, /The stage that wrote stdin failed: .*corrupt\.jpg/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
