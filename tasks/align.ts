@@ -38,6 +38,10 @@ Options:
   --limit N              stop after N input images (after sharding and resume)
   --backend B            auto | wasm | cpu | webgpu | tensorflow (default auto)
   --threads N            wasm XNNPACK threads, 1-8 (default ARCSTREAM_WASM_THREADS, else 1)
+  --overwrite            redo every image of an output folder made with other settings
+                         (recorded in <output>/align_config.json; without it such a rerun is an error)
+  --adopt                an output folder without align_config.json (older arcstream): record the
+                         settings given now as its settings and keep its crops
   --quiet                no progress bar
   -h, --help             this help
 
@@ -68,6 +72,8 @@ const FLAGS = {
   backend: { type: "string", choices: BACKENDS, default: "auto" },
   threads: { type: "int", min: 1, max: 8 },
   quiet: { type: "boolean" },
+  overwrite: { type: "boolean" },
+  adopt: { type: "boolean" },
 } as const;
 
 /** A comma-separated list of `n` numbers, e.g. `--thresholds 0.6,0.7,0.7`. */
@@ -111,6 +117,8 @@ export function parseAlignArgs(args: string[]): AlignCliOptions {
     backend: v.backend,
     threads: v.threads,
     quiet: v.quiet,
+    overwrite: v.overwrite,
+    adopt: v.adopt,
   };
 }
 

@@ -7,10 +7,11 @@ import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts
 import { type AlignOptions, AlignStream } from "../pipeline/align/align_stream.ts";
 import { initBackend } from "../model/backend/backend.ts";
 import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
-import { openSink } from "./align_sinks.ts";
+import { type AlignSink, isTarOutput, openSink } from "./align_sinks.ts";
+import { prepareFolder } from "./align_config.ts";
 import { Progress } from "./align_progress.ts";
 import { parseCleanList } from "../pipeline/list/list_reader.ts";
-import { walkImages } from "../pipeline/list/folder_walk.ts";
+import { IMAGE_EXTENSIONS, walkImages } from "../pipeline/list/folder_walk.ts";
 import { readRecords } from "../pipeline/formats/wire.ts";
 
 /** The parsed command line, every default filled in (`tasks/align.ts` parses it). */
@@ -35,6 +36,10 @@ export interface AlignCliOptions {
   backend: string;
   threads?: number;
   quiet: boolean;
+  /** Redo a folder made with other settings. */
+  overwrite?: boolean;
+  /** Take a folder without align_config.json as made with the current settings. */
+  adopt?: boolean;
 }
 
 /**
@@ -123,6 +128,10 @@ async function openInput(input: string): Promise<{
     throw new Error(`Cannot read input "${input}": no such file or folder`);
   }
   const all = stat.isDirectory ? await listFolder(input) : await listFile(input);
+  if (all.length === 0) {
+    const exts = stat.isDirectory ? ` (looked for ${IMAGE_EXTENSIONS.join(" ")})` : "";
+    throw new Error(`no images in "${input}"${exts}`);
+  }
   return { source: all, total: all.length };
 }
 
@@ -146,9 +155,25 @@ function alignOptions(o: AlignCliOptions): AlignOptions {
 /** Runs the whole task; returns the summary (also written as the folder's report). */
 export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
   const t0 = performance.now();
-  const [si, sn] = o.shard;
   const { source, total } = await openInput(o.input);
-  const sink = await openSink(o.output, o.quality);
+  const folder = isTarOutput(o.output)
+    ? undefined
+    : await prepareFolder(o, { overwrite: !!o.overwrite, adopt: !!o.adopt });
+  try {
+    return await alignInto(o, t0, source, total, await openSink(o.output, o.quality, folder));
+  } finally {
+    await folder?.lock.release();
+  }
+}
+
+async function alignInto(
+  o: AlignCliOptions,
+  t0: number,
+  source: AsyncIterable<ListRecord> | Iterable<ListRecord>,
+  total: number | undefined,
+  sink: AlignSink,
+): Promise<AlignSummary> {
+  const [si, sn] = o.shard;
   let listed = 0, alreadyDone = 0, taken = 0;
   const keys = async function* () {
     for await (const r of source) {
@@ -193,6 +218,9 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
           },
         }),
       );
+  } catch (e) {
+    await sink.fail?.(e); // a tar stream gets __error__.json and no end marker
+    throw e;
   } finally {
     await progress.done();
   }
@@ -214,7 +242,30 @@ export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
     facesPerSecond: Math.round((r.seen / seconds) * 10) / 10,
   };
   await sink.close(summary, sn > 1 ? `.${si}-of-${sn}` : "");
+  checkSomethingCameOut(o.input, summary);
   return summary;
+}
+
+/**
+ * Nothing useful came out (docs/reliability.md): no image listed, or images listed and none
+ * aligned now or earlier. The report is written first, so the causes are in it.
+ */
+function checkSomethingCameOut(input: string, s: AlignSummary): void {
+  if (s.listed === 0) {
+    throw new Error(
+      input === "-"
+        ? "no records on stdin: nothing to align"
+        : `no images in "${input}" (looked for ${IMAGE_EXTENSIONS.join(" ")})${
+          s.shard === "0/1" ? "" : ` in shard ${s.shard}`
+        }`,
+    );
+  }
+  if (s.alreadyDone === 0 && s.processed > 0 && s.detected + s.centerCropped === 0) {
+    throw new Error(
+      `no face aligned from "${input}": ${s.skipped} without a face, ` +
+        `${s.decodeErrors.length} unreadable (see the report)`,
+    );
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ export interface AlignSink {
   /** Records an image dropped for having no face (so a rerun does not retry it). */
   skip(rec: ImageRecord): void;
   write(face: FaceRecord, jpeg: Uint8Array): Promise<void>;
+  /** The run failed: a tar stream on stdout ends with `__error__.json` (docs/reliability.md). */
+  fail?(error: unknown): Promise<void>;
   /** Flushes and writes the run report (`suffix` distinguishes shards). */
   close(summary: object, suffix: string): Promise<void>;
 }

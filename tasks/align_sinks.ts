@@ -15,21 +15,42 @@ function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   return writeFileAtomic(path, data, { mkdir: true });
 }
 
+/** The folder's settings id (tasks/align_config.ts); `adopted`: sidecars without one count. */
+export interface FolderConfig {
+  id: string;
+  adopted: boolean;
+}
+
 class FolderSink implements AlignSink {
   private readonly pending = new Set<Promise<void>>();
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string, private readonly config?: FolderConfig) {}
 
+  /** Done = a sidecar made with the current settings (its `config` id), so no silent mix. */
   async has(key: string): Promise<boolean> {
+    let text: string;
     try {
-      await Deno.stat(join(this.root, `${key}.json`));
-      return true;
+      text = await Deno.readTextFile(join(this.root, `${key}.json`));
     } catch {
       return false;
     }
+    if (!this.config) return true;
+    let id: unknown;
+    try {
+      id = JSON.parse(text).config;
+    } catch {
+      return false; // a damaged sidecar: redo the image
+    }
+    return id === this.config.id || (id === undefined && this.config.adopted);
   }
 
   skip(rec: ImageRecord): void {
-    const meta = { ...faceMeta(rec, "skipped"), box: null, score: null, landmarks: null };
+    const meta = {
+      ...faceMeta(rec, "skipped"),
+      box: null,
+      score: null,
+      landmarks: null,
+      config: this.config?.id,
+    };
     const p = writeAtomic(join(this.root, `${rec.key}.json`), JSON.stringify(meta) + "\n")
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
@@ -37,7 +58,8 @@ class FolderSink implements AlignSink {
 
   async write(face: FaceRecord, jpeg: Uint8Array): Promise<void> {
     await writeAtomic(join(this.root, `${face.key}.jpg`), jpeg);
-    const meta = { ...faceMeta(face), image: `${face.key.split("/").pop()}.jpg` };
+    const image = `${face.key.split("/").pop()}.jpg`;
+    const meta = { ...faceMeta(face), image, config: this.config?.id };
     await writeAtomic(join(this.root, `${face.key}.json`), JSON.stringify(meta) + "\n");
   }
 
@@ -51,11 +73,20 @@ class FolderSink implements AlignSink {
 }
 
 /** Opens the sink for an output argument: folder, `.tar` or `-`. */
-export async function openSink(output: string, _quality: number): Promise<AlignSink> {
-  if (output === "-" || output.endsWith(".tar")) {
+export async function openSink(
+  output: string,
+  _quality: number,
+  config?: FolderConfig,
+): Promise<AlignSink> {
+  if (isTarOutput(output)) {
     const { openTarSink } = await import("./align_tar_sink.ts");
     return await openTarSink(output);
   }
   await Deno.mkdir(output, { recursive: true });
-  return new FolderSink(output);
+  return new FolderSink(output, config);
+}
+
+/** `-` (stdout) and `*.tar` are tar outputs; anything else is a folder. */
+export function isTarOutput(output: string): boolean {
+  return output === "-" || output.endsWith(".tar");
 }

@@ -8,7 +8,7 @@
  * `-` streams the tar to stdout (no resume).
  */
 import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
-import { encodeTarEntry } from "../pipeline/formats/tar.ts";
+import { encodeErrorMember, encodeTarEntry } from "../pipeline/formats/tar.ts";
 import { type AlignSink, faceMeta } from "./align_sink.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 
@@ -71,6 +71,12 @@ class TarSink implements AlignSink {
         if (part.length) await this.out.write(part);
       }
     }
+  }
+
+  async fail(error: unknown): Promise<void> {
+    // stdout only: a .part file stays resumable, and the next run truncates to whole samples.
+    if (this.file) return;
+    await this.out.write(encodeErrorMember("align", error)).catch(() => {});
   }
 
   async close(summary: object): Promise<void> {

@@ -19,6 +19,10 @@ const BENCHES: Record<string, { module: string; about: string }> = {
     module: "./bench_wire.ts",
     about: "NDJSON and tar codecs, hand-written vs @std/streams and @std/tar",
   },
+  scale: {
+    module: "./bench_scale.ts",
+    about: "MS1M-scale synthetic .rec: first batch, peak RSS, batches/s",
+  },
   eval: {
     module: "./bench_eval.ts",
     about: "LFW protocol time on 6,000 pairs; pairs/s end to end",

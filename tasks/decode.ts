@@ -32,7 +32,10 @@ await runTask("decode", async () => {
   const { readRecords, recordsToTar } = await import("../pipeline/formats/wire.ts");
   const decode = new DecodeStream({ resize, onError, concurrency, workers });
   const { records } = await readRecords(stdinOrUsage("decode"));
-  await toStdout(recordsToTar((records as ReadableStream<ListRecord>).pipeThrough(decode)));
+  const { nothingDecoded } = await import("./decode_guard.ts");
+  const images = (records as ReadableStream<ListRecord>).pipeThrough(decode);
+  // Nothing decoded is a failure (exit 1, tar without end marker + __error__.json member).
+  await toStdout(recordsToTar(images.pipeThrough(nothingDecoded(decode.report)), "decode"));
   const { decoded, skipped } = decode.report;
   if (skipped.length) {
     const lines = skipped.map((s) => `  ${s.key}: ${s.reason}`).join("\n");

@@ -34,8 +34,8 @@ Output:
   --save-embeddings FILE      write the [2N, D] .npy (a skipped pair's rows are zeros)
   --label NAME                name in the report and plot (default: the model or input name)
   --cache FILE                resumable embedding cache (NDJSON): a rerun embeds only the rest
-  --limit-pairs N             only the first N pairs (the file's folds they cover; KFold(10)
-                              when that is under two folds)
+  --limit-pairs N             N pairs spread over the folds: the first N/2F same and N/2F
+                              different pairs of each of the F folds (needs N >= 2F)
   --quiet                     no progress on stderr
   -h, --help                  this help
 

@@ -46,15 +46,19 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
     throw new UsageError("--pairs with --model needs --data DIR (the images)");
   }
 
+  if (o.data) await checkFolder(o.data, "--data");
+
   // ---- pairs and their images ----
   let pairs: PairSpec[];
   let foldSizes: number[] | null = null;
   let images: EvalImage[];
   if (o.bin) {
     const bin = await readBin(o.bin);
-    const key = (i: number) => `bin/${String(i).padStart(6, "0")}`;
-    pairs = bin.issame.map((issame, i) => ({ a: key(2 * i), b: key(2 * i + 1), issame }));
-    images = bin.images.map((bytes, i) => ({ key: key(i), bytes }));
+    // A .bin repeats an image once per pair that uses it (LFW: 12,000 entries, 7,701 faces):
+    // identical JPEGs share one key, so each face is decoded and embedded once, as from a folder.
+    const { keys, unique } = await dedupeImages(bin.images);
+    pairs = bin.issame.map((issame, i) => ({ a: keys[2 * i], b: keys[2 * i + 1], issame }));
+    images = unique.map((i) => ({ key: keys[i], bytes: bin.images[i] }));
   } else {
     const list = await readPairs(o.pairs!);
     pairs = list.pairs;
@@ -62,15 +66,14 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
     images = list.images.map((key) => ({ key, path: o.data ? lfwPath(o.data, key) : undefined }));
   }
   const totalPairs = pairs.length;
+  // Original index of each kept pair (rows 2i, 2i+1 of an --embeddings file); null: all kept.
+  let pairIndex: number[] | null = null;
   if (o.limitPairs !== undefined && o.limitPairs < pairs.length) {
-    pairs = pairs.slice(0, o.limitPairs);
-    // Keep the file's folds that the limit covers (the last one possibly cut short); with fewer
-    // than two, fall back to KFold(10) over the kept pairs.
-    const kept: number[] = [];
-    for (let left = o.limitPairs; foldSizes && left > 0; left -= foldSizes[kept.length - 1]) {
-      kept.push(Math.min(foldSizes[kept.length], left));
-    }
-    foldSizes = kept.length >= 2 ? kept : null;
+    const { limitPairs } = await import("./eval_limit.ts");
+    const lim = limitPairs(pairs.map((p) => p.issame), foldSizes, o.limitPairs);
+    pairIndex = lim.indices;
+    pairs = lim.indices.map((i) => pairs[i]);
+    foldSizes = lim.foldSizes;
     const used = new Set(pairs.flatMap((p) => [p.a, p.b]));
     images = images.filter((im) => used.has(im.key));
   }
@@ -91,7 +94,7 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   let fromCache = 0;
   let backend = "none";
   if (o.embeddings) {
-    ({ embeddings, pairs } = await loadEmbeddings(o.embeddings, pairs, totalPairs));
+    ({ embeddings, pairs } = await loadEmbeddings(o.embeddings, pairs, totalPairs, pairIndex));
     images = [];
     issues.missing = pairs.flatMap((p) => [p.a, p.b]).filter((k) => !embeddings.has(k))
       .map((key) => ({ key, reason: "all-zero embedding row" }));
@@ -160,6 +163,7 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   }
 
   // ---- protocol, report ----
+  checkSomePairScorable(o, pairs, embeddings, issues.missing);
   const scored = scorePairs(pairs, embeddings, foldSizes);
   const usedBy = pairsOfImages(pairs);
   const withPairs = (list: { key: string; reason: string }[]) =>
@@ -232,8 +236,64 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   return 0;
 }
 
+/**
+ * Keys for a .bin's images: `bin/<index>` of the first image with the same bytes (SHA-256), and
+ * the indices of the first occurrences.
+ */
+async function dedupeImages(images: Uint8Array[]): Promise<{ keys: string[]; unique: number[] }> {
+  const first = new Map<string, number>();
+  const keys: string[] = [];
+  const unique: number[] = [];
+  for (let i = 0; i < images.length; i++) {
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", images[i] as Uint8Array<ArrayBuffer>),
+    );
+    const h = Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+    let at = first.get(h);
+    if (at === undefined) first.set(h, at = i), unique.push(i);
+    keys.push(`bin/${String(at).padStart(6, "0")}`);
+  }
+  return { keys, unique };
+}
+
+/** Throws naming `flag` and `path` unless `path` is a readable folder. */
+async function checkFolder(path: string, flag: string): Promise<void> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (e) {
+    throw new Error(`Cannot use ${flag} "${path}": ${(e as Error).message.split(":")[0]}`);
+  }
+  if (!stat.isDirectory) throw new Error(`Cannot use ${flag} "${path}": not a folder`);
+}
+
+/** Nothing to score is a failure naming the input, not a fold-level message. */
+function checkSomePairScorable(
+  o: EvalRunOptions,
+  pairs: PairSpec[],
+  embeddings: Map<string, Float32Array>,
+  missing: { key: string; reason: string }[],
+): void {
+  if (pairs.some((p) => embeddings.has(p.a) && embeddings.has(p.b))) return;
+  const input = o.embeddings
+    ? `--embeddings "${o.embeddings}"`
+    : o.bin
+    ? `--bin "${o.bin}"`
+    : `--data "${o.data}"`;
+  const first = missing[0] ? ` (first: ${missing[0].key}: ${missing[0].reason})` : "";
+  throw new Error(
+    `No pair of ${pairs.length} could be scored: ${missing.length} images missing or ` +
+      `unreadable from ${input}${first}`,
+  );
+}
+
 /** Reads [2N, D] float32 rows (pair i = rows 2i, 2i+1), L2-normalized; zero rows = missing. */
-async function loadEmbeddings(path: string, pairs: PairSpec[], totalPairs: number) {
+async function loadEmbeddings(
+  path: string,
+  pairs: PairSpec[],
+  totalPairs: number,
+  pairIndex: number[] | null,
+) {
   const { shape, data } = await readNpy(path);
   if (shape.length !== 2 || shape[0] !== 2 * totalPairs) {
     throw new RangeError(
@@ -243,14 +303,22 @@ async function loadEmbeddings(path: string, pairs: PairSpec[], totalPairs: numbe
   const D = shape[1];
   const embeddings = new Map<string, Float32Array>();
   const rowKey = (r: number) => `row/${r}`;
-  for (let r = 0; r < 2 * pairs.length; r++) {
+  const rows = pairs.flatMap((_, i) => {
+    const at = pairIndex ? pairIndex[i] : i;
+    return [2 * at, 2 * at + 1];
+  });
+  for (const r of rows) {
     const row = data.subarray(r * D, (r + 1) * D);
     let n = 0;
     for (const x of row) n += x * x;
     if (!Number.isFinite(n)) throw new RangeError(`"${path}" row ${r} is not finite`);
     if (n > 0) embeddings.set(rowKey(r), Float32Array.from(row, (x) => x / Math.sqrt(n)));
   }
-  const rowPairs = pairs.map((p, i) => ({ ...p, a: rowKey(2 * i), b: rowKey(2 * i + 1) }));
+  const rowPairs = pairs.map((p, i) => ({
+    ...p,
+    a: rowKey(rows[2 * i]),
+    b: rowKey(rows[2 * i + 1]),
+  }));
   return { embeddings, pairs: rowPairs };
 }
 

@@ -41,6 +41,7 @@ await runTask("shuffle", async () => {
     tagEpoch,
   });
   const { format, records } = await readRecords(stdinOrUsage("shuffle"));
+  if (format === undefined) throw new Error("no records on stdin: nothing to shuffle");
   const out = records.pipeThrough(shuffle);
-  await toStdout(format === "tar" ? recordsToTar(out) : recordsToNdjson(out));
+  await toStdout(format === "tar" ? recordsToTar(out, "shuffle") : recordsToNdjson(out));
 });

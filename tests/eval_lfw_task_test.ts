@@ -72,7 +72,7 @@ Deno.test("eval-lfw --pairs --embeddings reports the tiny fixture's hand-worked 
   }
 });
 
-Deno.test("eval-lfw --limit-pairs keeps the pairs file's folds it covers", async () => {
+Deno.test("eval-lfw --limit-pairs refuses a limit under two pairs per fold", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const r = await evalLfw(
@@ -85,10 +85,10 @@ Deno.test("eval-lfw --limit-pairs keeps the pairs file's folds it covers", async
       "--limit-pairs",
       "5",
     );
-    assertStrictEquals(r.code, 0, r.stderr);
-    const rep = await readReport(dir);
-    assertEquals(rep.result.foldSizes, [2, 2, 1]);
-    assertStrictEquals(rep.policy.limitPairs, 5);
+    // 10 folds of 1 same + 1 different pair: 5 cannot keep both kinds in every fold
+    // (tests/eval_limit_pairs_test.ts checks the subsets it does take).
+    assertStrictEquals(r.code, 1);
+    assertMatch(r.stderr, /--limit-pairs 5 is too few/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -127,7 +127,8 @@ Deno.test("eval-lfw --bin embeds with a model; --save-embeddings re-scores to th
     );
     assertStrictEquals(a.code, 0, a.stderr);
     const ra = await readReport(`${dir}/a`);
-    assertEquals([ra.counts.pairs, ra.counts.counted, ra.counts.images], [4, 4, 8]);
+    // 8 .bin entries, 4 distinct faces: each is embedded once.
+    assertEquals([ra.counts.pairs, ra.counts.counted, ra.counts.images], [4, 4, 4]);
     assertStrictEquals(ra.policy.aligned, true);
     assertStrictEquals(ra.model.normalize, "arcface"); // from the export's metadata
     const b = await evalLfw(
@@ -149,7 +150,7 @@ Deno.test("eval-lfw --bin embeds with a model; --save-embeddings re-scores to th
     const again = await evalLfw(...cached, "--out", `${dir}/c2`);
     assertStrictEquals(again.code, 0, again.stderr);
     const rc = await readReport(`${dir}/c2`);
-    assertStrictEquals(rc.counts.fromCache, 8);
+    assertStrictEquals(rc.counts.fromCache, 4);
     assertEquals(rc.result.foldAccuracy, ra.result.foldAccuracy);
     // A model without arcstream metadata must say how it wants its pixels.
     const foreign = await saveModel(`${dir}/f`, false);

@@ -107,9 +107,13 @@ export class DecodePool {
     for (let i = 1; i < this.#ws.length; i++) if (this.#load[i] < this.#load[w]) w = i;
     const id = this.#next++;
     this.#load[w]++;
+    // Bytes travel as a copy of just this image, transferred: posting a view (e.g. one JPEG of
+    // a 55 MB .bin read into one buffer) would structured-clone its whole underlying buffer.
+    const own = typeof input === "string" ? input : input.slice();
+    const transfer = typeof own === "string" ? [] : [own.buffer as ArrayBuffer];
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, worker: w });
-      this.#ws[w].postMessage({ id, kind, input, options });
+      this.#ws[w].postMessage({ id, kind, input: own, options }, transfer);
     });
   }
 

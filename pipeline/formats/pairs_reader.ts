@@ -8,6 +8,7 @@
  *
  * Image `n` of `name` is `name/name_%04d.jpg`; its record key is that path without extension.
  */
+import { quoteLine } from "../list/list_text.ts";
 import { join } from "node:path";
 
 /** One pair, in file order. */
@@ -48,11 +49,13 @@ function pairKeys(line: string, issame: boolean, bad: (why: string) => Error): [
     return Number(s);
   };
   if (issame) {
-    if (t.length !== 3) throw bad(`expected a same-person pair "name n1 n2", got "${line}"`);
+    if (t.length !== 3) {
+      throw bad(`expected a same-person pair "name n1 n2", got ${quoteLine(line)}`);
+    }
     return [lfwKey(t[0], num(t[1])), lfwKey(t[0], num(t[2]))];
   }
   if (t.length !== 4) {
-    throw bad(`expected a different-person pair "name1 n1 name2 n2", got "${line}"`);
+    throw bad(`expected a different-person pair "name1 n1 name2 n2", got ${quoteLine(line)}`);
   }
   return [lfwKey(t[0], num(t[1])), lfwKey(t[2], num(t[3]))];
 }
@@ -74,7 +77,10 @@ export function parsePairs(text: string, name = "pairs.txt"): PairList {
     folds = 1;
     perFold = Number(head[0]);
   } else {
-    throw bad(first + 1, `expected a header "folds count" or "count", got "${lines[first] ?? ""}"`);
+    throw bad(
+      first + 1,
+      `expected a header "folds count" or "count", got ${quoteLine(lines[first] ?? "")}`,
+    );
   }
   const pairs: Pair[] = [];
   const seen = new Set<string>();

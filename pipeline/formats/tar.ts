@@ -16,6 +16,25 @@ export interface TarEntry {
 }
 
 const BLOCK = 512;
+
+/**
+ * The member a failed writer appends instead of the end-of-archive marker (docs/reliability.md):
+ * `{"error": "...", "stage": "..."}`. GNU tar and Python's tarfile accept an archive that simply
+ * stops, so the failure is also written as a member that `tar tvf`, `tarfile` and a WebDataset
+ * reader show (a sample with key `__error__` and no image).
+ */
+export const ERROR_MEMBER = "__error__.json";
+
+/** The bytes of the error member (header + JSON + padding); no end-of-archive marker follows. */
+export function encodeErrorMember(stage: string, error: unknown): Uint8Array {
+  const message = error instanceof Error ? error.message : String(error);
+  const data = enc.encode(JSON.stringify({ error: message, stage }) + "\n");
+  const parts = encodeTarEntry({ name: ERROR_MEMBER, data });
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, o), o += p.length;
+  return out;
+}
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -139,6 +158,14 @@ export class ByteQueue {
   }
 }
 
+function errorOf(data: Uint8Array): string {
+  try {
+    const e = JSON.parse(dec.decode(data)).error;
+    if (typeof e === "string") return e;
+  } catch { /* not JSON: show the text */ }
+  return JSON.stringify(dec.decode(data.subarray(0, 200)));
+}
+
 function cstr(b: Uint8Array): string {
   const z = b.indexOf(0);
   return dec.decode(z < 0 ? b : b.subarray(0, z));
@@ -198,7 +225,9 @@ export class TarDecodeStream extends TransformStream<Uint8Array, TarEntry> {
           const m = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(dec.decode(data));
           if (m) longName = m[1];
         } else if (type === "L") longName = cstr(data);
-        else if (type === "0" || type === "7") c.enqueue({ name, data: data.slice() });
+        else if (name === ERROR_MEMBER || name.endsWith(`/${ERROR_MEMBER}`)) {
+          throw new Error(`The stage that wrote ${source} failed: ${errorOf(data)}`);
+        } else if (type === "0" || type === "7") c.enqueue({ name, data: data.slice() });
       }
     };
     super({
@@ -209,6 +238,14 @@ export class TarDecodeStream extends TransformStream<Uint8Array, TarEntry> {
       flush() {
         if (pending || q.length) {
           throw new SyntaxError(`Truncated tar stream at byte ${offset} of ${source}`);
+        }
+        // A writer that failed stops before the two zero blocks: treat their absence as a failure,
+        // so `a | b` fails in b even when a's error member was lost.
+        if (!ended && offset > 0) {
+          throw new SyntaxError(
+            `Truncated tar stream: ${source} ends at byte ${offset} without the end-of-archive ` +
+              `marker (the stage writing it failed or was cut off)`,
+          );
         }
       },
     });

@@ -7,7 +7,7 @@
  */
 import type { ImageRecord, ListRecord } from "../records.ts";
 import { concatReadableStreams } from "@std/streams/concat-readable-streams";
-import { TarDecodeStream, TarEncodeStream, type TarEntry } from "./tar.ts";
+import { encodeErrorMember, encodeTarEntry, TarDecodeStream, type TarEntry } from "./tar.ts";
 
 export type AnyRecord = ListRecord | ImageRecord;
 export type WireFormat = "ndjson" | "tar";
@@ -107,28 +107,35 @@ export function imageExtension(b: Uint8Array): "jpg" | "png" | "bin" {
   return "bin";
 }
 
+/** One record's WebDataset tar entries: `<key>.rgb|.jpg|.png` (if it has data), `<key>.json`. */
+export function recordEntries(r: AnyRecord): TarEntry[] {
+  const base = r.key.slice(r.key.lastIndexOf("/") + 1);
+  if (base.includes(".") || r.key.startsWith("/") || r.key.split("/").includes("..")) {
+    throw new TypeError(
+      `Cannot write key "${r.key}" as WebDataset: the name after the last "/" may not ` +
+        `contain "." and keys must be relative`,
+    );
+  }
+  const out: TarEntry[] = [];
+  const img = r as ImageRecord;
+  if (img.pixels) {
+    if (img.pixels.length !== img.height * img.width * 3) {
+      throw new RangeError(`Record "${r.key}": pixels are not ${img.height}x${img.width}x3`);
+    }
+    out.push({ name: `${r.key}.rgb`, data: img.pixels });
+  } else if (r.bytes) {
+    out.push({ name: `${r.key}.${imageExtension(r.bytes)}`, data: r.bytes });
+  }
+  out.push({ name: `${r.key}.json`, data: enc.encode(JSON.stringify(recordMeta(r))) });
+  return out;
+}
+
 /** Records -> WebDataset tar entries (`<key>.rgb|.jpg|.png` then `<key>.json`). */
 export class WdsEncodeStream extends TransformStream<AnyRecord, TarEntry> {
   constructor() {
     super({
       transform(r, c) {
-        const base = r.key.slice(r.key.lastIndexOf("/") + 1);
-        if (base.includes(".") || r.key.startsWith("/") || r.key.split("/").includes("..")) {
-          throw new TypeError(
-            `Cannot write key "${r.key}" as WebDataset: the name after the last "/" may not ` +
-              `contain "." and keys must be relative`,
-          );
-        }
-        const img = r as ImageRecord;
-        if (img.pixels) {
-          if (img.pixels.length !== img.height * img.width * 3) {
-            throw new RangeError(`Record "${r.key}": pixels are not ${img.height}x${img.width}x3`);
-          }
-          c.enqueue({ name: `${r.key}.rgb`, data: img.pixels });
-        } else if (r.bytes) {
-          c.enqueue({ name: `${r.key}.${imageExtension(r.bytes)}`, data: r.bytes });
-        }
-        c.enqueue({ name: `${r.key}.json`, data: enc.encode(JSON.stringify(recordMeta(r))) });
+        for (const e of recordEntries(r)) c.enqueue(e);
       },
     });
   }
@@ -188,9 +195,51 @@ export class WdsDecodeStream extends TransformStream<TarEntry, AnyRecord> {
   }
 }
 
-/** Records -> tar bytes (WebDataset layout). */
-export function recordsToTar(records: ReadableStream<AnyRecord>): ReadableStream<Uint8Array> {
-  return records.pipeThrough(new WdsEncodeStream()).pipeThrough(new TarEncodeStream());
+/**
+ * Records -> tar bytes (WebDataset layout). When `records` errors, the tar gets no end-of-archive
+ * marker but an `__error__.json` member naming the error (`stage` says who wrote it), and only
+ * then does the returned stream error: a reader of a failed stream can always tell.
+ */
+export function recordsToTar(
+  records: ReadableStream<AnyRecord>,
+  stage = "arcstream",
+): ReadableStream<Uint8Array> {
+  const reader = records.getReader();
+  let state: "open" | "failed" | "done" = "open";
+  let failure: unknown;
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      // The error member is enqueued on one pull and the stream errored on the next, so a
+      // consumer (pipeTo) has taken the member before the error discards the queue. Each record
+      // is one chunk, so a sample is never cut between its image and its .json.
+      if (state === "failed") return c.error(failure);
+      if (state === "done") return;
+      try {
+        const r = await reader.read();
+        if (r.done) {
+          state = "done";
+          c.enqueue(new Uint8Array(1024)); // end-of-archive marker: only on success
+          c.close();
+        } else c.enqueue(concat(recordEntries(r.value).flatMap(encodeTarEntry)));
+      } catch (e) {
+        state = "failed";
+        failure = e;
+        reader.cancel(e).catch(() => {});
+        c.enqueue(encodeErrorMember(stage, e));
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, o), o += p.length;
+  return out;
 }
 
 /** Records -> NDJSON bytes. */

@@ -10,8 +10,10 @@
  */
 import { join } from "node:path";
 import type { ListRecord } from "../records.ts";
+import { assertTextFile, quoteLine } from "./list_text.ts";
 import { RecordIOReader } from "./record_io_reader.ts";
 import { walkImages } from "./folder_walk.ts";
+import { readLazyRecords } from "./record_io_labels.ts";
 
 export { IMAGE_EXTENSIONS } from "./folder_walk.ts";
 
@@ -37,7 +39,9 @@ export function parseCleanList(text: string, root: string, name = "list"): ListR
     const m = /^(.+?)\s+(\S+)$/.exec(line);
     if (!m) {
       throw new SyntaxError(
-        `Cannot read list line ${i + 1} of "${name}": expected "path label", got "${line}"`,
+        `Cannot read list line ${i + 1} of "${name}": expected "path label", got ${
+          quoteLine(line)
+        }`,
       );
     }
     rows.push({ path: m[1], label: m[2], line: i + 1 });
@@ -80,6 +84,7 @@ export async function readCleanList(listPath: string, root: string): Promise<Lis
   } catch (e) {
     throw new Error(`Cannot read list "${listPath}": ${(e as Error).message}`);
   }
+  assertTextFile(text, listPath);
   return parseCleanList(text, root, listPath);
 }
 
@@ -122,12 +127,9 @@ export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<
 
 /** RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each. */
 export async function readRecordIOLazy(recPath: string, idxPath?: string): Promise<ListResult> {
-  const reader = await RecordIOReader.open(recPath, idxPath);
-  try {
-    return { records: await reader.lazyRecords(), classes: [] };
-  } finally {
-    reader.close();
-  }
+  // Headers read in large sequential windows (record_io_labels.ts): MS1M's 5.8 M labels in
+  // seconds rather than two small reads per record.
+  return { records: await readLazyRecords(recPath, idxPath), classes: [] };
 }
 
 export interface ListReaderOptions {

@@ -34,7 +34,7 @@ async function readExactly(file: Deno.FsFile, offset: number, n: number, name: s
  * Reads the record starting at `offset` (parts joined, magic restored). With `limit`, reads at
  * most that many bytes of a whole (unsplit) record: enough for the IRHeader and first label.
  */
-async function readRecord(
+export async function readRecord(
   file: Deno.FsFile,
   offset: number,
   name: string,

@@ -1,0 +1,170 @@
+/**
+ * `deno task bench scale [--records N]`: the data side at MS1M scale (5.8 M records, 85,742
+ * identities). Writes a synthetic insightface RecordIO of N records (one tiny valid 112x112 JPEG
+ * reused, per-record labels) under a temp folder it removes, then, in a fresh process, times
+ * list (.idx + labels) -> TrainSource (per-epoch shuffle, wraparound batches, decode in workers)
+ * to the first batch, the batches/s after it, and the RSS over the run (peak, and after the first
+ * batch vs at the end, to show whether memory grows). Prints one JSON object.
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+
+const HELP = `Usage: deno task bench scale [options]
+
+  --records N       records in the synthetic .rec (default 100000; MS1M: 5800000)
+  --identities K    labels 0..K-1, records spread evenly (default 85742)
+  --batches B       batches to draw after the first (default 1000)
+  --batch-size S    images per batch (default 128)
+  --workers W       decode workers (default 2)
+  --dir DIR         where to write the .rec (default: a temp folder under /tmp, removed after)
+`;
+
+interface Measured {
+  listSeconds: number;
+  firstBatchSeconds: number;
+  batches: number;
+  batchesPerSecond: number;
+  imagesPerSecond: number;
+  rssMB: { afterList: number; afterFirstBatch: number; peak: number; end: number };
+  rssSamplesMB: number[];
+}
+
+export async function main(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    options: {
+      records: { type: "string", default: "100000" },
+      identities: { type: "string", default: "85742" },
+      batches: { type: "string", default: "1000" },
+      "batch-size": { type: "string", default: "128" },
+      workers: { type: "string", default: "2" },
+      dir: { type: "string" },
+      measure: { type: "string" }, // internal: the child process's .rec
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (v.help) return console.log(HELP);
+  const int = (name: string, min: number) => {
+    const s = v[name as keyof typeof v] as string;
+    const n = Number(s);
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new RangeError(`--${name} must be an integer >= ${min}, got "${s}"`);
+    }
+    return n;
+  };
+  const batches = int("batches", 1), batchSize = int("batch-size", 1), workers = int("workers", 0);
+  if (v.measure) {
+    console.log(JSON.stringify(await measure(v.measure, batches, batchSize, workers)));
+    return;
+  }
+  const records = int("records", 1), identities = Math.min(int("identities", 1), records);
+  const dir = v.dir ?? await Deno.makeTempDir({ prefix: "arcstream_scale_" });
+  try {
+    const rec = join(dir, "train.rec");
+    const t0 = performance.now();
+    const bytes = await writeSynthetic(rec, records, identities);
+    const writeSeconds = (performance.now() - t0) / 1000;
+    // A fresh process, so the RSS is the reader's alone, not the writer's.
+    const child = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(import.meta.url).pathname, "--measure", rec, ...childArgs(v)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!child.success) throw new Error(`the measuring process failed (exit ${child.code})`);
+    const m = JSON.parse(new TextDecoder().decode(child.stdout)) as Measured;
+    console.log(JSON.stringify({
+      bench: "scale",
+      records,
+      identities,
+      recMB: Math.round(bytes / 1e6),
+      writeSeconds: round(writeSeconds),
+      batchSize,
+      workers,
+      ...m,
+      goals: { firstBatchSeconds: 30, peakRssMB: 1536, flatOverBatches: 10000 },
+      machine: { cores: navigator.hardwareConcurrency, loadavg: Deno.loadavg() },
+    }));
+  } finally {
+    if (!v.dir) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function childArgs(v: Record<string, unknown>): string[] {
+  return ["batches", "batch-size", "workers"].flatMap((k) => [`--${k}`, String(v[k])]);
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const rssMB = () => Math.round(Deno.memoryUsage().rss / 2 ** 20);
+
+/** insightface layout: record 0 = header [N+1, N+1+K), images 1..N, labels spread evenly. */
+async function writeSynthetic(rec: string, n: number, k: number): Promise<number> {
+  const { RecordIOWriter, packIR, encodeRecord } = await import("../pipeline/list/record_io.ts");
+  const sharp = (await import("sharp")).default;
+  const jpeg = new Uint8Array(
+    await sharp({ create: { width: 112, height: 112, channels: 3, background: "#8a7060" } })
+      .jpeg({ quality: 50 }).toBuffer(),
+  );
+  const w = await RecordIOWriter.create(rec);
+  let bytes = 0;
+  try {
+    const header = packIR({ label: [n + 1, n + 1 + k] }, new Uint8Array(0));
+    await w.write(0, header);
+    for (let i = 1; i <= n; i++) {
+      const data = packIR({ label: Math.floor(((i - 1) * k) / n), id: i }, jpeg);
+      if (i === 1) bytes = encodeRecord(data).length * n;
+      await w.write(i, data);
+    }
+  } finally {
+    await w.close();
+  }
+  return bytes;
+}
+
+async function measure(rec: string, batches: number, batchSize: number, workers: number) {
+  const peak = { rss: 0 };
+  const sample = () => {
+    const r = rssMB();
+    if (r > peak.rss) peak.rss = r;
+    return r;
+  };
+  const timer = setInterval(sample, 200);
+  try {
+    const t0 = performance.now();
+    const { readRecordIOLazy } = await import("../pipeline/list/list_reader.ts");
+    const { records } = await readRecordIOLazy(rec);
+    const listSeconds = (performance.now() - t0) / 1000;
+    const afterList = sample();
+    const { TrainSource } = await import("../pipeline/batch/train_source.ts");
+    const source = new TrainSource(records, { batchSize, seed: 1, workers });
+    try {
+      const first = (await source.next())!;
+      first.images.dispose(), first.labels.dispose();
+      const firstBatchSeconds = (performance.now() - t0) / 1000;
+      const afterFirstBatch = sample();
+      const samples: number[] = [];
+      const t1 = performance.now();
+      for (let b = 0; b < batches; b++) {
+        const batch = (await source.next())!;
+        batch.images.dispose(), batch.labels.dispose();
+        if ((b + 1) % Math.max(1, Math.floor(batches / 10)) === 0) samples.push(sample());
+      }
+      const seconds = (performance.now() - t1) / 1000;
+      return {
+        records: records.length,
+        listSeconds: round(listSeconds),
+        firstBatchSeconds: round(firstBatchSeconds),
+        batches,
+        batchesPerSecond: round(batches / seconds),
+        imagesPerSecond: Math.round((batches * batchSize) / seconds),
+        rssMB: { afterList, afterFirstBatch, peak: peak.rss, end: sample() },
+        rssSamplesMB: samples,
+      };
+    } finally {
+      source.close();
+    }
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+if (import.meta.main) await main(Deno.args);
