@@ -3,6 +3,7 @@
  * one field. Every number is validated with an error naming the flag.
  */
 import type { MarginType } from "../loss/arcface.ts";
+import { networkConfig } from "../nets/network.ts";
 import { DEFAULT_PRESET, presetConfig, type TrainConfig } from "./presets.ts";
 
 /** Flag values as parsed by `node:util` parseArgs (strings, booleans). */
@@ -26,12 +27,18 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
   const c = presetConfig(typeof flags.preset === "string" ? flags.preset : DEFAULT_PRESET);
   if (typeof flags.data === "string") c.data = flags.data;
   if (typeof flags["data-root"] === "string") c.dataRoot = flags["data-root"];
-  if (typeof flags.network === "string") {
+  if (flags.network === "mbf" || flags.network === "mbf-large") {
+    // MobileFaceNet: no width multiplier, no dropout (the preset's IR-ResNet values do not apply).
+    c.network = { ...c.network, arch: flags.network, width: 1, dropout: 0 };
+  } else if (typeof flags.network === "string") {
     const d = Number(flags.network.replace(/^r(esnet)?/i, ""));
     if (![18, 34, 50, 100].includes(d)) {
-      throw new RangeError(`--network must be r18, r34, r50 or r100, got "${flags.network}"`);
+      throw new RangeError(
+        `--network must be r18, r34, r50, r100, mbf or mbf-large, got "${flags.network}"`,
+      );
     }
     c.network.depth = d;
+    delete c.network.arch;
   }
   c.network.width = num(flags, "width", (x) => x > 0 && x <= 4, "in (0, 4]") ?? c.network.width;
   c.network.inputSize =
@@ -39,6 +46,7 @@ export function configFromFlags(flags: TrainFlags): TrainConfig {
       c.network.inputSize;
   c.network.dropout = num(flags, "dropout", (x) => x >= 0 && x < 1, "in [0, 1)") ??
     c.network.dropout;
+  networkConfig(c.network); // e.g. --width or --dropout with mbf: a RangeError naming it
   c.batchSize = num(flags, "batch-size", posInt, "an integer >= 1") ?? c.batchSize;
   c.microBatch = num(flags, "micro-batch", (x) => int(x) && x >= 0, "an integer >= 0") ??
     c.microBatch;

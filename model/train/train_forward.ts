@@ -33,6 +33,7 @@ export function batchNormTrain(
   beta: tfTypes.Variable,
   movingMean: tfTypes.Variable,
   movingVar: tfTypes.Variable,
+  epsilon = BN_EPSILON,
 ): tfTypes.Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
@@ -43,7 +44,7 @@ export function batchNormTrain(
     const mean = tf.mean(input, axes); // [C]
     const centred = tf.sub(input, mean);
     const variance = tf.mean(tf.square(centred), axes); // [C], biased, as used for normalizing
-    const invStd = tf.rsqrt(tf.add(variance, BN_EPSILON)); // [C]
+    const invStd = tf.rsqrt(tf.add(variance, epsilon)); // [C]
     const xHat = tf.mul(centred, invStd);
     save([xHat, invStd, g as tfTypes.Tensor]);
     // Side effect inside the op's forward (tape off): exponential moving averages.

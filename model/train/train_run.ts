@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { TrainSource } from "../../pipeline/batch/train_source.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { networkName } from "../nets/network.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import type { TrainConfig } from "./presets.ts";
@@ -98,7 +99,7 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
       await log.note(`resumed from ${path} at step ${step} (epoch ${ck.meta.epoch})`);
     } else {
       await log.note(
-        `training ${config.preset}: r${config.network.depth} width ${config.network.width} ` +
+        `training ${config.preset}: ${networkName(config.network)} width ${config.network.width} ` +
           `input ${config.network.inputSize}, ${data.records.length} images of ${data.numClasses} ` +
           `identities from ${config.data}, batch ${config.batchSize}, ${config.steps} steps, ` +
           `backend ${tf.getBackend()}`,
@@ -270,7 +271,7 @@ export async function exportBackbone(
       normalize: "arcface",
       inputSize: config.network.inputSize,
       embeddingSize: config.network.embeddingSize,
-      network: `iresnet${config.network.depth}`,
+      network: networkName(config.network),
       width: config.network.width,
       preset: config.preset,
       step,
