@@ -18,6 +18,7 @@ import { networkConfig } from "../model/nets/network.ts";
 import { groupedConv2d, mbfTrainForward } from "../model/train/mbf_forward.ts";
 import { variablesByName } from "../model/train/train_forward.ts";
 import { Trainer } from "../model/train/trainer.ts";
+import { fileLoadHandler, fileSaveHandler } from "../model/io/model_io.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -221,4 +222,25 @@ Deno.test("an mbf training step: wasm gradients match cpu; tensors stay flat ove
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, y]);
   trainer.dispose();
+});
+
+Deno.test("an mbf export (model.json + weights) loads with tf.loadLayersModel and embeds the same", async () => {
+  const c = mbfConfig({ arch: "mbf", inputSize: 32, embeddingSize: 16, seed: 3 });
+  const m = buildMobileFaceNet(c);
+  const dir = await Deno.makeTempDir();
+  try {
+    await m.save(fileSaveHandler(dir));
+    const loaded = await tf.loadLayersModel(fileLoadHandler(`${dir}/model.json`));
+    const x = tf.randomUniform([2, 32, 32, 3], -1, 1, "float32", 4);
+    const [a, b] = tf.tidy(() =>
+      [m.predict(x), loaded.predict(x)].map((t) => Array.from((t as tf.Tensor).dataSync()))
+    );
+    assert.deepEqual(b, a);
+    assert.ok(loaded.getLayer("layers_1_layers_0_groupsum") !== undefined);
+    tf.dispose(x);
+    loaded.dispose();
+  } finally {
+    m.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
