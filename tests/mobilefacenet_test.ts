@@ -18,6 +18,7 @@ import { networkConfig } from "../model/nets/network.ts";
 import { groupedConv2d, mbfTrainForward } from "../model/train/mbf_forward.ts";
 import { variablesByName } from "../model/train/train_forward.ts";
 import { Trainer } from "../model/train/trainer.ts";
+import { configFromFlags } from "../model/train/train_flags.ts";
 import { fileLoadHandler, fileSaveHandler } from "../model/io/model_io.ts";
 
 await initBackend({ backend: "wasm" });
@@ -243,4 +244,25 @@ Deno.test("an mbf export (model.json + weights) loads with tf.loadLayersModel an
     m.dispose();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("--network mbf|mbf-large: any preset's backbone becomes MobileFaceNet; --width is refused", () => {
+  const c = configFromFlags({ network: "mbf", "input-size": "112" });
+  assert.equal(c.preset, "lfw-small");
+  assert.deepEqual([c.network.arch, c.network.width, c.network.dropout], ["mbf", 1, 0]);
+  assert.equal(c.network.inputSize, 112);
+  assert.equal(configFromFlags({ preset: "r50", network: "mbf-large" }).network.arch, "mbf-large");
+  assert.equal(configFromFlags({ preset: "mbf", network: "r50" }).network.arch, undefined);
+  assert.throws(() => configFromFlags({ network: "mbf", width: "0.5" }), /no width multiplier/);
+  assert.throws(
+    () => configFromFlags({ network: "mbf2" }),
+    /r18, r34, r50, r100, mbf or mbf-large/,
+  );
+  const p = configFromFlags({ preset: "mbf" });
+  assert.deepEqual([p.network.embeddingSize, p.weightDecay, p.margin.s, p.margin.m2], [
+    512,
+    1e-4,
+    64,
+    0.5,
+  ]);
 });
