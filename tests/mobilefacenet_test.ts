@@ -184,14 +184,15 @@ Deno.test("mbfTrainForward() matches the LayersModel in training mode", () => {
 
 Deno.test("an mbf training step: wasm gradients match cpu; tensors stay flat over steps", async () => {
   const trainer = new Trainer({
-    // 64x64 (GDC 4x4) keeps the cpu backend's share of the test under a minute; the 112 layers are
-    // the same, and the 7x7 GDC kernel's gradients are checked in wasm_depthwise_test.ts.
-    network: { arch: "mbf", inputSize: 64, embeddingSize: 512, dropout: 0, width: 1 },
+    // 32x32 (GDC 2x2), batch 4 keeps the cpu backend's share of the test short; the layers are
+    // those of 112 (the 7x7 GDC kernel's gradients are checked in wasm_depthwise_test.ts). Batch 2
+    // would make every BN's backward ill-conditioned (x_hat = +-1) and the comparison noise.
+    network: { arch: "mbf", inputSize: 32, embeddingSize: 512, dropout: 0, width: 1 },
     numClasses: 4,
     margin: { type: "arcface", s: 32, m2: 0.2 },
   });
-  const x = tf.randomUniform([2, 64, 64, 3], -1, 1, "float32", 9) as tf.Tensor4D;
-  const y = tf.tensor1d([1, 3], "int32");
+  const x = tf.randomUniform([4, 32, 32, 3], -1, 1, "float32", 9) as tf.Tensor4D;
+  const y = tf.tensor1d([1, 3, 0, 2], "int32");
   const grads = (backend: string) => {
     tf.setBackend(backend);
     const r = trainer.gradients(x, y, 0);
@@ -202,9 +203,12 @@ Deno.test("an mbf training step: wasm gradients match cpu; tensors stay flat ove
   const w = grads("wasm"), c = grads("cpu");
   tf.setBackend("wasm");
   assert.equal(w.size, trainer.variables.size);
-  // Float32 sums in another order through ~50 BN layers: agreement to ~1e-3 of each gradient's
-  // scale (each kernel alone agrees to 1e-4 in wasm_depthwise_test.ts / wasm_kernels_test.ts).
-  let worstRel = 0;
+  // The betas of BNs whose output only feeds 1x1 convs + BN have a zero gradient in exact
+  // arithmetic (the next BN removes any per-channel shift): both backends give ~1e-7 of float
+  // noise there, so each key's error is measured against max(its scale, 1e-4 x the largest).
+  let global = 0;
+  for (const g of c.values()) for (const v of g) global = Math.max(global, Math.abs(v));
+  let worst = 0;
   for (const [k, gw] of w) {
     const gc = c.get(k)!;
     let diff = 0, scale = 0;
@@ -213,10 +217,11 @@ Deno.test("an mbf training step: wasm gradients match cpu; tensors stay flat ove
       diff = Math.max(diff, Math.abs(gw[i] - gc[i]));
       scale = Math.max(scale, Math.abs(gc[i]));
     }
-    worstRel = Math.max(worstRel, diff / (scale || 1));
-    assert.ok(diff <= 5e-3 * (scale || 1), `${k}: wasm vs cpu ${diff} (scale ${scale})`);
+    const rel = diff / Math.max(scale, 1e-4 * global);
+    worst = Math.max(worst, rel);
+    assert.ok(rel <= 1e-3, `${k}: wasm vs cpu ${diff} (scale ${scale})`);
   }
-  console.log(`worst relative gradient difference wasm vs cpu: ${worstRel.toExponential(2)}`);
+  console.log(`worst relative gradient difference wasm vs cpu: ${worst.toExponential(2)}`);
   await trainer.trainStep(x, y, 0.01, 0);
   const before = tf.memory().numTensors;
   for (let s = 1; s <= 2; s++) await trainer.trainStep(x, y, 0.01, s);
