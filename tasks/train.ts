@@ -11,13 +11,13 @@ Trains an IR-ResNet with an ArcFace (or CosFace / combined) margin head. With no
 "lfw-small" preset on fixtures/lfw_faces/train (a few minutes on 2 CPU cores), then a verification
 score on the held-out pairs of identities it did not train on.
 
-  --preset NAME          lfw-small (default), tiny, r18, r34, r50, r100, r50-ms1m
+  --preset NAME          lfw-small (default), tiny, r18, r34, r50, r100, r50-ms1m, mbf, mbf-large
   --data PATH            image-folder tree, clean list ("path label" lines), or .rec;
                          "-": records on stdin, batched as they arrive (see below)
   --num-classes N        number of identities; required with --data - (a stream cannot be
                          read twice to count them), else 1 + the largest label
   --data-root DIR        root of relative paths in a clean list (default: the list's folder)
-  --network rN           18, 34, 50, 100 (r50 or 50)
+  --network NAME         r18, r34, r50, r100 (or 50), mbf, mbf-large (MobileFaceNet, 112)
   --width X              width multiplier (0.25 -> 16/32/64/128 channels)
   --input-size N         input side, a multiple of 16 (default 112; lfw-small: 64)
   --batch-size N         samples per optimizer step

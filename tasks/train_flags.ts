@@ -7,6 +7,7 @@
 import type { MarginType } from "../model/loss/arcface.ts";
 import { DEFAULT_PRESET, presetConfig, type TrainConfig } from "../model/train/presets.ts";
 import { withSteps } from "../model/train/train_flags.ts";
+import { networkConfig } from "../model/nets/network.ts";
 import { type Parsed, UsageError } from "./cli.ts";
 
 /** The flags of `deno task train` (see its HELP). */
@@ -75,16 +76,27 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (c.data === "-" && f.epochs !== undefined) {
     throw new UsageError("--epochs needs a list to count; with --data - give --steps");
   }
-  if (f.network !== undefined) {
+  if (f.network === "mbf" || f.network === "mbf-large") {
+    // MobileFaceNet: no width multiplier, no dropout (the preset's IR-ResNet values do not apply).
+    c.network = { ...c.network, arch: f.network, width: 1, dropout: 0 };
+  } else if (f.network !== undefined) {
     const d = Number(f.network.replace(/^r(esnet)?/i, ""));
     if (![18, 34, 50, 100].includes(d)) {
-      throw new UsageError(`--network must be r18, r34, r50 or r100, got "${f.network}"`);
+      throw new UsageError(
+        `--network must be r18, r34, r50, r100, mbf or mbf-large, got "${f.network}"`,
+      );
     }
     c.network.depth = d;
+    delete c.network.arch;
   }
   c.network.width = f.width ?? c.network.width;
   c.network.inputSize = f["input-size"] ?? c.network.inputSize;
   c.network.dropout = f.dropout ?? c.network.dropout;
+  try {
+    networkConfig(c.network); // e.g. --width or --dropout with mbf
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   c.batchSize = f["batch-size"] ?? c.batchSize;
   c.microBatch = f["micro-batch"] ?? c.microBatch;
   if (c.microBatch > 0 && c.batchSize % c.microBatch !== 0) {

@@ -167,7 +167,7 @@ function gatherSwapped(
 }
 
 /** Taps of one phase along one axis: source taps (flipped order), and the dy padding before. */
-function phaseTaps(k: number, s: number, pad: number, phase: number) {
+export function phaseTaps(k: number, s: number, pad: number, phase: number) {
   const a0 = (((phase + pad) % s) + s) % s;
   const t = a0 < k ? Math.ceil((k - a0) / s) : 0;
   const q = (phase + pad - a0) / s; // dy index of output row 0 for tap t = 0

@@ -2,7 +2,8 @@
  * arcstream's training kernels for the TF.js wasm backend, registered by `initBackend`.
  *
  * tfjs-backend-wasm 4.22 lacks `Conv2DBackpropFilter` (training fails), runs
- * `Conv2DBackpropInput` as a scalar loop, and is slow on the memory-bound parts of a batch-norm /
+ * `Conv2DBackpropInput` as a scalar loop, has no depthwise-conv gradients
+ * (`wasm_depthwise_grads.ts`), and is slow on the memory-bound parts of a batch-norm /
  * PReLU network's backward pass. The replacements are built on its XNNPACK `Conv2D`
  * (`wasm_conv_grads.ts`) or are single JavaScript passes over the wasm heap
  * (`wasm_fused_kernels.ts`, used by the gradients in `wasm_gradients.ts`).
@@ -10,6 +11,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from "./wasm_conv_grads.ts";
+import {
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+} from "./wasm_depthwise_grads.ts";
 import {
   batchNormForward,
   batchNormGrad,
@@ -46,6 +51,8 @@ export function wasmKernelConfigs(): tf.KernelConfig[] {
   return [
     conv2dBackpropFilterConfig,
     conv2dBackpropInputConfig,
+    depthwiseBackpropFilterConfig,
+    depthwiseBackpropInputConfig,
     withFallback(tf.Tile, tileBlocks, original(tf.Tile)),
     withFallback(tf.Sum, (a) => reduceOuter(a, false), original(tf.Sum)),
     withFallback(tf.Mean, (a) => reduceOuter(a, true), original(tf.Mean)),

@@ -4,6 +4,7 @@
  * checkpoint (a training run's or `import-torch`'s) or an arcstream `model.json` export.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
+import type { NetworkOptions } from "../nets/network.ts";
 import type { IResNetOptions } from "../nets/iresnet.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { arcstreamMetadata, loadModelFile } from "./model_io.ts";
@@ -82,9 +83,14 @@ function exportNetwork(
 export function initNetwork<T extends IResNetOptions>(
   network: T,
   src: InitBackbone,
-): T & IResNetOptions {
-  const { dropout: _d, seed: _s, ...arch } = src.network;
-  return { ...network, ...arch };
+): T & NetworkOptions {
+  const { dropout: _d, seed: _s, ...arch } = src.network as NetworkOptions;
+  const out: T & NetworkOptions = { ...network, ...arch };
+  // The source's family wins: an IR-ResNet source clears a MobileFaceNet run's arch, and a
+  // MobileFaceNet (no dropout layer) clears the run's dropout.
+  if (!arch.arch || arch.arch === "iresnet") delete out.arch;
+  else out.dropout = 0;
+  return out;
 }
 
 /** Writes `src`'s weights into `model`; a missing or mis-shaped weight is an error naming it. */

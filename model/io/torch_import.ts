@@ -10,6 +10,7 @@ import { saveCheckpoint } from "../train/checkpoint.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "./model_io.ts";
 import { readTorchCheckpoint, type TorchStateDict } from "./torch_checkpoint.ts";
 import { importTorchIResNet, isTorchIResNet } from "./torch_iresnet.ts";
+import { detectMbfArch, loadTorchMbf } from "./torch_mbf.ts";
 
 /** What an importer returns: a built backbone holding the weights (caller disposes). */
 export interface ImportedBackbone {
@@ -29,7 +30,26 @@ export interface TorchImporter {
 /** The dispatch table, tried in order. */
 export const TORCH_IMPORTERS: TorchImporter[] = [
   { family: "iresnet", matches: isTorchIResNet, load: importTorchIResNet },
+  { family: "mbf", matches: (sd) => detectMbfArch(sd) !== null, load: importTorchMbf },
 ];
+
+/** arcface_torch's MobileFaceNet (get_mbf / get_mbf_large): arch and embedding from the keys. */
+async function importTorchMbf(sd: TorchStateDict): Promise<ImportedBackbone> {
+  const { buildMobileFaceNet, mbfConfig } = await import("../nets/mobilefacenet.ts");
+  const { networkConfig } = await import("../nets/network.ts");
+  const arch = detectMbfArch(sd)!;
+  const lin = sd.get("features.layers.2.weight") ?? sd.get("module.features.layers.2.weight");
+  const config = mbfConfig({ arch, embeddingSize: lin?.shape[0] ?? 512 });
+  const model = buildMobileFaceNet(config);
+  try {
+    loadTorchMbf(model, sd, config);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const network = networkConfig({ arch, embeddingSize: config.embeddingSize, dropout: 0 });
+  return { model, config: { ...network } };
+}
 
 /** Reads `path` and builds the backbone it holds, or says why not. */
 export async function importTorchBackbone(

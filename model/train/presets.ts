@@ -4,14 +4,15 @@
  * 180K total, momentum 0.9, weight decay 5e-4, s = 64, m = 0.5) for r18/r34/r50/r100.
  */
 import type { MarginOptions } from "../loss/arcface.ts";
-import type { IResNetCoreOptions, IResNetOptions } from "../nets/iresnet.ts";
+import type { NetworkConfig } from "../nets/network.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a training run needs besides the output folder (stored in checkpoints). */
 export interface TrainConfig {
   /** Name of the preset the config started from. */
   preset: string;
-  network: Required<IResNetCoreOptions> & IResNetOptions;
+  /** The backbone; `arch` absent = IR-ResNet. */
+  network: NetworkConfig;
   margin: MarginOptions;
   /** Data: an image-folder tree, a clean list (`--data list.lst` + `root`), or a `.rec` file. */
   data: string;
@@ -64,6 +65,32 @@ function paperRecipe(depth: number, batch: number): Omit<TrainConfig, "preset" |
     },
     momentum: 0.9,
     weightDecay: 5e-4,
+    seed: 0,
+    flip: true,
+    logEvery: 100,
+    checkpointEvery: 2000,
+    keep: 3,
+    evalPairs: "",
+    evalEvery: 0,
+  };
+}
+
+/**
+ * arcface_torch's `configs/ms1mv3_mbf.py` (MS1MV3, 40 epochs, 8 GPUs x batch 128 at lr 0.1, poly
+ * decay without warmup, weight decay 1e-4, ArcFace s = 64, m = 0.5, embedding 512) on one device:
+ * batch 128 with the LR scaled linearly (0.1 * 128 / 1024).
+ */
+function mbfRecipe(arch: "mbf" | "mbf-large"): Omit<TrainConfig, "preset" | "data"> {
+  const steps = Math.round((40 * 5179510) / 128);
+  return {
+    network: { arch, depth: 0, width: 1, inputSize: 112, embeddingSize: 512, dropout: 0, seed: 1 },
+    margin: { type: "arcface", s: 64, m2: 0.5 },
+    batchSize: 128,
+    microBatch: 0,
+    steps,
+    schedule: { kind: "poly", base: 0.1 * 128 / 1024, warmupSteps: 0, totalSteps: steps },
+    momentum: 0.9,
+    weightDecay: 1e-4,
     seed: 0,
     flip: true,
     logEvery: 100,
@@ -129,6 +156,8 @@ export const PRESETS: Record<string, () => TrainConfig> = {
   "r34": () => ({ preset: "r34", data: FIXTURE_TRAIN, ...paperRecipe(34, 128) }),
   "r50": () => ({ preset: "r50", data: FIXTURE_TRAIN, ...paperRecipe(50, 128) }),
   "r100": () => ({ preset: "r100", data: FIXTURE_TRAIN, ...paperRecipe(100, 128) }),
+  "mbf": () => ({ preset: "mbf", data: FIXTURE_TRAIN, ...mbfRecipe("mbf") }),
+  "mbf-large": () => ({ preset: "mbf-large", data: FIXTURE_TRAIN, ...mbfRecipe("mbf-large") }),
   /** The real job: r50 on MS1M (insightface's faces_emore/train.rec), batch 128, a GPU backend. */
   "r50-ms1m": () => ({
     preset: "r50-ms1m",

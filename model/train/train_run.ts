@@ -13,6 +13,7 @@ import type { SkippedRecord } from "../../pipeline/batch/decode_batch_stream.ts"
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
 import { initBackboneFrom, initNetwork, readInitBackbone } from "../io/init_from.ts";
+import { networkName } from "../nets/network.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import type { TrainConfig } from "./presets.ts";
@@ -148,7 +149,7 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       );
     } else {
       await log.note(
-        `training ${config.preset}: r${config.network.depth} width ${config.network.width} ` +
+        `training ${config.preset}: ${networkName(config.network)} width ${config.network.width} ` +
           `input ${config.network.inputSize}, ${data.size ?? "a stream of"} images of ` +
           `${data.numClasses} ` +
           `identities from ${config.data}, batch ${config.batchSize}, ${config.steps} steps, ` +
@@ -343,7 +344,7 @@ export async function exportBackbone(
       normalize: "arcface",
       inputSize: config.network.inputSize,
       embeddingSize: config.network.embeddingSize,
-      network: `iresnet${config.network.depth}`,
+      network: networkName(config.network),
       width: config.network.width,
       preset: config.preset,
       step,

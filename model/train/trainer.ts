@@ -9,14 +9,20 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
 import { MarginHead, type MarginOptions, softmaxCrossEntropy } from "../loss/arcface.ts";
-import { buildIResNet, type IResNetConfig, iresnetConfig, isDecayed } from "../nets/iresnet.ts";
-import type { IResNetOptions } from "../nets/iresnet.ts";
+import { isDecayed } from "../nets/iresnet.ts";
+import {
+  buildNetwork,
+  type NetworkConfig,
+  networkConfig,
+  type NetworkOptions,
+} from "../nets/network.ts";
+import { networkTrainForward } from "./network_forward.ts";
 import { MomentumSGD } from "./optimizer.ts";
-import { trainForward, variablesByName } from "./train_forward.ts";
+import { variablesByName } from "./train_forward.ts";
 
 export interface TrainerOptions {
-  /** Backbone options (depth, width, input size, ...). */
-  network: IResNetOptions;
+  /** Backbone options (arch, depth, width, input size, ...). */
+  network: NetworkOptions;
   /** Number of identities (columns of the class-weight matrix). */
   numClasses: number;
   /** Margin head options. Default: ArcFace, s = 64, m = 0.5. */
@@ -77,7 +83,7 @@ export class NonFiniteLossError extends Error {
 }
 
 export class Trainer {
-  readonly network: IResNetConfig;
+  readonly network: NetworkConfig;
   readonly model: tfTypes.LayersModel;
   readonly head: MarginHead;
   readonly optimizer: MomentumSGD;
@@ -91,7 +97,7 @@ export class Trainer {
   readonly modelVars: Map<string, tfTypes.Variable>;
 
   constructor(options: TrainerOptions) {
-    this.network = iresnetConfig(options.network);
+    this.network = networkConfig(options.network);
     this.weightDecay = options.weightDecay ?? 5e-4;
     if (!(this.weightDecay >= 0)) {
       throw new RangeError(`Weight decay must be >= 0, got ${this.weightDecay}`);
@@ -100,7 +106,7 @@ export class Trainer {
     if (!Number.isInteger(this.microBatch) || this.microBatch < 0) {
       throw new RangeError(`Micro-batch must be an integer >= 0, got ${this.microBatch}`);
     }
-    this.model = buildIResNet(this.network);
+    this.model = buildNetwork(this.network);
     this.head = new MarginHead(
       this.network.embeddingSize,
       options.numClasses,
@@ -152,7 +158,13 @@ export class Trainer {
     try {
       const { value: inference, grads } = tf.variableGrads(() => {
         // [B, D]; training mode (batch statistics, dropout) on the LayersModel's variables.
-        const emb = trainForward(this.model, this.network, x, { dropoutSeed }, this.modelVars);
+        const emb = networkTrainForward(
+          this.model,
+          this.network,
+          x,
+          { dropoutSeed },
+          this.modelVars,
+        );
         const logits = this.head.logits(emb, labels); // [B, C]
         correct = tf.keep(
           tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")),

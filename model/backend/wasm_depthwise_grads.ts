@@ -1,0 +1,208 @@
+/**
+ * Depthwise-convolution gradients for the TF.js wasm backend (tfjs-backend-wasm 4.22 registers
+ * neither, so MobileFaceNet cannot train on it without them).
+ *
+ * Filter [kh, kw, C, M] (M = channel multiplier); y[n, i, j, c*M + m] =
+ * sum_{a,b} x[n, i*s + a - pt, j*s + b - pl, c] * f[a, b, c, m].
+ *
+ * - input gradient: per dy channel c*M + m, a correlation with the flipped filter tap list, run by
+ *   the wasm backend's XNNPACK `DepthwiseConv2dNative` (multiplier 1 over C*M channels), then the M
+ *   maps of each input channel summed (one innermost-axis `Sum`). Stride s > 1 is split into s*s
+ *   phases exactly as the dense input gradient does (`phaseTaps` in `wasm_conv_grads.ts`): each
+ *   phase is a stride-1 depthwise conv with a sub-filter, interleaved into dx.
+ * - filter gradient: dW[a, b, c, m] = sum_{n,i,j} x[n, i*s + a - pt, j*s + b - pl, c] *
+ *   dy[n, i, j, c*M + m], a reduction to k*k*C*M numbers with no reuse to exploit (memory-bound),
+ *   so one JavaScript pass over views of the wasm heap, accumulating in float64.
+ *
+ * NHWC, float32, dilations 1; padding 'same', 'valid' or explicit.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { phaseTaps } from "./wasm_conv_grads.ts";
+import {
+  cropForPads,
+  free,
+  heapF32,
+  reshape,
+  runWasm,
+  type WasmBackendLike,
+} from "./wasm_kernel_util.ts";
+
+type Pad = tf.backend_util.ExplicitPadding | "valid" | "same" | number;
+
+interface DepthwiseGradAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dilations?: number | [number, number];
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: DepthwiseGradAttrs) {
+  const d = attrs.dilations ?? 1;
+  if ((Array.isArray(d) ? d : [d, d]).some((v) => v !== 1)) {
+    throw new Error(`arcstream's wasm depthwise gradients support only dilation 1, got ${d}`);
+  }
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad as "same",
+    attrs.dimRoundingMode,
+    true,
+    "channelsLast",
+  );
+}
+
+/** dW [kh, kw, C, M] from x [N, H, W, C] and dy [N, Ho, Wo, C*M]. */
+export function depthwiseBackpropFilterWasm(args: {
+  inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: DepthwiseGradAttrs & { filterShape: [number, number, number, number] };
+}): tf.TensorInfo {
+  const { inputs: { x, dy }, backend, attrs } = args;
+  const info = depthwiseInfo(x.shape, attrs.filterShape, attrs);
+  const [kh, kw, c, m] = attrs.filterShape;
+  const [n, h, w] = x.shape;
+  const { outHeight: ho, outWidth: wo, strideHeight: sh, strideWidth: sw } = info;
+  const pt = info.padInfo.top, pl = info.padInfo.left;
+  const cm = c * m;
+  const acc = new Float64Array(kh * kw * cm);
+  const [heap, xs] = heapF32(backend, x);
+  const dys = heapF32(backend, dy)[1];
+  for (let b0 = 0; b0 < n; b0++) {
+    for (let i = 0; i < ho; i++) {
+      for (let a = 0; a < kh; a++) {
+        const hIn = i * sh + a - pt;
+        if (hIn < 0 || hIn >= h) continue;
+        const xRow = xs + (b0 * h + hIn) * w * c;
+        for (let j = 0; j < wo; j++) {
+          const dyo = dys + ((b0 * ho + i) * wo + j) * cm;
+          for (let b = 0; b < kw; b++) {
+            const wIn = j * sw + b - pl;
+            if (wIn < 0 || wIn >= w) continue;
+            const xo = xRow + wIn * c;
+            const ao = (a * kw + b) * cm;
+            if (m === 1) {
+              for (let k = 0; k < c; k++) acc[ao + k] += heap[xo + k] * heap[dyo + k];
+            } else {
+              for (let k = 0; k < c; k++) {
+                const xv = heap[xo + k];
+                for (let q = 0; q < m; q++) acc[ao + k * m + q] += xv * heap[dyo + k * m + q];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  const out = backend.makeOutput([kh, kw, c, m], "float32");
+  const [outHeap, o] = heapF32(backend, out);
+  outHeap.set(acc, o);
+  return out;
+}
+
+/** Taps `rows` x `cols` of a [kh, kw, CM, 1] filter as a new [rows, cols, CM, 1] filter. */
+function gatherTaps(
+  backend: WasmBackendLike,
+  filter: tf.TensorInfo,
+  rows: number[],
+  cols: number[],
+): tf.TensorInfo {
+  const [, kw, cm] = filter.shape;
+  const picked = backend.makeOutput([rows.length, cols.length, cm, 1], "float32");
+  const [heap, src] = heapF32(backend, filter);
+  let o = heapF32(backend, picked)[1];
+  for (const r of rows) {
+    for (const col of cols) {
+      const s = src + (r * kw + col) * cm;
+      heap.copyWithin(o, s, s + cm);
+      o += cm;
+    }
+  }
+  return picked;
+}
+
+/** Sums each input channel's M maps: z [N, h, w, C*M] -> [N, h, w, C] (z is freed). */
+function sumMultiplier(backend: WasmBackendLike, z: tf.TensorInfo, m: number): tf.TensorInfo {
+  if (m === 1) return z;
+  const [n, h, w, cm] = z.shape;
+  const flat = reshape(backend, z, [n * h * w * (cm / m), m]);
+  const summed = runWasm("Sum", backend, { x: flat }, { axis: [1], keepDims: false });
+  const out = reshape(backend, summed, [n, h, w, cm / m]);
+  free(backend, z, flat, summed);
+  return out;
+}
+
+/** dx [N, H, W, C] from dy [N, Ho, Wo, C*M] and the filter [kh, kw, C, M]. */
+export function depthwiseBackpropInputWasm(args: {
+  inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  backend: WasmBackendLike;
+  attrs: DepthwiseGradAttrs & { inputShape: [number, number, number, number] };
+}): tf.TensorInfo {
+  const { inputs: { dy, filter }, backend, attrs } = args;
+  const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const [n, h, w, c] = attrs.inputShape;
+  const [, ho, wo, cm] = dy.shape;
+  const m = cm / c;
+  const flat = reshape(backend, filter, [kh, kw, cm, 1]);
+  const hc = Math.ceil(h / sh), wc = Math.ceil(w / sw);
+  const phases: { ph: number; pw: number; out: tf.TensorInfo | null }[] = [];
+  for (let ph = 0; ph < sh; ph++) {
+    const rows = phaseTaps(kh, sh, info.padInfo.top, ph);
+    for (let pw = 0; pw < sw; pw++) {
+      const cols = phaseTaps(kw, sw, info.padInfo.left, pw);
+      if (rows.taps.length === 0 || cols.taps.length === 0) {
+        phases.push({ ph, pw, out: null }); // no tap reaches these pixels: zero gradient
+        continue;
+      }
+      const top = rows.before, left = cols.before;
+      const bottom = hc + rows.taps.length - 1 - top - ho;
+      const right = wc + cols.taps.length - 1 - left - wo;
+      const crop = cropForPads(backend, dy, [top, bottom, left, right]);
+      const sub = gatherTaps(backend, flat, rows.taps, cols.taps); // [Th, Tw, C*M, 1]
+      const [t, bt, l, r] = crop.pad;
+      const z = runWasm("DepthwiseConv2dNative", backend, { x: crop.x, filter: sub }, {
+        strides: [1, 1],
+        dilations: [1, 1],
+        pad: [[0, 0], [t, bt], [l, r], [0, 0]],
+        dimRoundingMode: undefined,
+      }); // [N, hc, wc, C*M]
+      free(backend, sub, crop.owned ? crop.x : null);
+      phases.push({ ph, pw, out: sumMultiplier(backend, z, m) });
+    }
+  }
+  free(backend, flat);
+  if (sh === 1 && sw === 1 && phases[0].out) return phases[0].out;
+  const dx = backend.makeOutput([n, h, w, c], "float32");
+  const [heap, base] = heapF32(backend, dx);
+  for (const { ph, pw, out } of phases) {
+    const src = out ? heapF32(backend, out)[1] : -1;
+    for (let b0 = 0; b0 < n; b0++) {
+      for (let i = 0, y = ph; y < h; i++, y += sh) {
+        for (let j = 0, x = pw; x < w; j++, x += sw) {
+          const d = base + ((b0 * h + y) * w + x) * c;
+          if (src < 0) heap.fill(0, d, d + c);
+          else {
+            const s = src + ((b0 * hc + i) * wc + j) * c;
+            heap.copyWithin(d, s, s + c);
+          }
+        }
+      }
+    }
+    free(backend, out);
+  }
+  return dx;
+}
+
+export const depthwiseBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+  backendName: "wasm",
+  kernelFunc: depthwiseBackpropFilterWasm as unknown as tf.KernelFunc,
+};
+
+export const depthwiseBackpropInputConfig: tf.KernelConfig = {
+  kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+  backendName: "wasm",
+  kernelFunc: depthwiseBackpropInputWasm as unknown as tf.KernelFunc,
+};
