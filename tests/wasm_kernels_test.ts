@@ -190,3 +190,88 @@ Deno.test("full gradients of a small conv + BN + PReLU net match cpu (tf.grads)"
   assertSame(() => tf.grads((...w: tf.Tensor[]) => net(w))(params), "net", 2e-4);
   tf.dispose([x, ...params]);
 });
+
+Deno.test("batchNormTrain's fused wasm kernels match the tf-ops path on cpu (values, grads, moving stats)", async () => {
+  const { batchNormTrain } = await import("../model/train/train_forward.ts");
+  const cases: [number[], number, number][] = [
+    [[2, 6, 5, 8], 2, 1], // NHWC activations
+    [[3, 4, 4, 3], 0.01, 100], // small spread around a large mean: the shifted statistics
+    [[4, 16], 1, -3], // [B, C]: the embedding BN
+    [[3, 1, 1, 5], 1, 0], // n = 3 (at n = 2, dx is 0 up to rounding)
+  ];
+  cases.forEach(([shape, scale, offset], k) => {
+    const c = shape[shape.length - 1];
+    const x = rand(shape, 30 + k).mul(scale).add(offset);
+    const dy = rand(shape, 40 + k);
+    const gamma = tf.variable(rand([c], 50 + k)), beta = tf.variable(rand([c], 60 + k));
+    const mm = tf.variable(tf.zeros([c])), mv = tf.variable(tf.ones([c]));
+    const f = () => {
+      mm.assign(tf.zeros([c]));
+      mv.assign(tf.ones([c]));
+      const bn = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        batchNormTrain(xi, g as tf.Variable, b as tf.Variable, mm, mv);
+      const grads = tf.grads((xi, g, b) => bn(xi, g, b).mul(dy).sum())([x, gamma, beta]);
+      return [bn(x, gamma, beta), ...grads, mm.clone(), mv.clone()];
+    };
+    assertSame(f, `batchNormTrain ${shape}`, 2e-4);
+    tf.dispose([x, dy, gamma, beta, mm, mv]);
+  });
+});
+
+Deno.test("the fused batch-norm kernels' statistics: mean, biased variance, 1/sqrt(var + eps)", () => {
+  const x = tf.tensor2d([[1, 10], [2, 10], [3, 10], [6, 10]]); // [4, 2]
+  const g = tf.tensor1d([2, 1]), b = tf.tensor1d([0.5, 0]);
+  const [y, xHat, mean, variance, inv] = tf.engine().runKernel(
+    "ArcstreamBatchNormTrain",
+    { x, gamma: g, beta: b },
+    { varianceEpsilon: 1e-5 },
+  ) as tf.Tensor[];
+  assert.deepEqual(Array.from(mean.dataSync()), [3, 10]);
+  assert.deepEqual(Array.from(variance.dataSync()), [3.5, 0]);
+  const i0 = 1 / Math.sqrt(3.5 + 1e-5);
+  assert.ok(Math.abs(inv.dataSync()[0] - i0) < 1e-6);
+  assert.ok(Math.abs(xHat.dataSync()[0] - -2 * i0) < 1e-6);
+  assert.ok(Math.abs(y.dataSync()[0] - (2 * -2 * i0 + 0.5)) < 1e-5);
+  assert.equal(y.dataSync()[1], 0); // a constant channel normalizes to beta
+  tf.dispose([x, g, b, y, xHat, mean, variance, inv]);
+});
+
+Deno.test("the fused momentum update is bit-identical to the op-by-op update on wasm", () => {
+  const shape = [3, 3, 5, 7];
+  const w = rand(shape, 70), v = rand(shape, 71).mul(0.1), g = rand(shape, 72).mul(0.01);
+  for (const [lr, momentum] of [[0.1, 0.9], [0.013, 0.5], [0, 0.9]]) {
+    const [nw, nv] = tf.engine().runKernel(
+      "ArcstreamMomentumUpdate",
+      { w, v, g },
+      { lr, momentum },
+    ) as tf.Tensor[];
+    const refV = tf.add(tf.mul(v, momentum), g);
+    const refW = tf.sub(w, tf.mul(refV, lr));
+    assert.deepEqual(nv.dataSync(), refV.dataSync(), `v' lr ${lr} momentum ${momentum}`);
+    assert.deepEqual(nw.dataSync(), refW.dataSync(), `w' lr ${lr} momentum ${momentum}`);
+    tf.dispose([nw, nv, refV, refW]);
+  }
+  tf.dispose([w, v, g]);
+});
+
+Deno.test("sumSquares on wasm matches sum(square(x)) on cpu; MomentumSGD on wasm matches cpu", async () => {
+  const { MomentumSGD, sumSquares } = await import("../model/train/optimizer.ts");
+  const x = rand([1000, 37], 73).mul(3);
+  assertSame(() => sumSquares(x), "sumSquares", 1e-6);
+  assertSame(() => sumSquares(tf.zeros([0])), "sumSquares of nothing");
+  const w0 = rand([64, 9], 74), g0 = rand([64, 9], 75);
+  const run = (backend: "wasm" | "cpu") => {
+    tf.setBackend(backend);
+    const w = tf.variable(w0.clone());
+    const opt = new MomentumSGD({ momentum: 0.9 });
+    for (let i = 0; i < 3; i++) opt.apply(new Map([["w", w]]), new Map([["w", g0]]), 0.1 * (i + 1));
+    const out = Float32Array.from(w.dataSync());
+    opt.dispose();
+    w.dispose();
+    tf.setBackend("wasm");
+    return out;
+  };
+  const e = relError(run("wasm"), run("cpu"));
+  assert.ok(e < 1e-6, `MomentumSGD wasm vs cpu: ${e}`);
+  tf.dispose([x, w0, g0]);
+});

@@ -10,6 +10,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from "./wasm_conv_grads.ts";
+import { bnTrainConfigs } from "./wasm_bn_train.ts";
+import { optimizerKernelConfigs } from "./wasm_optimizer.ts";
 import {
   batchNormForward,
   batchNormGrad,
@@ -59,6 +61,8 @@ export function wasmKernelConfigs(): tf.KernelConfig[] {
     withFallback(tf.FusedBatchNorm, batchNormForward, original(tf.FusedBatchNorm)),
     plain(BATCH_NORM_GRAD, batchNormGrad),
     plain(PRELU_GRAD, preluGrad),
+    ...bnTrainConfigs,
+    ...optimizerKernelConfigs,
   ];
 }
 
