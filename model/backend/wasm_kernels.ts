@@ -10,8 +10,6 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from "./wasm_conv_grads.ts";
-import { bnTrainConfigs } from "./wasm_bn_train.ts";
-import { optimizerKernelConfigs } from "./wasm_optimizer.ts";
 import {
   batchNormForward,
   batchNormGrad,
@@ -61,8 +59,6 @@ export function wasmKernelConfigs(): tf.KernelConfig[] {
     withFallback(tf.FusedBatchNorm, batchNormForward, original(tf.FusedBatchNorm)),
     plain(BATCH_NORM_GRAD, batchNormGrad),
     plain(PRELU_GRAD, preluGrad),
-    ...bnTrainConfigs,
-    ...optimizerKernelConfigs,
   ];
 }
 

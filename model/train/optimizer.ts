@@ -8,18 +8,6 @@
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
-import { MOMENTUM_UPDATE, SUM_SQUARES, wasmOptimizerKernels } from "../backend/wasm_optimizer.ts";
-
-/**
- * sum(t^2) as a scalar: one read-only pass on wasm (float64 accumulation), `sum(square(t))`
- * elsewhere. Used for the weight-decay loss and the gradient norm.
- */
-export function sumSquares(t: tfTypes.Tensor): tfTypes.Scalar {
-  if (wasmOptimizerKernels() && t.dtype === "float32") {
-    return tf.engine().runKernel(SUM_SQUARES, { x: t }, {}) as tfTypes.Scalar;
-  }
-  return tf.tidy(() => tf.sum(tf.square(t)));
-}
 
 export interface MomentumOptions {
   /** Momentum coefficient. Default: 0.9. */
@@ -56,18 +44,6 @@ export class MomentumSGD {
         this.slots.set(key, v);
       }
       const slot = v;
-      if (wasmOptimizerKernels() && w.dtype === "float32" && g.dtype === "float32") {
-        // One pass instead of four; bit-identical to the ops below (model/backend/wasm_optimizer.ts).
-        const [nw, nv] = tf.engine().runKernel(
-          MOMENTUM_UPDATE,
-          { w, v: slot, g },
-          { lr, momentum: this.momentum },
-        ) as tfTypes.Tensor[];
-        slot.assign(nv);
-        w.assign(nw);
-        tf.dispose([nw, nv]);
-        continue;
-      }
       tf.tidy(() => {
         const next = tf.add(tf.mul(slot, this.momentum), g);
         slot.assign(next);

@@ -11,7 +11,6 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
 import { IRESNET_UNITS, type IResNetConfig } from "../nets/iresnet.ts";
-import { BN_TRAIN, BN_TRAIN_GRAD, bnTrainApplies } from "../backend/wasm_bn_train.ts";
 
 /** BN settings shared with the layers in `iresnet.ts`. */
 const BN_EPSILON = 2e-5;
@@ -37,9 +36,6 @@ export function batchNormTrain(
 ): tfTypes.Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-  if (useFusedBatchNorm(x, gamma, beta)) {
-    return batchNormTrainFused(x, gamma, beta, movingMean, movingVar, n);
-  }
   const op = tf.customGrad((...args: (tfTypes.Tensor | tfTypes.GradSaveFunc)[]) => {
     const [xIn, g, b] = args as tfTypes.Tensor[];
     const save = args[3] as tfTypes.GradSaveFunc;
@@ -68,48 +64,6 @@ export function batchNormTrain(
           const dx = tf.mul(inner, tf.div(tf.mul(gm, inv), n));
           return [dx, dGamma, dBeta];
         }),
-    };
-  });
-  return op(x, gamma, beta);
-}
-
-/** The wasm backend's fused kernels (model/backend/wasm_bn_train.ts) are registered and apply. */
-function useFusedBatchNorm(x: tfTypes.Tensor, gamma: tfTypes.Tensor, beta: tfTypes.Tensor) {
-  return tf.getBackend() === "wasm" && tf.getKernel(BN_TRAIN, "wasm") !== undefined &&
-    tf.getKernel(BN_TRAIN_GRAD, "wasm") !== undefined && bnTrainApplies(x, gamma, beta);
-}
-
-/** `batchNormTrain` as two fused kernels: the same values in 4 passes over x instead of 15. */
-function batchNormTrainFused(
-  x: tfTypes.Tensor,
-  gamma: tfTypes.Variable,
-  beta: tfTypes.Variable,
-  movingMean: tfTypes.Variable,
-  movingVar: tfTypes.Variable,
-  n: number,
-): tfTypes.Tensor {
-  const op = tf.customGrad((...args: (tfTypes.Tensor | tfTypes.GradSaveFunc)[]) => {
-    const [xIn, g, b] = args as tfTypes.Tensor[];
-    const save = args[3] as tfTypes.GradSaveFunc;
-    const [y, xHat, mean, variance, invStd] = tf.engine().runKernel(
-      BN_TRAIN,
-      { x: xIn, gamma: g, beta: b },
-      { varianceEpsilon: BN_EPSILON },
-    ) as tfTypes.Tensor[];
-    save([xHat, invStd, g]);
-    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-    movingMean.assign(tf.add(tf.mul(movingMean, BN_MOMENTUM), tf.mul(mean, 1 - BN_MOMENTUM)));
-    movingVar.assign(tf.add(tf.mul(movingVar, BN_MOMENTUM), tf.mul(unbiased, 1 - BN_MOMENTUM)));
-    return {
-      value: y,
-      gradFunc: (dy: tfTypes.Tensor, saved: tfTypes.Tensor[]) => {
-        const [xh, inv, gm] = saved;
-        return tf.engine().runKernel(
-          BN_TRAIN_GRAD,
-          { dy, xHat: xh, invStd: inv, gamma: gm },
-          {},
-        ) as tfTypes.Tensor[];
-      },
     };
   });
   return op(x, gamma, beta);

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MarginHead, type MarginOptions, softmaxCrossEntropy } from "../loss/arcface.ts";
 import { buildIResNet, type IResNetConfig, iresnetConfig, isDecayed } from "../nets/iresnet.ts";
 import type { IResNetOptions } from "../nets/iresnet.ts";
-import { MomentumSGD, sumSquares } from "./optimizer.ts";
+import { MomentumSGD } from "./optimizer.ts";
 import { trainForward, variablesByName } from "./train_forward.ts";
 
 export interface TrainerOptions {
@@ -160,7 +160,7 @@ export class Trainer {
   decayLoss(): tfTypes.Scalar {
     let acc: tfTypes.Tensor = tf.scalar(0);
     for (const k of this.decayed) {
-      const next = tf.tidy(() => tf.add(acc, sumSquares(this.variables.get(k)!)));
+      const next = tf.tidy(() => tf.add(acc, tf.sum(tf.square(this.variables.get(k)!))));
       acc.dispose();
       acc = next;
     }
@@ -240,7 +240,7 @@ export class Trainer {
       // (e.g. of the cosines) kept the loss itself finite.
       let norm2: tfTypes.Tensor = tf.scalar(0);
       for (const g of r.grads.values()) {
-        const next = tf.tidy(() => tf.add(norm2, sumSquares(g)));
+        const next = tf.tidy(() => tf.add(norm2, tf.sum(tf.square(g))));
         norm2.dispose();
         norm2 = next;
       }
