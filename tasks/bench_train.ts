@@ -21,7 +21,9 @@ random 112x112 images, on arcstream and on PyTorch in the same run, and prints J
   --steps N          timed steps (default 3)
   --threads N        threads on both sides: wasm XNNPACK threads and torch.set_num_threads
                      (default 2)
-  --micro-batch N    arcstream gradient-accumulation micro-batch (default 0: whole batch)
+  --micro-batch N    arcstream gradient-accumulation slice for every case (default: the case's,
+                     16 for the batch-32 cases, which do not fit the 4 GiB wasm heap at once;
+                     0: the whole batch)
   --small-steps N    also time the default training preset, arcstream only (default 0: skip)
   --no-peer          skip PyTorch
   --backend NAME     auto, tensorflow, webgpu, wasm, cpu (default auto)
@@ -44,7 +46,7 @@ export async function main(args: string[]): Promise<void> {
       warmup: { type: "string", default: "1" },
       steps: { type: "string", default: "3" },
       threads: { type: "string", default: "2" },
-      "micro-batch": { type: "string", default: "0" },
+      "micro-batch": { type: "string" },
       "small-steps": { type: "string", default: "0" },
       "no-peer": { type: "boolean", default: false },
       backend: { type: "string", default: "auto" },
@@ -70,14 +72,16 @@ export async function main(args: string[]): Promise<void> {
       );
     }
     const batch = v["batch-size"] === undefined ? c.batch : int("batch-size", v["batch-size"], 1);
-    return { ...c, batch };
+    const microBatch = v["micro-batch"] === undefined
+      ? (batch === c.batch ? c.microBatch ?? 0 : 0)
+      : int("micro-batch", v["micro-batch"], 0);
+    return { ...c, batch, microBatch };
   });
   const o = {
     classes: int("classes", v.classes, 2),
     inputSize: 112,
     warmup: int("warmup", v.warmup, 0),
     steps: int("steps", v.steps, 1),
-    microBatch: int("micro-batch", v["micro-batch"], 0),
     dropout: 0.4,
   };
   const threads = int("threads", v.threads, 1);
@@ -106,26 +110,33 @@ export async function main(args: string[]): Promise<void> {
   out.ratios = ratios;
   if (peer.python === null) out.ratioReason = peer.reason;
   if (smallSteps > 0) out.small = await measureSmallPreset(smallSteps);
-  (out.conditions as { loadAverage: number[] }).loadAverage.push(load());
+  const loads = (out.conditions as { loadAverage: number[] }).loadAverage;
+  loads.push(load());
+  const cores = navigator.hardwareConcurrency;
+  if (Math.max(...loads) > cores) {
+    out.warning = `load average up to ${Math.max(...loads)} on ${cores} cores: other jobs took ` +
+      `the cores, so images/s and the ratios are not reliable (compare cpuSecondsPerStep, or rerun ` +
+      `on a quiet machine)`;
+  }
   console.log(JSON.stringify(out, null, 2));
 }
 
 /** One case on both sides (arcstream first, then the peer in its own process). */
 async function runCase(
   c: BenchCase,
-  o: Parameters<typeof measureArcstream>[1],
+  o: Omit<Parameters<typeof measureArcstream>[1], "microBatch">,
   threads: number,
   python: string | null,
 ): Promise<{ arcstream: unknown; pytorch: unknown; ratio: number | null }> {
   let arcstream: { imagesPerSec?: number; error?: string };
   try {
-    arcstream = await measureArcstream(c, o);
+    arcstream = await measureArcstream(c, { ...o, microBatch: c.microBatch ?? 0 });
   } catch (e) {
     // A network this checkout cannot build, or out of memory: the other cases still run.
     const { explainOutOfMemory } = await import("../model/backend/backend.ts");
     const err = explainOutOfMemory(e, {
       batchSize: c.batch,
-      microBatch: o.microBatch || undefined,
+      microBatch: c.microBatch || undefined,
     });
     arcstream = { error: err.message };
   }

@@ -18,23 +18,30 @@ export interface BenchCase {
   network: IResNetOptions & { network?: string };
   /** Images per step. */
   batch: number;
+  /**
+   * arcstream's gradient-accumulation slice when the whole batch does not fit the 4 GiB wasm heap
+   * (same work per image; BN statistics per slice). 0 = the whole batch. `--micro-batch` overrides.
+   */
+  microBatch?: number;
 }
 
 /**
  * Default cases: r50 at batch 4 (what fits the 4 GB wasm heap with room), r18 and MobileFaceNet
- * at batch 32. mbf needs `model/nets/mobilefacenet.ts` (`--network mbf`); until the Trainer can
+ * at batch 32 (arcstream in two slices of 16: r18 at 32 at once overflows the wasm heap). mbf needs `model/nets/mobilefacenet.ts` (`--network mbf`); until the Trainer can
  * build it, its entry reports `{"error": "network mbf not available"}`.
  */
 export const BENCH_CASES: readonly BenchCase[] = [
   { name: "r50", network: { depth: 50 }, batch: 4 },
-  { name: "r18", network: { depth: 18 }, batch: 32 },
-  { name: "mbf", network: { network: "mbf" }, batch: 32 },
+  { name: "r18", network: { depth: 18 }, batch: 32, microBatch: 16 },
+  { name: "mbf", network: { network: "mbf" }, batch: 32, microBatch: 16 },
 ];
 
 /** What the arcstream side of a case measured. */
 export interface Measure {
   network: string;
   batch: number;
+  /** Gradient-accumulation slice (0: the whole batch at once). */
+  microBatch: number;
   classes: number;
   inputSize: number;
   steps: number;
@@ -127,6 +134,7 @@ export async function measureArcstream(c: BenchCase, o: MeasureOptions): Promise
     return {
       network: c.name,
       batch: c.batch,
+      microBatch: o.microBatch,
       classes: o.classes,
       inputSize: o.inputSize,
       steps: o.steps,
