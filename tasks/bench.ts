@@ -13,7 +13,10 @@ const BENCHES: Record<string, { module: string; about: string }> = {
     module: "./bench_kernels.ts",
     about: "wasm training kernels against the cpu backend",
   },
-  train: { module: "./bench_train.ts", about: "images/s of r50 (batch 4) and the small preset" },
+  train: {
+    module: "./bench_train.ts",
+    about: "training images/s, arcstream and PyTorch side by side: r50, r18, mbf",
+  },
   align: { module: "./bench_align.ts", about: "MTCNN detection + alignment faces/s on LFW" },
   wire: {
     module: "./bench_wire.ts",

@@ -16,7 +16,7 @@ const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON objec
   --concurrency N     images in flight (default 16)
   --prefetch N        batches decoded ahead (default 2)
   --compare N         also time decoder variants on N images (default 0: skip)
-  --skip-peer         skip the OpenCV peer (tasks/bench_pipeline_peer.py, one thread, same
+  --no-peer           skip the OpenCV peer (tasks/bench_pipeline_peer.py, one thread, same
                       images, run after arcstream when a Python with cv2 and numpy is found)`;
 
 /** The side every image is resized to: the ArcFace crop. */
@@ -146,7 +146,7 @@ export async function main(args: string[]): Promise<void> {
     concurrency: { type: "int", min: 1, default: 16 },
     prefetch: { type: "int", min: 1, default: 2 },
     compare: { type: "int", min: 0, default: 0 },
-    "skip-peer": { type: "boolean" },
+    "no-peer": { type: "boolean" },
   }, { help: HELP });
   const { limit, "batch-size": batchSize, workers, concurrency, prefetch, compare } = values;
   const { readImageFolder } = await import("../pipeline/list/list_reader.ts");
@@ -169,7 +169,7 @@ export async function main(args: string[]): Promise<void> {
   const variants = compare > 0 ? await decoderVariants(records, compare) : undefined;
   // The peer: OpenCV on one thread doing the same job on the same images, measured now.
   const { runPeer } = await import("./bench_peer.ts");
-  const peer = values["skip-peer"] ? { ok: false as const, reason: "--skip-peer" } : await runPeer(
+  const peer = values["no-peer"] ? { ok: false as const, reason: "skipped (--no-peer)" } : await runPeer(
     "bench_pipeline_peer.py",
     ["cv2", "numpy"],
     ["--data", values.data, "--limit", String(limit), "--batch-size", String(batchSize)],

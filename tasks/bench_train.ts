@@ -1,173 +1,161 @@
 /**
- * `deno task bench train [--network r50] [--batch-size 4] [--steps 3]`: images/s of full training
- * steps (forward, ArcFace loss, backward, momentum SGD) of an IR-ResNet on random 112x112 input,
- * and of the small default preset, on the chosen backend. Prints one JSON object.
+ * `deno task bench train`: images/s of whole training steps (forward, ArcFace loss, backward,
+ * momentum SGD) for each case of `BENCH_CASES` (r50 batch 4, r18 and mbf batch 32) on arcstream's
+ * backend and, in the same run, in PyTorch (`tasks/bench_train_peer.py`) when a Python with torch
+ * is found; prints one JSON object with the ratio arcstream / PyTorch per case.
  */
-import { parseFlags, parseNumberFlag } from "./cli.ts";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
+import { BENCH_CASES, type BenchCase, measureArcstream } from "./bench_train_cases.ts";
+import { findPeerPython, measurePeer } from "./bench_train_peer.ts";
 
 const HELP = `Usage: deno task bench train [options]
 
-Times whole training steps (forward + ArcFace loss + backward + momentum SGD) and prints JSON.
+Times whole training steps (forward + ArcFace s=64 m=0.5 loss + backward + momentum SGD) on
+random 112x112 images, on arcstream and on PyTorch in the same run, and prints JSON.
 
-  --network rN       network of the big measurement (default r50)
-  --batch-size N     its batch (default 4: what fits the 4 GB wasm heap for r50)
-  --micro-batch N    gradient accumulation micro-batch (default 0: whole batch)
+  --cases LIST       comma-separated cases (default ${BENCH_CASES.map((c) => c.name).join(",")}):
+                     ${BENCH_CASES.map((c) => `${c.name} batch ${c.batch}`).join(", ")}
+  --batch-size N     override every case's batch
   --classes N        identities of the ArcFace head (default 1000)
-  --steps N          timed steps after one warm-up step (default 3)
-  --small-steps N    timed steps of the small preset (default 3; 0 skips it)
-  --r18              also time r18 at batch 8 (PyTorch reference: 6.4 img/s)
+  --warmup N         untimed steps before timing (default 1)
+  --steps N          timed steps (default 3)
+  --threads N        threads on both sides: wasm XNNPACK threads and torch.set_num_threads
+                     (default 2)
+  --micro-batch N    arcstream gradient-accumulation slice for every case (default: the case's,
+                     16 for the batch-32 cases, which do not fit the 4 GiB wasm heap at once;
+                     0: the whole batch)
+  --small-steps N    also time the default training preset, arcstream only (default 0: skip)
+  --no-peer          skip PyTorch
   --backend NAME     auto, tensorflow, webgpu, wasm, cpu (default auto)
-  --threads N        wasm threads (default: ARCSTREAM_WASM_THREADS, else auto: one per core
-                     when the 1-minute load average is below cores - 1, else 1)
   -h, --help         this text
 
-PyTorch 1.13 on the 2-core development machine (2 threads): r50 batch 4: 3.4 img/s; r18 batch 8:
-6.4 img/s. "ratio" is our img/s divided by those. "coresBusy" is process CPU time / wall time
-over the timed steps (about 2 when both threads of a 2-thread wasm backend run); "loadAverage"
-is the machine's 1-minute load before and after: on a shared machine, other jobs take cores.`;
-
-/** PyTorch 1.13, 2 threads, same r50/r18 + ArcFace step on the 2-core machine (issue figures). */
-const PYTORCH = { r50: 3.4, r18: 6.4 };
-
-interface Measure {
-  network: string;
-  width: number;
-  inputSize: number;
-  batch: number;
-  microBatch: number;
-  classes: number;
-  steps: number;
-  secondsPerStep: number;
-  imagesPerSec: number;
-  warmupSeconds: number;
-  /** Process CPU seconds (user + system, all threads) per timed step. */
-  cpuSecondsPerStep: number;
-  /** cpuSecondsPerStep / secondsPerStep: how many cores the step kept busy on average. */
-  coresBusy: number;
-}
+PyTorch: ARCSTREAM_PEER_PYTHON, else python3, else /usr/bin/python3, whichever imports torch.
+Without one, every ratio is null and "peer.reason" says why.
+"ratios.<case>" is arcstream images/s divided by PyTorch images/s on the same case (above 1:
+arcstream is faster). "cpuSecondsPerStep" is process CPU time (all threads) per step and
+"coresBusy" CPU time / wall time: on a shared machine, compare CPU seconds as well as images/s.
+"loadAverage" is the machine's 1-minute load before and after.`;
 
 export async function main(args: string[]): Promise<void> {
   const { flags: v } = parseFlags(args, {
-    network: { type: "string", default: "r50" },
-    "batch-size": { type: "int", min: 1, default: 4 },
-    "micro-batch": { type: "int", min: 0, default: 0 },
+    cases: { type: "string", default: BENCH_CASES.map((c) => c.name).join(",") },
+    "batch-size": { type: "int", min: 1 },
     classes: { type: "int", min: 2, default: 1000 },
+    warmup: { type: "int", min: 0, default: 1 },
     steps: { type: "int", min: 1, default: 3 },
-    "small-steps": { type: "int", min: 0, default: 3 },
-    r18: { type: "boolean" },
+    threads: { type: "int", min: 1, max: 8, default: 2 },
+    "micro-batch": { type: "int", min: 0 },
+    "small-steps": { type: "int", min: 0, default: 0 },
+    "no-peer": { type: "boolean" },
     backend: { type: "string", default: "auto" },
-    threads: { type: "int", min: 1 },
   }, { help: HELP });
-  const depth = parseNumberFlag("network", v.network.replace(/^r/i, ""), { type: "int", min: 18 });
-  const { "batch-size": batch, "micro-batch": micro, classes, steps } = v;
+  const cases: BenchCase[] = v.cases.split(",").map((name) => {
+    const c = BENCH_CASES.find((k) => k.name === name.trim());
+    if (!c) {
+      throw new UsageError(
+        `--cases: unknown case "${name}" (expected ${BENCH_CASES.map((k) => k.name).join(", ")})`,
+      );
+    }
+    const batch = v["batch-size"] ?? c.batch;
+    const microBatch = v["micro-batch"] ?? (batch === c.batch ? c.microBatch ?? 0 : 0);
+    return { ...c, batch, microBatch };
+  });
+  const o = {
+    classes: v.classes,
+    inputSize: 112,
+    warmup: v.warmup,
+    steps: v.steps,
+    dropout: 0.4,
+  };
+  const threads = v.threads;
   const smallSteps = v["small-steps"];
   const { initBackend, parseBackendName } = await import("../model/backend/backend.ts");
-  const info = await initBackend({
-    backend: parseBackendName(v.backend),
-    wasmThreads: v.threads,
-  });
+  const info = await initBackend({ backend: parseBackendName(v.backend), wasmThreads: threads });
+  const peer = v["no-peer"]
+    ? { python: null, reason: "skipped (--no-peer)" }
+    : await findPeerPython();
   const load = () => +Deno.loadavg()[0].toFixed(2);
   const out: Record<string, unknown> = {
     backend: info.name,
     detail: info.detail,
-    loadAverage: [load()],
+    threads,
+    conditions: { ...o, cores: navigator.hardwareConcurrency, loadAverage: [load()] },
+    peer,
   };
-  const big = await measure({ depth, width: 1, inputSize: 112, batch, micro, classes, steps });
-  out[`r${depth}`] = big;
-  const ref = PYTORCH[`r${depth}` as keyof typeof PYTORCH];
-  if (ref) {
-    out[`pytorch_r${depth}_images_per_sec`] = ref;
-    out[`ratio_r${depth}`] = +(big.imagesPerSec / ref).toFixed(3);
+  const ratios: Record<string, number | null> = {};
+  const results: Record<string, unknown> = {};
+  for (const c of cases) {
+    results[c.name] = await runCase(c, o, threads, peer.python);
+    const r = results[c.name] as { ratio: number | null };
+    ratios[c.name] = r.ratio;
   }
-  if (v.r18 && depth !== 18) {
-    const r18 = await measure({
-      depth: 18,
-      width: 1,
-      inputSize: 112,
-      batch: 8,
-      micro: 0,
-      classes,
-      steps,
-    });
-    out.r18 = r18;
-    out.pytorch_r18_images_per_sec = PYTORCH.r18;
-    out.ratio_r18 = +(r18.imagesPerSec / PYTORCH.r18).toFixed(3);
+  out.cases = results;
+  out.ratios = ratios;
+  if (peer.python === null) out.ratioReason = peer.reason;
+  if (smallSteps > 0) out.small = await measureSmallPreset(smallSteps);
+  const loads = (out.conditions as { loadAverage: number[] }).loadAverage;
+  loads.push(load());
+  const cores = navigator.hardwareConcurrency;
+  if (Math.max(...loads) > cores) {
+    out.warning = `load average up to ${Math.max(...loads)} on ${cores} cores: other jobs took ` +
+      `the cores, so images/s and the ratios are not reliable (compare cpuSecondsPerStep, or rerun ` +
+      `on a quiet machine)`;
   }
-  if (smallSteps > 0) {
-    const { presetConfig, DEFAULT_PRESET } = await import("../model/train/presets.ts");
-    const c = presetConfig(DEFAULT_PRESET);
-    out.small = {
-      preset: DEFAULT_PRESET,
-      ...(await measure({
-        depth: c.network.depth,
-        width: c.network.width,
-        inputSize: c.network.inputSize,
-        embeddingSize: c.network.embeddingSize,
-        batch: c.batchSize,
-        micro: 0,
-        classes: 25,
-        steps: smallSteps,
-      })),
-    };
-  }
-  (out.loadAverage as number[]).push(load());
   console.log(JSON.stringify(out, null, 2));
 }
 
-async function measure(o: {
-  depth: number;
-  width: number;
-  inputSize: number;
-  embeddingSize?: number;
-  batch: number;
-  micro: number;
-  classes: number;
-  steps: number;
-}): Promise<Measure> {
-  const tf = await import("@tensorflow/tfjs");
-  const { cpuUsage } = await import("node:process");
-  const { Trainer } = await import("../model/train/trainer.ts");
-  const trainer = new Trainer({
-    network: {
-      depth: o.depth,
-      width: o.width,
-      inputSize: o.inputSize,
-      embeddingSize: o.embeddingSize ?? 512,
-      dropout: 0.4,
-    },
-    numClasses: o.classes,
-    microBatch: o.micro,
-  });
-  // [B, S, S, 3] in [-1, 1] and random labels: the step's cost does not depend on the pixels.
-  const x = tf.randomUniform([o.batch, o.inputSize, o.inputSize, 3], -1, 1, "float32", 1);
-  const y = tf.randomUniform([o.batch], 0, o.classes, "int32", 2);
+/** One case on both sides (arcstream first, then the peer in its own process). */
+async function runCase(
+  c: BenchCase,
+  o: Omit<Parameters<typeof measureArcstream>[1], "microBatch">,
+  threads: number,
+  python: string | null,
+): Promise<{ arcstream: unknown; pytorch: unknown; ratio: number | null }> {
+  let arcstream: { imagesPerSec?: number; error?: string };
   try {
-    let t0 = performance.now();
-    await trainer.trainStep(x as never, y as never, 0.01, 0);
-    const warmupSeconds = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const cpu0 = cpuUsage();
-    for (let i = 0; i < o.steps; i++) await trainer.trainStep(x as never, y as never, 0.01, i + 1);
-    const seconds = (performance.now() - t0) / 1000;
-    // Microseconds, summed over all threads (the wasm backend's pthreads included).
-    const cpu = cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    return {
-      network: `r${o.depth}`,
-      width: o.width,
-      inputSize: o.inputSize,
-      batch: o.batch,
-      microBatch: o.micro,
-      classes: o.classes,
-      steps: o.steps,
-      secondsPerStep: +(seconds / o.steps).toFixed(3),
-      imagesPerSec: +((o.batch * o.steps) / seconds).toFixed(3),
-      warmupSeconds: +warmupSeconds.toFixed(2),
-      cpuSecondsPerStep: +(cpuSeconds / o.steps).toFixed(3),
-      coresBusy: +(cpuSeconds / seconds).toFixed(2),
-    };
-  } finally {
-    tf.dispose([x, y]);
-    trainer.dispose();
+    arcstream = await measureArcstream(c, { ...o, microBatch: c.microBatch ?? 0 });
+  } catch (e) {
+    // A network this checkout cannot build, or out of memory: the other cases still run.
+    const { explainOutOfMemory } = await import("../model/backend/backend.ts");
+    const err = explainOutOfMemory(e, {
+      batchSize: c.batch,
+      microBatch: c.microBatch || undefined,
+    });
+    arcstream = { error: err.message };
   }
+  const pytorch = python === null ? null : await measurePeer(python, {
+    network: c.name,
+    batch: c.batch,
+    classes: o.classes,
+    inputSize: o.inputSize,
+    warmup: o.warmup,
+    steps: o.steps,
+    threads,
+  });
+  const a = arcstream.imagesPerSec, p = (pytorch as { imagesPerSec?: number } | null)?.imagesPerSec;
+  const ratio = a !== undefined && p !== undefined && p > 0 ? +(a / p).toFixed(3) : null;
+  return { arcstream, pytorch, ratio };
+}
+
+/** The default training preset (small net, 64x64), arcstream only: what `deno task train` runs. */
+async function measureSmallPreset(steps: number) {
+  const { presetConfig, DEFAULT_PRESET } = await import("../model/train/presets.ts");
+  const p = presetConfig(DEFAULT_PRESET);
+  const m = await measureArcstream(
+    {
+      name: DEFAULT_PRESET,
+      network: { depth: p.network.depth, width: p.network.width },
+      batch: p.batchSize,
+    },
+    {
+      classes: 25,
+      inputSize: p.network.inputSize,
+      embeddingSize: p.network.embeddingSize,
+      warmup: 1,
+      steps,
+      microBatch: 0,
+      dropout: p.network.dropout,
+    },
+  );
+  return { preset: DEFAULT_PRESET, ...m };
 }

@@ -63,6 +63,11 @@ const CONV_CASES: [number[], number[], number, Pad][] = [
   [[2, 12, 12, 16], [3, 3, 16, 24], 1, "same"],
   // Rows wider than the patch copy's short-row cutoff (32 floats) take copyWithin/fill instead.
   [[1, 4, 40, 2], [3, 3, 2, 3], 1, "same"],
+  // Stride 1 with rows as wide as the image: the whole patch plane is copied as one block.
+  [[2, 7, 9, 3], [5, 5, 3, 4], 1, "same"],
+  [[1, 3, 3, 2], [5, 5, 2, 2], 1, "same"], // taps entirely outside the 3x3 image
+  [[2, 6, 5, 3], [3, 3, 3, 2], 1, [[0, 0], [1, 1], [1, 1], [0, 0]]],
+  [[2, 6, 5, 3], [3, 1, 3, 2], 1, [[0, 0], [2, 0], [0, 0], [0, 0]]],
 ];
 
 for (const kind of ["Conv2DBackpropFilter", "Conv2DBackpropInput"] as const) {

@@ -74,6 +74,34 @@ function zeroRow(heap: Float32Array, dst: number, len: number): void {
 }
 
 /**
+ * One patch plane [Ho, W] for a stride-1 tap: out[i, j] = plane[i + i0, j + shift], 0 outside the
+ * image. The valid rows are one contiguous block of the source (same row pitch), so a single
+ * copy moves them; columns j < j0 and j >= j1 took values from the neighbouring row and are zeroed.
+ */
+function copyShiftedPlane(
+  heap: Float32Array,
+  o: number,
+  plane: number,
+  g: { h: number; w: number; ho: number; i0: number; shift: number; j0: number; j1: number },
+): void {
+  const { h, w, ho, i0, shift, j0, j1 } = g;
+  const r0 = Math.min(ho, Math.max(0, -i0)), r1 = Math.max(r0, Math.min(ho, h - i0));
+  if (r0 > 0) heap.fill(0, o, o + r0 * w);
+  if (r1 < ho) heap.fill(0, o + r1 * w, o + ho * w);
+  if (r1 === r0) return;
+  // Trim the ends so that the source stays inside the plane.
+  const lead = Math.max(0, -shift), tail = Math.max(0, shift);
+  const d0 = o + r0 * w + lead, d1 = o + r1 * w - tail;
+  const s0 = plane + (r0 + i0) * w + shift + lead;
+  if (d1 > d0) heap.copyWithin(d0, s0, s0 + (d1 - d0));
+  for (let i = r0; i < r1; i++) {
+    const row = o + i * w;
+    for (let j = 0; j < j0; j++) heap[row + j] = 0;
+    for (let j = j1; j < w; j++) heap[row + j] = 0;
+  }
+}
+
+/**
  * Patches of xT [Ci, N, H, W] as [kh*kw*Ci, N*Ho*Wo]: row (a, b, ci), column (n, i, j) holds
  * x[n, i*sh + a - pt, j*sw + b - pl, ci], zero outside the image.
  */
@@ -97,6 +125,13 @@ function im2colT(
       for (let c = 0; c < ci; c++) {
         for (let m = 0; m < n; m++) {
           const plane = xs + (c * n + m) * h * w;
+          if (sw === 1 && wo === w) {
+            // Stride 1, rows as wide as the image: the patch plane is the image shifted by
+            // (a - pt, b - pl), so copy it as one block, then zero the wrapped border columns.
+            copyShiftedPlane(heap, o, plane, { h, w, ho, i0: a - pt, shift: b - pl, j0, j1 });
+            o += ho * wo;
+            continue;
+          }
           for (let i = 0; i < ho; i++, o += wo) {
             const hIn = i * sh + a - pt;
             if (hIn < 0 || hIn >= h) {
