@@ -224,7 +224,7 @@ export function conv2dBackpropInputWasm(args: {
   const [, ho, wo] = dy.shape;
   // Every phase computes ceil(H/s) x ceil(W/s) rows/cols; extra ones are dropped when interleaving.
   const hc = Math.ceil(h / sh), wc = Math.ceil(w / sw);
-  const phases: { ph: number; pw: number; out: tf.TensorInfo | null }[] = [];
+  const phases: Phase[] = [];
   for (let ph = 0; ph < sh; ph++) {
     const rows = phaseTaps(kh, sh, info.padInfo.top, ph);
     for (let pw = 0; pw < sw; pw++) {
@@ -243,19 +243,41 @@ export function conv2dBackpropInputWasm(args: {
       phases.push({ ph, pw, out });
     }
   }
+  return interleavePhases(backend, phases, [n, h, w, ci], [sh, sw]);
+}
+
+/** One stride phase of an input gradient: rows ph, ph+sh, ... and columns pw, pw+sw, ... */
+export interface Phase {
+  ph: number;
+  pw: number;
+  /** [N, ceil(h/sh), ceil(w/sw), C], or null where no filter tap reaches the phase (zeros). */
+  out: tf.TensorInfo | null;
+}
+
+/**
+ * Interleaves the stride phases of an input gradient into dx [N, h, w, C] (freeing them); with
+ * stride 1 the single phase is dx itself. Shared by the dense and depthwise input gradients.
+ */
+export function interleavePhases(
+  backend: WasmBackendLike,
+  phases: Phase[],
+  [n, h, w, c]: number[],
+  [sh, sw]: number[],
+): tf.TensorInfo {
   if (sh === 1 && sw === 1 && phases[0].out) return phases[0].out;
-  const dx = backend.makeOutput([n, h, w, ci], "float32");
+  const hc = Math.ceil(h / sh), wc = Math.ceil(w / sw);
+  const dx = backend.makeOutput([n, h, w, c], "float32");
   const [heap, base] = heapF32(backend, dx);
   for (const { ph, pw, out } of phases) {
     const src = out ? heapF32(backend, out)[1] : -1;
     for (let m = 0; m < n; m++) {
       for (let i = 0, y = ph; y < h; i++, y += sh) {
         for (let j = 0, x = pw; x < w; j++, x += sw) {
-          const d = base + ((m * h + y) * w + x) * ci;
-          if (src < 0) heap.fill(0, d, d + ci);
+          const d = base + ((m * h + y) * w + x) * c;
+          if (src < 0) heap.fill(0, d, d + c);
           else {
-            const s = src + ((m * hc + i) * wc + j) * ci;
-            heap.copyWithin(d, s, s + ci);
+            const s = src + ((m * hc + i) * wc + j) * c;
+            heap.copyWithin(d, s, s + c);
           }
         }
       }

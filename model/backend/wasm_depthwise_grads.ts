@@ -17,7 +17,7 @@
  * NHWC, float32, dilations 1; padding 'same', 'valid' or explicit.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { phaseTaps } from "./wasm_conv_grads.ts";
+import { interleavePhases, type Phase, phaseTaps } from "./wasm_conv_grads.ts";
 import {
   cropForPads,
   free,
@@ -147,7 +147,7 @@ export function depthwiseBackpropInputWasm(args: {
   const m = cm / c;
   const flat = reshape(backend, filter, [kh, kw, cm, 1]);
   const hc = Math.ceil(h / sh), wc = Math.ceil(w / sw);
-  const phases: { ph: number; pw: number; out: tf.TensorInfo | null }[] = [];
+  const phases: Phase[] = [];
   for (let ph = 0; ph < sh; ph++) {
     const rows = phaseTaps(kh, sh, info.padInfo.top, ph);
     for (let pw = 0; pw < sw; pw++) {
@@ -173,26 +173,7 @@ export function depthwiseBackpropInputWasm(args: {
     }
   }
   free(backend, flat);
-  if (sh === 1 && sw === 1 && phases[0].out) return phases[0].out;
-  const dx = backend.makeOutput([n, h, w, c], "float32");
-  const [heap, base] = heapF32(backend, dx);
-  for (const { ph, pw, out } of phases) {
-    const src = out ? heapF32(backend, out)[1] : -1;
-    for (let b0 = 0; b0 < n; b0++) {
-      for (let i = 0, y = ph; y < h; i++, y += sh) {
-        for (let j = 0, x = pw; x < w; j++, x += sw) {
-          const d = base + ((b0 * h + y) * w + x) * c;
-          if (src < 0) heap.fill(0, d, d + c);
-          else {
-            const s = src + ((b0 * hc + i) * wc + j) * c;
-            heap.copyWithin(d, s, s + c);
-          }
-        }
-      }
-    }
-    free(backend, out);
-  }
-  return dx;
+  return interleavePhases(backend, phases, [n, h, w, c], [sh, sw]);
 }
 
 export const depthwiseBackpropFilterConfig: tf.KernelConfig = {
