@@ -169,11 +169,13 @@ export async function main(args: string[]): Promise<void> {
   const variants = compare > 0 ? await decoderVariants(records, compare) : undefined;
   // The peer: OpenCV on one thread doing the same job on the same images, measured now.
   const { runPeer } = await import("./bench_peer.ts");
-  const peer = values["no-peer"] ? { ok: false as const, reason: "skipped (--no-peer)" } : await runPeer(
-    "bench_pipeline_peer.py",
-    ["cv2", "numpy"],
-    ["--data", values.data, "--limit", String(limit), "--batch-size", String(batchSize)],
-  );
+  const peer = values["no-peer"]
+    ? { ok: false as const, reason: "skipped (--no-peer)" }
+    : await runPeer(
+      "bench_pipeline_peer.py",
+      ["cv2", "numpy"],
+      ["--data", values.data, "--limit", String(limit), "--batch-size", String(batchSize)],
+    );
   // Steady state: batches after the first; the first batch's start-up is in stages.
   const rate = Math.round(e.steadyImages / Math.max(1e-9, e.seconds - e.firstBatchS));
   console.log(JSON.stringify(

@@ -159,3 +159,5 @@ async function measureSmallPreset(steps: number) {
   );
   return { preset: DEFAULT_PRESET, ...m };
 }
+
+if (import.meta.main) await runTask("bench train", () => main(Deno.args));
