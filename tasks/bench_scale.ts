@@ -6,8 +6,8 @@
  * to the first batch, the batches/s after it, and the RSS over the run (peak, and after the first
  * batch vs at the end, to show whether memory grows). Prints one JSON object.
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { parseFlags, runTask } from "./cli.ts";
 
 const HELP = `Usage: deno task bench scale [options]
 
@@ -30,34 +30,21 @@ interface Measured {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      records: { type: "string", default: "100000" },
-      identities: { type: "string", default: "85742" },
-      batches: { type: "string", default: "1000" },
-      "batch-size": { type: "string", default: "128" },
-      workers: { type: "string", default: "2" },
-      dir: { type: "string" },
-      measure: { type: "string" }, // internal: the child process's .rec
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (v.help) return console.log(HELP);
-  const int = (name: string, min: number) => {
-    const s = v[name as keyof typeof v] as string;
-    const n = Number(s);
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new RangeError(`--${name} must be an integer >= ${min}, got "${s}"`);
-    }
-    return n;
-  };
-  const batches = int("batches", 1), batchSize = int("batch-size", 1), workers = int("workers", 0);
+  const { flags: v } = parseFlags(args, {
+    records: { type: "int", min: 1, default: 100000 },
+    identities: { type: "int", min: 1, default: 85742 },
+    batches: { type: "int", min: 1, default: 1000 },
+    "batch-size": { type: "int", min: 1, default: 128 },
+    workers: { type: "int", min: 0, default: 2 },
+    dir: { type: "string" },
+    measure: { type: "string" }, // internal: the child process's .rec
+  }, { help: HELP });
+  const { batches, "batch-size": batchSize, workers } = v;
   if (v.measure) {
     console.log(JSON.stringify(await measure(v.measure, batches, batchSize, workers)));
     return;
   }
-  const records = int("records", 1), identities = Math.min(int("identities", 1), records);
+  const records = v.records, identities = Math.min(v.identities, records);
   const dir = v.dir ?? await Deno.makeTempDir({ prefix: "arcstream_scale_" });
   try {
     const rec = join(dir, "train.rec");
@@ -167,4 +154,4 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
   }
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await runTask("bench scale", () => main(Deno.args));
