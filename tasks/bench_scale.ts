@@ -2,7 +2,7 @@
  * `deno task bench scale [--records N]`: the data side at MS1M scale (5.8 M records, 85,742
  * identities). Writes a synthetic insightface RecordIO of N records (one tiny valid 112x112 JPEG
  * reused, per-record labels) under a temp folder it removes, then, in a fresh process, times
- * list (.idx + labels) -> TrainSource (per-epoch shuffle, wraparound batches, decode in workers)
+ * list (.idx + labels) -> trainBatches (per-epoch shuffle, wraparound batches, decode in workers)
  * to the first batch, the batches/s after it, and the RSS over the run (peak, and after the first
  * batch vs at the end, to show whether memory grows). Prints one JSON object.
  */
@@ -121,17 +121,17 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
     const { records } = await readRecordIOLazy(rec);
     const listSeconds = (performance.now() - t0) / 1000;
     const afterList = sample();
-    const { TrainSource } = await import("../pipeline/batch/train_source.ts");
-    const source = new TrainSource(records, { batchSize, seed: 1, workers });
+    const { trainBatches } = await import("../pipeline/batch/train_batches.ts");
+    const source = trainBatches(records, { batchSize, seed: 1, workers }).getReader();
     try {
-      const first = (await source.next())!;
+      const first = (await source.read()).value!;
       first.images.dispose(), first.labels.dispose();
       const firstBatchSeconds = (performance.now() - t0) / 1000;
       const afterFirstBatch = sample();
       const samples: number[] = [];
       const t1 = performance.now();
       for (let b = 0; b < batches; b++) {
-        const batch = (await source.next())!;
+        const batch = (await source.read()).value!;
         batch.images.dispose(), batch.labels.dispose();
         if ((b + 1) % Math.max(1, Math.floor(batches / 10)) === 0) samples.push(sample());
       }
@@ -147,7 +147,7 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
         rssSamplesMB: samples,
       };
     } finally {
-      source.close();
+      await source.cancel();
     }
   } finally {
     clearInterval(timer);
