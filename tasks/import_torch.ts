@@ -34,9 +34,9 @@ const FLAGS = {
 async function main(): Promise<void> {
   const { flags: v, positionals } = parseFlags(Deno.args, FLAGS, {
     help: HELP,
-    positionals: [1, 1],
-    positionalName: "one checkpoint FILE.pth",
+    positionals: [0, Infinity],
   });
+  if (positionals.length !== 1) throw new UsageError("give exactly one checkpoint FILE.pth");
   const file = positionals[0];
   const out = v.out ?? `runs/import-${basename(file).replace(/\.[^.]*$/, "")}`;
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");

@@ -52,7 +52,7 @@ const TASKS: { script: string; pre?: string[]; bad: string[]; message: RegExp }[
   {
     script: "tasks/import_torch.ts",
     bad: ["a.pth", "b.pth"],
-    message: /^import-torch: expected one checkpoint FILE\.pth, got 2 argument\(s\)/,
+    message: /^import-torch: give exactly one checkpoint FILE\.pth/,
   },
   {
     script: "tasks/export_onnx.ts",
