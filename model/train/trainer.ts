@@ -12,7 +12,10 @@ import { MarginHead, type MarginOptions, softmaxCrossEntropy } from "../loss/arc
 import { buildIResNet, type IResNetConfig, iresnetConfig, isDecayed } from "../nets/iresnet.ts";
 import type { IResNetOptions } from "../nets/iresnet.ts";
 import { MomentumSGD } from "./optimizer.ts";
+import { addResults, disposeResult, type GradResult, meanResult } from "./grad_result.ts";
 import { trainForward, variablesByName } from "./train_forward.ts";
+
+export type { GradResult } from "./grad_result.ts";
 
 export interface TrainerOptions {
   /** Backbone options (depth, width, input size, ...). */
@@ -52,15 +55,6 @@ export interface StepMetrics {
   accuracy: number;
   /** Learning rate used for this step. */
   lr: number;
-}
-
-/** Gradients keyed like `Trainer.variables`, scalar losses and the count of correct predictions. */
-export interface GradResult {
-  grads: Map<string, tfTypes.Tensor>;
-  total: tfTypes.Tensor;
-  inference: tfTypes.Tensor;
-  decay: tfTypes.Tensor;
-  correct: tfTypes.Tensor;
 }
 
 /** Raised when a step's loss or gradient is NaN or Inf; the update was not applied. */
@@ -214,35 +208,9 @@ export class Trainer {
       const r = this.gradients(xi, yi, seed(p));
       xi.dispose();
       yi.dispose();
-      if (acc === null) {
-        acc = r;
-        continue;
-      }
-      const prev: GradResult = acc;
-      const grads = new Map<string, tfTypes.Tensor>();
-      for (const [k, g] of prev.grads) grads.set(k, tf.add(g, r.grads.get(k)!));
-      acc = {
-        grads,
-        total: tf.add(prev.total, r.total),
-        inference: tf.add(prev.inference, r.inference),
-        decay: tf.add(prev.decay, r.decay),
-        correct: tf.add(prev.correct, r.correct),
-      };
-      disposeResult(prev);
-      disposeResult(r);
+      acc = acc === null ? r : addResults(acc, r);
     }
-    const sum = acc!;
-    const grads = new Map<string, tfTypes.Tensor>();
-    for (const [k, g] of sum.grads) grads.set(k, tf.div(g, parts));
-    const mean: GradResult = {
-      grads,
-      total: tf.div(sum.total, parts),
-      inference: tf.div(sum.inference, parts),
-      decay: tf.div(sum.decay, parts),
-      correct: sum.correct.clone(),
-    };
-    disposeResult(sum);
-    return mean;
+    return meanResult(acc!, parts);
   }
 
   /**
@@ -329,9 +297,4 @@ export class Trainer {
     this.head.dispose();
     this.optimizer.dispose();
   }
-}
-
-function disposeResult(r: GradResult): void {
-  for (const g of r.grads.values()) g.dispose();
-  tf.dispose([r.total, r.inference, r.decay, r.correct]);
 }
