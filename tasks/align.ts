@@ -5,7 +5,7 @@
  * arrays, Kubernetes indexed jobs or GNU parallel can split millions of images.
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
-import type { AlignCliOptions } from "./align_run.ts";
+import type { AlignCliOptions } from "./align_options.ts";
 import { ARCFACE_SIZE } from "../pipeline/align/similarity.ts";
 
 const HELP = `Usage: deno task align <input> <output> [options]

@@ -13,34 +13,7 @@ import { Progress } from "./align_progress.ts";
 import { parseCleanList } from "../pipeline/list/list_reader.ts";
 import { IMAGE_EXTENSIONS, walkImages } from "../pipeline/list/folder_walk.ts";
 import { readRecords } from "../pipeline/formats/wire.ts";
-
-/** The parsed command line, every default filled in (`tasks/align.ts` parses it). */
-export interface AlignCliOptions {
-  input: string;
-  output: string;
-  minFaceSize: number;
-  thresholds: [number, number, number];
-  nms: [number, number, number, number];
-  border?: "pad" | "clip";
-  factor: number;
-  channelOrder: "rgb" | "bgr";
-  flavor: "original" | "facenet-pytorch";
-  onDecodeError: "skip" | "fail";
-  pick: "center" | "largest" | "score";
-  onNoFace: "skip" | "center-crop" | "fail";
-  centerCropFraction: number;
-  size: number;
-  quality: number;
-  shard: [number, number];
-  limit: number;
-  backend: string;
-  threads?: number;
-  quiet: boolean;
-  /** Redo a folder made with other settings. */
-  overwrite?: boolean;
-  /** Take a folder without align_config.json as made with the current settings. */
-  adopt?: boolean;
-}
+import type { AlignCliOptions } from "./align_options.ts";
 
 /**
  * The shard of a key: FNV-1a 32-bit, then murmur3's finalizer (FNV-1a's low bits are the XOR of

@@ -3,10 +3,10 @@
  * weights, written by arcstream's own torch.save writer, so no Python is needed) in a temp folder
  * and times `import-torch` on each in a fresh process, reporting seconds and peak RSS as JSON.
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { IRESNET_UNITS } from "../model/nets/iresnet.ts";
 import type { TorchStateDict } from "../model/io/torch_checkpoint.ts";
+import { parseFlags, UsageError } from "./cli.ts";
 
 const HELP = `Usage: deno task bench import [--depths 50,100] [--backend NAME] [--keep DIR]
 
@@ -14,6 +14,7 @@ Writes an arcface_torch-shaped r<depth> state dict (width 1, embedding 512, 112 
 then runs the import (read + map + write model.json and .arcs) in a child process per depth.
 Prints {"results": [{depth, pthMB, parameters, seconds, peakRssMB}], ...}.
   --depths LIST   depths to time (default 50,100)
+  --backend NAME  TF.js backend of the import (default wasm)
   --keep DIR      write the .pth files and imports under DIR instead of a deleted temp folder`;
 
 /** arcface_torch's iresnet.py state dict keys and shapes at width 1. */
@@ -94,22 +95,20 @@ async function child(file: string, out: string, backend: string): Promise<void> 
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      depths: { type: "string", default: "50,100" },
-      backend: { type: "string", default: "wasm" },
-      keep: { type: "string" },
-      child: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (v.help) return console.log(HELP);
-  if (v.child) return await child(v.child, v.out!, v.backend!);
-  const depths = v.depths!.split(",").map(Number);
+  const { flags: v } = parseFlags(args, {
+    depths: { type: "string", default: "50,100" },
+    backend: { type: "string", default: "wasm" },
+    keep: { type: "string" },
+    child: { type: "string" }, // internal: the .pth a child process imports
+    out: { type: "string" }, // internal: the child's output folder
+  }, { help: HELP });
+  if (v.child) {
+    if (!v.out) throw new UsageError("--child needs --out DIR");
+    return await child(v.child, v.out, v.backend);
+  }
+  const depths = v.depths.split(",").map(Number);
   for (const d of depths) {
-    if (!(d in IRESNET_UNITS)) throw new RangeError(`--depths: no IR-ResNet depth ${d}`);
+    if (!(d in IRESNET_UNITS)) throw new UsageError(`--depths: no IR-ResNet depth ${d}`);
   }
   const { encodeTorchCheckpoint } = await import("../model/io/torch_save.ts");
   const dir = v.keep ?? await Deno.makeTempDir({ prefix: "bench_import_" });
@@ -130,7 +129,7 @@ export async function main(args: string[]): Promise<void> {
           "--out",
           join(dir, `import_r${depth}`),
           "--backend",
-          v.backend!,
+          v.backend,
         ],
         stdout: "piped",
         stderr: "inherit",

@@ -2,12 +2,12 @@
  * `deno task bench scale [--records N]`: the data side at MS1M scale (5.8 M records, 85,742
  * identities). Writes a synthetic insightface RecordIO of N records (one tiny valid 112x112 JPEG
  * reused, per-record labels) under a temp folder it removes, then, in a fresh process, times
- * list (.idx + labels) -> TrainSource (per-epoch shuffle, wraparound batches, decode in workers)
+ * list (.idx + labels) -> trainBatches (per-epoch shuffle, wraparound batches, decode in workers)
  * to the first batch, the batches/s after it, and the RSS over the run (peak, and after the first
  * batch vs at the end, to show whether memory grows). Prints one JSON object.
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { parseFlags, runTask } from "./cli.ts";
 
 const HELP = `Usage: deno task bench scale [options]
 
@@ -30,34 +30,21 @@ interface Measured {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args,
-    options: {
-      records: { type: "string", default: "100000" },
-      identities: { type: "string", default: "85742" },
-      batches: { type: "string", default: "1000" },
-      "batch-size": { type: "string", default: "128" },
-      workers: { type: "string", default: "2" },
-      dir: { type: "string" },
-      measure: { type: "string" }, // internal: the child process's .rec
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (v.help) return console.log(HELP);
-  const int = (name: string, min: number) => {
-    const s = v[name as keyof typeof v] as string;
-    const n = Number(s);
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new RangeError(`--${name} must be an integer >= ${min}, got "${s}"`);
-    }
-    return n;
-  };
-  const batches = int("batches", 1), batchSize = int("batch-size", 1), workers = int("workers", 0);
+  const { flags: v } = parseFlags(args, {
+    records: { type: "int", min: 1, default: 100000 },
+    identities: { type: "int", min: 1, default: 85742 },
+    batches: { type: "int", min: 1, default: 1000 },
+    "batch-size": { type: "int", min: 1, default: 128 },
+    workers: { type: "int", min: 0, default: 2 },
+    dir: { type: "string" },
+    measure: { type: "string" }, // internal: the child process's .rec
+  }, { help: HELP });
+  const { batches, "batch-size": batchSize, workers } = v;
   if (v.measure) {
     console.log(JSON.stringify(await measure(v.measure, batches, batchSize, workers)));
     return;
   }
-  const records = int("records", 1), identities = Math.min(int("identities", 1), records);
+  const records = v.records, identities = Math.min(v.identities, records);
   const dir = v.dir ?? await Deno.makeTempDir({ prefix: "arcstream_scale_" });
   try {
     const rec = join(dir, "train.rec");
@@ -134,17 +121,17 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
     const { records } = await readRecordIOLazy(rec);
     const listSeconds = (performance.now() - t0) / 1000;
     const afterList = sample();
-    const { TrainSource } = await import("../pipeline/batch/train_source.ts");
-    const source = new TrainSource(records, { batchSize, seed: 1, workers });
+    const { trainBatches } = await import("../pipeline/batch/train_batches.ts");
+    const source = trainBatches(records, { batchSize, seed: 1, workers }).getReader();
     try {
-      const first = (await source.next())!;
+      const first = (await source.read()).value!;
       first.images.dispose(), first.labels.dispose();
       const firstBatchSeconds = (performance.now() - t0) / 1000;
       const afterFirstBatch = sample();
       const samples: number[] = [];
       const t1 = performance.now();
       for (let b = 0; b < batches; b++) {
-        const batch = (await source.next())!;
+        const batch = (await source.read()).value!;
         batch.images.dispose(), batch.labels.dispose();
         if ((b + 1) % Math.max(1, Math.floor(batches / 10)) === 0) samples.push(sample());
       }
@@ -160,11 +147,11 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
         rssSamplesMB: samples,
       };
     } finally {
-      source.close();
+      await source.cancel();
     }
   } finally {
     clearInterval(timer);
   }
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await runTask("bench scale", () => main(Deno.args));

@@ -4,8 +4,8 @@
  * `deno task eval-lfw --model`) and an arcstream checkpoint (`DIR/ckpt-00000000.arcs`, usable with
  * `deno task train --init-from`). No Python needed.
  */
-import { parseArgs } from "node:util";
 import { basename } from "node:path";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
 
 const HELP = `Usage: deno task import-torch FILE.pth [--out DIR] [--backend NAME]
 
@@ -26,38 +26,25 @@ Options:
 
 Exit status: 0 written, 1 the file cannot be imported (the message says why), 2 usage.`;
 
-const OPTIONS = {
+const FLAGS = {
   out: { type: "string" },
-  backend: { type: "string" },
-  help: { type: "boolean", short: "h" },
+  backend: { type: "string", default: "auto" },
 } as const;
 
-function usage(message: string): never {
-  console.error(`import-torch: ${message} (see --help)`);
-  Deno.exit(2);
-}
-
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: Deno.args, options: OPTIONS, allowPositionals: true });
-  } catch (e) {
-    usage((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(HELP);
-    return;
-  }
-  if (parsed.positionals.length !== 1) usage("give exactly one checkpoint FILE.pth");
-  const file = parsed.positionals[0];
+  const { flags: v, positionals } = parseFlags(Deno.args, FLAGS, {
+    help: HELP,
+    positionals: [0, Infinity],
+  });
+  if (positionals.length !== 1) throw new UsageError("give exactly one checkpoint FILE.pth");
+  const file = positionals[0];
   const out = v.out ?? `runs/import-${basename(file).replace(/\.[^.]*$/, "")}`;
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
   let backendName;
   try {
-    backendName = parseBackendName(v.backend ?? "auto");
+    backendName = parseBackendName(v.backend);
   } catch (e) {
-    usage((e as Error).message);
+    throw new UsageError((e as Error).message);
   }
   const started = performance.now();
   await initBackend({ backend: backendName });
@@ -80,10 +67,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-  Deno.exit(0);
-} catch (e) {
-  console.error(`import-torch: ${(e as Error).message}`);
-  Deno.exit(1);
-}
+await runTask("import-torch", main);

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import { BatchStream } from "../pipeline/batch/batch_stream.ts";
 import { ShuffleStream } from "../pipeline/shuffle/shuffle_stream.ts";
 import { epochPermutation } from "../pipeline/shuffle/prng.ts";
@@ -15,10 +15,10 @@ Deno.test("ShuffleStream({ epochs, start }) emits epochs back to back, leaving o
   const expected = [2, 3, 4].flatMap((e, i) =>
     [...epochPermutation(5, 4, e)].slice(i === 0 ? 3 : 0).map((j) => recs[j].key)
   );
-  assert.deepEqual(out.map((r) => r.key), expected);
-  assert.equal(out.length, 2 + 5 + 5);
-  assert.throws(() => new ShuffleStream({ epochs: 0 }), RangeError);
-  assert.throws(() => new ShuffleStream({ buffer: 4, epochs: 2 }), RangeError);
+  assertEquals(out.map((r) => r.key), expected);
+  assertStrictEquals(out.length, 2 + 5 + 5);
+  assertThrows(() => new ShuffleStream({ epochs: 0 }), RangeError);
+  assertThrows(() => new ShuffleStream({ buffer: 4, epochs: 2 }), RangeError);
 });
 
 Deno.test("ShuffleStream({ epochs: Infinity }) is paced by its reader and stops on cancel", async () => {
@@ -28,7 +28,7 @@ Deno.test("ShuffleStream({ epochs: Infinity }) is paced by its reader and stops 
   const seen: ListRecord[] = [];
   for (let i = 0; i < 23; i++) seen.push((await reader.read()).value!);
   await reader.cancel();
-  assert.deepEqual(seen.map((r) => (r as { epoch?: number }).epoch), [
+  assertEquals(seen.map((r) => (r as { epoch?: number }).epoch), [
     ...Array(5).fill(0),
     ...Array(5).fill(1),
     ...Array(5).fill(2),
@@ -37,7 +37,7 @@ Deno.test("ShuffleStream({ epochs: Infinity }) is paced by its reader and stops 
     4,
     4,
   ]);
-  assert.equal("epoch" in recs[0], false, "the input records are not modified");
+  assertStrictEquals("epoch" in recs[0], false, "the input records are not modified");
 });
 
 Deno.test("BatchStream() cuts B consecutive records and counts epochs and the cursor from epochSize", async () => {
@@ -45,15 +45,15 @@ Deno.test("BatchStream() cuts B consecutive records and counts epochs and the cu
     new BatchStream({ batchSize: 4, epochSize: 5, cursor: { epoch: 1, start: 0, step: 10 } }),
   );
   const out = await Array.fromAsync(stream);
-  assert.deepEqual(out.map((b) => b.records.map((r) => r.key).join("")), [
+  assertEquals(out.map((b) => b.records.map((r) => r.key).join("")), [
     "k0k1k2k3",
     "k4k0k1k2",
     "k3k4k0k1",
   ]);
-  assert.deepEqual(out.map((b) => b.step), [10, 11, 12]);
-  assert.deepEqual(out.map((b) => b.epoch), [1, 1, 2]);
-  assert.deepEqual(out[1].sampleEpochs, [1, 2, 2, 2]);
-  assert.deepEqual(out.map((b) => b.cursor), [
+  assertEquals(out.map((b) => b.step), [10, 11, 12]);
+  assertEquals(out.map((b) => b.epoch), [1, 1, 2]);
+  assertEquals(out[1].sampleEpochs, [1, 2, 2, 2]);
+  assertEquals(out.map((b) => b.cursor), [
     { epoch: 1, start: 4, step: 11 },
     { epoch: 2, start: 3, step: 12 },
     { epoch: 3, start: 2, step: 13 },
@@ -65,12 +65,12 @@ Deno.test("BatchStream() follows the records' epoch tags without epochSize, stop
   const out = await Array.fromAsync(
     ReadableStream.from(tagged).pipeThrough(new BatchStream({ batchSize: 2, keepLast: true })),
   );
-  assert.deepEqual(out.map((b) => b.sampleEpochs), [[0, 0], [0, 1], [1, 1], [2]]);
+  assertEquals(out.map((b) => b.sampleEpochs), [[0, 0], [0, 1], [1, 1], [2]]);
   const two = await Array.fromAsync(
     ReadableStream.from(tagged).pipeThrough(new BatchStream({ batchSize: 2, steps: 2 })),
   );
-  assert.equal(two.length, 2);
-  assert.throws(
+  assertStrictEquals(two.length, 2);
+  assertThrows(
     () => new BatchStream({ batchSize: 2, epochSize: 3, cursor: { epoch: 0, start: 3, step: 0 } }),
     RangeError,
   );

@@ -1,4 +1,11 @@
-import assert from "node:assert/strict";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotMatch,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import * as ort from "onnxruntime-node";
@@ -112,15 +119,15 @@ async function parity(model: tf.LayersModel, size: number, options: OnnxExportOp
 }
 
 Deno.test("convPads() matches TF 'same' padding: the odd pixel goes to the bottom/right", () => {
-  assert.deepEqual(convPads("same", [112, 112], [3, 3], [2, 2], [1, 1]), [0, 0, 1, 1]);
-  assert.deepEqual(convPads("same", [7, 7], [3, 3], [1, 1], [1, 1]), [1, 1, 1, 1]);
-  assert.deepEqual(convPads("same", [7, 8], [3, 3], [2, 2], [1, 1]), [1, 0, 1, 1]);
-  assert.deepEqual(convPads("valid", [7, 7], [7, 7], [1, 1], [1, 1]), [0, 0, 0, 0]);
+  assertEquals(convPads("same", [112, 112], [3, 3], [2, 2], [1, 1]), [0, 0, 1, 1]);
+  assertEquals(convPads("same", [7, 7], [3, 3], [1, 1], [1, 1]), [1, 1, 1, 1]);
+  assertEquals(convPads("same", [7, 8], [3, 3], [2, 2], [1, 1]), [1, 0, 1, 1]);
+  assertEquals(convPads("valid", [7, 7], [7, 7], [1, 1], [1, 1]), [0, 0, 0, 0]);
 });
 
 Deno.test("permute() transposes a row-major tensor", () => {
   const x = Float32Array.from([0, 1, 2, 3, 4, 5]); // [2, 3]
-  assert.deepEqual([...permute(x, [2, 3], [1, 0])], [0, 3, 1, 4, 2, 5]);
+  assertEquals([...permute(x, [2, 3], [1, 0])], [0, 3, 1, 4, 2, 5]);
 });
 
 Deno.test("ONNX export of an IR-ResNet (r18 width 1/16 at 112, random BN stats): onnxruntime equals TF.js to 1e-4", async () => {
@@ -135,17 +142,17 @@ Deno.test("ONNX export of an IR-ResNet (r18 width 1/16 at 112, random BN stats):
   randomizeStats(model, 100);
   const before = tf.memory().numTensors;
   const { want, got, dim, diff, bytes } = await parity(model, 112);
-  assert.deepEqual(got.dims, [3, 32]);
-  assert.equal(dim, 32);
-  assert.ok(diff <= 1e-4, `max |diff| of L2-normalized embeddings ${diff}`);
+  assertEquals(got.dims, [3, 32]);
+  assertStrictEquals(dim, 32);
+  assert(diff <= 1e-4, `max |diff| of L2-normalized embeddings ${diff}`);
   // Raw (unnormalized) outputs agree as well, relative to their size.
   const scale = Math.max(...want.map(Math.abs));
   const raw = Math.max(...want.map((v, i) => Math.abs(v - got.data[i])));
-  assert.ok(raw <= 1e-4 * Math.max(1, scale), `raw max |diff| ${raw} (max |y| ${scale})`);
+  assert(raw <= 1e-4 * Math.max(1, scale), `raw max |diff| ${raw} (max |y| ${scale})`);
   // insightface's ArcFaceONNX feeds raw pixels when "Sub" and "Mul" are among the first 8 nodes.
   const text = new TextDecoder("latin1").decode(bytes.subarray(0, 4096));
-  assert.ok(text.includes("Sub_0") && text.includes("Mul_0"));
-  assert.equal(tf.memory().numTensors, before);
+  assert(text.includes("Sub_0") && text.includes("Mul_0"));
+  assertStrictEquals(tf.memory().numTensors, before);
   model.dispose();
 });
 
@@ -165,12 +172,12 @@ Deno.test("ONNX export without the built-in normalization takes the model's own 
   );
   const bytes = encodeModel(convertToOnnx(model, { normalize: "none", inputName: "input.1" }));
   const session = await ort.InferenceSession.create(bytes);
-  assert.deepEqual(session.inputNames, ["input.1"]);
+  assertEquals(session.inputNames, ["input.1"]);
   const out = await session.run({
     "input.1": new ort.Tensor("float32", permute(px, [n, 32, 32, 3], [0, 3, 1, 2]), [n, 3, 32, 32]),
   });
   await session.release();
-  assert.ok(maxAbsNormalized(want, out.embedding.data as Float32Array, 8) <= 1e-4);
+  assert(maxAbsNormalized(want, out.embedding.data as Float32Array, 8) <= 1e-4);
   model.dispose();
 });
 
@@ -192,9 +199,9 @@ Deno.test("ONNX export converts DepthwiseConv2D, biased conv + relu, unshared PR
   const model = tf.model({ inputs: input, outputs: x });
   randomizeStats(model, 40);
   const { want, got, diff } = await parity(model, 16);
-  assert.deepEqual(got.dims, [3, 5]);
+  assertEquals(got.dims, [3, 5]);
   const raw = Math.max(...want.map((v, i) => Math.abs(v - got.data[i])));
-  assert.ok(diff <= 1e-4 && raw <= 1e-4 * Math.max(1, ...want.map(Math.abs)), `${diff} ${raw}`);
+  assert(diff <= 1e-4 && raw <= 1e-4 * Math.max(1, ...want.map(Math.abs)), `${diff} ${raw}`);
   model.dispose();
 });
 
@@ -219,9 +226,9 @@ Deno.test("ONNX export converts ZeroPadding2D, NHWC Reshape round trips and Glob
   const model = tf.model({ inputs: input, outputs: y });
   randomizeStats(model, 90);
   const { want, got, diff } = await parity(model, 16);
-  assert.deepEqual(got.dims, [3, 6]);
+  assertEquals(got.dims, [3, 6]);
   const raw = Math.max(...want.map((v, i) => Math.abs(v - got.data[i])));
-  assert.ok(diff <= 1e-4 && raw <= 1e-4 * Math.max(1, ...want.map(Math.abs)), `${diff} ${raw}`);
+  assert(diff <= 1e-4 && raw <= 1e-4 * Math.max(1, ...want.map(Math.abs)), `${diff} ${raw}`);
   model.dispose();
 });
 
@@ -229,7 +236,10 @@ Deno.test("ONNX export refuses a layer class it has no converter for, naming it"
   const input = tf.input({ shape: [8, 8, 3] });
   const y = tf.layers.maxPooling2d({ poolSize: 2, name: "pool" }).apply(input) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: y });
-  assert.throws(() => convertToOnnx(model), /layer "pool".*MaxPooling2D/);
+  assertMatch(
+    (assertThrows(() => convertToOnnx(model)) as Error).message,
+    /layer "pool".*MaxPooling2D/,
+  );
   model.dispose();
 });
 
@@ -249,24 +259,24 @@ Deno.test("deno task export-onnx writes a model onnxruntime loads; usage errors 
       "--out",
       out,
     ]);
-    assert.equal(ok.code, 0, ok.stderr);
+    assertStrictEquals(ok.code, 0, ok.stderr);
     const session = await ort.InferenceSession.create(out);
     const res = await session.run({
       data: new ort.Tensor("float32", new Float32Array(2 * 3 * 32 * 32).fill(200), [2, 3, 32, 32]),
     });
-    assert.deepEqual(res.embedding.dims, [2, 16]);
+    assertEquals(res.embedding.dims, [2, 16]);
     await session.release();
-    assert.equal((await runTask("tasks/export_onnx.ts", ["--out", out])).code, 2);
-    assert.equal((await runTask("tasks/export_onnx.ts", ["--bogus"])).code, 2);
+    assertStrictEquals((await runTask("tasks/export_onnx.ts", ["--out", out])).code, 2);
+    assertStrictEquals((await runTask("tasks/export_onnx.ts", ["--bogus"])).code, 2);
     const missing = await runTask("tasks/export_onnx.ts", [
       "--model",
       join(dir, "nope.json"),
       "--out",
       out,
     ]);
-    assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /nope\.json/);
-    assert.doesNotMatch(missing.stderr, /\n\s+at /); // no stack trace
+    assertStrictEquals(missing.code, 1);
+    assertMatch(missing.stderr, /nope\.json/);
+    assertNotMatch(missing.stderr, /\n\s+at /); // no stack trace
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
-import { parseBin, readBin, readPickle } from "../pipeline/formats/pickle_reader.ts";
+import { parseBin, readBin } from "../pipeline/formats/insightface_bin.ts";
+import { readPickle } from "../pipeline/formats/pickle_reader.ts";
 import { encodeBin, writeBin } from "../pipeline/formats/pickle_writer.ts";
 
 const FIX = new URL("../fixtures/eval/", import.meta.url).pathname;

@@ -49,7 +49,17 @@ const TASKS: { script: string; pre?: string[]; bad: string[]; message: RegExp }[
     bad: ["--heldout-ids", "1"],
     message: /^make_fixtures: --heldout-ids must be an integer >= 2, got "1"/,
   },
-  ...["pipeline", "train", "align", "eval", "kernels"].map((name) => ({
+  {
+    script: "tasks/import_torch.ts",
+    bad: ["a.pth", "b.pth"],
+    message: /^import-torch: give exactly one checkpoint FILE\.pth/,
+  },
+  {
+    script: "tasks/export_onnx.ts",
+    bad: ["--opset", "9"],
+    message: /^export-onnx: --opset must be an integer in \[11, 17\], got "9"/,
+  },
+  ...["pipeline", "train", "align", "eval", "kernels", "wire", "scale", "import"].map((name) => ({
     script: "tasks/bench.ts",
     pre: [name],
     bad: ["--bogus"],

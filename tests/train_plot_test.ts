@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { join } from "node:path";
 import { niceTicks, trainPlotSvg, writeTrainPlot } from "../model/train/train_plot.ts";
 import type { LogEntry } from "../model/train/train_log.ts";
@@ -9,14 +9,14 @@ function assertWellFormed(xml: string): void {
   const tag = /<(\/?)([a-zA-Z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
   let last = 0;
   for (let m; (m = tag.exec(xml));) {
-    assert.ok(!/[<>]/.test(xml.slice(last, m.index)), `stray < or > before offset ${m.index}`);
+    assert(!/[<>]/.test(xml.slice(last, m.index)), `stray < or > before offset ${m.index}`);
     last = tag.lastIndex;
     const [, close, name, , self] = m;
-    if (close) assert.equal(stack.pop(), name, `</${name}> closes the wrong element`);
+    if (close) assertStrictEquals(stack.pop(), name, `</${name}> closes the wrong element`);
     else if (!self) stack.push(name);
   }
-  assert.ok(!/[<>]/.test(xml.slice(last)), "stray < or > at the end");
-  assert.deepEqual(stack, [], "unclosed elements");
+  assert(!/[<>]/.test(xml.slice(last)), "stray < or > at the end");
+  assertEquals(stack, [], "unclosed elements");
 }
 
 function entry(step: number, loss: number): LogEntry {
@@ -35,7 +35,7 @@ function entry(step: number, loss: number): LogEntry {
 
 const pointsOf = (svg: string, series: string) => {
   const m = new RegExp(`data-series="${series}"[^>]*points="([^"]*)"`).exec(svg);
-  assert.ok(m, `no polyline for "${series}"`);
+  assert(m, `no polyline for "${series}"`);
   return m[1].trim() === "" ? [] : m[1].trim().split(/\s+/);
 };
 
@@ -62,25 +62,25 @@ Deno.test("writeTrainPlot() draws loss, accuracy, lr and held-out curves from a 
       held.map((e) => JSON.stringify(e)).join("\n") + "\n",
     );
     const path = await writeTrainPlot(dir, "run <A&B>");
-    assert.equal(path, join(dir, "curves.svg"));
+    assertStrictEquals(path, join(dir, "curves.svg"));
     const svg = await Deno.readTextFile(path);
     assertWellFormed(svg);
-    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    assert.doesNotMatch(svg, /<script|href=/, "self-contained: no script, no links");
-    assert.match(svg, /run &lt;A&amp;B&gt;/);
-    assert.equal(pointsOf(svg, "total").length, 6);
-    assert.equal(pointsOf(svg, "softmax \\(margin\\)").length, 6);
-    assert.equal(pointsOf(svg, "training accuracy").length, 6);
-    assert.equal(pointsOf(svg, "lr").length, 6);
-    assert.equal(pointsOf(svg, "10-fold mean").length, 2);
-    assert.equal((svg.match(/<circle /g) ?? []).length, 2);
+    assertMatch(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assertNotMatch(svg, /<script|href=/, "self-contained: no script, no links");
+    assertMatch(svg, /run &lt;A&amp;B&gt;/);
+    assertStrictEquals(pointsOf(svg, "total").length, 6);
+    assertStrictEquals(pointsOf(svg, "softmax \\(margin\\)").length, 6);
+    assertStrictEquals(pointsOf(svg, "training accuracy").length, 6);
+    assertStrictEquals(pointsOf(svg, "lr").length, 6);
+    assertStrictEquals(pointsOf(svg, "10-fold mean").length, 2);
+    assertStrictEquals((svg.match(/<circle /g) ?? []).length, 2);
     // The re-logged step 30 keeps its last value, 6.5: 3/4 of the way from 8 (step 20) to 6
     // (step 40); the first value, 7, would sit at 1/2.
     const ys = pointsOf(svg, "total").map((p) => Number(p.split(",")[1]));
     const at = (ys[3] - ys[2]) / (ys[4] - ys[2]);
-    assert.ok(Math.abs(at - 0.75) < 0.01, `y of step 30: ${ys}`);
+    assert(Math.abs(at - 0.75) < 0.01, `y of step 30: ${ys}`);
     const tmp = [...Deno.readDirSync(dir)].filter((e) => e.name.includes(".tmp"));
-    assert.deepEqual(tmp, [], "written atomically, no temp file left");
+    assertEquals(tmp, [], "written atomically, no temp file left");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -89,17 +89,17 @@ Deno.test("writeTrainPlot() draws loss, accuracy, lr and held-out curves from a 
 Deno.test("trainPlotSvg() with no held-out check or no log yet still draws four labelled panels", () => {
   const svg = trainPlotSvg([entry(1, 3)], []);
   assertWellFormed(svg);
-  assert.equal((svg.match(/no data yet/g) ?? []).length, 1);
+  assertStrictEquals((svg.match(/no data yet/g) ?? []).length, 1);
   const empty = trainPlotSvg([], []);
   assertWellFormed(empty);
-  assert.equal((empty.match(/no data yet/g) ?? []).length, 4);
+  assertStrictEquals((empty.match(/no data yet/g) ?? []).length, 4);
   for (const t of ["Loss", "Training accuracy", "Learning rate", "Held-out verification"]) {
-    assert.match(empty, new RegExp(t));
+    assertMatch(empty, new RegExp(t));
   }
 });
 
 Deno.test("niceTicks() gives round steps covering the range", () => {
-  assert.deepEqual(niceTicks(0, 100), [0, 20, 40, 60, 80, 100]);
-  assert.deepEqual(niceTicks(0.5, 0.9), [0.5, 0.6, 0.7, 0.8, 0.9]);
-  assert.deepEqual(niceTicks(3, 3), [3]);
+  assertEquals(niceTicks(0, 100), [0, 20, 40, 60, 80, 100]);
+  assertEquals(niceTicks(0.5, 0.9), [0.5, 0.6, 0.7, 0.8, 0.9]);
+  assertEquals(niceTicks(3, 3), [3]);
 });

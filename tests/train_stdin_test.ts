@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { presetConfig } from "../model/train/presets.ts";
 import { runTraining } from "../model/train/train_run.ts";
@@ -38,11 +38,11 @@ Deno.test("train --data - batches a decoded WebDataset tar in arrival order and 
   for (const r of records.slice(0, 20)) faces.push({ ...r, ...(await decodeImage(r.path!)) });
   const { s, keys, dir } = await run(recordsToTar(ReadableStream.from(faces)), 50);
   try {
-    assert.equal(s.stoppedBy, "done");
-    assert.equal(s.step, 2);
-    assert.deepEqual(keys, [faces.slice(0, 8), faces.slice(8, 16)].map((b) => b.map((r) => r.key)));
-    assert.equal(s.plot, `${dir}/curves.svg`);
-    assert.match(await Deno.readTextFile(s.plot!), /<polyline data-series="total"/);
+    assertStrictEquals(s.stoppedBy, "done");
+    assertStrictEquals(s.step, 2);
+    assertEquals(keys, [faces.slice(0, 8), faces.slice(8, 16)].map((b) => b.map((r) => r.key)));
+    assertStrictEquals(s.plot, `${dir}/curves.svg`);
+    assertMatch(await Deno.readTextFile(s.plot!), /<polyline data-series="total"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -51,18 +51,22 @@ Deno.test("train --data - batches a decoded WebDataset tar in arrival order and 
 Deno.test("train --data - reads NDJSON records (paths) and --steps ends it before the stream", async () => {
   const { s, keys, dir } = await run(recordsToNdjson(ReadableStream.from(records)), 3);
   try {
-    assert.equal(s.step, 3);
-    assert.deepEqual(keys.flat(), records.slice(0, 24).map((r) => r.key));
+    assertStrictEquals(s.step, 3);
+    assertEquals(keys.flat(), records.slice(0, 24).map((r) => r.key));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("--data - needs --num-classes and --steps, not --epochs", () => {
-  assert.throws(() => configFromFlags({ data: "-" }), /--data - .*needs --num-classes/);
-  assert.throws(
-    () => configFromFlags({ data: "-", "num-classes": 5, epochs: 2 }),
-    /--epochs needs a list/,
+  assertMatch(
+    (assertThrows(() => configFromFlags({ data: "-" })) as Error).message,
+    /--data - .*needs --num-classes/,
   );
-  assert.equal(configFromFlags({ data: "-", "num-classes": 5 }).numClasses, 5);
+  assertThrows(
+    () => configFromFlags({ data: "-", "num-classes": 5, epochs: 2 }),
+    Error,
+    "--epochs needs a list",
+  );
+  assertStrictEquals(configFromFlags({ data: "-", "num-classes": 5 }).numClasses, 5);
 });

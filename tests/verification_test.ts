@@ -3,12 +3,9 @@ import {
   ACC_THRESHOLDS,
   distancesFromCosine,
   evaluateVerification,
-  kfoldSizes,
-  npMeanStd,
-  npSum,
   pairDistances,
-  slinearInterp,
 } from "../model/eval/verification.ts";
+import { kfoldSizes, npMeanStd, npSum, slinearInterp } from "../model/eval/np_compat.ts";
 import { readNpy } from "../pipeline/formats/npy.ts";
 import { readPairs } from "../pipeline/formats/pairs_reader.ts";
 

@@ -6,59 +6,70 @@
  *
  * Usage: deno run -A tests/webgpu_parity_step.ts (--probe | --backend NAME [--steps N])
  */
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, initBackend, probeWebGPU } from "../model/backend/backend.ts";
 import { Trainer } from "../model/train/trainer.ts";
+import { parseFlags, runTask, UsageError } from "../tasks/cli.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    probe: { type: "boolean" },
-    backend: { type: "string" },
-    steps: { type: "string" },
-    lr: { type: "string" },
-  },
-});
+const HELP = `Usage: deno run -A tests/webgpu_parity_step.ts (--probe | --backend NAME [options])
 
-if (values.probe) {
-  const p = await probeWebGPU();
-  console.log(JSON.stringify({ adapter: p.adapter?.description ?? null, reason: p.reason }));
-  Deno.exit(0);
-}
+  --probe         print {adapter, reason} (the WebGPU adapter Deno finds) and exit
+  --backend NAME  train on this backend (wasm, cpu, webgpu, ...), print JSON
+                  {backend, detail, init, losses, weights}
+  --steps N       training steps (default 3)
+  --lr X          learning rate (default 0.1)`;
 
-const info = await initBackend({
-  backend: values.backend as BackendName,
-  wasmThreads: 1,
-  warn: (m) => console.error(m),
-});
-// Width 1/16 r18 on 16x16 inputs: every layer kind of the real network (stride-2 convs, 1x1
-// shortcuts, BN in training mode, PReLU, FC, ArcFace margin), milliseconds per step.
-const trainer = new Trainer({
-  network: { depth: 18, width: 1 / 16, inputSize: 16, embeddingSize: 16, dropout: 0, seed: 3 },
-  numClasses: 5,
-  margin: { type: "arcface", s: 16, m2: 0.2 },
-});
-const sums = async () => {
-  const out: Record<string, number> = {};
-  for (const [k, t] of trainer.state()) {
-    out[k] = [...await t.data()].reduce((s: number, v) => s + Number(v), 0);
+const FLAGS = {
+  probe: { type: "boolean" },
+  backend: { type: "string" },
+  steps: { type: "int", min: 1, default: 3 },
+  lr: { type: "number", above: 0, default: 0.1 },
+} as const;
+
+async function main(): Promise<void> {
+  const { flags: values } = parseFlags(Deno.args, FLAGS, { help: HELP });
+  if (values.probe) {
+    const p = await probeWebGPU();
+    console.log(JSON.stringify({ adapter: p.adapter?.description ?? null, reason: p.reason }));
+    return;
   }
-  return out;
-};
-const init = await sums();
-// [8, 16, 16, 3] in [-1, 1], fixed and backend-independent.
-const x = tf.tensor4d(
-  Float32Array.from({ length: 8 * 16 * 16 * 3 }, (_, i) => Math.sin(i * 0.37)),
-  [8, 16, 16, 3],
-);
-const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], "int32");
-const losses: number[] = [];
-for (let step = 0; step < Number(values.steps ?? 3); step++) {
-  losses.push((await trainer.trainStep(x, y, Number(values.lr ?? 0.1), step)).totalLoss);
+  if (!values.backend) throw new UsageError("give --probe or --backend NAME");
+
+  const info = await initBackend({
+    backend: values.backend as BackendName,
+    wasmThreads: 1,
+    warn: (m) => console.error(m),
+  });
+  // Width 1/16 r18 on 16x16 inputs: every layer kind of the real network (stride-2 convs, 1x1
+  // shortcuts, BN in training mode, PReLU, FC, ArcFace margin), milliseconds per step.
+  const trainer = new Trainer({
+    network: { depth: 18, width: 1 / 16, inputSize: 16, embeddingSize: 16, dropout: 0, seed: 3 },
+    numClasses: 5,
+    margin: { type: "arcface", s: 16, m2: 0.2 },
+  });
+  const sums = async () => {
+    const out: Record<string, number> = {};
+    for (const [k, t] of trainer.state()) {
+      out[k] = [...await t.data()].reduce((s: number, v) => s + Number(v), 0);
+    }
+    return out;
+  };
+  const init = await sums();
+  // [8, 16, 16, 3] in [-1, 1], fixed and backend-independent.
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 8 * 16 * 16 * 3 }, (_, i) => Math.sin(i * 0.37)),
+    [8, 16, 16, 3],
+  );
+  const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], "int32");
+  const losses: number[] = [];
+  for (let step = 0; step < values.steps; step++) {
+    losses.push((await trainer.trainStep(x, y, values.lr, step)).totalLoss);
+  }
+  const weights: Record<string, number[]> = {};
+  for (const [k, t] of trainer.state()) weights[k] = [...(await t.data())];
+  tf.dispose([x, y]);
+  trainer.dispose();
+  console.log(JSON.stringify({ backend: info.name, detail: info.detail, init, losses, weights }));
 }
-const weights: Record<string, number[]> = {};
-for (const [k, t] of trainer.state()) weights[k] = [...(await t.data())];
-tf.dispose([x, y]);
-trainer.dispose();
-console.log(JSON.stringify({ backend: info.name, detail: info.detail, init, losses, weights }));
+
+await runTask("webgpu_parity_step", main);

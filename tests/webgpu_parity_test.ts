@@ -6,7 +6,7 @@
  * Without any adapter the test is ignored with the reason printed, except on CI (CI=true), where it
  * must run and so fails.
  */
-import assert from "node:assert/strict";
+import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 
 const STEP = "tests/webgpu_parity_step.ts";
 // Mesa's Vulkan loader prints "XDG_RUNTIME_DIR is invalid or not set" without one (CI runs with
@@ -37,7 +37,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 
 async function step(backend: string): Promise<StepResult> {
   const r = await run(["--backend", backend, "--steps", "3", "--lr", "0.02"]);
-  assert.equal(r.code, 0, `${backend} step failed:\n${r.stderr}`);
+  assertStrictEquals(r.code, 0, `${backend} step failed:\n${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
@@ -58,19 +58,19 @@ Deno.test({
   name: "webgpu (forced, llvmpipe on CPU) trains 3 steps like wasm: losses and updated weights",
   ignore: !probe.adapter && !onCI,
   fn: async () => {
-    assert.ok(probe.adapter, `no WebGPU adapter: ${probe.reason}`);
+    assert(probe.adapter, `no WebGPU adapter: ${probe.reason}`);
     const wasm = await step("wasm");
     const gpu = await step("webgpu");
-    assert.equal(gpu.backend, "webgpu", gpu.detail);
-    assert.equal(wasm.backend, "wasm");
-    assert.deepEqual(gpu.init, wasm.init, "the two runs did not start from the same weights");
-    assert.equal(gpu.losses.length, 3);
+    assertStrictEquals(gpu.backend, "webgpu", gpu.detail);
+    assertStrictEquals(wasm.backend, "wasm");
+    assertEquals(gpu.init, wasm.init, "the two runs did not start from the same weights");
+    assertStrictEquals(gpu.losses.length, 3);
     gpu.losses.forEach((l, i) => {
       const w = wasm.losses[i];
-      assert.ok(Math.abs(l - w) <= 1e-4, `step ${i}: webgpu loss ${l} vs wasm ${w}`);
+      assert(Math.abs(l - w) <= 1e-4, `step ${i}: webgpu loss ${l} vs wasm ${w}`);
     });
     // The loss moved, so the steps did something (a broken update would also match at step 0).
-    assert.ok(Math.abs(wasm.losses[2] - wasm.losses[0]) > 1e-2);
+    assert(Math.abs(wasm.losses[2] - wasm.losses[0]) > 1e-2);
     // Float32 sums in another order. Weights, BN moving statistics and class weights after the
     // update: 1e-4 (relative above 1); momentum slots (gradient sums): relative 1e-3 plus 1e-5 for
     // tensors that are 0 in exact arithmetic (a BN beta right before another BN).
@@ -79,7 +79,7 @@ Deno.test({
       const scale = Math.max(...w.map(Math.abs));
       const diff = Math.max(...w.map((v, i) => Math.abs(v - g[i])));
       const tol = k.startsWith("slot/") ? 1e-3 * scale + 1e-5 : 1e-4 * Math.max(1, scale);
-      assert.ok(diff <= tol, `${k}: max |diff| ${diff}, max |w| ${scale}`);
+      assert(diff <= tol, `${k}: max |diff| ${diff}, max |w| ${scale}`);
     }
   },
 });

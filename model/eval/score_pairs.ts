@@ -4,7 +4,8 @@
  * arithmetic, so the others stay in their original folds. Shared by `deno task eval-lfw` and the
  * trainer's held-out check, so both report the same number for the same model.
  */
-import { evaluateVerification, kfoldSizes, type VerificationResult } from "./verification.ts";
+import { kfoldSizes } from "./np_compat.ts";
+import { evaluateVerification, type VerificationResult } from "./verification.ts";
 
 /** One pair to score. */
 export interface PairSpec {

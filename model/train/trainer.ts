@@ -18,7 +18,10 @@ import {
 } from "../nets/network.ts";
 import { networkTrainForward } from "./network_forward.ts";
 import { MomentumSGD } from "./optimizer.ts";
+import { addResults, disposeResult, type GradResult, meanResult } from "./grad_result.ts";
 import { variablesByName } from "./train_forward.ts";
+
+export type { GradResult } from "./grad_result.ts";
 
 export interface TrainerOptions {
   /** Backbone options (arch, depth, width, input size, ...). */
@@ -58,15 +61,6 @@ export interface StepMetrics {
   accuracy: number;
   /** Learning rate used for this step. */
   lr: number;
-}
-
-/** Gradients keyed like `Trainer.variables`, scalar losses and the count of correct predictions. */
-export interface GradResult {
-  grads: Map<string, tfTypes.Tensor>;
-  total: tfTypes.Tensor;
-  inference: tfTypes.Tensor;
-  decay: tfTypes.Tensor;
-  correct: tfTypes.Tensor;
 }
 
 /** Raised when a step's loss or gradient is NaN or Inf; the update was not applied. */
@@ -226,35 +220,9 @@ export class Trainer {
       const r = this.gradients(xi, yi, seed(p));
       xi.dispose();
       yi.dispose();
-      if (acc === null) {
-        acc = r;
-        continue;
-      }
-      const prev: GradResult = acc;
-      const grads = new Map<string, tfTypes.Tensor>();
-      for (const [k, g] of prev.grads) grads.set(k, tf.add(g, r.grads.get(k)!));
-      acc = {
-        grads,
-        total: tf.add(prev.total, r.total),
-        inference: tf.add(prev.inference, r.inference),
-        decay: tf.add(prev.decay, r.decay),
-        correct: tf.add(prev.correct, r.correct),
-      };
-      disposeResult(prev);
-      disposeResult(r);
+      acc = acc === null ? r : addResults(acc, r);
     }
-    const sum = acc!;
-    const grads = new Map<string, tfTypes.Tensor>();
-    for (const [k, g] of sum.grads) grads.set(k, tf.div(g, parts));
-    const mean: GradResult = {
-      grads,
-      total: tf.div(sum.total, parts),
-      inference: tf.div(sum.inference, parts),
-      decay: tf.div(sum.decay, parts),
-      correct: sum.correct.clone(),
-    };
-    disposeResult(sum);
-    return mean;
+    return meanResult(acc!, parts);
   }
 
   /**
@@ -341,9 +309,4 @@ export class Trainer {
     this.head.dispose();
     this.optimizer.dispose();
   }
-}
-
-function disposeResult(r: GradResult): void {
-  for (const g of r.grads.values()) g.dispose();
-  tf.dispose([r.total, r.inference, r.decay, r.correct]);
 }

@@ -1,6 +1,7 @@
 /**
- * Reads (and, for tests and tools, writes) insightface verification `.bin` files: a Python pickle
- * of `(list of JPEG bytes, list of bool)`, e.g. `lfw.bin`, `cfp_fp.bin`, `agedb_30.bin`.
+ * A minimal Python pickle reader, for insightface verification `.bin` files (a pickle of
+ * `(list of JPEG bytes, list of bool)`, read by `insightface_bin.ts`) and, through
+ * `pickle_objects.ts`, PyTorch checkpoints.
  *
  * Only the opcodes such files use are understood; anything else is a `SyntaxError` naming the
  * opcode and its byte offset. Python 2 bins store the JPEGs as `str` (SHORT_BINSTRING/BINSTRING),
@@ -8,6 +9,8 @@
  * and Python 3 at protocol 2 as `_codecs.encode(unicode, "latin1")` (GLOBAL + REDUCE), which is
  * also accepted. JPEG payloads are returned as views into the file's bytes (no copy).
  */
+import { PickleBytes } from "./pickle_bytes.ts";
+import { PICKLE_OPCODES } from "./pickle_opcodes.ts";
 
 /** A decoded pickle value (tuples come back as arrays). */
 export type PickleValue = Uint8Array | string | boolean | number | null | PickleValue[];
@@ -17,42 +20,6 @@ export type PickleValue = Uint8Array | string | boolean | number | null | Pickle
 const CODECS_ENCODE = Symbol("_codecs.encode");
 const BUILTIN_BYTES = Symbol("__builtin__.bytes");
 type Item = PickleValue | typeof CODECS_ENCODE | typeof BUILTIN_BYTES;
-
-const OPS: Record<number, string> = {
-  0x80: "PROTO",
-  0x95: "FRAME",
-  0x5d: "EMPTY_LIST",
-  0x29: "EMPTY_TUPLE",
-  0x28: "MARK",
-  0x54: "BINSTRING",
-  0x55: "SHORT_BINSTRING",
-  0x42: "BINBYTES",
-  0x43: "SHORT_BINBYTES",
-  0x8e: "BINBYTES8",
-  0x58: "BINUNICODE",
-  0x8c: "SHORT_BINUNICODE",
-  0x8d: "BINUNICODE8",
-  0x61: "APPEND",
-  0x65: "APPENDS",
-  0x88: "NEWTRUE",
-  0x89: "NEWFALSE",
-  0x4e: "NONE",
-  0x4b: "BININT1",
-  0x4d: "BININT2",
-  0x4a: "BININT",
-  0x85: "TUPLE1",
-  0x86: "TUPLE2",
-  0x87: "TUPLE3",
-  0x74: "TUPLE",
-  0x94: "MEMOIZE",
-  0x71: "BINPUT",
-  0x72: "LONG_BINPUT",
-  0x68: "BINGET",
-  0x6a: "LONG_BINGET",
-  0x63: "GLOBAL",
-  0x52: "REDUCE",
-  0x2e: "STOP",
-}; // deno-fmt-ignore
 
 /**
  * The VM's state as seen by an opcode extension (`PickleOptions.extend`, used by
@@ -95,16 +62,10 @@ export function readPickle(
 
 /** The pickle machine: a stack, marks and a memo, driven by one opcode at a time. */
 class Unpickler {
-  readonly #bytes: Uint8Array;
-  readonly #view: DataView;
-  readonly #name: string;
+  readonly #in: PickleBytes;
   readonly #stack: Item[] = [];
   readonly #marks: number[] = [];
   readonly #memo = new Map<number, Item>();
-  /** Read position, and the offset of the opcode being run (named in errors). */
-  #p = 0;
-  #at = 0;
-
   readonly #options: PickleOptions;
   readonly #vm: PickleVM;
 
@@ -113,34 +74,32 @@ class Unpickler {
     this.#vm = {
       stack: this.#stack as unknown[],
       memo: this.#memo as Map<number, unknown>,
-      u8: () => this.#u8(),
-      u32: () => this.#u32(),
-      take: (n) => this.#take(n),
+      u8: () => this.#in.u8(),
+      u32: () => this.#in.u32(),
+      take: (n) => this.#in.take(n),
       pop: () => this.#pop(),
       popMark: () => this.#popMark(),
       top: () => this.#top(),
-      fail: (why) => this.#fail(why),
+      fail: (why) => this.#in.fail(why),
     };
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.#name = name;
+    this.#in = new PickleBytes(bytes, name);
   }
 
   run(): PickleValue {
     for (;;) {
-      this.#at = this.#p;
-      const op = this.#u8();
+      this.#in.at = this.#in.p;
+      const op = this.#in.u8();
       if (this.#options.extend?.(op, this.#vm)) continue;
-      const name = OPS[op];
+      const name = PICKLE_OPCODES[op];
       if (name === "STOP") {
-        if (this.#marks.length) throw this.#fail("STOP with an open MARK");
+        if (this.#marks.length) throw this.#in.fail("STOP with an open MARK");
         if (this.#stack.length !== 1) {
-          throw this.#fail(`STOP with ${this.#stack.length} items on the stack`);
+          throw this.#in.fail(`STOP with ${this.#stack.length} items on the stack`);
         }
         return this.#value(this.#stack[0]);
       }
       if (!this.#data(name) && !this.#build(name, op) && !this.#call(name)) {
-        throw this.#fail(
+        throw this.#in.fail(
           `opcode 0x${op.toString(16).padStart(2, "0")} (${
             JSON.stringify(String.fromCharCode(op))
           }) is not one that ${this.#options.kind ?? "insightface .bin files"} use`,
@@ -154,39 +113,37 @@ class Unpickler {
     const stack = this.#stack;
     switch (name) {
       case "PROTO": {
-        const v = this.#u8();
-        if (v > 5) throw this.#fail(`unsupported pickle protocol ${v}`);
+        const v = this.#in.u8();
+        if (v > 5) throw this.#in.fail(`unsupported pickle protocol ${v}`);
         return true;
       }
       case "FRAME":
-        this.#u64();
+        this.#in.u64();
         return true;
       case "BINSTRING": {
-        this.#need(4);
-        const n = this.#view.getInt32(this.#p, true);
-        this.#p += 4;
-        if (n < 0) throw this.#fail("negative BINSTRING length");
-        stack.push(this.#take(n));
+        const n = this.#in.i32();
+        if (n < 0) throw this.#in.fail("negative BINSTRING length");
+        stack.push(this.#in.take(n));
         return true;
       }
       case "SHORT_BINSTRING":
       case "SHORT_BINBYTES":
-        stack.push(this.#take(this.#u8()));
+        stack.push(this.#in.take(this.#in.u8()));
         return true;
       case "BINBYTES":
-        stack.push(this.#take(this.#u32()));
+        stack.push(this.#in.take(this.#in.u32()));
         return true;
       case "BINBYTES8":
-        stack.push(this.#take(this.#u64()));
+        stack.push(this.#in.take(this.#in.u64()));
         return true;
       case "BINUNICODE":
-        stack.push(utf8(this.#take(this.#u32())));
+        stack.push(utf8(this.#in.take(this.#in.u32())));
         return true;
       case "SHORT_BINUNICODE":
-        stack.push(utf8(this.#take(this.#u8())));
+        stack.push(utf8(this.#in.take(this.#in.u8())));
         return true;
       case "BINUNICODE8":
-        stack.push(utf8(this.#take(this.#u64())));
+        stack.push(utf8(this.#in.take(this.#in.u64())));
         return true;
       case "NEWTRUE":
       case "NEWFALSE":
@@ -194,15 +151,13 @@ class Unpickler {
         stack.push(name === "NONE" ? null : name === "NEWTRUE");
         return true;
       case "BININT1":
-        stack.push(this.#u8());
+        stack.push(this.#in.u8());
         return true;
       case "BININT2":
-        stack.push(this.#u16());
+        stack.push(this.#in.u16());
         return true;
       case "BININT":
-        this.#need(4);
-        stack.push(this.#view.getInt32(this.#p, true));
-        this.#p += 4;
+        stack.push(this.#in.i32());
         return true;
     }
     return false;
@@ -246,15 +201,15 @@ class Unpickler {
         this.#memo.set(this.#memo.size, this.#top());
         return true;
       case "BINPUT":
-        this.#memo.set(this.#u8(), this.#top());
+        this.#memo.set(this.#in.u8(), this.#top());
         return true;
       case "LONG_BINPUT":
-        this.#memo.set(this.#u32(), this.#top());
+        this.#memo.set(this.#in.u32(), this.#top());
         return true;
       case "BINGET":
       case "LONG_BINGET": {
-        const k = op === 0x68 ? this.#u8() : this.#u32();
-        if (!this.#memo.has(k)) throw this.#fail(`memo key ${k} was never stored`);
+        const k = op === 0x68 ? this.#in.u8() : this.#in.u32();
+        if (!this.#memo.has(k)) throw this.#in.fail(`memo key ${k} was never stored`);
         stack.push(this.#memo.get(k)!);
         return true;
       }
@@ -264,18 +219,18 @@ class Unpickler {
 
   /** GLOBAL and REDUCE, only as Python 3 pickles bytes at protocol 2; false for any other. */
   #call(name: string | undefined): boolean {
-    const bytes = this.#bytes;
+    const bytes = this.#in.bytes;
     if (name === "GLOBAL") {
-      const p = this.#p;
+      const p = this.#in.p;
       const nl1 = bytes.indexOf(0x0a, p);
       const nl2 = nl1 < 0 ? -1 : bytes.indexOf(0x0a, nl1 + 1);
-      if (nl2 < 0) throw this.#fail("truncated GLOBAL");
+      if (nl2 < 0) throw this.#in.fail("truncated GLOBAL");
       const dec = new TextDecoder();
       const g = `${dec.decode(bytes.subarray(p, nl1))}.${dec.decode(bytes.subarray(nl1 + 1, nl2))}`;
-      this.#p = nl2 + 1;
+      this.#in.p = nl2 + 1;
       if (g === "_codecs.encode") this.#stack.push(CODECS_ENCODE);
       else if (g === "__builtin__.bytes") this.#stack.push(BUILTIN_BYTES);
-      else throw this.#fail(`GLOBAL ${g} is not supported (only _codecs.encode, for bytes)`);
+      else throw this.#in.fail(`GLOBAL ${g} is not supported (only _codecs.encode, for bytes)`);
       return true;
     }
     if (name === "REDUCE") {
@@ -289,7 +244,7 @@ class Unpickler {
         fn !== CODECS_ENCODE || !Array.isArray(args) || args.length !== 2 ||
         typeof args[0] !== "string" || args[1] !== "latin1"
       ) {
-        throw this.#fail("REDUCE is only supported as _codecs.encode(str, 'latin1') or bytes()");
+        throw this.#in.fail("REDUCE is only supported as _codecs.encode(str, 'latin1') or bytes()");
       }
       this.#stack.push(this.#latin1(args[0]));
       return true;
@@ -297,73 +252,33 @@ class Unpickler {
     return false;
   }
 
-  #fail(why: string): SyntaxError {
-    return new SyntaxError(`Cannot read pickle "${this.#name}" at byte ${this.#at}: ${why}`);
-  }
-
-  #need(n: number): void {
-    if (this.#p + n > this.#bytes.length) throw this.#fail(`truncated (needs ${n} more bytes)`);
-  }
-
-  #u8(): number {
-    this.#need(1);
-    return this.#bytes[this.#p++];
-  }
-
-  #u16(): number {
-    this.#need(2);
-    this.#p += 2;
-    return this.#view.getUint16(this.#p - 2, true);
-  }
-
-  #u32(): number {
-    this.#need(4);
-    this.#p += 4;
-    return this.#view.getUint32(this.#p - 4, true);
-  }
-
-  #u64(): number {
-    this.#need(8);
-    const v = this.#view.getBigUint64(this.#p, true);
-    this.#p += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.#fail("length too large");
-    return Number(v);
-  }
-
-  /** The next `n` bytes, as a view (no copy). */
-  #take(n: number): Uint8Array {
-    this.#need(n);
-    this.#p += n;
-    return this.#bytes.subarray(this.#p - n, this.#p);
-  }
-
   #pop(): Item {
     const stack = this.#stack, marks = this.#marks;
     if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) {
-      throw this.#fail("stack underflow");
+      throw this.#in.fail("stack underflow");
     }
     return stack.pop()!;
   }
 
   #popMark(): Item[] {
     const m = this.#marks.pop();
-    if (m === undefined) throw this.#fail("no MARK on the stack");
+    if (m === undefined) throw this.#in.fail("no MARK on the stack");
     return this.#stack.splice(m);
   }
 
   #top(): Item {
-    if (this.#stack.length === 0) throw this.#fail("stack underflow");
+    if (this.#stack.length === 0) throw this.#in.fail("stack underflow");
     return this.#stack[this.#stack.length - 1];
   }
 
   #listTop(): PickleValue[] {
     const l = this.#top();
-    if (!Array.isArray(l)) throw this.#fail("APPEND(S) onto something that is not a list");
+    if (!Array.isArray(l)) throw this.#in.fail("APPEND(S) onto something that is not a list");
     return l;
   }
 
   #value(v: Item): PickleValue {
-    if (typeof v === "symbol") throw this.#fail(`a bare ${v.description} is not a value`);
+    if (typeof v === "symbol") throw this.#in.fail(`a bare ${v.description} is not a value`);
     return v;
   }
 
@@ -371,7 +286,7 @@ class Unpickler {
     const out = new Uint8Array(s.length);
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
-      if (c > 255) throw this.#fail("_codecs.encode(..., 'latin1') of a non-latin1 character");
+      if (c > 255) throw this.#in.fail("_codecs.encode(..., 'latin1') of a non-latin1 character");
       out[i] = c;
     }
     return out;
@@ -380,41 +295,4 @@ class Unpickler {
 
 function utf8(b: Uint8Array): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(b);
-}
-
-/** An insightface verification set: images 2i and 2i+1 form pair i. */
-export interface VerificationBin {
-  /** Encoded images (JPEG/PNG bytes), 2 per pair. */
-  images: Uint8Array[];
-  issame: boolean[];
-}
-
-/** Parses a `.bin` file's bytes, checking the `(list of bytes, list of bool)` layout. */
-export function parseBin(bytes: Uint8Array, name = "<bytes>"): VerificationBin {
-  const v = readPickle(bytes, name);
-  const bad = (why: string) =>
-    new SyntaxError(`Cannot read "${name}" as an insightface .bin: ${why}`);
-  if (!Array.isArray(v) || v.length !== 2 || !Array.isArray(v[0]) || !Array.isArray(v[1])) {
-    throw bad("expected a pickled (list of images, list of bools)");
-  }
-  const [imgs, same] = v as [PickleValue[], PickleValue[]];
-  const bi = imgs.findIndex((x) => !(x instanceof Uint8Array));
-  if (bi >= 0) throw bad(`image ${bi} is not bytes`);
-  const si = same.findIndex((x) => typeof x !== "boolean");
-  if (si >= 0) throw bad(`issame ${si} is not a bool`);
-  if (imgs.length !== 2 * same.length) {
-    throw bad(`${imgs.length} images for ${same.length} pairs (expected ${2 * same.length})`);
-  }
-  return { images: imgs as Uint8Array[], issame: same as boolean[] };
-}
-
-/** Reads a `.bin` verification set from a file. */
-export async function readBin(path: string): Promise<VerificationBin> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new Error(`Cannot read "${path}": ${(e as Error).message}`);
-  }
-  return parseBin(bytes, path);
 }

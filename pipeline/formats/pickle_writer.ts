@@ -6,7 +6,7 @@
  * batches of 1000 (a batch of one uses APPEND), the pair of lists closed by TUPLE2.
  */
 import { writeFileAtomic } from "../atomic_write.ts";
-import type { VerificationBin } from "./pickle_reader.ts";
+import type { VerificationBin } from "./insightface_bin.ts";
 
 const BATCH = 1000;
 
