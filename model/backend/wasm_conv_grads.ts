@@ -29,6 +29,8 @@ import {
   type WasmBackendLike,
 } from "./wasm_kernel_util.ts";
 
+type CropInfo = ReturnType<typeof cropForPads>;
+
 type Pad = tf.backend_util.ExplicitPadding | "valid" | "same" | number;
 
 interface ConvGradAttrs {
@@ -219,16 +221,47 @@ export function conv2dBackpropInputWasm(args: {
 }): tf.TensorInfo {
   const { inputs: { dy, filter }, backend, attrs } = args;
   const info = convInfo(attrs.inputShape, filter.shape, attrs, "Conv2DBackpropInput");
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const [n, h, w, ci] = attrs.inputShape;
+  const phases = stridePhases(backend, dy, [h, w], info, (crop, rowTaps, colTaps) => {
+    const sub = gatherSwapped(backend, filter, rowTaps, colTaps); // [Th, Tw, Co, Ci]
+    const out = conv2dExplicit(backend, crop.x, sub, crop.pad, [1, 1], [1, 1]); // [N,hc,wc,Ci]
+    free(backend, sub);
+    return out;
+  });
+  return interleavePhases(backend, phases, [n, h, w, ci], [info.strideHeight, info.strideWidth]);
+}
+
+/** The geometry `stridePhases` needs (as in tf.backend_util's Conv2DInfo). */
+interface PhaseGeometry {
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padInfo: { top: number; left: number };
+}
+
+/**
+ * The stride phases of an input gradient dx [N, h, w, C] from dy: for each phase (ph, pw), the
+ * filter taps that reach it and dy cropped/padded so that `conv(crop, rowTaps, colTaps)` (a stride-1
+ * convolution of those taps) gives [N, ceil(h/sh), ceil(w/sw), C]. Phases no tap reaches get
+ * `out: null` (zero gradient). Shared by the dense and depthwise input gradients.
+ */
+export function stridePhases(
+  backend: WasmBackendLike,
+  dy: tf.TensorInfo,
+  [h, w]: number[],
+  g: PhaseGeometry,
+  conv: (crop: CropInfo, rowTaps: number[], colTaps: number[]) => tf.TensorInfo,
+): Phase[] {
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = g;
   const [, ho, wo] = dy.shape;
   // Every phase computes ceil(H/s) x ceil(W/s) rows/cols; extra ones are dropped when interleaving.
   const hc = Math.ceil(h / sh), wc = Math.ceil(w / sw);
   const phases: Phase[] = [];
   for (let ph = 0; ph < sh; ph++) {
-    const rows = phaseTaps(kh, sh, info.padInfo.top, ph);
+    const rows = phaseTaps(kh, sh, g.padInfo.top, ph);
     for (let pw = 0; pw < sw; pw++) {
-      const cols = phaseTaps(kw, sw, info.padInfo.left, pw);
+      const cols = phaseTaps(kw, sw, g.padInfo.left, pw);
       if (rows.taps.length === 0 || cols.taps.length === 0) {
         phases.push({ ph, pw, out: null }); // no tap reaches these pixels: zero gradient
         continue;
@@ -237,13 +270,12 @@ export function conv2dBackpropInputWasm(args: {
       const bottom = hc + rows.taps.length - 1 - top - ho;
       const right = wc + cols.taps.length - 1 - left - wo;
       const crop = cropForPads(backend, dy, [top, bottom, left, right]);
-      const sub = gatherSwapped(backend, filter, rows.taps, cols.taps); // [Th, Tw, Co, Ci]
-      const out = conv2dExplicit(backend, crop.x, sub, crop.pad, [1, 1], [1, 1]); // [N,hc,wc,Ci]
-      free(backend, sub, crop.owned ? crop.x : null);
+      const out = conv(crop, rows.taps, cols.taps);
+      free(backend, crop.owned ? crop.x : null);
       phases.push({ ph, pw, out });
     }
   }
-  return interleavePhases(backend, phases, [n, h, w, ci], [sh, sw]);
+  return phases;
 }
 
 /** One stride phase of an input gradient: rows ph, ph+sh, ... and columns pw, pw+sw, ... */

@@ -17,15 +17,8 @@
  * NHWC, float32, dilations 1; padding 'same', 'valid' or explicit.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { interleavePhases, type Phase, phaseTaps } from "./wasm_conv_grads.ts";
-import {
-  cropForPads,
-  free,
-  heapF32,
-  reshape,
-  runWasm,
-  type WasmBackendLike,
-} from "./wasm_kernel_util.ts";
+import { interleavePhases, stridePhases } from "./wasm_conv_grads.ts";
+import { free, heapF32, reshape, runWasm, type WasmBackendLike } from "./wasm_kernel_util.ts";
 
 type Pad = tf.backend_util.ExplicitPadding | "valid" | "same" | number;
 
@@ -143,35 +136,21 @@ export function depthwiseBackpropInputWasm(args: {
   const info = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const [n, h, w, c] = attrs.inputShape;
-  const [, ho, wo, cm] = dy.shape;
+  const cm = dy.shape[3];
   const m = cm / c;
   const flat = reshape(backend, filter, [kh, kw, cm, 1]);
-  const hc = Math.ceil(h / sh), wc = Math.ceil(w / sw);
-  const phases: Phase[] = [];
-  for (let ph = 0; ph < sh; ph++) {
-    const rows = phaseTaps(kh, sh, info.padInfo.top, ph);
-    for (let pw = 0; pw < sw; pw++) {
-      const cols = phaseTaps(kw, sw, info.padInfo.left, pw);
-      if (rows.taps.length === 0 || cols.taps.length === 0) {
-        phases.push({ ph, pw, out: null }); // no tap reaches these pixels: zero gradient
-        continue;
-      }
-      const top = rows.before, left = cols.before;
-      const bottom = hc + rows.taps.length - 1 - top - ho;
-      const right = wc + cols.taps.length - 1 - left - wo;
-      const crop = cropForPads(backend, dy, [top, bottom, left, right]);
-      const sub = gatherTaps(backend, flat, rows.taps, cols.taps); // [Th, Tw, C*M, 1]
-      const [t, bt, l, r] = crop.pad;
-      const z = runWasm("DepthwiseConv2dNative", backend, { x: crop.x, filter: sub }, {
-        strides: [1, 1],
-        dilations: [1, 1],
-        pad: [[0, 0], [t, bt], [l, r], [0, 0]],
-        dimRoundingMode: undefined,
-      }); // [N, hc, wc, C*M]
-      free(backend, sub, crop.owned ? crop.x : null);
-      phases.push({ ph, pw, out: sumMultiplier(backend, z, m) });
-    }
-  }
+  const phases = stridePhases(backend, dy, [h, w], info, (crop, rowTaps, colTaps) => {
+    const sub = gatherTaps(backend, flat, rowTaps, colTaps); // [Th, Tw, C*M, 1]
+    const [t, bt, l, r] = crop.pad;
+    const z = runWasm("DepthwiseConv2dNative", backend, { x: crop.x, filter: sub }, {
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad: [[0, 0], [t, bt], [l, r], [0, 0]],
+      dimRoundingMode: undefined,
+    }); // [N, hc, wc, C*M]
+    free(backend, sub);
+    return sumMultiplier(backend, z, m);
+  });
   free(backend, flat);
   return interleavePhases(backend, phases, [n, h, w, c], [sh, sw]);
 }
