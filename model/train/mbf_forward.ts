@@ -15,7 +15,7 @@ import {
   mbfPlan,
   tfName,
 } from "../nets/mobilefacenet.ts";
-import { batchNormTrain } from "./train_forward.ts";
+import { weightAccess } from "./train_forward.ts";
 
 /**
  * Grouped conv of x [B, H, W, G*k] with k channels in and out per group, as arcstream stores it:
@@ -53,22 +53,7 @@ export function mbfTrainForward(
   x: tfTypes.Tensor4D,
   vars: Map<string, tfTypes.Variable>,
 ): tfTypes.Tensor2D {
-  const v = (name: string) => {
-    const t = vars.get(name);
-    if (!t) {
-      throw new Error(`MobileFaceNet has no weight "${name}" (not built by buildMobileFaceNet?)`);
-    }
-    return t;
-  };
-  const bn = (name: string, t: tfTypes.Tensor) =>
-    batchNormTrain(
-      t,
-      v(`${name}/gamma`),
-      v(`${name}/beta`),
-      v(`${name}/moving_mean`),
-      v(`${name}/moving_variance`),
-      MBF_BN_EPSILON,
-    );
+  const { v, bn } = weightAccess(vars, "MobileFaceNet", "buildMobileFaceNet", MBF_BN_EPSILON);
   const unit = (u: MbfConv, h: tfTypes.Tensor4D): tfTypes.Tensor4D => {
     const conv = tfName(`${u.path}.layers.0`);
     let y: tfTypes.Tensor4D;

@@ -24,6 +24,36 @@ export function variablesByName(model: tfTypes.LayersModel): Map<string, tfTypes
 }
 
 /**
+ * Weight lookup by name over `vars` (an error names the network and its builder when one is
+ * missing) and a train-mode batch norm of layer `name` with those weights.
+ */
+export function weightAccess(
+  vars: Map<string, tfTypes.Variable>,
+  net: string,
+  builder: string,
+  epsilon: number,
+): {
+  v: (name: string) => tfTypes.Variable;
+  bn: (name: string, t: tfTypes.Tensor) => tfTypes.Tensor;
+} {
+  const v = (name: string) => {
+    const t = vars.get(name);
+    if (!t) throw new Error(`${net} has no weight "${name}" (not built by ${builder}?)`);
+    return t;
+  };
+  const bn = (name: string, t: tfTypes.Tensor) =>
+    batchNormTrain(
+      t,
+      v(`${name}/gamma`),
+      v(`${name}/beta`),
+      v(`${name}/moving_mean`),
+      v(`${name}/moving_variance`),
+      epsilon,
+    );
+  return { v, bn };
+}
+
+/**
  * Batch normalization in training mode over all axes but the last, as one op with its own
  * gradient; updates the moving mean/variance (momentum 0.9, unbiased variance as PyTorch/MXNet).
  */
@@ -86,20 +116,7 @@ export function trainForward(
   options: TrainForwardOptions = {},
   vars: Map<string, tfTypes.Variable> = variablesByName(model),
 ): tfTypes.Tensor2D {
-  const v = (name: string) => {
-    const t = vars.get(name);
-    if (!t) throw new Error(`IR-ResNet has no weight "${name}" (not built by buildIResNet?)`);
-    return t;
-  };
-  const bn = (name: string, t: tfTypes.Tensor) =>
-    batchNormTrain(
-      t,
-      v(`${name}/gamma`),
-      v(`${name}/beta`),
-      v(`${name}/moving_mean`),
-      v(`${name}/moving_variance`),
-      config.bnEpsilon,
-    );
+  const { v, bn } = weightAccess(vars, "IR-ResNet", "buildIResNet", config.bnEpsilon);
   const conv = (name: string, t: tfTypes.Tensor, stride: number) => {
     const k = v(`${name}/kernel`) as tfTypes.Tensor4D;
     // Symmetric padding of strided 3x3 convs, as the LayersModel's zeroPadding2d + "valid".
