@@ -12,6 +12,7 @@
 import type { ImageRecord, ListRecord } from "../records.ts";
 import { checkSeed, deriveSeed, Prng } from "../shuffle/prng.ts";
 import { DecodePool } from "../decode/decode_pool.ts";
+import { orderedTransformer } from "../decode/ordered_transformer.ts";
 import { DecodeError } from "../decode/decode_image.ts";
 import { recordOffset } from "../decode/decode_stream.ts";
 import { networkInput, type NormalizeMode } from "../decode/network_input.ts";
@@ -147,37 +148,22 @@ export class DecodeBatchStream extends TransformStream<RecordBatch<AnyRecord>, I
       };
     };
 
-    const queue: Promise<ImageBatch>[] = [];
     const skippedAll: SkippedRecord[] = [];
-    const settle = async (c: TransformStreamDefaultController<ImageBatch>) => {
-      const b = await queue.shift()!;
-      skippedAll.push(...b.skipped);
-      c.enqueue(b);
-    };
-    super({
-      async transform(batch, c) {
+    super(orderedTransformer<RecordBatch<AnyRecord>, Promise<ImageBatch>, ImageBatch>({
+      // The reader waits for the oldest batch only once `prefetch` more are under way.
+      ahead: prefetch,
+      start(batch) {
         const p = prepare(batch);
         p.catch(() => {}); // surfaced in order by settle()
-        queue.push(p);
-        try {
-          // The reader waits for the oldest batch only once `prefetch` more are under way.
-          if (queue.length > prefetch) await settle(c);
-        } catch (e) {
-          pool.close(); // the stream errors: flush() will not run, free the workers here
-          throw e;
-        }
+        return p;
       },
-      async flush(c) {
-        try {
-          while (queue.length) await settle(c);
-        } finally {
-          pool.close();
-        }
+      async settle(p, c) {
+        const b = await p;
+        skippedAll.push(...b.skipped);
+        c.enqueue(b);
       },
-      cancel() {
-        pool.close();
-      },
-    });
+      close: () => pool.close(),
+    }));
     this.skipped = skippedAll;
   }
 }

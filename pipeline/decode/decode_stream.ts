@@ -7,6 +7,7 @@
 import type { ImageRecord, ListRecord } from "../records.ts";
 import { type DecodedImage, DecodeError, resizeSize, type ResizeSpec } from "./decode_image.ts";
 import { DecodePool } from "./decode_pool.ts";
+import { orderedTransformer } from "./ordered_transformer.ts";
 
 export interface DecodeOptions {
   /**
@@ -79,26 +80,13 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
       throw new RangeError(`onError must be "skip" or "fail", got "${onError}"`);
     }
     const pool = new DecodePool({ workers: options.workers });
-    const queue: { r: ListRecord; p: Promise<DecodedImage> }[] = [];
     const report: DecodeReport = { decoded: 0, skipped: [] };
-    const settle = async (c: TransformStreamDefaultController<ImageRecord>) => {
-      const { r, p } = queue.shift()!;
-      try {
-        const img = await p;
-        const { bytes: _drop, ...rest } = r;
-        c.enqueue({ ...rest, pixels: img.pixels, height: img.height, width: img.width });
-        report.decoded++;
-      } catch (e) {
-        if (onError === "fail" || !(e instanceof DecodeError)) throw e;
-        const s = { key: r.key, source: e.source, reason: e.message };
-        report.skipped.push(s);
-        options.onSkip?.(s);
-      }
-    };
-    super({
-      async transform(r, c) {
+    type Item = { r: ListRecord; p: Promise<DecodedImage> };
+    super(orderedTransformer<ListRecord, Item, ImageRecord>({
+      // Ordered output: wait for the oldest once `concurrency` are in flight.
+      ahead: concurrency - 1,
+      start(r) {
         if (r.path === undefined && r.bytes === undefined) {
-          pool.close();
           throw new TypeError(`Record "${r.key}" has neither path nor bytes to decode`);
         }
         const p = pool.decode(r.bytes ?? r.path!, {
@@ -107,26 +95,23 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
           recordOffset: r.bytes ? undefined : recordOffset(r),
         });
         p.catch(() => {}); // handled in order by settle()
-        queue.push({ r, p });
-        // Ordered output: wait for the oldest once `concurrency` are in flight.
+        return { r, p };
+      },
+      async settle({ r, p }, c) {
         try {
-          if (queue.length >= concurrency) await settle(c);
+          const img = await p;
+          const { bytes: _drop, ...rest } = r;
+          c.enqueue({ ...rest, pixels: img.pixels, height: img.height, width: img.width });
+          report.decoded++;
         } catch (e) {
-          pool.close(); // the stream is errored: flush will not run, so free the workers here
-          throw e;
+          if (onError === "fail" || !(e instanceof DecodeError)) throw e;
+          const s = { key: r.key, source: e.source, reason: e.message };
+          report.skipped.push(s);
+          options.onSkip?.(s);
         }
       },
-      async flush(c) {
-        try {
-          while (queue.length) await settle(c);
-        } finally {
-          pool.close();
-        }
-      },
-      cancel() {
-        pool.close();
-      },
-    });
+      close: () => pool.close(),
+    }));
     this.report = report;
   }
 }
