@@ -168,14 +168,18 @@ export async function main(args: string[]): Promise<void> {
   const toTensorMs = await batchToTensorMs(batchSize);
   const variants = compare > 0 ? await decoderVariants(records, compare) : undefined;
   // The peer: OpenCV on one thread doing the same job on the same images, measured now.
-  const { runPeer } = await import("./bench_peer.ts");
-  const peer = values["no-peer"]
-    ? { ok: false as const, reason: "skipped (--no-peer)" }
-    : await runPeer(
-      "bench_pipeline_peer.py",
-      ["cv2", "numpy"],
-      ["--data", values.data, "--limit", String(limit), "--batch-size", String(batchSize)],
-    );
+  const { findPeerPython, runPeerScript } = await import("./bench_peer.ts");
+  const found = values["no-peer"]
+    ? { python: null, reason: "skipped (--no-peer)" }
+    : await findPeerPython(["cv2", "numpy"]);
+  const result = found.python === null ? { error: found.reason } : await runPeerScript(
+    found.python,
+    "bench_pipeline_peer.py",
+    ["--data", values.data, "--limit", String(limit), "--batch-size", String(batchSize)],
+  );
+  const peer = result.error === undefined && found.python !== null
+    ? { ok: true as const, python: found.python, result }
+    : { ok: false as const, reason: String(result.error) };
   // Steady state: batches after the first; the first batch's start-up is in stages.
   const rate = Math.round(e.steadyImages / Math.max(1e-9, e.seconds - e.firstBatchS));
   console.log(JSON.stringify(

@@ -6,7 +6,7 @@
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
 import { BENCH_CASES, type BenchCase, measureArcstream } from "./bench_train_cases.ts";
-import { findPeerPython, measurePeer } from "./bench_train_peer.ts";
+import { findTorchPython, measurePeer } from "./bench_train_peer.ts";
 
 const HELP = `Usage: deno task bench train [options]
 
@@ -73,7 +73,7 @@ export async function main(args: string[]): Promise<void> {
   const info = await initBackend({ backend: parseBackendName(v.backend), wasmThreads: threads });
   const peer = v["no-peer"]
     ? { python: null, reason: "skipped (--no-peer)" }
-    : await findPeerPython();
+    : await findTorchPython();
   const load = () => +Deno.loadavg()[0].toFixed(2);
   const out: Record<string, unknown> = {
     backend: info.name,
