@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
+import { QUIET, tinyRun } from "./tiny_run.ts";
 import {
   CheckpointDamagedError,
   checkpointName,
@@ -10,7 +11,6 @@ import {
   readCheckpointFile,
   saveCheckpoint,
 } from "../model/train/checkpoint.ts";
-import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
 import { runTraining } from "../model/train/train_run.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
 
@@ -116,31 +116,22 @@ Deno.test("findResumeCheckpoint() skips a damaged newest checkpoint, moves it as
     assert((await Deno.stat(`${newest}.damaged`)).isFile);
   }));
 
-function tiny(steps: number): TrainConfig {
-  const c = presetConfig("tiny");
-  c.steps = steps;
-  c.schedule = { kind: "poly", base: 0.05, warmupSteps: 1, totalSteps: steps };
-  c.checkpointEvery = 2;
-  return c;
-}
-const quiet = { print: () => {}, progress: false, workers: 0 };
-
 Deno.test("resume falls back past a truncated newest checkpoint and still ends on the uninterrupted weights", async () => {
   const dirA = await Deno.makeTempDir();
   const dirB = await Deno.makeTempDir();
   try {
-    const a = await runTraining({ config: tiny(6), out: dirA, ...quiet });
-    const b1 = await runTraining({ config: tiny(6), out: dirB, stopAt: 4, ...quiet });
+    const a = await runTraining({ config: tinyRun(6), out: dirA, ...QUIET });
+    const b1 = await runTraining({ config: tinyRun(6), out: dirB, stopAt: 4, ...QUIET });
     assertMatch(b1.checkpoint!, /ckpt-00000004\.arcs$/);
     const bytes = await Deno.readFile(b1.checkpoint!);
     await Deno.writeFile(b1.checkpoint!, bytes.subarray(0, bytes.length - 4096));
     const warnings: string[] = [];
     const b2 = await runTraining({
-      config: tiny(6),
+      config: tinyRun(6),
       out: dirB,
       resume: true,
       warn: (m) => warnings.push(m),
-      ...quiet,
+      ...QUIET,
     });
     assertEquals(b2.stoppedBy, "done");
     assertMatch(warnings.join("\n"), /ckpt-00000004\.arcs" is damaged/);
@@ -161,12 +152,12 @@ Deno.test("resume falls back past a truncated newest checkpoint and still ends o
 
 Deno.test("resume refuses clearly when every checkpoint is damaged", () =>
   withDir(async (dir) => {
-    const s = await runTraining({ config: tiny(2), out: dir, ...quiet });
+    const s = await runTraining({ config: tinyRun(2), out: dir, ...QUIET });
     const bytes = await Deno.readFile(s.checkpoint!);
     bytes.fill(0, bytes.length >> 1);
     await Deno.writeFile(s.checkpoint!, bytes);
     await assertRejects(
-      () => runTraining({ config: tiny(2), out: dir, resume: true, warn: () => {}, ...quiet }),
+      () => runTraining({ config: tinyRun(2), out: dir, resume: true, warn: () => {}, ...QUIET }),
       RunFolderError,
       "Cannot resume: no intact checkpoint in",
     );

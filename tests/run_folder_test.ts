@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
+import { QUIET, tinyRun } from "./tiny_run.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
-import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
 import { acquireRunLock, processAlive } from "../model/train/run_lock.ts";
 import { runTraining } from "../model/train/train_run.ts";
@@ -9,15 +9,6 @@ import { runTraining } from "../model/train/train_run.ts";
 await initBackend({ backend: "wasm" });
 
 const DENO = Deno.execPath();
-
-function tiny(steps: number): TrainConfig {
-  const c = presetConfig("tiny");
-  c.steps = steps;
-  c.schedule = { kind: "poly", base: 0.05, warmupSteps: 1, totalSteps: steps };
-  c.checkpointEvery = 2;
-  return c;
-}
-const quiet = { print: () => {}, progress: false, workers: 0 };
 
 async function withDir(f: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir();
@@ -42,11 +33,11 @@ async function deadPid(): Promise<number> {
 
 Deno.test("a new run into a folder that holds a finished run is refused and the folder is untouched", () =>
   withDir(async (dir) => {
-    await runTraining({ config: tiny(4), out: dir, ...quiet });
+    await runTraining({ config: tinyRun(4), out: dir, ...QUIET });
     const before = names(dir);
     const log = await Deno.readTextFile(`${dir}/log.jsonl`);
     const e = await assertRejects(
-      () => runTraining({ config: tiny(2), out: dir, ...quiet }),
+      () => runTraining({ config: tinyRun(2), out: dir, ...QUIET }),
       RunFolderError,
     );
     assertMatch(e.message, new RegExp(`Run folder "${dir}" is not empty .*--resume.*--overwrite`));
@@ -57,9 +48,9 @@ Deno.test("a new run into a folder that holds a finished run is refused and the 
 
 Deno.test("overwrite clears the old run's files first; files that are not the run's stay", () =>
   withDir(async (dir) => {
-    await runTraining({ config: tiny(6), out: dir, ...quiet });
+    await runTraining({ config: tinyRun(6), out: dir, ...QUIET });
     await Deno.writeTextFile(`${dir}/notes.txt`, "mine");
-    const s = await runTraining({ config: tiny(2), out: dir, overwrite: true, ...quiet });
+    const s = await runTraining({ config: tinyRun(2), out: dir, overwrite: true, ...QUIET });
     assertEquals(s.stoppedBy, "done");
     assertEquals(await loggedSteps(dir), [1, 2]);
     assertEquals((await listCheckpoints(`${dir}/checkpoints`)).map((p) => p.slice(-7)), [
@@ -77,7 +68,7 @@ Deno.test("a live trainer's lock refuses a second trainer, naming the pid", () =
       const lock = { pid: holder.pid, hostname: Deno.hostname(), started: "2026-01-01T00:00:00Z" };
       await Deno.writeTextFile(`${dir}/lock`, JSON.stringify(lock));
       const e = await assertRejects(
-        () => runTraining({ config: tiny(2), out: dir, ...quiet }),
+        () => runTraining({ config: tinyRun(2), out: dir, ...QUIET }),
         RunFolderError,
       );
       assertMatch(e.message, new RegExp(`"${dir}" is in use by pid ${holder.pid} on `));
@@ -95,10 +86,10 @@ Deno.test("a stale lock of a dead process is taken over with a warning and relea
     await Deno.writeTextFile(`${dir}/lock`, JSON.stringify(lock));
     const warnings: string[] = [];
     const s = await runTraining({
-      config: tiny(2),
+      config: tinyRun(2),
       out: dir,
       warn: (m) => warnings.push(m),
-      ...quiet,
+      ...QUIET,
     });
     assertEquals(s.stoppedBy, "done");
     assertEquals(warnings.length, 1);
@@ -121,11 +112,11 @@ Deno.test("acquireRunLock() lets exactly one of two concurrent takers win", () =
 
 Deno.test("resume removes temp files of killed writes and --keep holds", () =>
   withDir(async (dir) => {
-    await runTraining({ config: tiny(4), out: dir, ...quiet });
+    await runTraining({ config: tinyRun(4), out: dir, ...QUIET });
     await Deno.writeFile(`${dir}/checkpoints/ckpt-00000006.arcs.tmp-99999-0`, new Uint8Array(9));
     await Deno.writeTextFile(`${dir}/run.json.tmp-99999-1`, "{");
-    const c = tiny(10);
-    const s = await runTraining({ config: c, out: dir, resume: true, ...quiet });
+    const c = tinyRun(10);
+    const s = await runTraining({ config: c, out: dir, resume: true, ...QUIET });
     assertEquals(s.step, 10);
     assertEquals(names(`${dir}/checkpoints`), ["ckpt-00000008.arcs", "ckpt-00000010.arcs"]);
     assert(!names(dir).some((n) => n.includes(".tmp-")));
@@ -133,7 +124,7 @@ Deno.test("resume removes temp files of killed writes and --keep holds", () =>
 
 Deno.test("after a kill, resume cuts log.jsonl and log.txt back to the checkpoint: no step twice", () =>
   withDir(async (dir) => {
-    await runTraining({ config: tiny(6), out: dir, ...quiet });
+    await runTraining({ config: tinyRun(6), out: dir, ...QUIET });
     // What a kill -9 after step 6 was logged but before its checkpoint was renamed leaves behind:
     // no ckpt-6, a torn log line, the dead trainer's lock.
     await Deno.remove(`${dir}/checkpoints/ckpt-00000006.arcs`);
@@ -141,11 +132,11 @@ Deno.test("after a kill, resume cuts log.jsonl and log.txt back to the checkpoin
     const pid = await deadPid();
     await Deno.writeTextFile(`${dir}/lock`, JSON.stringify({ pid, hostname: Deno.hostname() }));
     const s = await runTraining({
-      config: tiny(6),
+      config: tinyRun(6),
       out: dir,
       resume: true,
       warn: () => {},
-      ...quiet,
+      ...QUIET,
     });
     assertEquals(s.step, 6);
     assertEquals(await loggedSteps(dir), [1, 2, 3, 4, 5, 6]);

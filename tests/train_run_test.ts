@@ -1,23 +1,12 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
+import { QUIET, tinyRun } from "./tiny_run.ts";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
-import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
 import { runTraining } from "../model/train/train_run.ts";
 import { Embedder } from "../model/eval/embed_stream.ts";
 
 await initBackend({ backend: "wasm" });
-
-/** The tiny preset on the bundled faces, 6 steps, flips on (seeded per step), no dropout. */
-function tiny(): TrainConfig {
-  const c = presetConfig("tiny");
-  c.steps = 6;
-  c.schedule = { kind: "poly", base: 0.05, warmupSteps: 1, totalSteps: 6 };
-  c.checkpointEvery = 2;
-  return c;
-}
-
-const quiet = { print: () => {}, progress: false, workers: 0 };
 
 Deno.test("resume after an interrupt replays the same batches and ends on the same weights", async () => {
   const dirA = await Deno.makeTempDir();
@@ -25,9 +14,9 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
   try {
     const keysA: string[][] = [];
     const a = await runTraining({
-      config: tiny(),
+      config: tinyRun(),
       out: dirA,
-      ...quiet,
+      ...QUIET,
       onStep: (s) => keysA.push(s.keys),
     });
     assertStrictEquals(a.stoppedBy, "done");
@@ -37,9 +26,9 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
     const keysB: string[][] = [];
     const abort = new AbortController();
     const b1 = await runTraining({
-      config: tiny(),
+      config: tinyRun(),
       out: dirB,
-      ...quiet,
+      ...QUIET,
       signal: abort.signal,
       onStep: (s) => {
         keysB.push(s.keys);
@@ -51,10 +40,10 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
     assertMatch(b1.checkpoint!, /ckpt-00000003\.arcs$/);
     // ... then resumed from its newest checkpoint.
     const b2 = await runTraining({
-      config: tiny(),
+      config: tinyRun(),
       out: dirB,
       resume: true,
-      ...quiet,
+      ...QUIET,
       onStep: (s) => keysB.push(s.keys),
     });
     assertStrictEquals(b2.stoppedBy, "done");
@@ -92,10 +81,10 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
 Deno.test("a huge learning rate stops the run with a clear message; the last good checkpoint stays", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const c = tiny();
+    const c = tinyRun();
     // Two sane steps (checkpoint at 2), then lr 1e30 blows the weights up.
     c.schedule = { kind: "piecewise", boundaries: [2], values: [0.01, 1e30] };
-    const s = await runTraining({ config: c, out: dir, ...quiet });
+    const s = await runTraining({ config: c, out: dir, ...QUIET });
     assertStrictEquals(s.stoppedBy, "non-finite loss");
     assertMatch(s.error!, /(Loss|Gradient norm) is (NaN|Infinity).* at step [34]/);
     assertStrictEquals(s.exportDir, null);
@@ -114,10 +103,10 @@ Deno.test("a huge learning rate stops the run with a clear message; the last goo
 Deno.test("the exported backbone loads as a TF.js model and embeds faces", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const c = tiny();
+    const c = tinyRun();
     c.steps = 2;
     c.schedule = { kind: "poly", base: 0.05, warmupSteps: 1, totalSteps: 2 };
-    const s = await runTraining({ config: c, out: dir, ...quiet });
+    const s = await runTraining({ config: c, out: dir, ...QUIET });
     const before = tf.memory().numTensors;
     const e = await Embedder.load(`${s.exportDir}/model.json`);
     assertStrictEquals(e.inputSize, 32);
