@@ -108,20 +108,27 @@ async function endToEnd(
 }
 
 /**
- * Main-thread cost per batch: allocate the batch buffer, copy B images in, create the tensor
- * (the wasm backend copies it into its heap), dispose. Mean ms of 5.
+ * Main-thread cost per batch, mean ms of 5: a batch buffer filled with B images and made a tensor
+ * (the wasm backend copies it into its heap), with the buffer reused as the pipeline does and,
+ * for comparison, freshly allocated each time (what page faults on new memory cost).
  */
-async function batchToTensorMs(batchSize: number): Promise<number> {
+async function batchToTensorMs(batchSize: number): Promise<{ reused: number; fresh: number }> {
   const tf = await import("@tensorflow/tfjs");
   const px = SIZE * SIZE * 3;
   const one = new Float32Array(px).fill(0.25);
-  const t = performance.now();
-  for (let i = 0; i < 5; i++) {
-    const data = new Float32Array(batchSize * px);
-    for (let b = 0; b < batchSize; b++) data.set(one, b * px);
-    tf.tensor4d(data, [batchSize, SIZE, SIZE, 3]).dispose();
-  }
-  return (performance.now() - t) / 5;
+  const time = (buffer: () => Float32Array) => {
+    const t = performance.now();
+    for (let i = 0; i < 5; i++) {
+      const data = buffer();
+      for (let b = 0; b < batchSize; b++) data.set(one, b * px);
+      tf.tensor4d(data, [batchSize, SIZE, SIZE, 3]).dispose();
+    }
+    return (performance.now() - t) / 5;
+  };
+  const fresh = time(() => new Float32Array(batchSize * px));
+  const kept = new Float32Array(batchSize * px);
+  kept.fill(0); // touch every page once, as a reused buffer has been
+  return { reused: time(() => kept), fresh };
 }
 
 /** The decoder set-ups measured for the default choice, on `n` images each. */
@@ -137,6 +144,69 @@ async function decoderVariants(records: ListRecord[], n: number) {
   };
 }
 
+/** Stages 1-2 timed: the folder listed, shuffled (seed 7), the first `limit` records kept. */
+async function listAndShuffle(data: string, limit: number) {
+  const { readImageFolder } = await import("../pipeline/list/list_reader.ts");
+  const { epochPermutation } = await import("../pipeline/shuffle/prng.ts");
+  let t = performance.now();
+  const { records: all } = await readImageFolder(data);
+  const listS = (performance.now() - t) / 1000;
+  t = performance.now();
+  const perm = epochPermutation(all.length, 7, 0);
+  const shuffleS = (performance.now() - t) / 1000;
+  const records = [...perm.subarray(0, Math.min(limit, all.length))].map((i) => all[i]);
+  return { all, records, listS, shuffleS };
+}
+
+/** The peer: OpenCV on one thread doing the same job on the same images, measured now. */
+async function runPeer(skip: boolean, data: string, limit: number, batchSize: number) {
+  const { findPeerPython, runPeerScript } = await import("./bench_peer.ts");
+  const found = skip
+    ? { python: null, reason: "skipped (--no-peer)" }
+    : await findPeerPython(["cv2", "numpy"]);
+  const result = found.python === null ? { error: found.reason } : await runPeerScript(
+    found.python,
+    "bench_pipeline_peer.py",
+    ["--data", data, "--limit", String(limit), "--batch-size", String(batchSize)],
+  );
+  return result.error === undefined && found.python !== null
+    ? { ok: true as const, python: found.python, result }
+    : { ok: false as const, reason: String(result.error) };
+}
+
+/** The set-up a figure was measured with. */
+async function benchConfig(
+  values:
+    & { data: string; limit: number; "batch-size": number; workers: number }
+    & Record<
+      "concurrency" | "prefetch",
+      number
+    >,
+  backend: string,
+) {
+  const { loadTurbo } = await import("../pipeline/decode/decode_image.ts");
+  const { limit, "batch-size": batchSize, workers, concurrency, prefetch } = values;
+  return {
+    data: values.data,
+    limit,
+    batch_size: batchSize,
+    workers,
+    concurrency,
+    prefetch,
+    image_size: SIZE,
+    jpeg_decoder: (await loadTurbo()) ? "libjpeg-turbo (TurboJPEG sync) + sharp fallback" : "sharp",
+    resize: {
+      // What training does (networkInput, the rule eval-lfw shares).
+      end_to_end: "decode at the DCT scale covering 112 (reduceTo), area average to 112, normalize",
+      // What `deno task decode --resize 112` does.
+      decode_resize_only: "TurboJPEG DCT-domain 1/2-1/8 scaling, then area average to 112",
+    },
+    backend,
+    cores: navigator.hardwareConcurrency,
+    load_average: Deno.loadavg().map((v) => +v.toFixed(2)),
+  };
+}
+
 export async function main(args: string[]): Promise<void> {
   const { flags: values } = parseFlags(args, {
     data: { type: "string", default: "../shared/data/lfw/lfw-deepfunneled" },
@@ -149,37 +219,15 @@ export async function main(args: string[]): Promise<void> {
     "no-peer": { type: "boolean" },
   }, { help: HELP });
   const { limit, "batch-size": batchSize, workers, concurrency, prefetch, compare } = values;
-  const { readImageFolder } = await import("../pipeline/list/list_reader.ts");
-  const { epochPermutation } = await import("../pipeline/shuffle/prng.ts");
-  const { loadTurbo } = await import("../pipeline/decode/decode_image.ts");
   const { initBackend } = await import("../model/backend/backend.ts");
   const backend = await initBackend({});
-
-  let t = performance.now();
-  const { records: all } = await readImageFolder(values.data);
-  const listS = (performance.now() - t) / 1000;
-  t = performance.now();
-  const perm = epochPermutation(all.length, 7, 0);
-  const shuffleS = (performance.now() - t) / 1000;
-  const records = [...perm.subarray(0, Math.min(limit, all.length))].map((i) => all[i]);
+  const { all, records, listS, shuffleS } = await listAndShuffle(values.data, limit);
 
   const decodeOnly = await decodeRate(records, records.length, workers, concurrency, "auto");
   const e = await endToEnd(records, { batchSize, workers, concurrency, prefetch });
   const toTensorMs = await batchToTensorMs(batchSize);
   const variants = compare > 0 ? await decoderVariants(records, compare) : undefined;
-  // The peer: OpenCV on one thread doing the same job on the same images, measured now.
-  const { findPeerPython, runPeerScript } = await import("./bench_peer.ts");
-  const found = values["no-peer"]
-    ? { python: null, reason: "skipped (--no-peer)" }
-    : await findPeerPython(["cv2", "numpy"]);
-  const result = found.python === null ? { error: found.reason } : await runPeerScript(
-    found.python,
-    "bench_pipeline_peer.py",
-    ["--data", values.data, "--limit", String(limit), "--batch-size", String(batchSize)],
-  );
-  const peer = result.error === undefined && found.python !== null
-    ? { ok: true as const, python: found.python, result }
-    : { ok: false as const, reason: String(result.error) };
+  const peer = await runPeer(values["no-peer"] === true, values.data, limit, batchSize);
   // Steady state: batches after the first; the first batch's start-up is in stages.
   const rate = Math.round(e.steadyImages / Math.max(1e-9, e.seconds - e.firstBatchS));
   console.log(JSON.stringify(
@@ -188,6 +236,14 @@ export async function main(args: string[]): Promise<void> {
       // arcstream end to end (all cores) / OpenCV end to end on one thread, same run.
       ratio_to_opencv_1thread: peer.ok
         ? +(rate / Number(peer.result.images_per_s)).toFixed(3)
+        : null,
+      // arcstream end to end / OpenCV's one-thread decode + resize alone (no float batches).
+      ratio_to_opencv_1thread_decode_resize: peer.ok
+        ? +(rate / Number(peer.result.decode_resize_only_images_per_s)).toFixed(3)
+        : null,
+      // ... and with OpenCV decoding at the 1/2 DCT scale too (IMREAD_REDUCED_COLOR_2).
+      ratio_to_opencv_1thread_reduced_decode_resize: peer.ok
+        ? +(rate / Number(peer.result.reduced_decode_resize_only_images_per_s)).toFixed(3)
         : null,
       // CPU time per image, OpenCV / arcstream: > 1 means arcstream spends less CPU per image.
       // Robust to a busy machine, where the wall-clock ratio is not.
@@ -211,25 +267,12 @@ export async function main(args: string[]): Promise<void> {
         decode_resize_only_images_per_s: decodeOnly[0],
         decode_resize_only_cpu_ms_per_image: decodeOnly[1],
         first_batch_s: +e.firstBatchS.toFixed(3),
-        batch_to_tensor_ms: +toTensorMs.toFixed(1),
+        // Main thread, per batch: fill + tensor, buffer reused (as the pipeline does) / fresh.
+        batch_to_tensor_ms: +toTensorMs.reused.toFixed(1),
+        batch_to_tensor_fresh_buffer_ms: +toTensorMs.fresh.toFixed(1),
       },
       decoder_variants_images_per_s_and_cpu_ms: variants,
-      config: {
-        data: values.data,
-        limit,
-        batch_size: batchSize,
-        workers,
-        concurrency,
-        prefetch,
-        image_size: SIZE,
-        jpeg_decoder: (await loadTurbo())
-          ? "libjpeg-turbo (TurboJPEG sync) + sharp fallback"
-          : "sharp",
-        resize: "TurboJPEG DCT-domain 1/2-1/8 scaling, then JS area (INTER_AREA-like)",
-        backend: backend.name,
-        cores: navigator.hardwareConcurrency,
-        load_average: Deno.loadavg().map((v) => +v.toFixed(2)),
-      },
+      config: await benchConfig(values, backend.name),
     },
     null,
     1,

@@ -69,6 +69,9 @@ export async function embedAll(
   // decode.report.skipped (the "skip" policy) or fail the run with the file's name ("fail").
   const decode = new DecodeStream({
     concurrency: prefetch,
+    // Aligned faces go straight to the network: decoded as training decodes (networkInput's rule).
+    // MTCNN needs the full image.
+    reduceTo: options.aligned ? embedder.inputSize : undefined,
     onError: onMissing === "fail" ? "fail" : "skip",
   });
   const source = ReadableStream.from(

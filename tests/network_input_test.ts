@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import {
   arcfaceNormalize,
@@ -76,4 +76,34 @@ Deno.test("networkInput() = area resize (resize.ts) then (x - 127.5) / 128, mirr
     Error,
     "not 9x7x3",
   );
+});
+
+Deno.test("networkInput(): a 250 px JPEG is decoded at the DCT scale covering S, alike on the training and the eval path", async () => {
+  const { records } = await readImageFolder("fixtures/pipeline/images");
+  const rec = records[0]; // 250 x 250 LFW photo
+  const { DecodeStream } = await import("../pipeline/decode/decode_stream.ts");
+  const { openTurboFfi } = await import("../pipeline/decode/turbo_ffi.ts");
+  const reduced = await decodeImage(rec.path!, { reduceTo: 112 });
+  // 1/2 scale (125 px) covers 112; 1/4 (63 px) would not. Without FFI the image stays whole.
+  assertStrictEquals(reduced.height, openTurboFfi() ? 125 : 250);
+  assertStrictEquals((await decodeImage(rec.path!, { reduceTo: 200 })).height, 250);
+  for (const size of [56, 112]) {
+    const reader = trainBatches([rec], { batchSize: 1, imageSize: size, workers: 1, steps: 1 })
+      .getReader();
+    const b = (await reader.read()).value!;
+    await reader.cancel();
+    const train = (await b.images.data()) as Float32Array;
+    tf.dispose([b.images, b.labels]);
+    // Eval path for aligned images (eval-lfw --aligned): DecodeStream({ reduceTo }) -> Embedder.
+    const [image] = await Array.fromAsync(
+      ReadableStream.from([rec]).pipeThrough(new DecodeStream({ reduceTo: size, workers: 0 })),
+    );
+    const model = modelOf(size);
+    const x = new Embedder(model).inputBatch([image]);
+    const evalData = (await x.data()) as Float32Array;
+    tf.dispose([x]);
+    model.dispose();
+    assertEquals(evalData, train, `input ${size}: bit-identical`);
+  }
+  await assertRejects(() => decodeImage(rec.path!, { reduceTo: 0 }), RangeError, "reduceTo");
 });

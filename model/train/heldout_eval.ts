@@ -25,12 +25,17 @@ export class HeldoutPairs {
   }
 
   /** Reads pairs.txt and decodes every image it names (a missing image is an error naming it). */
-  static async load(pairsPath: string, imageDir?: string): Promise<HeldoutPairs> {
+  static async load(
+    pairsPath: string,
+    imageDir?: string,
+    inputSize?: number,
+  ): Promise<HeldoutPairs> {
     const pairs = await readPairs(pairsPath);
     const dir = imageDir || dirname(pairsPath);
     const images = new Map<string, RgbImage>();
     for (const key of pairs.images) {
-      images.set(key, await decodeImage(lfwPath(dir, key)));
+      // Decoded as training decodes for this input side (networkInput's rule), when given.
+      images.set(key, await decodeImage(lfwPath(dir, key), { reduceTo: inputSize }));
     }
     return new HeldoutPairs(pairsPath, pairs, images);
   }

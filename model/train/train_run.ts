@@ -62,7 +62,7 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     const schedule = makeSchedule(config.schedule);
     const stopAt = Math.min(options.stopAt ?? config.steps, config.steps);
     s.heldout = config.evalPairs
-      ? await HeldoutPairs.load(config.evalPairs, config.evalData)
+      ? await HeldoutPairs.load(config.evalPairs, config.evalData, config.network.inputSize)
       : null;
     // list -> shuffle -> wraparound batch -> decode (workers) -> tensors (train_batches.ts).
     source = trainBatches(data.records, {

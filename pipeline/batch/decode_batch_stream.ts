@@ -12,6 +12,7 @@
 import type { ImageRecord, ListRecord } from "../records.ts";
 import { checkSeed, deriveSeed, Prng } from "../shuffle/prng.ts";
 import { DecodePool } from "../decode/decode_pool.ts";
+import { BatchBuffers } from "./batch_buffers.ts";
 import { orderedTransformer } from "../decode/ordered_transformer.ts";
 import { DecodeError } from "../decode/decode_image.ts";
 import { recordOffset } from "../decode/decode_stream.ts";
@@ -61,6 +62,11 @@ export interface ImageBatch {
   cursor: WrapCursor;
   /** Records of this batch dropped by `onError: "skip"`. */
   skipped: SkippedRecord[];
+  /**
+   * Hands `data` back for reuse by a later batch. Call it once nothing reads `data` any more (or
+   * never: the buffer is then garbage-collected and the stream allocates a new one).
+   */
+  release?: () => void;
 }
 
 type AnyRecord = ListRecord | ImageRecord;
@@ -74,6 +80,87 @@ function checkLabel(r: AnyRecord, numClasses?: number): void {
       `Record "${r.key}" has label ${r.label}, but there are ${numClasses} classes (--num-classes)`,
     );
   }
+}
+
+type Resolved =
+  & Required<Pick<DecodeBatchOptions, "size" | "flip" | "seed" | "onError">>
+  & DecodeBatchOptions;
+
+/** One record's network input, written at `offset` of `out`. */
+async function writeInput(
+  r: AnyRecord,
+  at: { out: Float32Array; offset: number; mirror: boolean },
+  o: Resolved,
+  pool: DecodePool,
+): Promise<void> {
+  const img = r as ImageRecord;
+  const opts = {
+    size: o.size,
+    flip: at.mirror,
+    normalize: o.normalize,
+    out: at.out,
+    offset: at.offset,
+  };
+  if (img.pixels) {
+    networkInput(img, opts);
+    return;
+  }
+  if (r.path === undefined && r.bytes === undefined) {
+    throw new TypeError(`Record "${r.key}" has neither path nor bytes nor pixels`);
+  }
+  await pool.trainImage(r.bytes ?? r.path!, {
+    ...opts,
+    name: r.key,
+    recordOffset: r.bytes ? undefined : recordOffset(r),
+  });
+}
+
+/** Decodes one batch into a buffer from `buffers`; unreadable images are dropped (or thrown). */
+async function prepareBatch(
+  batch: RecordBatch<AnyRecord>,
+  o: Resolved,
+  pool: DecodePool,
+  buffers: BatchBuffers,
+): Promise<ImageBatch> {
+  const px = o.size * o.size * 3;
+  const rng = new Prng(deriveSeed(o.seed, batch.step, 0x666c6970));
+  const flips = batch.records.map(() => o.flip && (rng.nextU32() & 1) === 1);
+  const skipped: SkippedRecord[] = [];
+  const data = buffers.take(batch.records.length * px); // [B, S, S, 3], slot i = record i
+  const ok = await Promise.all(batch.records.map(async (r, i) => {
+    checkLabel(r, o.numClasses);
+    try {
+      await writeInput(r, { out: data, offset: i * px, mirror: flips[i] }, o, pool);
+      return true;
+    } catch (e) {
+      if (o.onError === "fail" || !(e instanceof DecodeError)) throw e;
+      skipped.push({ key: r.key, source: e.source, reason: e.message, step: batch.step });
+      return false;
+    }
+  })); // on a throw the stream errors; the buffer (maybe still being written) is dropped
+  const kept = ok.flatMap((y, i) => (y ? [i] : []));
+  if (kept.length === 0) {
+    buffers.give(data);
+    throw new Error(
+      `Every image of batch ${batch.step} failed to decode; first: ${skipped[0]?.reason}`,
+    );
+  }
+  // Close the holes left by skipped images (rare): slot k takes record kept[k].
+  kept.forEach((i, k) => {
+    if (i !== k) data.copyWithin(k * px, i * px, (i + 1) * px);
+  });
+  return {
+    step: batch.step,
+    epoch: batch.epoch,
+    data: data.subarray(0, kept.length * px),
+    size: o.size,
+    labels: Int32Array.from(kept, (i) => batch.records[i].label),
+    keys: kept.map((i) => batch.records[i].key),
+    sampleEpochs: kept.map((i) => batch.sampleEpochs[i]),
+    cursor: batch.cursor,
+    skipped,
+    release: () => buffers.give(data),
+  };
 }
 
 export class DecodeBatchStream extends TransformStream<RecordBatch<AnyRecord>, ImageBatch> {
@@ -96,57 +183,12 @@ export class DecodeBatchStream extends TransformStream<RecordBatch<AnyRecord>, I
     if (!Number.isInteger(prefetch) || prefetch < 0) {
       throw new RangeError(`prefetch must be a non-negative integer, got ${prefetch}`);
     }
-    const pool = new DecodePool({ workers: options.workers ?? 2 });
-    const px = size * size * 3;
-
-    const one = async (r: AnyRecord, mirror: boolean): Promise<Float32Array> => {
-      const img = r as ImageRecord;
-      const o = { size, flip: mirror, normalize: options.normalize };
-      if (img.pixels) return networkInput(img, o);
-      if (r.path === undefined && r.bytes === undefined) {
-        throw new TypeError(`Record "${r.key}" has neither path nor bytes nor pixels`);
-      }
-      return await pool.trainImage(r.bytes ?? r.path!, {
-        ...o,
-        name: r.key,
-        recordOffset: r.bytes ? undefined : recordOffset(r),
-      });
-    };
-
-    const prepare = async (batch: RecordBatch<AnyRecord>): Promise<ImageBatch> => {
-      const rng = new Prng(deriveSeed(seed, batch.step, 0x666c6970));
-      const flips = batch.records.map(() => flip && (rng.nextU32() & 1) === 1);
-      const skipped: SkippedRecord[] = [];
-      const images = await Promise.all(batch.records.map(async (r, i) => {
-        checkLabel(r, options.numClasses);
-        try {
-          return await one(r, flips[i]);
-        } catch (e) {
-          if (onError === "fail" || !(e instanceof DecodeError)) throw e;
-          skipped.push({ key: r.key, source: e.source, reason: e.message, step: batch.step });
-          return null;
-        }
-      }));
-      const kept = images.flatMap((img, i) => (img ? [i] : []));
-      if (kept.length === 0) {
-        throw new Error(
-          `Every image of batch ${batch.step} failed to decode; first: ${skipped[0]?.reason}`,
-        );
-      }
-      const data = new Float32Array(kept.length * px); // [b, S, S, 3]
-      kept.forEach((i, k) => data.set(images[i]!, k * px));
-      return {
-        step: batch.step,
-        epoch: batch.epoch,
-        data,
-        size,
-        labels: Int32Array.from(kept, (i) => batch.records[i].label),
-        keys: kept.map((i) => batch.records[i].key),
-        sampleEpochs: kept.map((i) => batch.sampleEpochs[i]),
-        cursor: batch.cursor,
-        skipped,
-      };
-    };
+    const workers = options.workers ?? 2;
+    const pool = new DecodePool({ workers });
+    // Workers write straight into shared batch buffers, reused once the consumer releases them.
+    const buffers = new BatchBuffers({ shared: workers > 0, keep: prefetch + 1 });
+    const prepare = (batch: RecordBatch<AnyRecord>) =>
+      prepareBatch(batch, { ...options, size, flip, seed, onError }, pool, buffers);
 
     const skippedAll: SkippedRecord[] = [];
     super(orderedTransformer<RecordBatch<AnyRecord>, Promise<ImageBatch>, ImageBatch>({

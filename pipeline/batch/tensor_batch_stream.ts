@@ -19,14 +19,21 @@ export interface TrainBatch extends Batch {
   skipped: SkippedRecord[];
 }
 
+/** Backends whose tensor creation copies the given array (tfjs-backend-wasm's `write`/`move`). */
+const COPYING_BACKENDS = new Set(["wasm"]);
+
 export class TensorBatchStream extends TransformStream<ImageBatch, TrainBatch> {
   constructor() {
     super(
       {
         transform(b, c) {
           const n = b.keys.length;
+          const images = tf.tensor4d(b.data, [n, b.size, b.size, 3], "float32"); // [b, S, S, 3]
+          // The wasm backend has copied the data into its heap: the buffer can serve the next
+          // batch. Other backends keep the array itself (cpu) or upload it later (webgpu).
+          if (COPYING_BACKENDS.has(tf.getBackend())) b.release?.();
           c.enqueue({
-            images: tf.tensor4d(b.data, [n, b.size, b.size, 3], "float32"), // [b, S, S, 3]
+            images,
             labels: tf.tensor1d(b.labels, "int32"), // [b]
             epoch: b.epoch,
             step: b.step,

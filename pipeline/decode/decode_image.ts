@@ -26,6 +26,14 @@ export interface DecodeImageOptions {
   decoder?: "auto" | "sharp";
   /** The input path is a RecordIO `.rec`; decode the record at this byte offset. Default: none. */
   recordOffset?: number;
+  /**
+   * For a network input of side S: decode a JPEG at the smallest DCT scale (1/2, 1/4, 1/8,
+   * libjpeg-turbo's scaled IDCT, as OpenCV's `IMREAD_REDUCED_COLOR_*`) whose sides still cover S,
+   * and resize nothing (`networkInput` finishes). 250 -> 125 for LFW at 112; a 112 face stays 112.
+   * Needs TurboJPEG through FFI; elsewhere, and with `resize` (which implies it), ignored.
+   * Default: full size.
+   */
+  reduceTo?: number;
 }
 
 /** A decoded image: the project's `RgbImage` ([height, width, 3] uint8 RGB, row-major). */
@@ -102,12 +110,21 @@ function turboDecode(
   }
 }
 
+function reduceSize(side?: number): { height: number; width: number } | undefined {
+  if (side === undefined) return undefined;
+  if (!Number.isInteger(side) || side < 1) {
+    throw new RangeError(`reduceTo must be a positive integer, got ${side}`);
+  }
+  return { height: side, width: side };
+}
+
 /** Decodes `input` (a file path or encoded bytes). */
 export async function decodeImage(
   input: string | Uint8Array,
   options: DecodeImageOptions = {},
 ): Promise<DecodedImage> {
   const size = resizeSize(options.resize);
+  const reduce = reduceSize(options.reduceTo);
   const source = typeof input === "string"
     ? (options.recordOffset === undefined ? input : `${input}@${options.recordOffset}`)
     : options.name ?? "<bytes>";
@@ -129,7 +146,7 @@ export async function decodeImage(
   if (bytes.length === 0) throw new DecodeError(source, "empty file");
   if (options.decoder !== "sharp" && bytes[0] === 0xff && bytes[1] === 0xd8) {
     // DCT-domain downscaling first (1/2 for LFW's 250 -> 112), then the area resize finishes.
-    const scaled = openTurboFfi()?.decode(bytes, size);
+    const scaled = openTurboFfi()?.decode(bytes, size ?? reduce);
     if (scaled) return await finish(scaled, size);
     const turbo = await loadTurbo();
     const img = turbo && turboDecode(turbo, bytes);

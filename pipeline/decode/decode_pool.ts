@@ -128,10 +128,22 @@ export class DecodePool {
     return { pixels: m.data, height: m.height, width: m.width };
   };
 
-  /** A training image (`trainImage`: resized, flipped, normalized float32) from a worker. */
+  /**
+   * A training image (`trainImage`: resized, flipped, normalized float32) from a worker. With
+   * `options.out` on a SharedArrayBuffer the worker writes it there; another `out` gets a copy.
+   */
   async trainImage(input: string | Uint8Array, options: TrainImageOptions): Promise<Float32Array> {
+    const { out, offset = 0 } = options;
     if (this.workers === 0) return trainImage(input, options);
-    return (await this.#post<{ data: Float32Array }>("train", input, options)).data;
+    if (out && out.buffer instanceof SharedArrayBuffer) {
+      await this.#post("train", input, options);
+      return out;
+    }
+    const job = { ...options, out: undefined, offset: undefined };
+    const data = (await this.#post<{ data: Float32Array }>("train", input, job)).data;
+    if (!out) return data;
+    out.set(data, offset);
+    return out;
   }
 
   /** Terminates the workers; pending decodes reject. */

@@ -16,6 +16,12 @@ export interface DecodeOptions {
    */
   resize?: ResizeSpec;
   /**
+   * Decode for a network input of this side: the DCT-scale reduction of `decodeImage`'s
+   * `reduceTo`, as training batches decode (`networkInput` does the rest). Ignored with `resize`.
+   * @default {undefined} (full size)
+   */
+  reduceTo?: number;
+  /**
    * Images in flight at once.
    * @default {8}
    */
@@ -91,6 +97,7 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
         }
         const p = pool.decode(r.bytes ?? r.path!, {
           resize,
+          reduceTo: options.reduceTo,
           name: r.path ?? r.key,
           recordOffset: r.bytes ? undefined : recordOffset(r),
         });

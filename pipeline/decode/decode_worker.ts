@@ -1,7 +1,8 @@
 /**
  * Worker side of `DecodePool`: each Deno Worker loads its own decoders (TurboJPEG, sharp) and
  * decodes what it is sent, transferring the result buffer back (no copy).
- * Jobs: "image" -> RGB uint8 (`decodeImage`); "train" -> normalized float32 (`trainImage`).
+ * Jobs: "image" -> RGB uint8 (`decodeImage`); "train" -> normalized float32 (`trainImage`),
+ * transferred back, or written into the slot `options.out` of a SharedArrayBuffer batch.
  */
 import { DecodeError, decodeImage, type DecodeImageOptions } from "./decode_image.ts";
 import { trainImage, type TrainImageOptions } from "./train_image.ts";
@@ -23,6 +24,12 @@ function own<T extends Uint8Array | Float32Array>(a: T): T {
 scope.onmessage = async (e: MessageEvent<Job>) => {
   const job = e.data;
   try {
+    if (job.kind === "train" && job.options.out) {
+      // A slot of a shared batch buffer: the image is written in place, nothing travels back.
+      await trainImage(job.input, job.options);
+      scope.postMessage({ id: job.id });
+      return;
+    }
     if (job.kind === "train") {
       const data = own(await trainImage(job.input, job.options));
       scope.postMessage({ id: job.id, data }, [data.buffer as ArrayBuffer]);

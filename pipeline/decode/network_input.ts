@@ -3,7 +3,13 @@
  * (`DecodeBatchStream`, in the decode workers), the trainer's held-out check and `eval-lfw`
  * (`Embedder`, model/eval/embed_stream.ts):
  *
- *   uint8 [H, W, 3] --resizeRgb--> uint8 [S, S, 3] --normalize--> float32 [S, S, 3] (mirrored if asked)
+ *   file --decodeImage(reduceTo: S)--> uint8 [H, W, 3] --resizeRgb--> uint8 [S, S, 3]
+ *        --normalize--> float32 [S, S, 3] (mirrored if asked)
+ *
+ * A JPEG at least twice S is decoded at a reduced DCT scale that still covers S (250 -> 125 for
+ * LFW at 112: half the decode work, what OpenCV's IMREAD_REDUCED_COLOR_2 does); faces already
+ * near S (aligned 112 px crops) are decoded whole. Paths that decode a file for a network input
+ * pass `reduceTo: S` (`trainImage`, `HeldoutPairs.load`, eval-lfw on aligned images).
  *
  * `resizeRgb` (./resize.ts) averages areas when shrinking (OpenCV INTER_AREA: no aliasing when the
  * 112 px faces become a 64 px input) and interpolates bilinearly with half-pixel centres when

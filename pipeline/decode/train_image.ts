@@ -17,17 +17,28 @@ export interface TrainImageOptions {
   name?: string;
   /** The input path is a RecordIO `.rec`; use the record at this byte offset. Default: none. */
   recordOffset?: number;
+  /** Write into this buffer at `offset` (a batch slot) instead of a new one. Default: none. */
+  out?: Float32Array;
+  /** Float offset into `out`. Default: 0. */
+  offset?: number;
 }
 
-/** [size, size, 3] float32 (arcface: in [-1, 1]). */
+/** [size, size, 3] float32 (arcface: in [-1, 1]); `out` itself when given. */
 export async function trainImage(
   input: string | Uint8Array,
   options: TrainImageOptions,
 ): Promise<Float32Array> {
-  const img = await decodeImage(input, { name: options.name, recordOffset: options.recordOffset });
+  // The one rule (./network_input.ts): decode at the DCT scale that covers `size`, then resize.
+  const img = await decodeImage(input, {
+    name: options.name,
+    recordOffset: options.recordOffset,
+    reduceTo: options.size,
+  });
   return networkInput(img, {
     size: options.size,
     flip: options.flip ?? false,
     normalize: options.normalize,
+    out: options.out,
+    offset: options.offset,
   });
 }
