@@ -20,6 +20,7 @@ const HELP = `Usage: deno task bench scale [options]
 `;
 
 interface Measured {
+  backend: string;
   listSeconds: number;
   firstBatchSeconds: number;
   batches: number;
@@ -116,6 +117,10 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
   };
   const timer = setInterval(sample, 200);
   try {
+    // The backend training uses (wasm by default): its tensors copy the batch, so the stage
+    // reuses batch buffers, as in a training run.
+    const { initBackend } = await import("../model/backend/backend.ts");
+    const backend = (await initBackend({})).name;
     const t0 = performance.now();
     const { readRecordIOLazy } = await import("../pipeline/list/list_reader.ts");
     const { records } = await readRecordIOLazy(rec);
@@ -138,6 +143,7 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
       const seconds = (performance.now() - t1) / 1000;
       return {
         records: records.length,
+        backend,
         listSeconds: round(listSeconds),
         firstBatchSeconds: round(firstBatchSeconds),
         batches,

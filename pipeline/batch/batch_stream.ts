@@ -15,16 +15,38 @@ import type { RecordBatch, WrapCursor } from "./wrap_batch_stream.ts";
 export interface BatchStreamOptions {
   /** Records per batch (>= 1). Required. */
   batchSize: number;
-  /** Records per epoch, when known: epochs and cursors are counted. Default: unknown. */
+  /**
+   * Records per epoch, when known: epochs and cursors are counted.
+   * @default unknown
+   */
   epochSize?: number;
-  /** Where the first batch starts (its epoch, position in the epoch, step). Default: all 0. */
+  /**
+   * Where the first batch starts (its epoch, position in the epoch, step).
+   * @default all 0
+   */
   cursor?: WrapCursor;
-  /** Stop after this many batches (the stream then ends; upstream is cancelled). Default: none. */
+  /**
+   * Stop after this many batches (the stream then ends; upstream is cancelled).
+   * @default none
+   */
   steps?: number;
-  /** Emit a last batch shorter than B when the input ends mid-batch. Default: false (dropped). */
+  /**
+   * Emit a last batch shorter than B when the input ends mid-batch.
+   * @default false (dropped)
+   */
   keepLast?: boolean;
 }
 
+/**
+ * B consecutive records per batch, with the resume cursor after each.
+ * @example
+ * ```ts
+ * const batches = ReadableStream.from(records)
+ *   .pipeThrough(new ShuffleStream({ seed: 7, epochs: Infinity }))
+ *   .pipeThrough(new BatchStream({ batchSize: 128, epochSize: records.length, steps: 1000 }));
+ * for await (const b of batches) console.log(b.step, b.records.length, b.cursor);
+ * ```
+ */
 export class BatchStream<T extends ListRecord = ListRecord>
   extends TransformStream<T, RecordBatch<T>> {
   constructor(options: BatchStreamOptions) {

@@ -10,8 +10,9 @@
  * "skip"`), or errors the stream naming the file (`"fail"`).
  */
 import type { ImageRecord, ListRecord } from "../records.ts";
-import { checkSeed, deriveSeed, Prng } from "../shuffle/prng.ts";
-import { DecodePool } from "../decode/decode_pool.ts";
+import { checkSeed, deriveSeed, Prng, SEED_SALT } from "../shuffle/prng.ts";
+import { DecodePool, DEFAULT_DECODE_WORKERS } from "../decode/decode_pool.ts";
+import { ARCFACE_SIZE } from "../align/similarity.ts";
 import { BatchBuffers } from "./batch_buffers.ts";
 import { orderedTransformer } from "../decode/ordered_transformer.ts";
 import { DecodeError } from "../decode/decode_image.ts";
@@ -20,21 +21,45 @@ import { networkInput, type NormalizeMode } from "../decode/network_input.ts";
 import type { RecordBatch, WrapCursor } from "./wrap_batch_stream.ts";
 
 export interface DecodeBatchOptions {
-  /** Network input side S. Default: 112. */
+  /**
+   * Network input side S.
+   * @default 112
+   */
   size?: number;
-  /** Random horizontal flip, p = 0.5, drawn from (seed, step): reproducible on resume. Default: false. */
+  /**
+   * Random horizontal flip, p = 0.5, drawn from (seed, step): reproducible on resume.
+   * @default false
+   */
   flip?: boolean;
-  /** Seed of the flips. Default: 0. */
+  /**
+   * Seed of the flips.
+   * @default 0
+   */
   seed?: number;
-  /** Pixel normalization of the model. Default: "arcface" ((x - 127.5) / 128). */
+  /**
+   * Pixel normalization of the model.
+   * @default "arcface" ((x - 127.5) / 128)
+   */
   normalize?: NormalizeMode;
-  /** Unreadable image: "skip" (dropped, listed in `skipped`) or "fail" (error). Default: "skip". */
+  /**
+   * Unreadable image: "skip" (dropped, listed in `skipped`) or "fail" (error).
+   * @default "skip"
+   */
   onError?: "skip" | "fail";
-  /** Batches decoded ahead of the one being read. Default: 2. */
+  /**
+   * Batches decoded ahead of the one being read.
+   * @default 2
+   */
   prefetch?: number;
-  /** Decode workers (Deno Workers); 0 decodes in this thread. Default: 2. */
+  /**
+   * Decode workers (Deno Workers); 0 decodes in this thread.
+   * @default 2
+   */
   workers?: number;
-  /** Labels must be below this (the classifier's width), when given. Default: unchecked. */
+  /**
+   * Labels must be below this (the classifier's width), when given.
+   * @default unchecked
+   */
   numClasses?: number;
 }
 
@@ -123,7 +148,7 @@ async function prepareBatch(
   buffers: BatchBuffers,
 ): Promise<ImageBatch> {
   const px = o.size * o.size * 3;
-  const rng = new Prng(deriveSeed(o.seed, batch.step, 0x666c6970));
+  const rng = new Prng(deriveSeed(o.seed, batch.step, SEED_SALT.flip));
   const flips = batch.records.map(() => o.flip && (rng.nextU32() & 1) === 1);
   const skipped: SkippedRecord[] = [];
   const data = buffers.take(batch.records.length * px); // [B, S, S, 3], slot i = record i
@@ -163,12 +188,24 @@ async function prepareBatch(
   };
 }
 
+/**
+ * Batches of records -> batches of network inputs (decoded in workers, in order, prefetched).
+ * @example
+ * ```ts
+ * const decode = new DecodeBatchStream({ size: 112, flip: true, seed: 7, workers: 2 });
+ * for await (const b of batches.pipeThrough(decode)) {
+ *   console.log(b.step, b.keys.length, b.data.length); // [b, 112, 112, 3] float32
+ *   b.release?.(); // done with b.data: its buffer may serve a later batch
+ * }
+ * console.log(decode.skipped); // unreadable images: [{ key, source, reason, step }]
+ * ```
+ */
 export class DecodeBatchStream extends TransformStream<RecordBatch<AnyRecord>, ImageBatch> {
   /** Every record skipped so far, in the order its batch was emitted. */
   readonly skipped: SkippedRecord[];
 
   constructor(options: DecodeBatchOptions = {}) {
-    const size = options.size ?? 112;
+    const size = options.size ?? ARCFACE_SIZE;
     const flip = options.flip ?? false;
     const seed = options.seed ?? 0;
     const onError = options.onError ?? "skip";
@@ -183,7 +220,7 @@ export class DecodeBatchStream extends TransformStream<RecordBatch<AnyRecord>, I
     if (!Number.isInteger(prefetch) || prefetch < 0) {
       throw new RangeError(`prefetch must be a non-negative integer, got ${prefetch}`);
     }
-    const workers = options.workers ?? 2;
+    const workers = options.workers ?? DEFAULT_DECODE_WORKERS;
     const pool = new DecodePool({ workers });
     // Workers write straight into shared batch buffers, reused once the consumer releases them.
     const buffers = new BatchBuffers({ shared: workers > 0, keep: prefetch + 1 });

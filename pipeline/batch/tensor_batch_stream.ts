@@ -22,6 +22,15 @@ export interface TrainBatch extends Batch {
 /** Backends whose tensor creation copies the given array (tfjs-backend-wasm's `write`/`move`). */
 const COPYING_BACKENDS = new Set(["wasm"]);
 
+/**
+ * `ImageBatch` -> `TrainBatch` (tensors the reader owns and disposes).
+ * @example
+ * ```ts
+ * const reader = imageBatches.pipeThrough(new TensorBatchStream()).getReader();
+ * const { value: b } = await reader.read(); // b.images [B, S, S, 3], b.labels [B] int32
+ * tf.dispose([b!.images, b!.labels]);
+ * ```
+ */
 export class TensorBatchStream extends TransformStream<ImageBatch, TrainBatch> {
   constructor() {
     super(

@@ -20,6 +20,7 @@
  */
 import type { AnyRecord } from "../formats/wire.ts";
 import type { ListRecord } from "../records.ts";
+import { ARCFACE_SIZE } from "../align/similarity.ts";
 import { ShuffleStream } from "../shuffle/shuffle_stream.ts";
 import { BatchStream } from "./batch_stream.ts";
 import { type DecodeBatchOptions, DecodeBatchStream } from "./decode_batch_stream.ts";
@@ -29,12 +30,20 @@ import { checkCursor, type WrapCursor } from "./wrap_batch_stream.ts";
 export interface TrainBatchesOptions extends Omit<DecodeBatchOptions, "size"> {
   /** Samples per batch. Required. */
   batchSize: number;
-  /** Network input side S. Default: 112. */
+  /**
+   * Network input side S.
+   * @default 112
+   */
   imageSize?: number;
-  /** Resume point, as saved from `batch.cursor` (lists; for a stream only `step` counts). Default:
-   * `{ epoch: 0, start: 0, step: 0 }`. */
+  /**
+   * Resume point, as saved from `batch.cursor` (lists; for a stream only `step` counts).
+   * @default `{ epoch: 0, start: 0, step: 0 }`
+   */
   cursor?: WrapCursor;
-  /** Stop after this many batches. Default: unbounded (a stream: until it ends). */
+  /**
+   * Stop after this many batches.
+   * @default unbounded (a stream: until it ends)
+   */
   steps?: number;
 }
 
@@ -44,7 +53,7 @@ export function trainBatches(
   options: TrainBatchesOptions,
 ): ReadableStream<TrainBatch> {
   const { batchSize, steps } = options;
-  const decode = new DecodeBatchStream({ ...options, size: options.imageSize ?? 112 });
+  const decode = new DecodeBatchStream({ ...options, size: options.imageSize ?? ARCFACE_SIZE });
   let batches;
   if (Array.isArray(records)) {
     if (records.length === 0) throw new RangeError("Cannot batch an empty list (got 0 records)");
