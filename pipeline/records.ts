@@ -19,6 +19,16 @@ export interface ListRecord {
   bytes?: Uint8Array;
 }
 
+/**
+ * Records read by position: an array, or a compact table that makes each record when asked
+ * (`RecordIOTable`: MS1M's 5.8 M records as typed arrays rather than 5.8 M objects).
+ */
+export interface RecordList<T extends ListRecord = ListRecord> {
+  readonly length: number;
+  /** Record `index` (0 <= index < length), a fresh object each call for a table. */
+  at(index: number): T | undefined;
+}
+
 /** An RGB image: `[height, width, 3]` uint8, row-major (the one image type of the project). */
 export interface RgbImage {
   pixels: Uint8Array;

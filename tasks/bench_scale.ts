@@ -122,8 +122,9 @@ async function measure(rec: string, batches: number, batchSize: number, workers:
     const { initBackend } = await import("../model/backend/backend.ts");
     const backend = (await initBackend({})).name;
     const t0 = performance.now();
-    const { readRecordIOLazy } = await import("../pipeline/list/list_reader.ts");
-    const { records } = await readRecordIOLazy(rec);
+    // As `train --data x.rec` reads it: a compact table (typed arrays), records made on demand.
+    const { readRecordTable } = await import("../pipeline/list/record_io_labels.ts");
+    const records = await readRecordTable(rec);
     const listSeconds = (performance.now() - t0) / 1000;
     const afterList = sample();
     const { trainBatches } = await import("../pipeline/batch/train_batches.ts");

@@ -37,8 +37,10 @@ await runTask("list", async () => {
   if (values.rec) {
     if (values["label-map"]) throw new UsageError("--label-map needs a folder or --list");
     if (values.lazy) {
-      const { records } = await lists.readRecordIOLazy(values.rec);
-      return await toStdout(recordsToNdjson(ReadableStream.from(records)));
+      // A table: each record is made as it is written (MS1M: no 5.8 M objects held at once).
+      const { readRecordTable } = await import("../pipeline/list/record_io_labels.ts");
+      const table = await readRecordTable(values.rec);
+      return await toStdout(recordsToNdjson(ReadableStream.from(table)));
     }
     return await toStdout(recordsToTar(lists.readRecordIO(values.rec)));
   }

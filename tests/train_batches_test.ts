@@ -7,7 +7,7 @@ import { readCleanList, readImageFolder } from "../pipeline/list/list_reader.ts"
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
 import { arcfaceNormalize } from "../pipeline/decode/network_input.ts";
 import { epochPermutation } from "../pipeline/shuffle/prng.ts";
-import type { ImageRecord, ListRecord } from "../pipeline/records.ts";
+import type { ImageRecord, ListRecord, RecordList } from "../pipeline/records.ts";
 
 await tf.setBackend("cpu");
 const { records } = await readImageFolder("fixtures/pipeline/images");
@@ -24,7 +24,7 @@ interface Seen {
 
 /** Reads `n` batches (or all, n = Infinity), then cancels the stream. */
 async function take(
-  recs: ListRecord[] | ReadableStream<ListRecord>,
+  recs: RecordList | ReadableStream<ListRecord>,
   opts: TrainBatchesOptions,
   n: number,
 ): Promise<Seen[]> {
@@ -220,4 +220,25 @@ Deno.test("trainBatches() reads lazy RecordIO records on demand with the same pi
     assertEquals(b[i].labels, a[i].labels);
     assertEquals(b[i].pixels, a[i].pixels);
   }
+});
+
+Deno.test("trainBatches() from a RecordIOTable makes the same batches as from its records as an array", async () => {
+  const { readRecordTable } = await import("../pipeline/list/record_io_labels.ts");
+  const table = await readRecordTable("fixtures/pipeline/rec/train.rec");
+  const array = Array.from(table);
+  assertEquals(array.length, table.length);
+  assertEquals(table.at(-1), array[array.length - 1]);
+  assertStrictEquals(table.at(table.length), undefined);
+  assertStrictEquals(table.maxLabel(), Math.max(...array.map((r) => r.label)));
+  // Several epochs of wraparound batches, and a resume from a cursor mid-epoch.
+  const o = { batchSize: 3, seed: 4, workers: 0 };
+  const fromTable = await take(table, o, 7);
+  const fromArray = await take(array, o, 7);
+  assertEquals(
+    fromTable.map((b) => [b.keys, b.labels, b.cursor]),
+    fromArray.map((b) => [b.keys, b.labels, b.cursor]),
+  );
+  assertEquals(fromTable[6].pixels, fromArray[6].pixels);
+  const resumed = await take(table, { ...o, cursor: fromTable[3].cursor }, 3);
+  assertEquals(resumed.map((b) => b.keys), fromArray.slice(4, 7).map((b) => b.keys));
 });

@@ -120,3 +120,24 @@ Deno.test("the exported backbone loads as a TF.js model and embeds faces", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("training from a .rec reads it as a compact RecordIOTable and runs its steps", async () => {
+  const { loadTrainData } = await import("../model/train/train_data.ts");
+  const { RecordIOTable } = await import("../pipeline/list/record_io_table.ts");
+  const rec = "fixtures/pipeline/rec/train.rec";
+  const data = await loadTrainData(rec);
+  assert(data.records instanceof RecordIOTable, "a .rec should load as a RecordIOTable");
+  assertStrictEquals(data.size, data.records.length);
+  assertStrictEquals(data.numClasses, data.records.maxLabel() + 1);
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = { ...tinyRun(2), data: rec, evalPairs: "" }; // no held-out check
+    const keys: string[][] = [];
+    const r = await runTraining({ config, out: dir, ...QUIET, onStep: (s) => keys.push(s.keys) });
+    assertStrictEquals(r.stoppedBy, "done");
+    assertStrictEquals(keys.length, 2);
+    assert(keys.flat().every((k) => /^\d+$/.test(k)), `RecordIO keys expected: ${keys}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

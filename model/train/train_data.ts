@@ -5,17 +5,17 @@
  * of decoded `.rgb` / encoded `.jpg` faces with `.json` labels), batched in the order it arrives.
  */
 import { dirname } from "node:path";
-import {
-  readCleanList,
-  readImageFolder,
-  readRecordIOLazy,
-} from "../../pipeline/list/list_reader.ts";
+import { readCleanList, readImageFolder } from "../../pipeline/list/list_reader.ts";
+import { readRecordTable } from "../../pipeline/list/record_io_labels.ts";
 import { type AnyRecord, readRecords } from "../../pipeline/formats/wire.ts";
-import type { ListRecord } from "../../pipeline/records.ts";
+import type { RecordList } from "../../pipeline/records.ts";
 
 export interface TrainData {
-  /** The whole list (reshuffled per epoch), or a stream (stdin: batched as it arrives). */
-  records: ListRecord[] | ReadableStream<AnyRecord>;
+  /**
+   * The whole list (reshuffled per epoch; a `.rec` as a compact `RecordIOTable`), or a stream
+   * (stdin: batched as it arrives).
+   */
+  records: RecordList | ReadableStream<AnyRecord>;
   /** Records in the list; null for a stream. */
   size: number | null;
   /** Number of identities (1 + the largest label, or as given). */
@@ -54,18 +54,21 @@ export async function loadTrainData(
   } catch (e) {
     throw new Error(`Cannot read training data "${data}": ${(e as Error).message}`);
   }
-  let records: ListRecord[];
-  if (stat.isDirectory) {
-    records = (await readImageFolder(data)).records;
-  } else if (data.endsWith(".rec")) {
-    // Records hold only label + byte offset; each JPEG is read when its batch is decoded.
-    records = (await readRecordIOLazy(data)).records;
+  let records: RecordList;
+  let max = -1;
+  if (data.endsWith(".rec") && !stat.isDirectory) {
+    // Label + byte offset per record, in typed arrays; each JPEG is read when its batch is decoded.
+    const table = await readRecordTable(data);
+    records = table;
+    max = table.maxLabel();
   } else {
-    records = (await readCleanList(data, root ?? dirname(data))).records;
+    const list = stat.isDirectory
+      ? (await readImageFolder(data)).records
+      : (await readCleanList(data, root ?? dirname(data))).records;
+    for (const r of list) max = Math.max(max, r.label);
+    records = list;
   }
   if (records.length === 0) throw new Error(`Training data "${data}" has no images`);
-  let max = -1;
-  for (const r of records) max = Math.max(max, r.label);
   if (max < 1) throw new Error(`Training data "${data}" has fewer than 2 identities`);
   if (numClasses !== undefined && numClasses <= max) {
     throw new RangeError(`--num-classes ${numClasses} is too small: "${data}" has label ${max}`);

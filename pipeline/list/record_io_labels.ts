@@ -6,6 +6,7 @@
  */
 import { IRHEADER_SIZE, RECORDIO_MAGIC, unpackIR } from "./record_io.ts";
 import { readRecord, type RecordIORecord } from "./record_io_reader.ts";
+import { RecordIOTable } from "./record_io_table.ts";
 
 const WINDOW = 8 << 20;
 /** Beyond this gap to the next record, read only the head (a large window would be wasted). */
@@ -57,8 +58,16 @@ export function parseIdx(
  */
 export async function readLazyRecords(
   recPath: string,
-  idxPath = recPath.replace(/\.rec$/, "") + ".idx",
+  idxPath?: string,
 ): Promise<RecordIORecord[]> {
+  return Array.from(await readRecordTable(recPath, idxPath));
+}
+
+/** The image records of `recPath` as a compact `RecordIOTable` (same records, same order). */
+export async function readRecordTable(
+  recPath: string,
+  idxPath = recPath.replace(/\.rec$/, "") + ".idx",
+): Promise<RecordIOTable> {
   let idxBytes: Uint8Array;
   try {
     idxBytes = await Deno.readFile(idxPath);
@@ -83,15 +92,13 @@ export async function readLazyRecords(
       imageKey = (k) => k >= 1 && k < last;
     }
   }
-  const order: number[] = [];
-  for (let j = 0; j < keys.length; j++) if (imageKey(keys[j])) order.push(j);
-  const labels = await readLabels(file, recPath, offsets, order);
-  return order.map((j, i) => ({
-    key: String(keys[j]),
-    label: labels[i],
-    path: recPath,
-    offset: offsets[j],
-  }));
+  let n = 0;
+  const order = new Int32Array(keys.length); // positions in .idx of the image records
+  for (let j = 0; j < keys.length; j++) if (imageKey(keys[j])) order[n++] = j;
+  const picked = order.subarray(0, n);
+  const labels = await readLabels(file, recPath, offsets, picked);
+  const pick = (a: Float64Array) => Float64Array.from(picked, (j) => a[j]);
+  return new RecordIOTable(recPath, pick(keys), labels, pick(offsets));
 }
 
 /** The first label of the record at `offset`, by the exact (slow) reader: split records. */
@@ -112,7 +119,7 @@ async function readLabels(
   file: Deno.FsFile,
   recPath: string,
   offsets: Float64Array,
-  order: number[],
+  order: Int32Array,
 ): Promise<Int32Array> {
   const labels = new Int32Array(order.length);
   // Visit in file order so the windows move forward only.
