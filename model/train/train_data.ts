@@ -10,8 +10,8 @@ import {
   readImageFolder,
   readRecordIOLazy,
 } from "../../pipeline/list/list_reader.ts";
-import { type AnyRecord, readRecords } from "../../pipeline/formats/wire.ts";
-import type { ListRecord } from "../../pipeline/records.ts";
+import { readRecords } from "../../pipeline/formats/wire.ts";
+import type { AnyRecord, ListRecord } from "../../pipeline/records.ts";
 
 export interface TrainData {
   /** The whole list (reshuffled per epoch), or a stream (stdin: batched as it arrives). */
