@@ -39,6 +39,9 @@ export interface RgbImage {
 /** A decoded image record: RGB, HWC, uint8. */
 export interface ImageRecord extends ListRecord, RgbImage {}
 
+/** What travels on the wire between stages: a list record, with or without image data. */
+export type AnyRecord = ListRecord | ImageRecord;
+
 /** Which rule produced an aligned face. */
 export type AlignPolicy = "detected" | "center-crop";
 

@@ -3,7 +3,7 @@
  * Stage 5 (composition only): prints the wraparound batches as NDJSON {step, epoch, keys, labels}.
  */
 import { parseFlags, runTask, stdinOrUsage, toStdout, UsageError } from "./cli.ts";
-import type { AnyRecord } from "../pipeline/formats/wire.ts";
+import type { AnyRecord } from "../pipeline/records.ts";
 
 const HELP = `Usage: ... | deno task batch --batch-size B [options]
 

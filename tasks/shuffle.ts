@@ -2,7 +2,7 @@
  * `deno task shuffle --seed 7 [--epoch 0] [--epochs 1] [--buffer N]`: Stage 2, seeded shuffle of stdin records.
  */
 import { parseFlags, runTask, stdinOrUsage, toStdout, UsageError } from "./cli.ts";
-import type { AnyRecord } from "../pipeline/formats/wire.ts";
+import type { AnyRecord } from "../pipeline/records.ts";
 
 const HELP = `Usage: ... | deno task shuffle [options] > records
 

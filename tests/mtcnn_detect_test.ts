@@ -2,11 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { decodeImage as decodeWith } from "../pipeline/decode/decode_image.ts";
-import {
-  type Detection,
-  MtcnnDetector,
-  type MtcnnOptions,
-} from "../pipeline/align/mtcnn/detect.ts";
+import { type Detection, MtcnnDetector } from "../pipeline/align/mtcnn/detect.ts";
+import type { MtcnnOptions } from "../pipeline/align/mtcnn/options.ts";
 
 /**
  * Decodes with sharp (libjpeg's default accurate IDCT and fancy upsampling, as PIL and cv2 do), so

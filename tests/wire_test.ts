@@ -11,9 +11,8 @@ import {
   readRecords,
   recordsToNdjson,
   recordsToTar,
-  WdsDecodeStream,
-  WdsEncodeStream,
 } from "../pipeline/formats/wire.ts";
+import { WdsDecodeStream, WdsEncodeStream } from "../pipeline/formats/webdataset.ts";
 import { TarDecodeStream, TarEncodeStream } from "../pipeline/formats/tar.ts";
 import type { ImageRecord, ListRecord } from "../pipeline/records.ts";
 import { toBytes } from "@std/streams/to-bytes";

@@ -8,7 +8,7 @@
  * - input gradient: per dy channel c*M + m, a correlation with the flipped filter tap list, run by
  *   the wasm backend's XNNPACK `DepthwiseConv2dNative` (multiplier 1 over C*M channels), then the M
  *   maps of each input channel summed (one innermost-axis `Sum`). Stride s > 1 is split into s*s
- *   phases exactly as the dense input gradient does (`phaseTaps` in `wasm_conv_grads.ts`): each
+ *   phases exactly as the dense input gradient does (`wasm_stride_phases.ts`): each
  *   phase is a stride-1 depthwise conv with a sub-filter, interleaved into dx.
  * - filter gradient: dW[a, b, c, m] = sum_{n,i,j} x[n, i*s + a - pt, j*s + b - pl, c] *
  *   dy[n, i, j, c*M + m], a reduction to k*k*C*M numbers with no reuse to exploit (memory-bound),
@@ -17,7 +17,7 @@
  * NHWC, float32, dilations 1; padding 'same', 'valid' or explicit.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { interleavePhases, stridePhases } from "./wasm_conv_grads.ts";
+import { interleavePhases, stridePhases } from "./wasm_stride_phases.ts";
 import { free, heapF32, reshape, runWasm, type WasmBackendLike } from "./wasm_kernel_util.ts";
 
 type Pad = tf.backend_util.ExplicitPadding | "valid" | "same" | number;

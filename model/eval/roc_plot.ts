@@ -47,16 +47,61 @@ export function rocSvg(curves: RocCurve[], options: RocPlotOptions = {}): string
   const m = { l: 64, r: 20, t: 40, b: 52 };
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const lo = Math.log10(minFar);
-  const x = (far: number) => m.l + ((Math.log10(Math.max(far, minFar)) - lo) / -lo) * pw;
-  const y = (tar: number) => m.t + (1 - (Math.max(tar, minTar) - minTar) / (1 - minTar)) * ph;
-  const f = (v: number) => v.toFixed(1);
+  const frame: RocFrame = {
+    H,
+    m,
+    pw,
+    ph,
+    lo,
+    minTar,
+    x: (far: number) => m.l + ((Math.log10(Math.max(far, minFar)) - lo) / -lo) * pw,
+    y: (tar: number) => m.t + (1 - (Math.max(tar, minTar) - minTar) / (1 - minTar)) * ph,
+  };
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${
       esc(options.title ?? "ROC")
     }</text>`,
+    ...rocAxes(frame),
   ];
+  if (markFar !== null && markFar > minFar && markFar < 1) {
+    const mx = f(frame.x(markFar));
+    out.push(
+      `<line x1="${mx}" y1="${m.t}" x2="${mx}" y2="${
+        m.t + ph
+      }" stroke="#888" stroke-dasharray="4 3"/>`,
+    );
+  }
+  curves.forEach((c, i) => out.push(...rocCurve(frame, c, i)));
+  out.push("</svg>\n");
+  return out.join("\n");
+}
+
+/** The plot area of `rocSvg` and its data-to-pixel maps. */
+interface RocFrame {
+  /** Image height, px. */
+  H: number;
+  /** Margins around the plot area, px. */
+  m: { l: number; r: number; t: number; b: number };
+  /** Plot area width and height, px. */
+  pw: number;
+  ph: number;
+  /** log10 of the smallest FAR on the axis. */
+  lo: number;
+  minTar: number;
+  /** FAR (log axis) -> x px. */
+  x: (far: number) => number;
+  /** TAR -> y px. */
+  y: (tar: number) => number;
+}
+
+/** A pixel coordinate as written to the SVG. */
+const f = (v: number) => v.toFixed(1);
+
+/** Grid, tick labels, the plot frame and the axis titles. */
+function rocAxes({ H, m, pw, ph, lo, minTar, x, y }: RocFrame): string[] {
+  const out: string[] = [];
   // Grid: decades on x, tenths of the TAR range on y.
   for (let e = Math.ceil(lo); e <= 0; e++) {
     const gx = f(x(10 ** e));
@@ -84,37 +129,30 @@ export function rocSvg(curves: RocCurve[], options: RocPlotOptions = {}): string
       m.t + ph / 2
     }) rotate(-90)" text-anchor="middle">True accept rate</text>`,
   );
-  if (markFar !== null && markFar > minFar && markFar < 1) {
-    const mx = f(x(markFar));
-    out.push(
-      `<line x1="${mx}" y1="${m.t}" x2="${mx}" y2="${
-        m.t + ph
-      }" stroke="#888" stroke-dasharray="4 3"/>`,
-    );
+  return out;
+}
+
+/** Curve `i` as a step polyline, with its legend entry. */
+function rocCurve({ m, pw, ph, x, y }: RocFrame, c: RocCurve, i: number): string[] {
+  // Step curve: horizontal then vertical between consecutive points.
+  const pts: string[] = [];
+  let prev: [number, number] | null = null;
+  for (let k = 0; k < c.far.length; k++) {
+    const px = x(c.far[k]), py = y(c.tar[k]);
+    if (prev) pts.push(`${f(px)},${f(prev[1])}`);
+    pts.push(`${f(px)},${f(py)}`);
+    prev = [px, py];
   }
-  curves.forEach((c, i) => {
-    // Step curve: horizontal then vertical between consecutive points.
-    const pts: string[] = [];
-    let prev: [number, number] | null = null;
-    for (let k = 0; k < c.far.length; k++) {
-      const px = x(c.far[k]), py = y(c.tar[k]);
-      if (prev) pts.push(`${f(px)},${f(prev[1])}`);
-      pts.push(`${f(px)},${f(py)}`);
-      prev = [px, py];
-    }
-    const color = COLORS[i % COLORS.length];
-    out.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="1.8" points="${pts.join(" ")}"/>`,
-      `<line x1="${m.l + pw - 200}" y1="${m.t + ph - 16 - 18 * i}" x2="${m.l + pw - 176}" y2="${
-        m.t + ph - 16 - 18 * i
-      }" stroke="${color}" stroke-width="3"/>`,
-      `<text x="${m.l + pw - 170}" y="${m.t + ph - 16 - 18 * i}" dominant-baseline="middle">${
-        esc(c.label)
-      }</text>`,
-    );
-  });
-  out.push("</svg>\n");
-  return out.join("\n");
+  const color = COLORS[i % COLORS.length];
+  return [
+    `<polyline fill="none" stroke="${color}" stroke-width="1.8" points="${pts.join(" ")}"/>`,
+    `<line x1="${m.l + pw - 200}" y1="${m.t + ph - 16 - 18 * i}" x2="${m.l + pw - 176}" y2="${
+      m.t + ph - 16 - 18 * i
+    }" stroke="${color}" stroke-width="3"/>`,
+    `<text x="${m.l + pw - 170}" y="${m.t + ph - 16 - 18 * i}" dominant-baseline="middle">${
+      esc(c.label)
+    }</text>`,
+  ];
 }
 
 /** Writes `rocSvg(curves, options)` to `path` atomically. */

@@ -56,27 +56,8 @@ export interface OnnxExportOptions {
 
 /** Converts a single-input, single-output NHWC LayersModel into an ONNX model description. */
 export function convertToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): OnnxModel {
-  const normalize = options.normalize ?? "arcface";
-  if (normalize !== "none" && !(normalize in SCALING)) {
-    throw new RangeError(`Unknown input normalization "${normalize}"`);
-  }
-  const opset = options.opset ?? 13;
-  if (!Number.isInteger(opset) || opset < 11 || opset > 17) {
-    throw new RangeError(`ONNX opset ${opset}: expected 11..17`);
-  }
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new RangeError(
-      `Cannot export "${model.name}" to ONNX: expected one input and one output, got ${model.inputs.length} and ${model.outputs.length}`,
-    );
-  }
-  const inShape = model.inputs[0].shape; // [null, S, S, C]
-  if (inShape.length !== 4 || inShape.slice(1).some((d) => d == null)) {
-    throw new RangeError(
-      `Cannot export "${model.name}" to ONNX: input ${JSON.stringify(inShape)} is not [N, H, W, C]`,
-    );
-  }
-  const [, h, w, c] = inShape as number[];
-  const nodes: (OnnxNode & { inputs: string[]; outputs: string[] })[] = [];
+  const { normalize, opset, h, w, c } = checkExportable(model, options);
+  const nodes: GraphNode[] = [];
   const initializers: OnnxTensor[] = [];
   const nameOf = nodeNamer();
   const inputName = options.inputName ?? "data";
@@ -98,54 +79,14 @@ export function convertToOnnx(model: tf.LayersModel, options: OnnxExportOptions 
   tensors.set(model.inputs[0], x);
 
   for (const layer of model.layers) {
-    const cls = layer.getClassName();
-    if (cls === "InputLayer") continue;
-    const convert = LAYER_CONVERTERS[cls];
-    if (!convert) {
-      throw new RangeError(
-        `Cannot export layer "${layer.name}" to ONNX: no converter for class ${cls} (supported: ${
-          Object.keys(LAYER_CONVERTERS).join(", ")
-        })`,
-      );
-    }
-    if (layer.inboundNodes.length !== 1) {
-      throw new RangeError(`Cannot export layer "${layer.name}": it is applied more than once`);
-    }
-    const ins = ([] as tf.SymbolicTensor[]).concat(layer.input);
-    const inputs = ins.map((t) => {
-      const n = tensors.get(t);
-      if (n === undefined) throw new Error(`Layer "${layer.name}": input not converted yet`);
-      return n;
-    });
-    const weights = layerWeights(layer);
-    const ctx: ConvertContext = {
-      node,
-      constant: (suffix, dims, data) => {
-        const name = `${layer.name}/${suffix}`;
-        initializers.push({ name, dims, data });
-        return name;
-      },
-      weight: (n) => {
-        const wt = weights.get(n);
-        if (!wt) throw new Error(`Layer "${layer.name}" (${cls}) has no weight "${n}"`);
-        return wt;
-      },
-      hasWeight: (n) => weights.has(n),
-      config: layer.getConfig() as Record<string, unknown>,
-      inputShapes: ins.map((t) => t.shape as (number | null)[]),
-      layerName: layer.name,
-    };
-    tensors.set(layer.output as tf.SymbolicTensor, convert(inputs, ctx));
+    if (layer.getClassName() === "InputLayer") continue;
+    tensors.set(
+      layer.output as tf.SymbolicTensor,
+      convertLayer(layer, tensors, node, initializers),
+    );
   }
 
-  const last = tensors.get(model.outputs[0]);
-  const producer = nodes.find((n) => n.outputs[0] === last);
-  if (!producer) throw new Error(`Cannot export "${model.name}": its output is its input`);
-  // The graph's output is named `outputName`; rename it wherever it is read (nowhere, normally).
-  for (const n of nodes) {
-    n.inputs = n.inputs.map((i) => i === last ? outputName : i);
-  }
-  producer.outputs = [outputName];
+  nameGraphOutput(model, nodes, tensors.get(model.outputs[0]), outputName);
   const outShape = model.outputs[0].shape;
   return {
     graph: {
@@ -159,6 +100,102 @@ export function convertToOnnx(model: tf.LayersModel, options: OnnxExportOptions 
     producerName: "arcstream",
     metadata: options.metadata,
   };
+}
+
+/** A graph node whose input and output names are set (the converter renames the last output). */
+type GraphNode = OnnxNode & { inputs: string[]; outputs: string[] };
+
+/** Validates the options and the model's one NHWC input up front; returns the settings to use. */
+function checkExportable(
+  model: tf.LayersModel,
+  options: OnnxExportOptions,
+): { normalize: OnnxInputScaling; opset: number; h: number; w: number; c: number } {
+  const normalize = options.normalize ?? "arcface";
+  if (normalize !== "none" && !(normalize in SCALING)) {
+    throw new RangeError(`Unknown input normalization "${normalize}"`);
+  }
+  const opset = options.opset ?? 13;
+  if (!Number.isInteger(opset) || opset < 11 || opset > 17) {
+    throw new RangeError(`ONNX opset ${opset}: expected 11..17`);
+  }
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new RangeError(
+      `Cannot export "${model.name}" to ONNX: expected one input and one output, got ${model.inputs.length} and ${model.outputs.length}`,
+    );
+  }
+  const inShape = model.inputs[0].shape; // [null, S, S, C]
+  if (inShape.length !== 4 || inShape.slice(1).some((d) => d == null)) {
+    throw new RangeError(
+      `Cannot export "${model.name}" to ONNX: input ${JSON.stringify(inShape)} is not [N, H, W, C]`,
+    );
+  }
+  const [, h, w, c] = inShape as number[];
+  return { normalize, opset, h, w, c };
+}
+
+/**
+ * Converts one (non-input) layer with its class's converter, adding its nodes through `node` and its
+ * weights to `initializers`; returns the name of its output.
+ */
+function convertLayer(
+  layer: tf.layers.Layer,
+  tensors: Map<tf.SymbolicTensor, string>,
+  node: ConvertContext["node"],
+  initializers: OnnxTensor[],
+): string {
+  const cls = layer.getClassName();
+  const convert = LAYER_CONVERTERS[cls];
+  if (!convert) {
+    throw new RangeError(
+      `Cannot export layer "${layer.name}" to ONNX: no converter for class ${cls} (supported: ${
+        Object.keys(LAYER_CONVERTERS).join(", ")
+      })`,
+    );
+  }
+  if (layer.inboundNodes.length !== 1) {
+    throw new RangeError(`Cannot export layer "${layer.name}": it is applied more than once`);
+  }
+  const ins = ([] as tf.SymbolicTensor[]).concat(layer.input);
+  const inputs = ins.map((t) => {
+    const n = tensors.get(t);
+    if (n === undefined) throw new Error(`Layer "${layer.name}": input not converted yet`);
+    return n;
+  });
+  const weights = layerWeights(layer);
+  const ctx: ConvertContext = {
+    node,
+    constant: (suffix, dims, data) => {
+      const name = `${layer.name}/${suffix}`;
+      initializers.push({ name, dims, data });
+      return name;
+    },
+    weight: (n) => {
+      const wt = weights.get(n);
+      if (!wt) throw new Error(`Layer "${layer.name}" (${cls}) has no weight "${n}"`);
+      return wt;
+    },
+    hasWeight: (n) => weights.has(n),
+    config: layer.getConfig() as Record<string, unknown>,
+    inputShapes: ins.map((t) => t.shape as (number | null)[]),
+    layerName: layer.name,
+  };
+  return convert(inputs, ctx);
+}
+
+/** Renames the model's last output `last` to `outputName` on the node that makes it. */
+function nameGraphOutput(
+  model: tf.LayersModel,
+  nodes: GraphNode[],
+  last: string | undefined,
+  outputName: string,
+): void {
+  const producer = nodes.find((n) => n.outputs[0] === last);
+  if (!producer) throw new Error(`Cannot export "${model.name}": its output is its input`);
+  // The graph's output is named `outputName`; rename it wherever it is read (nowhere, normally).
+  for (const n of nodes) {
+    n.inputs = n.inputs.map((i) => i === last ? outputName : i);
+  }
+  producer.outputs = [outputName];
 }
 
 /** What `exportOnnxFile` wrote. */

@@ -109,14 +109,53 @@ export function scaledWidth(base: number, width: number): number {
 /** Builds the backbone. Layer names are stable (stem_*, s{stage}u{unit}_*, out_*): checkpoints use them. */
 export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel {
   const c = iresnetConfig(options);
+  const make = layerMakers(c);
+
+  const input = tf.input({ shape: [c.inputSize, c.inputSize, 3], name: "input" });
+  // Stem: conv3x3(64) + BN + PReLU at full resolution. [B, S, S, 64w]
+  let x = make.conv("stem_conv", scaledWidth(64, c.width), 3, 1).apply(
+    input,
+  ) as tfTypes.SymbolicTensor;
+  x = make.bn("stem_bn").apply(x) as tfTypes.SymbolicTensor;
+  x = make.prelu("stem_prelu").apply(x) as tfTypes.SymbolicTensor;
+  let channels = scaledWidth(64, c.width);
+
+  IRESNET_UNITS[c.depth].forEach((units, stage) => {
+    const out = scaledWidth(STAGE_WIDTHS[stage], c.width);
+    for (let unit = 0; unit < units; unit++) {
+      const stride = unit === 0 ? 2 : 1;
+      x = irBlock(make, x, `s${stage + 1}u${unit + 1}`, channels, out, stride, c.stridePadding);
+      channels = out;
+    }
+  });
+
+  x = outputBlock(make, x, c);
+  return tf.model({ inputs: input, outputs: x, name: `iresnet${c.depth}` });
+}
+
+/**
+ * Layer constructors sharing one seed counter: each initializer takes the next seed in construction
+ * order, so the build order of the layers fixes the initial weights.
+ */
+interface LayerMakers {
+  /** The next initializer seed (seed, seed + 1, ...). */
+  nextSeed(): number;
+  kernelInit(): ReturnType<typeof tf.initializers.varianceScaling>;
+  bn(name: string): tfTypes.layers.Layer;
+  prelu(name: string): tfTypes.layers.Layer;
+  conv(name: string, filters: number, kernelSize: number, strides: number): tfTypes.layers.Layer;
+}
+
+function layerMakers(c: IResNetConfig): LayerMakers {
   let seed = c.seed;
+  const nextSeed = () => seed++;
   // Kaiming normal, fan_out, as arcface_torch initializes its convolutions.
   const kernelInit = () =>
     tf.initializers.varianceScaling({
       scale: 2,
       mode: "fanOut",
       distribution: "normal",
-      seed: seed++,
+      seed: nextSeed(),
     });
   // BN as in mxnet: eps 2e-5 (1e-5 in arcface_torch), moving-average momentum 0.9 (torch's 0.1).
   const bn = (name: string) =>
@@ -137,53 +176,59 @@ export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel 
       useBias: false,
       kernelInitializer: kernelInit(),
     });
+  return { nextSeed, kernelInit, bn, prelu, conv };
+}
 
-  const input = tf.input({ shape: [c.inputSize, c.inputSize, 3], name: "input" });
-  // Stem: conv3x3(64) + BN + PReLU at full resolution. [B, S, S, 64w]
-  let x = conv("stem_conv", scaledWidth(64, c.width), 3, 1).apply(input) as tfTypes.SymbolicTensor;
-  x = bn("stem_bn").apply(x) as tfTypes.SymbolicTensor;
-  x = prelu("stem_prelu").apply(x) as tfTypes.SymbolicTensor;
-  let channels = scaledWidth(64, c.width);
+/**
+ * One IR block named `p` ("s2u1"): [B, H, W, channels] -> [B, H/stride, W/stride, out]. Layers are
+ * created in a fixed order (their initializer seeds depend on it).
+ */
+function irBlock(
+  make: LayerMakers,
+  x: tfTypes.SymbolicTensor,
+  p: string,
+  channels: number,
+  out: number,
+  stride: number,
+  stridePadding: IResNetConfig["stridePadding"],
+): tfTypes.SymbolicTensor {
+  // IR block: BN, conv3x3, BN, PReLU, conv3x3 (stride here), BN.
+  let y = make.bn(`${p}_bn1`).apply(x) as tfTypes.SymbolicTensor;
+  y = make.conv(`${p}_conv1`, out, 3, 1).apply(y) as tfTypes.SymbolicTensor;
+  y = make.bn(`${p}_bn2`).apply(y) as tfTypes.SymbolicTensor;
+  y = make.prelu(`${p}_prelu`).apply(y) as tfTypes.SymbolicTensor;
+  if (stride === 2 && stridePadding === "symmetric") {
+    // [B, H, W, C] -> [B, H+2, W+2, C]; then a "valid" conv samples as torch's padding=1.
+    y = tf.layers.zeroPadding2d({ name: `${p}_pad`, padding: 1 }).apply(
+      y,
+    ) as tfTypes.SymbolicTensor;
+    y = tf.layers.conv2d({
+      name: `${p}_conv2`,
+      filters: out,
+      kernelSize: 3,
+      strides: 2,
+      padding: "valid",
+      useBias: false,
+      kernelInitializer: make.kernelInit(),
+    }).apply(y) as tfTypes.SymbolicTensor;
+  } else y = make.conv(`${p}_conv2`, out, 3, stride).apply(y) as tfTypes.SymbolicTensor;
+  y = make.bn(`${p}_bn3`).apply(y) as tfTypes.SymbolicTensor;
+  let shortcut = x;
+  if (stride !== 1 || channels !== out) {
+    shortcut = make.conv(`${p}_sc_conv`, out, 1, stride).apply(x) as tfTypes.SymbolicTensor;
+    shortcut = make.bn(`${p}_sc_bn`).apply(shortcut) as tfTypes.SymbolicTensor;
+  }
+  // No activation after the addition (the "IR" in IR-ResNet).
+  return tf.layers.add({ name: `${p}_add` }).apply([y, shortcut]) as tfTypes.SymbolicTensor;
+}
 
-  IRESNET_UNITS[c.depth].forEach((units, stage) => {
-    const out = scaledWidth(STAGE_WIDTHS[stage], c.width);
-    for (let unit = 0; unit < units; unit++) {
-      const stride = unit === 0 ? 2 : 1;
-      const p = `s${stage + 1}u${unit + 1}`;
-      // IR block: BN, conv3x3, BN, PReLU, conv3x3 (stride here), BN.
-      let y = bn(`${p}_bn1`).apply(x) as tfTypes.SymbolicTensor;
-      y = conv(`${p}_conv1`, out, 3, 1).apply(y) as tfTypes.SymbolicTensor;
-      y = bn(`${p}_bn2`).apply(y) as tfTypes.SymbolicTensor;
-      y = prelu(`${p}_prelu`).apply(y) as tfTypes.SymbolicTensor;
-      if (stride === 2 && c.stridePadding === "symmetric") {
-        // [B, H, W, C] -> [B, H+2, W+2, C]; then a "valid" conv samples as torch's padding=1.
-        y = tf.layers.zeroPadding2d({ name: `${p}_pad`, padding: 1 }).apply(
-          y,
-        ) as tfTypes.SymbolicTensor;
-        y = tf.layers.conv2d({
-          name: `${p}_conv2`,
-          filters: out,
-          kernelSize: 3,
-          strides: 2,
-          padding: "valid",
-          useBias: false,
-          kernelInitializer: kernelInit(),
-        }).apply(y) as tfTypes.SymbolicTensor;
-      } else y = conv(`${p}_conv2`, out, 3, stride).apply(y) as tfTypes.SymbolicTensor;
-      y = bn(`${p}_bn3`).apply(y) as tfTypes.SymbolicTensor;
-      let shortcut = x;
-      if (stride !== 1 || channels !== out) {
-        shortcut = conv(`${p}_sc_conv`, out, 1, stride).apply(x) as tfTypes.SymbolicTensor;
-        shortcut = bn(`${p}_sc_bn`).apply(shortcut) as tfTypes.SymbolicTensor;
-      }
-      // No activation after the addition (the "IR" in IR-ResNet).
-      x = tf.layers.add({ name: `${p}_add` }).apply([y, shortcut]) as tfTypes.SymbolicTensor;
-      channels = out;
-    }
-  });
-
-  // "E" output: BN, Dropout, flatten, FC, BN. [B, S/16, S/16, 512w] -> [B, D]
-  x = bn("out_bn1").apply(x) as tfTypes.SymbolicTensor;
+/** The "E" output block: BN, Dropout, flatten, FC, BN. [B, S/16, S/16, 512w] -> [B, D] */
+function outputBlock(
+  make: LayerMakers,
+  x: tfTypes.SymbolicTensor,
+  c: IResNetConfig,
+): tfTypes.SymbolicTensor {
+  x = make.bn("out_bn1").apply(x) as tfTypes.SymbolicTensor;
   if (c.dropout > 0) {
     x = tf.layers.dropout({ name: "out_dropout", rate: c.dropout }).apply(
       x,
@@ -193,10 +238,9 @@ export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel 
   x = tf.layers.dense({
     name: "out_fc",
     units: c.embeddingSize,
-    kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+    kernelInitializer: tf.initializers.glorotNormal({ seed: make.nextSeed() }),
   }).apply(x) as tfTypes.SymbolicTensor;
-  x = bn("out_bn2").apply(x) as tfTypes.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: x, name: `iresnet${c.depth}` });
+  return make.bn("out_bn2").apply(x) as tfTypes.SymbolicTensor;
 }
 
 /**

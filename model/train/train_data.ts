@@ -7,8 +7,8 @@
 import { dirname } from "node:path";
 import { readCleanList, readImageFolder } from "../../pipeline/list/list_reader.ts";
 import { readRecordTable } from "../../pipeline/list/record_io_labels.ts";
-import { type AnyRecord, readRecords } from "../../pipeline/formats/wire.ts";
-import type { RecordList } from "../../pipeline/records.ts";
+import { readRecords } from "../../pipeline/formats/wire.ts";
+import type { AnyRecord, RecordList } from "../../pipeline/records.ts";
 
 export interface TrainData {
   /**

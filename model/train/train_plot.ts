@@ -80,6 +80,23 @@ function panel(
     );
     return out;
   }
+  const [lo, hi] = valueRange(all, fixed);
+  const area: PlotArea = {
+    left,
+    top,
+    pw,
+    ph,
+    maxStep: box.maxStep,
+    x: (s: number) => left + (s / Math.max(1, box.maxStep)) * pw,
+    y: (v: number) => top + (1 - (v - lo) / (hi - lo)) * ph,
+  };
+  out.push(...panelAxes(area, niceTicks(lo, hi)));
+  series.forEach((s, i) => out.push(...seriesLines(area, s, i, series.length)));
+  return out;
+}
+
+/** The y range of a panel: `fixed`, else the data's, widened to whole ticks (never empty). */
+function valueRange(all: number[], fixed?: [number, number]): [number, number] {
   let [lo, hi] = fixed ?? [Math.min(...all), Math.max(...all)];
   if (hi - lo < 1e-12) {
     const pad = Math.max(1e-3, Math.abs(lo) * 0.1);
@@ -89,10 +106,26 @@ function panel(
   const t0 = niceTicks(lo, hi);
   const dt = t0.length > 1 ? t0[1] - t0[0] : 1;
   if (!fixed) [lo, hi] = [Math.floor(lo / dt + 1e-9) * dt, Math.ceil(hi / dt - 1e-9) * dt];
-  const yt = niceTicks(lo, hi);
-  const x = (s: number) => left + (s / Math.max(1, box.maxStep)) * pw;
-  const y = (v: number) => top + (1 - (v - lo) / (hi - lo)) * ph;
-  const f = (v: number) => v.toFixed(1);
+  return [lo, hi];
+}
+
+/** A panel's plot area (px) and its step -> x, value -> y maps. */
+interface PlotArea {
+  left: number;
+  top: number;
+  pw: number;
+  ph: number;
+  maxStep: number;
+  x: (step: number) => number;
+  y: (value: number) => number;
+}
+
+/** A pixel coordinate as written to the SVG. */
+const f = (v: number) => v.toFixed(1);
+
+/** Horizontal grid lines at the y ticks `yt`, step ticks and the "step" axis title. */
+function panelAxes({ left, top, pw, ph, maxStep, x, y }: PlotArea, yt: number[]): string[] {
+  const out: string[] = [];
   for (const v of yt) {
     out.push(
       `<line x1="${left}" y1="${f(y(v))}" x2="${left + pw}" y2="${f(y(v))}" stroke="#e4e4e4"/>`,
@@ -101,41 +134,48 @@ function panel(
       }</text>`,
     );
   }
-  for (const s of niceTicks(0, Math.max(1, box.maxStep))) {
+  for (const s of niceTicks(0, Math.max(1, maxStep))) {
     out.push(
       `<line x1="${f(x(s))}" y1="${top + ph}" x2="${f(x(s))}" y2="${top + ph + 4}" stroke="#333"/>`,
       `<text x="${f(x(s))}" y="${top + ph + 16}" text-anchor="middle">${label(s)}</text>`,
     );
   }
   out.push(`<text x="${left + pw / 2}" y="${top + ph + 31}" text-anchor="middle">step</text>`);
-  series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
-    const pts = s.steps.map((st, k) => `${f(x(st))},${f(y(s.values[k]))}`);
-    out.push(
-      `<polyline data-series="${esc(s.label)}" fill="none" stroke="${color}" stroke-width="1.6" ` +
-        `points="${pts.join(" ")}"/>`,
-    );
-    if (s.dots) {
-      for (const p of pts) {
-        const [cx, cy] = p.split(",");
-        out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${color}"/>`);
-      }
+  return out;
+}
+
+/** Series `i` of `count`: its polyline, dots if asked, and its legend entry (box on the first). */
+function seriesLines(
+  { left, top, pw, x, y }: PlotArea,
+  s: Series,
+  i: number,
+  count: number,
+): string[] {
+  const out: string[] = [];
+  const color = COLORS[i % COLORS.length];
+  const pts = s.steps.map((st, k) => `${f(x(st))},${f(y(s.values[k]))}`);
+  out.push(
+    `<polyline data-series="${esc(s.label)}" fill="none" stroke="${color}" stroke-width="1.6" ` +
+      `points="${pts.join(" ")}"/>`,
+  );
+  if (s.dots) {
+    for (const p of pts) {
+      const [cx, cy] = p.split(",");
+      out.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${color}"/>`);
     }
-    const ly = top + 12 + 16 * i;
-    if (i === 0) {
-      out.push(
-        `<rect x="${left + pw - 136}" y="${top + 3}" width="132" height="${
-          16 * series.length + 2
-        }" ` +
-          `fill="white" fill-opacity="0.85"/>`,
-      );
-    }
+  }
+  const ly = top + 12 + 16 * i;
+  if (i === 0) {
     out.push(
-      `<line x1="${left + pw - 130}" y1="${ly}" x2="${left + pw - 110}" y2="${ly}" ` +
-        `stroke="${color}" stroke-width="3"/>`,
-      `<text x="${left + pw - 105}" y="${ly}" dominant-baseline="middle">${esc(s.label)}</text>`,
+      `<rect x="${left + pw - 136}" y="${top + 3}" width="132" height="${16 * count + 2}" ` +
+        `fill="white" fill-opacity="0.85"/>`,
     );
-  });
+  }
+  out.push(
+    `<line x1="${left + pw - 130}" y1="${ly}" x2="${left + pw - 110}" y2="${ly}" ` +
+      `stroke="${color}" stroke-width="3"/>`,
+    `<text x="${left + pw - 105}" y="${ly}" dominant-baseline="middle">${esc(s.label)}</text>`,
+  );
   return out;
 }
 

@@ -4,7 +4,8 @@
  * SGD (Deng et al., arXiv 1801.07698, section 3.2).
  *
  * The `Trainer` owns the backbone, the class weights and the optimizer slots; `dispose()` frees
- * them. Its full state is a map of named tensors for checkpoints (`state()` / `restore()`).
+ * them. Its full state is a map of named tensors for checkpoints (`state()` / `restore()`, laid out
+ * in `trainer_state.ts`).
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
@@ -19,6 +20,7 @@ import {
 import { networkTrainForward } from "./network_forward.ts";
 import { MomentumSGD } from "./optimizer.ts";
 import { addResults, disposeResult, type GradResult, meanResult } from "./grad_result.ts";
+import { restoreTrainingState, trainingState } from "./trainer_state.ts";
 import { variablesByName } from "./train_forward.ts";
 
 export type { GradResult } from "./grad_result.ts";
@@ -273,35 +275,12 @@ export class Trainer {
 
   /** Every tensor of the training state (all model weights incl. BN moving stats, head, slots). */
   state(): Map<string, tfTypes.Tensor> {
-    const out = new Map<string, tfTypes.Tensor>();
-    for (const w of this.model.weights) out.set(`model/${w.originalName}`, w.read());
-    out.set("head/weights", this.head.weights);
-    for (const [k, v] of this.optimizer.state()) out.set(`slot/${k}`, v);
-    return out;
+    return trainingState(this);
   }
 
   /** Restores `state()` output (e.g. from a checkpoint); checks that every weight is present. */
   restore(tensors: Map<string, tfTypes.Tensor>): void {
-    for (const w of this.model.weights) {
-      const t = tensors.get(`model/${w.originalName}`);
-      if (!t) throw new RangeError(`Checkpoint has no tensor "model/${w.originalName}"`);
-      if (t.shape.join("x") !== w.shape.join("x")) {
-        throw new RangeError(
-          `Checkpoint tensor "model/${w.originalName}" has shape [${t.shape}], expected [${w.shape}]`,
-        );
-      }
-      w.write(t);
-    }
-    const h = tensors.get("head/weights");
-    if (!h || h.shape.join("x") !== this.head.weights.shape.join("x")) {
-      throw new RangeError(
-        `Checkpoint class weights are missing or not [${this.head.weights.shape}] (other dataset?)`,
-      );
-    }
-    this.head.weights.assign(h);
-    const slots = new Map<string, tfTypes.Tensor>();
-    for (const [k, t] of tensors) if (k.startsWith("slot/")) slots.set(k.slice(5), t);
-    this.optimizer.restore(slots);
+    restoreTrainingState(this, tensors);
   }
 
   dispose(): void {

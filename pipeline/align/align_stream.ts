@@ -4,7 +4,8 @@
  * normalised face crops (112 x 112) by utilising five facial points").
  */
 import type { FaceRecord, ImageRecord } from "../records.ts";
-import { MtcnnDetector, type MtcnnOptions } from "./mtcnn/detect.ts";
+import { MtcnnDetector } from "./mtcnn/detect.ts";
+import type { MtcnnOptions } from "./mtcnn/options.ts";
 import { PICK_RULES, pickFace, type PickRule } from "./mtcnn/pick.ts";
 import { alignFace, ARCFACE_SIZE, warpSimilarity } from "./similarity.ts";
 

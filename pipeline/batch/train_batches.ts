@@ -18,8 +18,7 @@
  * a stream (a shell pipe) is batched in the order it arrives (shuffle upstream), as it cannot be
  * rewound. Cancel the reader to stop early: the cancel reaches every stage and ends the workers.
  */
-import type { AnyRecord } from "../formats/wire.ts";
-import type { ListRecord, RecordList } from "../records.ts";
+import type { AnyRecord, ListRecord, RecordList } from "../records.ts";
 import { ARCFACE_SIZE } from "../align/similarity.ts";
 import { ShuffleStream } from "../shuffle/shuffle_stream.ts";
 import { BatchStream } from "./batch_stream.ts";

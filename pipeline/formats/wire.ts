@@ -1,42 +1,19 @@
 /**
  * Wire formats between shell stages (README "Wire format"):
  * - NDJSON: records without pixels, one JSON object a line: `{"key","label","path"?, ...}`.
- * - tar in WebDataset layout: `<key>.jpg|.png` (encoded bytes) or `<key>.rgb` (raw HxWx3 uint8)
- *   plus `<key>.json` (the rest of the record; `height`/`width` for `.rgb`), grouped by key.
+ * - tar in WebDataset layout (`webdataset.ts`): `<key>.jpg|.png` (encoded bytes) or `<key>.rgb`
+ *   (raw HxWx3 uint8) plus `<key>.json` (the rest of the record), grouped by key.
  * `readRecords()` detects the format from the first bytes (ustar magic at byte 257, or `{`).
  */
-import type { ImageRecord, ListRecord } from "../records.ts";
+import type { AnyRecord, ImageRecord, ListRecord } from "../records.ts";
 import { concatReadableStreams } from "@std/streams/concat-readable-streams";
-import { encodeErrorMember, encodeTarEntry, TarDecodeStream, type TarEntry } from "./tar.ts";
+import { checkRecord } from "./record_json.ts";
+import { encodeErrorMember, encodeTarEntry, TarDecodeStream } from "./tar.ts";
+import { recordEntries, WdsDecodeStream } from "./webdataset.ts";
 
-export type AnyRecord = ListRecord | ImageRecord;
 export type WireFormat = "ndjson" | "tar";
 
 const enc = new TextEncoder();
-
-/** The JSON side of a record: everything but bytes and pixels. */
-export function recordMeta(r: AnyRecord): Record<string, unknown> {
-  const { bytes: _b, pixels: _p, ...meta } = r as ImageRecord;
-  if ("pixels" in r) (meta as Record<string, unknown>).channels = 3;
-  return meta;
-}
-
-function checkRecord(o: unknown, where: string): AnyRecord {
-  if (typeof o !== "object" || o === null || Array.isArray(o)) {
-    throw new SyntaxError(`${where}: expected a JSON object`);
-  }
-  const r = o as Record<string, unknown>;
-  if (typeof r.key !== "string" || r.key === "") {
-    throw new SyntaxError(`${where}: "key" must be a non-empty string`);
-  }
-  if (typeof r.label !== "number" || !Number.isInteger(r.label)) {
-    throw new SyntaxError(`${where}: "label" must be an integer`);
-  }
-  if (r.path !== undefined && typeof r.path !== "string") {
-    throw new SyntaxError(`${where}: "path" must be a string`);
-  }
-  return r as unknown as AnyRecord;
-}
 
 /** Records -> NDJSON bytes. Records with bytes or pixels cannot travel as NDJSON. */
 export class NdjsonEncodeStream extends TransformStream<AnyRecord, Uint8Array> {
@@ -95,101 +72,6 @@ export class NdjsonDecodeStream extends TransformStream<Uint8Array, ListRecord> 
       flush(c) {
         rest += dec.decode();
         if (rest.length) emit(rest, c);
-      },
-    });
-  }
-}
-
-/** Sniffs an encoded image's extension from its magic bytes. */
-export function imageExtension(b: Uint8Array): "jpg" | "png" | "bin" {
-  if (b[0] === 0xff && b[1] === 0xd8) return "jpg";
-  if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return "png";
-  return "bin";
-}
-
-/** One record's WebDataset tar entries: `<key>.rgb|.jpg|.png` (if it has data), `<key>.json`. */
-export function recordEntries(r: AnyRecord): TarEntry[] {
-  const base = r.key.slice(r.key.lastIndexOf("/") + 1);
-  if (base.includes(".") || r.key.startsWith("/") || r.key.split("/").includes("..")) {
-    throw new TypeError(
-      `Cannot write key "${r.key}" as WebDataset: the name after the last "/" may not ` +
-        `contain "." and keys must be relative`,
-    );
-  }
-  const out: TarEntry[] = [];
-  const img = r as ImageRecord;
-  if (img.pixels) {
-    if (img.pixels.length !== img.height * img.width * 3) {
-      throw new RangeError(`Record "${r.key}": pixels are not ${img.height}x${img.width}x3`);
-    }
-    out.push({ name: `${r.key}.rgb`, data: img.pixels });
-  } else if (r.bytes) {
-    out.push({ name: `${r.key}.${imageExtension(r.bytes)}`, data: r.bytes });
-  }
-  out.push({ name: `${r.key}.json`, data: enc.encode(JSON.stringify(recordMeta(r))) });
-  return out;
-}
-
-/** Records -> WebDataset tar entries (`<key>.rgb|.jpg|.png` then `<key>.json`). */
-export class WdsEncodeStream extends TransformStream<AnyRecord, TarEntry> {
-  constructor() {
-    super({
-      transform(r, c) {
-        for (const e of recordEntries(r)) c.enqueue(e);
-      },
-    });
-  }
-}
-
-/** WebDataset tar entries -> records, grouping consecutive files that share a key. */
-export class WdsDecodeStream extends TransformStream<TarEntry, AnyRecord> {
-  constructor(source = "stdin") {
-    const dec = new TextDecoder();
-    let key: string | null = null;
-    let parts: Map<string, Uint8Array> = new Map();
-    const emit = (c: TransformStreamDefaultController<AnyRecord>) => {
-      if (key === null) return;
-      const where = `Cannot read tar sample "${key}" of ${source}`;
-      const json = parts.get("json");
-      if (!json) throw new SyntaxError(`${where}: no ${key}.json`);
-      let meta: unknown;
-      try {
-        meta = JSON.parse(dec.decode(json));
-      } catch (e) {
-        throw new SyntaxError(`${where}: ${(e as Error).message}`);
-      }
-      const r = checkRecord(meta, where) as ImageRecord;
-      delete (r as { channels?: number }).channels;
-      r.key = key;
-      const rgb = parts.get("rgb");
-      const bytes = parts.get("jpg") ?? parts.get("jpeg") ?? parts.get("png");
-      if (rgb) {
-        if (!Number.isInteger(r.height) || !Number.isInteger(r.width)) {
-          throw new SyntaxError(`${where}: ${key}.json needs integer "height" and "width"`);
-        }
-        if (rgb.length !== r.height * r.width * 3) {
-          throw new SyntaxError(`${where}: ${rgb.length} bytes is not ${r.height}x${r.width}x3`);
-        }
-        r.pixels = rgb;
-      } else if (bytes) r.bytes = bytes;
-      c.enqueue(r);
-    };
-    super({
-      transform(e, c) {
-        // WebDataset key rule: everything before the first "." of the file name.
-        const slash = e.name.lastIndexOf("/");
-        const dot = e.name.indexOf(".", slash + 1);
-        const k = dot < 0 ? e.name : e.name.slice(0, dot);
-        const ext = dot < 0 ? "" : e.name.slice(dot + 1).toLowerCase();
-        if (k !== key) {
-          emit(c);
-          key = k;
-          parts = new Map();
-        }
-        parts.set(ext, e.data);
-      },
-      flush(c) {
-        emit(c);
       },
     });
   }

@@ -4,14 +4,7 @@
  * stage that does both is `../align_stream.ts` (`AlignStream`).
  * @module
  */
-export {
-  type ChannelOrder,
-  type Detection,
-  MtcnnDetector,
-  type MtcnnOptions,
-  resolveMtcnnOptions,
-  type RgbImage,
-  type StageTimes,
-} from "./detect.ts";
+export { type Detection, MtcnnDetector, type RgbImage, type StageTimes } from "./detect.ts";
+export { type ChannelOrder, type MtcnnOptions, resolveMtcnnOptions } from "./options.ts";
 export { MtcnnNets, WEIGHTS_DIR } from "./nets.ts";
 export { PICK_RULES, pickFace, type PickRule } from "./pick.ts";
