@@ -1,5 +1,6 @@
 /**
- * `deno task decode [--resize 112] [--on-error skip|fail] [--concurrency 8] [--workers 2]`
+ * `deno task decode [--resize 112 | --reduce-to 112] [--on-error skip|fail] [--concurrency 8]
+ *   [--workers 2]`
  * Stage 3: decodes the images named (NDJSON) or carried (tar) on stdin; WebDataset tar of
  * `<key>.rgb` + `<key>.json` on stdout; the skip report goes to stderr at the end.
  */
@@ -12,6 +13,10 @@ Decodes JPEG/PNG records from stdin (NDJSON with paths, or WebDataset tar with <
 writes a WebDataset tar: <key>.rgb (height x width x 3 uint8, row-major) + <key>.json
 ({"key","label","path"?,"height","width","channels":3}). Grayscale/CMYK/PNG become RGB.
   --resize N           resize to N x N (area when shrinking, bilinear when enlarging) (default: keep)
+  --reduce-to N        no resize, but decode a JPEG of at least 2N px at the smallest DCT scale
+                       (1/2, 1/4, 1/8) still covering N, as train decodes files for an N px input
+                       (either flag makes "decode | train --data -" see what training from the
+                       files sees) (default: full size)
   --on-error MODE      skip: drop unreadable images, count them, list them on stderr (default)
                        fail: stop at the first unreadable image with an error naming the file
   --concurrency N      images in flight (default 8)
@@ -23,14 +28,15 @@ Example: deno task list fixtures/pipeline/images | deno task decode --resize 112
 await runTask("decode", async () => {
   const { flags } = parseFlags(Deno.args, {
     resize: { type: "int", min: 1 },
+    "reduce-to": { type: "int", min: 1 },
     "on-error": { type: "string", choices: ["skip", "fail"], default: "skip" },
     concurrency: { type: "int", min: 1, default: 8 },
     workers: { type: "int", min: 0 }, // default: DecodeStream's
   }, { help: HELP });
-  const { resize, concurrency, workers, "on-error": onError } = flags;
+  const { resize, concurrency, workers, "on-error": onError, "reduce-to": reduceTo } = flags;
   const { DecodeStream } = await import("../pipeline/decode/decode_stream.ts");
   const { readRecords, recordsToTar } = await import("../pipeline/formats/wire.ts");
-  const decode = new DecodeStream({ resize, onError, concurrency, workers });
+  const decode = new DecodeStream({ resize, reduceTo, onError, concurrency, workers });
   const { records } = await readRecords(stdinOrUsage("decode"));
   const { nothingDecoded } = await import("./decode_guard.ts");
   const images = (records as ReadableStream<ListRecord>).pipeThrough(decode);

@@ -116,3 +116,20 @@ Deno.test("list --rec --lazy writes NDJSON offsets that decode reads from the .r
   assertStrictEquals(dec.code, 0, dec.stderr);
   assertMatch(dec.stderr, /4 decoded, 0 skipped/);
 });
+
+Deno.test("decode --reduce-to 112 writes 250 px photos at the 1/2 DCT scale training decodes them at", async () => {
+  const { openTurboFfi } = await import("../pipeline/decode/turbo_ffi.ts");
+  const side = openTurboFfi() ? 125 : 250; // without TurboJPEG through FFI: whole, as training
+  const list = await task("list", ["fixtures/pipeline/images"]);
+  const decoded = await task("decode", ["--reduce-to", "112", "--workers", "0"], list.stdout);
+  assertStrictEquals(decoded.code, 0, decoded.stderr);
+  const { TarDecodeStream } = await import("../pipeline/formats/tar.ts");
+  const entries = await Array.fromAsync(
+    ReadableStream.from([decoded.stdout]).pipeThrough(new TarDecodeStream()),
+  );
+  const rgb = entries.filter((e) => e.name.endsWith(".rgb"));
+  assertStrictEquals(rgb.length, 9);
+  for (const e of rgb) assertStrictEquals(e.data.length, side * side * 3, e.name);
+  const bad = await task("decode", ["--reduce-to", "0"], list.stdout);
+  assertStrictEquals(bad.code, 2);
+});
