@@ -132,6 +132,12 @@ Deno.test("Tile and broadcastTo match cpu for any repeats; int32 falls back", ()
   assertSame(() => tf.tile(m, [2, 3]), "inner reps");
   assertSame(() => tf.tile(rand([2, 1, 3, 1, 2], 26), [1, 4, 2, 3, 2]), "mixed reps, rank 5");
   assertSame(() => tf.broadcastTo(rand([3, 1, 1, 5], 27), [3, 4, 6, 5]), "batch-wise broadcast");
+  // One repeated axis, any block size: [P, 1, k] -> [P, k, k] (a grouped conv's sum gradient).
+  assertSame(() => tf.tile(rand([70001, 1, 2], 28), [1, 2, 1]), "one axis, tiny blocks");
+  assertSame(() => tf.tile(rand([5, 3, 7], 29), [4, 1, 1]), "one axis, leading");
+  assertSame(() => tf.tile(rand([3, 5, 40], 30), [1, 3, 1]), "one axis, long blocks");
+  assertSame(() => tf.tile(rand([3, 5], 31), [1, 3]), "one axis, innermost");
+  assertSame(() => tf.broadcastTo(rand([7, 1, 3], 32), [7, 3, 3]), "broadcastTo, middle axis");
   assertSame(() => tf.tile(tf.range(0, 6, 1, "int32"), [3]), "int32 falls back");
   tf.dispose([v, m]);
 });
