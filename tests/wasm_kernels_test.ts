@@ -5,6 +5,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
+import { batchNormTrainFused } from "../model/backend/wasm_batch_norm_train.ts";
+import { batchNormTrain } from "../model/train/train_forward.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -200,4 +202,39 @@ Deno.test("full gradients of a small conv + BN + PReLU net match cpu (tf.grads)"
   };
   assertSame(() => tf.grads((...w: tf.Tensor[]) => net(w))(params), "net", 2e-4);
   tf.dispose([x, ...params]);
+});
+
+Deno.test("training-mode batchNormTrain (+ PReLU; fused on wasm) matches cpu: output, grads, moving stats", () => {
+  // [shape, epsilon, alpha shape or null (no PReLU)]
+  const cases: [number[], number, number[] | null][] = [
+    [[2, 5, 7, 12], 1e-5, null],
+    [[3, 16], 2e-5, null],
+    [[2, 3, 3, 130], 1e-3, null],
+    [[2, 5, 7, 12], 1e-5, [1, 1, 12]],
+    [[4, 3, 5, 9], 2e-5, [9]],
+    [[3, 16], 1e-5, [16]],
+  ];
+  for (const [shape, eps, alphaShape] of cases) {
+    const c = shape[shape.length - 1];
+    const x = rand(shape, 33).mul(3).add(10), dy = rand(shape, 34);
+    const gamma = tf.variable(rand([c], 35)), beta = tf.variable(rand([c], 36));
+    const alpha = tf.variable(alphaShape ? rand(alphaShape, 39).mul(0.3) : tf.zeros([c]));
+    const movingMean = tf.variable(tf.zeros([c])), movingVar = tf.variable(tf.ones([c]));
+    const a = alphaShape ? alpha : undefined;
+    tf.setBackend("wasm");
+    assert(batchNormTrainFused(x, gamma, beta, a), `wasm takes the fused kernels for ${shape}`);
+    const run = () => {
+      movingMean.assign(rand([c], 37));
+      movingVar.assign(rand([c], 38).abs());
+      const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, a?: tf.Tensor) =>
+        batchNormTrain(x, g as tf.Variable, b as tf.Variable, movingMean, movingVar, eps, a);
+      const y = f(x, gamma, beta, a);
+      const grads = a
+        ? tf.grads((x, g, b, a) => f(x, g, b, a).mul(dy).sum())([x, gamma, beta, a])
+        : tf.grads((x, g, b) => f(x, g, b).mul(dy).sum())([x, gamma, beta]);
+      return [y, ...grads, movingMean.clone(), movingVar.clone()];
+    };
+    assertSame(run, `batchNormTrain ${JSON.stringify(shape)} alpha ${alphaShape}`, 2e-4);
+    tf.dispose([x, dy, gamma, beta, alpha, movingMean, movingVar]);
+  }
 });

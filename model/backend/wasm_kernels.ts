@@ -6,11 +6,13 @@
  * (`wasm_depthwise_grads.ts`), and is slow on the memory-bound parts of a batch-norm /
  * PReLU network's backward pass. The replacements are built on its XNNPACK `Conv2D`
  * (`wasm_conv_grads.ts`) or are single JavaScript passes over the wasm heap
- * (`wasm_fused_kernels.ts`, used by the gradients in `wasm_gradients.ts`).
+ * (`wasm_fused_kernels.ts`, used by the gradients in `wasm_gradients.ts`; training-mode batch
+ * norm in `wasm_batch_norm_train.ts`).
  * `tests/wasm_kernels_test.ts` checks every one against the cpu backend.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from "./wasm_conv_grads.ts";
+import { batchNormTrainConfigs } from "./wasm_batch_norm_train.ts";
 import {
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
@@ -66,6 +68,7 @@ export function wasmKernelConfigs(): tf.KernelConfig[] {
     withFallback(tf.FusedBatchNorm, batchNormForward, original(tf.FusedBatchNorm)),
     plain(BATCH_NORM_GRAD, batchNormGrad),
     plain(PRELU_GRAD, preluGrad),
+    ...batchNormTrainConfigs,
   ];
 }
 
