@@ -164,8 +164,12 @@ export function conv2dBackpropFilterWasm(args: {
   const [kh, kw, ci, co] = attrs.filterShape;
   const p = dy.shape[0] * dy.shape[1] * dy.shape[2];
   const xT = transpose(backend, x, [3, 0, 1, 2]); // [Ci, N, H, W]: rows of W pixels
-  const cols = im2colT(backend, xT, info); // [kh*kw*Ci, P]
-  free(backend, xT);
+  // A 1x1 stride-1 unpadded conv's patches are x itself: xT is already [Ci, P].
+  const pointwise = kh === 1 && kw === 1 && info.strideHeight === 1 && info.strideWidth === 1 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight === x.shape[1] &&
+    info.outWidth === x.shape[2];
+  const cols = pointwise ? xT : im2colT(backend, xT, info); // [kh*kw*Ci, P]
+  if (!pointwise) free(backend, xT);
   // GEMM [kh*kw*Ci, P] x [P, Co] as a 1x1 conv over a 1 x (kh*kw*Ci) "image" of P channels.
   const a = reshape(backend, cols, [1, 1, kh * kw * ci, p]);
   const b = reshape(backend, dy, [1, 1, p, co]);
