@@ -148,6 +148,27 @@ Deno.test("Tile and broadcastTo match cpu for any repeats; int32 falls back", ()
   tf.dispose([v, m]);
 });
 
+Deno.test("Slice copies runs of the wasm heap: contiguous, cropped, strided; any dtype", () => {
+  const x = rand([5, 6, 7, 3], 40), v = rand([11], 41);
+  assertSame(() => tf.slice(x, [1, 0, 0, 0], [2, -1, -1, -1]), "leading axis (one block)");
+  assertSame(() => tf.slice(x, [2, 1, 0, 0], [1, 4, 7, 3]), "one image, some rows");
+  assertSame(() => tf.slice(x, [0, 1, 2, 0], [-1, 3, 4, -1]), "H/W crop (runs of W*C)");
+  assertSame(() => tf.slice(x, [1, 2, 3, 1], [3, 2, 2, 2]), "channel crop (short runs)");
+  assertSame(() => tf.slice(rand([2, 50, 40], 42), [1, 3, 0], [1, 20, 40]), "long runs");
+  assertSame(() => tf.slice(v, [3], [5]), "rank 1");
+  assertSame(() => tf.slice(x, [0, 0, 0, 0], [0, -1, -1, -1]), "empty");
+  assertSame(
+    () =>
+      tf.cast(tf.slice(tf.range(0, 60, 1, "int32").reshape([6, 10]), [2, 3], [3, 4]), "float32"),
+    "int32",
+  );
+  assertSame(
+    () => tf.cast(tf.slice(x.greater(0), [1, 0, 0, 0], [2, -1, -1, -1]), "float32"),
+    "bool falls back",
+  );
+  tf.dispose([x, v]);
+});
+
 Deno.test("BatchMatMul with transposeA/transposeB matches cpu", () => {
   const a = rand([2, 7, 5], 12), b = rand([2, 7, 6], 13), c = rand([6, 5], 14);
   assertSame(() => tf.matMul(a, b, true, false), "A^T B");

@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from "./wasm_conv_grads.ts";
 import { batchNormTrainConfigs } from "./wasm_batch_norm_train.ts";
+import { sliceHeap } from "./wasm_slice.ts";
 import {
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
@@ -63,6 +64,7 @@ export function wasmKernelConfigs(): tf.KernelConfig[] {
       (a) => matMulTransposedA(a, original(tf.BatchMatMul)),
       original(tf.BatchMatMul),
     ),
+    withFallback(tf.Slice, sliceHeap, original(tf.Slice)),
     withFallback(tf.Identity, shareData, original(tf.Identity)),
     withFallback(tf.Cast, shareData, original(tf.Cast)),
     withFallback(tf.FusedBatchNorm, batchNormForward, original(tf.FusedBatchNorm)),
