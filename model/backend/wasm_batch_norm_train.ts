@@ -34,7 +34,17 @@ const f32 = (b: WasmBackendLike, t: tf.TensorInfo) => b.typedArrayFromHeap(t) as
 /** Per-channel sum(x) and sum(x^2) of x [P, C] (flat), in float64. */
 function channelSums(xs: Float32Array, c: number): [Float64Array, Float64Array] {
   const s1 = new Float64Array(c), s2 = new Float64Array(c);
-  for (let i = 0, len = xs.length; i < len; i += c) {
+  const len = xs.length;
+  let i = 0;
+  // Two rows per update of the accumulators (each update is a load and a store).
+  for (; i + 2 * c <= len; i += 2 * c) {
+    for (let j = 0; j < c; j++) {
+      const u = xs[i + j], v = xs[i + c + j];
+      s1[j] += u + v;
+      s2[j] += u * u + v * v;
+    }
+  }
+  for (; i < len; i += c) {
     for (let j = 0; j < c; j++) {
       const v = xs[i + j];
       s1[j] += v;
@@ -110,23 +120,29 @@ export function batchNormTrainGradKernel(args: KernelArgs): tf.TensorInfo[] {
   const b = slope ? f32(backend, beta) : g;
   const scale = new Float64Array(c);
   for (let j = 0; j < c; j++) scale[j] = r[j] * g[j];
-  if (slope) {
-    for (let i = 0; i < len; i += c) {
+  // Two rows (i, i + step) per accumulator update where there are two; step = 0 adds nothing.
+  for (let i = 0; i < len; i += 2 * c) {
+    const step = i + c < len ? c : 0, w2 = step ? 1 : 0;
+    if (slope) {
       for (let j = 0; j < c; j++) {
-        const xm = xs[i + j] - m[j], yv = xm * scale[j] + b[j], dz = gs[i + j];
-        const neg = 1 - +(yv > 0);
-        const d = dz * (1 - neg + neg * slope[j]);
-        s3[j] += neg * dz * yv;
-        s1[j] += d;
-        s2[j] += d * xm;
+        const p = i + j, q = p + step;
+        const xm = xs[p] - m[j], ym = xs[q] - m[j], dz = gs[p], dw = gs[q] * w2;
+        const yv = xm * scale[j] + b[j], yw = ym * scale[j] + b[j];
+        const negv = 1 - +(yv > 0), negw = 1 - +(yw > 0);
+        const dv = dz * (1 - negv + negv * slope[j]), dwv = dw * (1 - negw + negw * slope[j]);
+        // The norm's output gradient, kept in dx for the second pass (q = p when step = 0: the
+        // second store repeats the first, since dw = 0 only feeds the sums).
+        dxs[q] = gs[q] * (1 - negw + negw * slope[j]);
+        dxs[p] = dv;
+        s3[j] += negv * dz * yv + negw * dw * yw;
+        s1[j] += dv + dwv;
+        s2[j] += dv * xm + dwv * ym;
       }
-    }
-  } else {
-    for (let i = 0; i < len; i += c) {
+    } else {
       for (let j = 0; j < c; j++) {
-        const d = gs[i + j];
-        s1[j] += d;
-        s2[j] += d * (xs[i + j] - m[j]);
+        const p = i + j, q = p + step, dv = gs[p], dw = gs[q] * w2;
+        s1[j] += dv + dw;
+        s2[j] += dv * (xs[p] - m[j]) + dw * (xs[q] - m[j]);
       }
     }
   }
@@ -139,18 +155,10 @@ export function batchNormTrainGradKernel(args: KernelArgs): tf.TensorInfo[] {
     dg[j] = s2[j] * r[j];
     db[j] = s1[j];
   }
-  if (slope) {
-    for (let i = 0; i < len; i += c) {
-      for (let j = 0; j < c; j++) {
-        const xm = xs[i + j] - m[j], dz = gs[i + j], neg = 1 - +(xm * scale[j] + b[j] > 0);
-        const d = dz * (1 - neg + neg * slope[j]);
-        dxs[i + j] = a[j] * d + bx[j] * xm + k[j];
-      }
-    }
-  } else {
-    for (let i = 0; i < len; i += c) {
-      for (let j = 0; j < c; j++) dxs[i + j] = a[j] * gs[i + j] + bx[j] * (xs[i + j] - m[j]) + k[j];
-    }
+  // With a PReLU, dx holds its gradient (float32, as the unfused PReLU gradient would) by now.
+  const ds = slope ? dxs : gs;
+  for (let i = 0; i < len; i += c) {
+    for (let j = 0; j < c; j++) dxs[i + j] = a[j] * ds[i + j] + bx[j] * (xs[i + j] - m[j]) + k[j];
   }
   f32(backend, dGamma).set(dg);
   f32(backend, dBeta).set(db);
