@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { batchNormTrainFused } from "../model/backend/wasm_batch_norm_train.ts";
+import { FILTER_GRAD_ROWS } from "../model/backend/wasm_conv_grads.ts";
 import { batchNormTrain } from "../model/train/train_forward.ts";
 
 await initBackend({ backend: "wasm" });
@@ -94,6 +95,27 @@ for (const kind of ["Conv2DBackpropFilter", "Conv2DBackpropInput"] as const) {
     }
   });
 }
+
+Deno.test("Conv2DBackpropFilter summed over image slices (FILTER_GRAD_ROWS) matches cpu", () => {
+  const saved = FILTER_GRAD_ROWS.value;
+  try {
+    for (const rows of [1, 40]) {
+      FILTER_GRAD_ROWS.value = rows; // 1: one image per GEMM; 40: a few images each, uneven
+      for (const [xs, fs, s, pad] of CONV_CASES) {
+        const x = rand([5, ...xs.slice(1)], 1), filter = rand(fs, 2);
+        const dy = rand(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, s, pad).shape, 3);
+        const attrs = { strides: s, pad, dataFormat: "NHWC", filterShape: fs };
+        assertSame(
+          () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs),
+          `rows ${rows} x${JSON.stringify(x.shape)} f${JSON.stringify(fs)} s${s}`,
+        );
+        tf.dispose([x, filter, dy]);
+      }
+    }
+  } finally {
+    FILTER_GRAD_ROWS.value = saved;
+  }
+});
 
 Deno.test("FusedBatchNorm on wasm matches cpu, with and without scale/offset", () => {
   const x = rand([2, 5, 7, 12], 4).mul(3).add(10);
