@@ -1,5 +1,5 @@
 /**
- * `deno task bench kernels [--batch 4] [--repeats 3] [--net small|r18|r50] [--no-cpu]`
+ * `deno task bench kernels [--batch 4] [--repeats 3] [--net small|r18|r50|mbf] [--no-cpu]`
  * Milliseconds per call of each kernel arcstream registers for the wasm backend, against the wasm
  * backend's own kernel (where it has one) and the cpu backend (on a smaller shape when the cpu is
  * too slow; the JSON says which), then one training step of a conv net with a per-kernel profile.
@@ -11,7 +11,9 @@ const HELP = `Usage: deno task bench kernels [options]   (prints one JSON object
   --batch N       batch of the kernel shapes and of the net step (default 4)
   --repeats N     timed calls per kernel, median reported (default 3)
   --net NAME      net for the step: small (3 conv3x3+BN+PReLU blocks at 112x112),
-                  r18 or r50 (model/nets/iresnet.ts + an ArcFace head) (default small)
+                  r18 or r50 (model/nets/iresnet.ts + an ArcFace head), or mbf
+                  (MobileFaceNet's training forward + an ArcFace head) (default small)
+  --step-only     only the net's training step and its per-kernel profile
   --steps N       timed training steps of the net (default 2)
   --no-cpu        skip the cpu backend
   --no-stock      skip the wasm backend's own kernels`;
@@ -147,7 +149,8 @@ export async function main(args: string[]): Promise<void> {
   const { flags: values } = parseFlags(args, {
     batch: { type: "int", min: 1, default: 4 },
     repeats: { type: "int", min: 1, default: 3 },
-    net: { type: "string", choices: ["small", "r18", "r50"], default: "small" },
+    net: { type: "string", choices: ["small", "r18", "r50", "mbf"], default: "small" },
+    "step-only": { type: "boolean" },
     steps: { type: "int", min: 1, default: 2 },
     "no-cpu": { type: "boolean" },
     "no-stock": { type: "boolean" },
@@ -157,10 +160,11 @@ export async function main(args: string[]): Promise<void> {
   const { initBackend } = await import("../model/backend/backend.ts");
   const { setWasmKernelsEnabled } = await import("../model/backend/wasm_kernels.ts");
   const { netStep } = await import("./bench_kernels_step.ts");
+  type StepNet = import("./bench_kernels_step.ts").StepNet;
   const info = await initBackend({ backend: "wasm" });
 
   const kernels = [];
-  for (const c of CASES) {
+  for (const c of values["step-only"] ? [] : CASES) {
     const row: Record<string, unknown> = {
       name: c.name,
       shape: `batch ${batch}, ${c.side}x${c.side}`,
@@ -185,7 +189,7 @@ export async function main(args: string[]): Promise<void> {
     }
     kernels.push(row);
   }
-  const step = await netStep(tf, values.net as "small" | "r18" | "r50", batch, steps);
+  const step = await netStep(tf, values.net as StepNet, batch, steps);
   console.log(JSON.stringify(
     { bench: "kernels", backend: info.name, detail: info.detail, batch, repeats, kernels, step },
     null,

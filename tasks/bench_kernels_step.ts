@@ -6,8 +6,10 @@ import type * as tfTypes from "@tensorflow/tfjs";
 
 type Tf = typeof tfTypes;
 
+export type StepNet = "small" | "r18" | "r50" | "mbf";
+
 /** Builds the loss of one step over the net's variables; `dispose` frees what it built. */
-async function buildNet(tf: Tf, net: "small" | "r18" | "r50", batch: number) {
+async function buildNet(tf: Tf, net: StepNet, batch: number) {
   const x = tf.randomNormal([batch, 112, 112, 3], 0, 1, "float32", 1); // [B, 112, 112, 3]
   const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32");
   if (net === "small") {
@@ -38,15 +40,26 @@ async function buildNet(tf: Tf, net: "small" | "r18" | "r50", batch: number) {
   }
   const { buildIResNet } = await import("../model/nets/iresnet.ts");
   const { MarginHead } = await import("../model/loss/arcface.ts");
-  const model = buildIResNet({ depth: net === "r18" ? 18 : 50, dropout: 0 });
+  const mbf = await import("../model/nets/mobilefacenet.ts");
+  const { mbfTrainForward } = await import("../model/train/mbf_forward.ts");
+  const { variablesByName } = await import("../model/train/train_forward.ts");
+  const model = net === "mbf"
+    ? mbf.buildMobileFaceNet()
+    : buildIResNet({ depth: net === "r18" ? 18 : 50, dropout: 0 });
   const head = new MarginHead(512, 1000);
   const vars = [
     ...model.trainableWeights.map((w) => (w as unknown as { val: tfTypes.Variable }).val),
     head.weights,
   ];
+  const byName = variablesByName(model);
+  // MobileFaceNet: the lean training forward the Trainer runs (fused BN + PReLU on wasm).
+  const forward = (x: tfTypes.Tensor4D) =>
+    net === "mbf"
+      ? mbfTrainForward(mbf.mbfConfig(), x, byName)
+      : model.apply(x, { training: true }) as tfTypes.Tensor2D;
   const loss = () =>
     tf.tidy(() => {
-      const emb = model.apply(x, { training: true }) as tfTypes.Tensor2D; // [B, 512]
+      const emb = forward(x as tfTypes.Tensor4D); // [B, 512]
       const logits = head.logits(emb, labels);
       return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 1000), logits) as tfTypes.Scalar;
     });
@@ -62,7 +75,7 @@ async function buildNet(tf: Tf, net: "small" | "r18" | "r50", batch: number) {
 }
 
 /** Times `steps` forward+backward passes after one warm-up, then profiles one more. */
-export async function netStep(tf: Tf, net: "small" | "r18" | "r50", batch: number, steps: number) {
+export async function netStep(tf: Tf, net: StepNet, batch: number, steps: number) {
   const built = await buildNet(tf, net, batch);
   const step = () => {
     const { value, grads } = tf.variableGrads(built.loss, built.vars);

@@ -5,6 +5,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
+import { batchNormTrainFused } from "../model/backend/wasm_batch_norm_train.ts";
+import { FILTER_GRAD_ROWS } from "../model/backend/wasm_conv_grads.ts";
+import { batchNormTrain } from "../model/train/train_forward.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -56,6 +59,10 @@ const CONV_CASES: [number[], number[], number, Pad][] = [
   [[2, 8, 10, 4], [3, 3, 4, 6], 2, "valid"],
   [[1, 7, 6, 2], [1, 1, 2, 3], 2, "same"],
   [[1, 7, 6, 2], [1, 1, 2, 3], 1, "valid"],
+  // 1x1 stride 1 unpadded: the filter gradient uses x itself as the patch matrix.
+  [[2, 5, 3, 9], [1, 1, 9, 4], 1, "same"],
+  [[3, 4, 4, 16], [1, 1, 16, 8], 1, [[0, 0], [0, 0], [0, 0], [0, 0]]],
+  [[2, 4, 5, 3], [1, 1, 3, 2], 1, [[0, 0], [1, 0], [0, 1], [0, 0]]], // padded 1x1: patches
   [[2, 10, 10, 3], [3, 3, 3, 4], 1, [[0, 0], [1, 2], [0, 1], [0, 0]]],
   [[2, 10, 11, 3], [3, 3, 3, 4], 2, [[0, 0], [1, 1], [1, 1], [0, 0]]],
   [[1, 11, 11, 2], [5, 5, 2, 3], 2, "same"],
@@ -88,6 +95,27 @@ for (const kind of ["Conv2DBackpropFilter", "Conv2DBackpropInput"] as const) {
     }
   });
 }
+
+Deno.test("Conv2DBackpropFilter summed over image slices (FILTER_GRAD_ROWS) matches cpu", () => {
+  const saved = FILTER_GRAD_ROWS.value;
+  try {
+    for (const rows of [1, 40]) {
+      FILTER_GRAD_ROWS.value = rows; // 1: one image per GEMM; 40: a few images each, uneven
+      for (const [xs, fs, s, pad] of CONV_CASES) {
+        const x = rand([5, ...xs.slice(1)], 1), filter = rand(fs, 2);
+        const dy = rand(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, s, pad).shape, 3);
+        const attrs = { strides: s, pad, dataFormat: "NHWC", filterShape: fs };
+        assertSame(
+          () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs),
+          `rows ${rows} x${JSON.stringify(x.shape)} f${JSON.stringify(fs)} s${s}`,
+        );
+        tf.dispose([x, filter, dy]);
+      }
+    }
+  } finally {
+    FILTER_GRAD_ROWS.value = saved;
+  }
+});
 
 Deno.test("FusedBatchNorm on wasm matches cpu, with and without scale/offset", () => {
   const x = rand([2, 5, 7, 12], 4).mul(3).add(10);
@@ -132,8 +160,35 @@ Deno.test("Tile and broadcastTo match cpu for any repeats; int32 falls back", ()
   assertSame(() => tf.tile(m, [2, 3]), "inner reps");
   assertSame(() => tf.tile(rand([2, 1, 3, 1, 2], 26), [1, 4, 2, 3, 2]), "mixed reps, rank 5");
   assertSame(() => tf.broadcastTo(rand([3, 1, 1, 5], 27), [3, 4, 6, 5]), "batch-wise broadcast");
+  // One repeated axis, any block size: [P, 1, k] -> [P, k, k] (a grouped conv's sum gradient).
+  assertSame(() => tf.tile(rand([70001, 1, 2], 28), [1, 2, 1]), "one axis, tiny blocks");
+  assertSame(() => tf.tile(rand([5, 3, 7], 29), [4, 1, 1]), "one axis, leading");
+  assertSame(() => tf.tile(rand([3, 5, 40], 30), [1, 3, 1]), "one axis, long blocks");
+  assertSame(() => tf.tile(rand([3, 5], 31), [1, 3]), "one axis, innermost");
+  assertSame(() => tf.broadcastTo(rand([7, 1, 3], 32), [7, 3, 3]), "broadcastTo, middle axis");
   assertSame(() => tf.tile(tf.range(0, 6, 1, "int32"), [3]), "int32 falls back");
   tf.dispose([v, m]);
+});
+
+Deno.test("Slice copies runs of the wasm heap: contiguous, cropped, strided; any dtype", () => {
+  const x = rand([5, 6, 7, 3], 40), v = rand([11], 41);
+  assertSame(() => tf.slice(x, [1, 0, 0, 0], [2, -1, -1, -1]), "leading axis (one block)");
+  assertSame(() => tf.slice(x, [2, 1, 0, 0], [1, 4, 7, 3]), "one image, some rows");
+  assertSame(() => tf.slice(x, [0, 1, 2, 0], [-1, 3, 4, -1]), "H/W crop (runs of W*C)");
+  assertSame(() => tf.slice(x, [1, 2, 3, 1], [3, 2, 2, 2]), "channel crop (short runs)");
+  assertSame(() => tf.slice(rand([2, 50, 40], 42), [1, 3, 0], [1, 20, 40]), "long runs");
+  assertSame(() => tf.slice(v, [3], [5]), "rank 1");
+  assertSame(() => tf.slice(x, [0, 0, 0, 0], [0, -1, -1, -1]), "empty");
+  assertSame(
+    () =>
+      tf.cast(tf.slice(tf.range(0, 60, 1, "int32").reshape([6, 10]), [2, 3], [3, 4]), "float32"),
+    "int32",
+  );
+  assertSame(
+    () => tf.cast(tf.slice(x.greater(0), [1, 0, 0, 0], [2, -1, -1, -1]), "float32"),
+    "bool falls back",
+  );
+  tf.dispose([x, v]);
 });
 
 Deno.test("BatchMatMul with transposeA/transposeB matches cpu", () => {
@@ -194,4 +249,39 @@ Deno.test("full gradients of a small conv + BN + PReLU net match cpu (tf.grads)"
   };
   assertSame(() => tf.grads((...w: tf.Tensor[]) => net(w))(params), "net", 2e-4);
   tf.dispose([x, ...params]);
+});
+
+Deno.test("training-mode batchNormTrain (+ PReLU; fused on wasm) matches cpu: output, grads, moving stats", () => {
+  // [shape, epsilon, alpha shape or null (no PReLU)]
+  const cases: [number[], number, number[] | null][] = [
+    [[2, 5, 7, 12], 1e-5, null],
+    [[3, 16], 2e-5, null],
+    [[2, 3, 3, 130], 1e-3, null],
+    [[2, 5, 7, 12], 1e-5, [1, 1, 12]],
+    [[4, 3, 5, 9], 2e-5, [9]],
+    [[3, 16], 1e-5, [16]],
+  ];
+  for (const [shape, eps, alphaShape] of cases) {
+    const c = shape[shape.length - 1];
+    const x = rand(shape, 33).mul(3).add(10), dy = rand(shape, 34);
+    const gamma = tf.variable(rand([c], 35)), beta = tf.variable(rand([c], 36));
+    const alpha = tf.variable(alphaShape ? rand(alphaShape, 39).mul(0.3) : tf.zeros([c]));
+    const movingMean = tf.variable(tf.zeros([c])), movingVar = tf.variable(tf.ones([c]));
+    const a = alphaShape ? alpha : undefined;
+    tf.setBackend("wasm");
+    assert(batchNormTrainFused(x, gamma, beta, a), `wasm takes the fused kernels for ${shape}`);
+    const run = () => {
+      movingMean.assign(rand([c], 37));
+      movingVar.assign(rand([c], 38).abs());
+      const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, a?: tf.Tensor) =>
+        batchNormTrain(x, g as tf.Variable, b as tf.Variable, movingMean, movingVar, eps, a);
+      const y = f(x, gamma, beta, a);
+      const grads = a
+        ? tf.grads((x, g, b, a) => f(x, g, b, a).mul(dy).sum())([x, gamma, beta, a])
+        : tf.grads((x, g, b) => f(x, g, b).mul(dy).sum())([x, gamma, beta]);
+      return [y, ...grads, movingMean.clone(), movingVar.clone()];
+    };
+    assertSame(run, `batchNormTrain ${JSON.stringify(shape)} alpha ${alphaShape}`, 2e-4);
+    tf.dispose([x, dy, gamma, beta, alpha, movingMean, movingVar]);
+  }
 });

@@ -24,6 +24,8 @@ import {
   free,
   heapF32,
   reshape,
+  runWasm,
+  slice,
   transpose,
   type WasmBackendLike,
 } from "./wasm_kernel_util.ts";
@@ -151,7 +153,14 @@ function im2colT(
   return out;
 }
 
-/** dW [kh, kw, Ci, Co] from x [N, H, W, Ci] and dy [N, Ho, Wo, Co]. */
+/**
+ * Output pixels (dy rows) per GEMM of the filter gradient. The GEMM's filter operand is dy, which
+ * the wasm Conv2D transposes (HWIO -> OHWI) and XNNPACK packs anew on every call; for a whole
+ * [8, 56, 56, 128] dy that setup ran out of cache and cost 2x the GEMM itself.
+ */
+export const FILTER_GRAD_ROWS = { value: 4096 };
+
+/** dW [kh, kw, Ci, Co] from x [N, H, W, Ci] and dy [N, Ho, Wo, Co]: summed over image slices. */
 export function conv2dBackpropFilterWasm(args: {
   inputs: { x: tf.TensorInfo; dy: tf.TensorInfo };
   backend: WasmBackendLike;
@@ -159,11 +168,44 @@ export function conv2dBackpropFilterWasm(args: {
 }): tf.TensorInfo {
   const { inputs: { x, dy }, backend, attrs } = args;
   const info = convInfo(x.shape, attrs.filterShape, attrs, "Conv2DBackpropFilter");
-  const [kh, kw, ci, co] = attrs.filterShape;
+  const [n, h, w, ci] = x.shape;
+  const [, ho, wo, co] = dy.shape;
+  const per = Math.max(1, Math.floor(FILTER_GRAD_ROWS.value / Math.max(1, ho * wo)));
+  if (per >= n) return filterGradGemm(backend, x, dy, info, attrs.filterShape);
+  let sum: tf.TensorInfo | null = null;
+  for (let n0 = 0; n0 < n; n0 += per) {
+    const m = Math.min(per, n - n0);
+    // Whole images: contiguous copies, and a slice's patches are its own.
+    const xs = slice(backend, x, [n0, 0, 0, 0], [m, h, w, ci]);
+    const dys = slice(backend, dy, [n0, 0, 0, 0], [m, ho, wo, co]);
+    const part = filterGradGemm(backend, xs, dys, info, attrs.filterShape);
+    free(backend, xs, dys);
+    if (sum === null) sum = part;
+    else {
+      const next = runWasm("Add", backend, { a: sum, b: part });
+      free(backend, sum, part);
+      sum = next;
+    }
+  }
+  return sum!;
+}
+
+/** One GEMM of the filter gradient over all of x [m, H, W, Ci] and dy [m, Ho, Wo, Co]. */
+function filterGradGemm(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  [kh, kw, ci, co]: number[],
+): tf.TensorInfo {
   const p = dy.shape[0] * dy.shape[1] * dy.shape[2];
   const xT = transpose(backend, x, [3, 0, 1, 2]); // [Ci, N, H, W]: rows of W pixels
-  const cols = im2colT(backend, xT, info); // [kh*kw*Ci, P]
-  free(backend, xT);
+  // A 1x1 stride-1 unpadded conv's patches are x itself: xT is already [Ci, P].
+  const pointwise = kh === 1 && kw === 1 && info.strideHeight === 1 && info.strideWidth === 1 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight === x.shape[1] &&
+    info.outWidth === x.shape[2];
+  const cols = pointwise ? xT : im2colT(backend, xT, info); // [kh*kw*Ci, P]
+  if (!pointwise) free(backend, xT);
   // GEMM [kh*kw*Ci, P] x [P, Co] as a 1x1 conv over a 1 x (kh*kw*Ci) "image" of P channels.
   const a = reshape(backend, cols, [1, 1, kh * kw * ci, p]);
   const b = reshape(backend, dy, [1, 1, p, co]);

@@ -12,7 +12,9 @@
  *   phase is a stride-1 depthwise conv with a sub-filter, interleaved into dx.
  * - filter gradient: dW[a, b, c, m] = sum_{n,i,j} x[n, i*s + a - pt, j*s + b - pl, c] *
  *   dy[n, i, j, c*M + m], a reduction to k*k*C*M numbers with no reuse to exploit (memory-bound),
- *   so one JavaScript pass over views of the wasm heap, accumulating in float64.
+ *   so one JavaScript pass over views of the wasm heap, accumulating in float64: per output row and
+ *   tap, four channels at a time in local variables (a float64-array update per pixel and channel
+ *   made it ~2x slower).
  *
  * NHWC, float32, dilations 1; padding 'same', 'valid' or explicit.
  */
@@ -62,29 +64,16 @@ export function depthwiseBackpropFilterWasm(args: {
   const acc = new Float64Array(kh * kw * cm);
   const [heap, xs] = heapF32(backend, x);
   const dys = heapF32(backend, dy)[1];
+  // x channel of each output channel o = k*m + q, as an offset into an x pixel.
+  const xc = Int32Array.from({ length: cm }, (_, o) => Math.floor(o / m));
+  const g = { heap, acc, xc, c, cm, sw, pl, w, wo, kw };
   for (let b0 = 0; b0 < n; b0++) {
     for (let i = 0; i < ho; i++) {
+      const dyRow = dys + (b0 * ho + i) * wo * cm;
       for (let a = 0; a < kh; a++) {
         const hIn = i * sh + a - pt;
         if (hIn < 0 || hIn >= h) continue;
-        const xRow = xs + (b0 * h + hIn) * w * c;
-        for (let j = 0; j < wo; j++) {
-          const dyo = dys + ((b0 * ho + i) * wo + j) * cm;
-          for (let b = 0; b < kw; b++) {
-            const wIn = j * sw + b - pl;
-            if (wIn < 0 || wIn >= w) continue;
-            const xo = xRow + wIn * c;
-            const ao = (a * kw + b) * cm;
-            if (m === 1) {
-              for (let k = 0; k < c; k++) acc[ao + k] += heap[xo + k] * heap[dyo + k];
-            } else {
-              for (let k = 0; k < c; k++) {
-                const xv = heap[xo + k];
-                for (let q = 0; q < m; q++) acc[ao + k * m + q] += xv * heap[dyo + k * m + q];
-              }
-            }
-          }
-        }
+        filterGradRow(g, xs + (b0 * h + hIn) * w * c, dyRow, a);
       }
     }
   }
@@ -92,6 +81,61 @@ export function depthwiseBackpropFilterWasm(args: {
   const [outHeap, o] = heapF32(backend, out);
   outHeap.set(acc, o);
   return out;
+}
+
+/**
+ * One output row's contribution to the taps of filter row `a`: acc[a, b, o] += sum over the row's
+ * columns j of x[j*sw + b - pl, o / m] * dy[j, o]. Four output channels at a time, summed over j in
+ * local (register) accumulators, so acc is touched once per row rather than once per pixel.
+ */
+function filterGradRow(
+  g: {
+    heap: Float32Array;
+    acc: Float64Array;
+    xc: Int32Array;
+    c: number;
+    cm: number;
+    sw: number;
+    pl: number;
+    w: number;
+    wo: number;
+    kw: number;
+  },
+  xRow: number,
+  dyRow: number,
+  a: number,
+): void {
+  const { heap, acc, xc, c, cm, sw, pl, w, wo, kw } = g;
+  for (let b = 0; b < kw; b++) {
+    // Columns j whose input column j*sw + b - pl lies inside the image: [j0, j1).
+    const j0 = Math.min(wo, Math.max(0, Math.ceil((pl - b) / sw)));
+    const j1 = Math.max(j0, Math.min(wo, Math.floor((w - 1 - b + pl) / sw) + 1));
+    if (j1 === j0) continue;
+    const ao = (a * kw + b) * cm;
+    const xStep = sw * c, x0 = xRow + (j0 * sw + b - pl) * c, d0 = dyRow + j0 * cm;
+    let o = 0;
+    for (; o + 4 <= cm; o += 4) {
+      const x1 = x0 + xc[o], x2 = x0 + xc[o + 1], x3 = x0 + xc[o + 2], x4 = x0 + xc[o + 3];
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let j = 0, xo = 0, d = d0 + o; j < j1 - j0; j++, xo += xStep, d += cm) {
+        s0 += heap[x1 + xo] * heap[d];
+        s1 += heap[x2 + xo] * heap[d + 1];
+        s2 += heap[x3 + xo] * heap[d + 2];
+        s3 += heap[x4 + xo] * heap[d + 3];
+      }
+      acc[ao + o] += s0;
+      acc[ao + o + 1] += s1;
+      acc[ao + o + 2] += s2;
+      acc[ao + o + 3] += s3;
+    }
+    for (; o < cm; o++) {
+      let s0 = 0;
+      for (let j = 0, xo = x0 + xc[o], d = d0 + o; j < j1 - j0; j++, xo += xStep, d += cm) {
+        s0 += heap[xo] * heap[d];
+      }
+      acc[ao + o] += s0;
+    }
+  }
 }
 
 /** Taps `rows` x `cols` of a [kh, kw, CM, 1] filter as a new [rows, cols, CM, 1] filter. */

@@ -91,9 +91,11 @@ export function tileBlocks(args: KernelArgs): tf.TensorInfo | null {
   const { backend } = args;
   const rank = x.shape.length;
   if (x.dtype !== "float32" || reps.length !== rank || rank === 0) return null;
+  const outShape = x.shape.map((d, i) => d * reps[i]);
+  const repeated = reps.flatMap((r, i) => (r > 1 ? [i] : []));
+  if (repeated.length === 1) return tileOneAxis(backend, x, outShape, repeated[0], reps);
   const inRows = size(x.shape.slice(0, -1)), rowLen = x.shape[rank - 1];
   if (inRows > 65536 && rowLen < 16) return null; // many tiny rows: the C++ loop is fine
-  const outShape = x.shape.map((d, i) => d * reps[i]);
   const out = backend.makeOutput(outShape, "float32");
   if (size(outShape) === 0) return out;
   const [heap, base] = heapF32(backend, out);
@@ -119,6 +121,32 @@ export function tileBlocks(args: KernelArgs): tf.TensorInfo | null {
         heap.copyWithin(o + filled, o, o + Math.min(filled, total - filled));
       }
     });
+  }
+  return out;
+}
+
+/**
+ * Tile along one axis d: out[o, r, :] = x[o, :] with o over x's axes before d and `:` the block
+ * of x from d on. One loop, however small the block: the sum over a grouped conv's inputs
+ * ([P, 1, k] -> [P, k, k], P ~ 1.6M in MobileFaceNet) took the C++ loop 0.7-0.9 s per call.
+ */
+function tileOneAxis(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  outShape: number[],
+  d: number,
+  reps: number[],
+): tf.TensorInfo {
+  const out = backend.makeOutput(outShape, "float32");
+  const outer = size(x.shape.slice(0, d)), block = size(x.shape.slice(d)), r = reps[d];
+  if (outer * block === 0) return out;
+  const [heap, base] = heapF32(backend, out);
+  const src = heapF32(backend, x)[1];
+  for (let o = 0, s = src, t = base; o < outer; o++, s += block) {
+    for (let k = 0; k < r; k++, t += block) {
+      if (block > 32) heap.copyWithin(t, s, s + block);
+      else for (let j = 0; j < block; j++) heap[t + j] = heap[s + j];
+    }
   }
   return out;
 }
@@ -193,8 +221,9 @@ export function preluGrad(args: KernelArgs): tf.TensorInfo[] {
   const acc = new Float64Array(c);
   for (let i = 0, n = xs.length; i < n; i += c) {
     for (let j = 0; j < c; j++) {
-      // Branch-free: activations are positive about half the time, at random.
-      const xv = xs[i + j], gy = g[i + j], neg = xv > 0 ? 0 : 1;
+      // Branch-free (`+(x > 0)`; a `?:` compiles to a branch here, mispredicted half the time):
+      // activations are positive about half the time, at random.
+      const xv = xs[i + j], gy = g[i + j], neg = 1 - +(xv > 0);
       dxs[i + j] = gy * (1 + neg * (al[j] - 1));
       acc[j] += neg * gy * xv;
     }

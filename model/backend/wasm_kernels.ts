@@ -6,11 +6,14 @@
  * (`wasm_depthwise_grads.ts`), and is slow on the memory-bound parts of a batch-norm /
  * PReLU network's backward pass. The replacements are built on its XNNPACK `Conv2D`
  * (`wasm_conv_grads.ts`) or are single JavaScript passes over the wasm heap
- * (`wasm_fused_kernels.ts`, used by the gradients in `wasm_gradients.ts`).
+ * (`wasm_fused_kernels.ts`, used by the gradients in `wasm_gradients.ts`; training-mode batch
+ * norm in `wasm_batch_norm_train.ts`).
  * `tests/wasm_kernels_test.ts` checks every one against the cpu backend.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from "./wasm_conv_grads.ts";
+import { batchNormTrainConfigs } from "./wasm_batch_norm_train.ts";
+import { sliceHeap } from "./wasm_slice.ts";
 import {
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
@@ -61,11 +64,13 @@ export function wasmKernelConfigs(): tf.KernelConfig[] {
       (a) => matMulTransposedA(a, original(tf.BatchMatMul)),
       original(tf.BatchMatMul),
     ),
+    withFallback(tf.Slice, sliceHeap, original(tf.Slice)),
     withFallback(tf.Identity, shareData, original(tf.Identity)),
     withFallback(tf.Cast, shareData, original(tf.Cast)),
     withFallback(tf.FusedBatchNorm, batchNormForward, original(tf.FusedBatchNorm)),
     plain(BATCH_NORM_GRAD, batchNormGrad),
     plain(PRELU_GRAD, preluGrad),
+    ...batchNormTrainConfigs,
   ];
 }
 

@@ -69,12 +69,9 @@ export function mbfTrainForward(
       const w = v(`${conv}/depthwise_kernel`) as tfTypes.Tensor4D;
       y = groupedConv2d(h, w, u.groups, u.stride, u.pad);
     }
-    y = bn(tfName(`${u.path}.layers.1`), y) as tfTypes.Tensor4D;
-    if (!u.prelu) return y;
-    return tf.prelu(
-      y,
-      v(`${tfName(`${u.path}.layers.2`)}/alpha`) as tfTypes.Tensor,
-    ) as tfTypes.Tensor4D;
+    // BN, then PReLU (ConvBlock) or nothing (LinearBlock): one op on wasm.
+    const alpha = u.prelu ? v(`${tfName(`${u.path}.layers.2`)}/alpha`) : undefined;
+    return bn(tfName(`${u.path}.layers.1`), y, alpha) as tfTypes.Tensor4D;
   };
   let h = x;
   for (const block of mbfPlan(config)) {

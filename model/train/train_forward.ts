@@ -11,6 +11,11 @@
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
 import { IRESNET_UNITS, type IResNetConfig } from "../nets/iresnet.ts";
+import {
+  batchNormTrainBackward,
+  batchNormTrainForward,
+  batchNormTrainFused,
+} from "../backend/wasm_batch_norm_train.ts";
 
 /** BN settings shared with the layers in `iresnet.ts` (epsilon: `IResNetConfig.bnEpsilon`). */
 const BN_EPSILON = 2e-5;
@@ -34,14 +39,14 @@ export function weightAccess(
   epsilon: number,
 ): {
   v: (name: string) => tfTypes.Variable;
-  bn: (name: string, t: tfTypes.Tensor) => tfTypes.Tensor;
+  bn: (name: string, t: tfTypes.Tensor, alpha?: tfTypes.Tensor) => tfTypes.Tensor;
 } {
   const v = (name: string) => {
     const t = vars.get(name);
     if (!t) throw new Error(`${net} has no weight "${name}" (not built by ${builder}?)`);
     return t;
   };
-  const bn = (name: string, t: tfTypes.Tensor) =>
+  const bn = (name: string, t: tfTypes.Tensor, alpha?: tfTypes.Tensor) =>
     batchNormTrain(
       t,
       v(`${name}/gamma`),
@@ -49,6 +54,7 @@ export function weightAccess(
       v(`${name}/moving_mean`),
       v(`${name}/moving_variance`),
       epsilon,
+      alpha,
     );
   return { v, bn };
 }
@@ -56,6 +62,7 @@ export function weightAccess(
 /**
  * Batch normalization in training mode over all axes but the last, as one op with its own
  * gradient; updates the moving mean/variance (momentum 0.9, unbiased variance as PyTorch/MXNet).
+ * With `alpha` (one slope per channel), a PReLU follows, fused into the same op on wasm.
  */
 export function batchNormTrain(
   x: tfTypes.Tensor,
@@ -64,9 +71,18 @@ export function batchNormTrain(
   movingMean: tfTypes.Variable,
   movingVar: tfTypes.Variable,
   epsilon = BN_EPSILON,
+  alpha?: tfTypes.Tensor,
 ): tfTypes.Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const updateMoving = (mean: tfTypes.Tensor, variance: tfTypes.Tensor) => {
+    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    movingMean.assign(tf.add(tf.mul(movingMean, BN_MOMENTUM), tf.mul(mean, 1 - BN_MOMENTUM)));
+    movingVar.assign(tf.add(tf.mul(movingVar, BN_MOMENTUM), tf.mul(unbiased, 1 - BN_MOMENTUM)));
+  };
+  if (batchNormTrainFused(x, gamma, beta, alpha)) {
+    return fusedBatchNormTrain(x, [gamma, beta, alpha], epsilon, updateMoving);
+  }
   const op = tf.customGrad((...args: (tfTypes.Tensor | tfTypes.GradSaveFunc)[]) => {
     const [xIn, g, b] = args as tfTypes.Tensor[];
     const save = args[3] as tfTypes.GradSaveFunc;
@@ -78,9 +94,7 @@ export function batchNormTrain(
     const xHat = tf.mul(centred, invStd);
     save([xHat, invStd, g as tfTypes.Tensor]);
     // Side effect inside the op's forward (tape off): exponential moving averages.
-    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
-    movingMean.assign(tf.add(tf.mul(movingMean, BN_MOMENTUM), tf.mul(mean, 1 - BN_MOMENTUM)));
-    movingVar.assign(tf.add(tf.mul(movingVar, BN_MOMENTUM), tf.mul(unbiased, 1 - BN_MOMENTUM)));
+    updateMoving(mean, variance);
     return {
       value: tf.add(tf.mul(xHat, g as tfTypes.Tensor), b as tfTypes.Tensor),
       // customGrad runs gradFunc outside any tidy: without this one, its full-size temporaries
@@ -97,7 +111,36 @@ export function batchNormTrain(
         }),
     };
   });
-  return op(x, gamma, beta);
+  const y = op(x, gamma, beta);
+  return alpha ? tf.prelu(y, alpha) : y;
+}
+
+/**
+ * `batchNormTrain` on the wasm backend: two fused passes each way
+ * (model/backend/wasm_batch_norm_train.ts), keeping x (alive anyway) for the gradient, not x_hat.
+ */
+function fusedBatchNormTrain(
+  x: tfTypes.Tensor,
+  [gamma, beta, alpha]: [tfTypes.Tensor, tfTypes.Tensor, tfTypes.Tensor | undefined],
+  epsilon: number,
+  updateMoving: (mean: tfTypes.Tensor, variance: tfTypes.Tensor) => void,
+): tfTypes.Tensor {
+  const inputs = alpha ? [x, gamma, beta, alpha] : [x, gamma, beta];
+  const op = tf.customGrad((...args: (tfTypes.Tensor | tfTypes.GradSaveFunc)[]) => {
+    const [xIn, g, b, a] = args as tfTypes.Tensor[];
+    const { y, mean, variance, inv } = batchNormTrainForward(xIn, g, b, epsilon, alpha && a);
+    (args[inputs.length] as tfTypes.GradSaveFunc)([xIn, mean, inv, ...inputs.slice(1)]);
+    updateMoving(mean, variance);
+    return {
+      value: y,
+      // [dx, dgamma, dbeta] (+ dalpha): one per input.
+      gradFunc: (dy: tfTypes.Tensor, saved: tfTypes.Tensor[]) => {
+        const [xs, mean, inv, gs, bs, al] = saved;
+        return batchNormTrainBackward(dy, xs, mean, inv, gs, al && { beta: bs, alpha: al });
+      },
+    };
+  });
+  return op(...inputs);
 }
 
 export interface TrainForwardOptions {
@@ -126,15 +169,14 @@ export function trainForward(
     }
     return tf.conv2d(t as tfTypes.Tensor4D, k, stride, "same");
   };
-  const prelu = (name: string, t: tfTypes.Tensor) => tf.prelu(t, v(`${name}/alpha`));
 
-  let h: tfTypes.Tensor = prelu("stem_prelu", bn("stem_bn", conv("stem_conv", x, 1)));
+  let h: tfTypes.Tensor = bn("stem_bn", conv("stem_conv", x, 1), v("stem_prelu/alpha"));
   IRESNET_UNITS[config.depth].forEach((units, stage) => {
     for (let unit = 0; unit < units; unit++) {
       const p = `s${stage + 1}u${unit + 1}`;
       const stride = unit === 0 ? 2 : 1;
       let y: tfTypes.Tensor = conv(`${p}_conv1`, bn(`${p}_bn1`, h), 1);
-      y = prelu(`${p}_prelu`, bn(`${p}_bn2`, y));
+      y = bn(`${p}_bn2`, y, v(`${p}_prelu/alpha`)); // + PReLU
       y = bn(`${p}_bn3`, conv(`${p}_conv2`, y, stride));
       const shortcut = vars.has(`${p}_sc_conv/kernel`)
         ? bn(`${p}_sc_bn`, conv(`${p}_sc_conv`, h, stride))
