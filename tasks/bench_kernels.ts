@@ -16,7 +16,12 @@ const HELP = `Usage: deno task bench kernels [options]   (prints one JSON object
   --step-only     only the net's training step and its per-kernel profile
   --steps N       timed training steps of the net (default 2)
   --no-cpu        skip the cpu backend
-  --no-stock      skip the wasm backend's own kernels`;
+  --no-stock      skip the wasm backend's own kernels
+  --backend B     wasm (default) or webgpu: on webgpu only the net step runs (--step-only), its
+                  profile timed by GPU timestamp queries, and "compare" times arcstream's
+                  webgpu kernels against tfjs-backend-webgpu's own at the net's shapes
+  --size S        input side of the net step (default 112; smaller for llvmpipe)
+  --threads N     wasm XNNPACK threads (default: ARCSTREAM_WASM_THREADS, else one per core)`;
 
 type Tf = typeof tfTypes;
 interface Case {
@@ -154,6 +159,9 @@ export async function main(args: string[]): Promise<void> {
     steps: { type: "int", min: 1, default: 2 },
     "no-cpu": { type: "boolean" },
     "no-stock": { type: "boolean" },
+    backend: { type: "string", choices: ["wasm", "webgpu"], default: "wasm" },
+    size: { type: "int", min: 16, default: 112 },
+    threads: { type: "int", min: 1, max: 8 },
   }, { help: HELP });
   const { batch, repeats, steps } = values;
   const tf = await import("@tensorflow/tfjs");
@@ -161,10 +169,14 @@ export async function main(args: string[]): Promise<void> {
   const { setWasmKernelsEnabled } = await import("../model/backend/wasm_kernels.ts");
   const { netStep } = await import("./bench_kernels_step.ts");
   type StepNet = import("./bench_kernels_step.ts").StepNet;
-  const info = await initBackend({ backend: "wasm" });
+  const info = await initBackend({
+    backend: values.backend as "wasm" | "webgpu",
+    wasmThreads: values.threads,
+  });
+  const onWasm = info.name === "wasm";
 
   const kernels = [];
-  for (const c of values["step-only"] ? [] : CASES) {
+  for (const c of values["step-only"] || !onWasm ? [] : CASES) {
     const row: Record<string, unknown> = {
       name: c.name,
       shape: `batch ${batch}, ${c.side}x${c.side}`,
@@ -189,7 +201,7 @@ export async function main(args: string[]): Promise<void> {
     }
     kernels.push(row);
   }
-  const step = await netStep(tf, values.net as StepNet, batch, steps);
+  const step = await netStep(tf, values.net as StepNet, batch, steps, values.size);
   console.log(JSON.stringify(
     { bench: "kernels", backend: info.name, detail: info.detail, batch, repeats, kernels, step },
     null,

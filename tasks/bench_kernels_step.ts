@@ -9,8 +9,8 @@ type Tf = typeof tfTypes;
 export type StepNet = "small" | "r18" | "r50" | "mbf";
 
 /** Builds the loss of one step over the net's variables; `dispose` frees what it built. */
-async function buildNet(tf: Tf, net: StepNet, batch: number) {
-  const x = tf.randomNormal([batch, 112, 112, 3], 0, 1, "float32", 1); // [B, 112, 112, 3]
+async function buildNet(tf: Tf, net: StepNet, batch: number, size: number) {
+  const x = tf.randomNormal([batch, size, size, 3], 0, 1, "float32", 1); // [B, S, S, 3]
   const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32");
   if (net === "small") {
     // 3 x (conv3x3 64 + BN + PReLU) at 112x112, the IR-ResNet stem's working size.
@@ -44,8 +44,8 @@ async function buildNet(tf: Tf, net: StepNet, batch: number) {
   const { mbfTrainForward } = await import("../model/train/mbf_forward.ts");
   const { variablesByName } = await import("../model/train/train_forward.ts");
   const model = net === "mbf"
-    ? mbf.buildMobileFaceNet()
-    : buildIResNet({ depth: net === "r18" ? 18 : 50, dropout: 0 });
+    ? mbf.buildMobileFaceNet({ inputSize: size })
+    : buildIResNet({ depth: net === "r18" ? 18 : 50, dropout: 0, inputSize: size });
   const head = new MarginHead(512, 1000);
   const vars = [
     ...model.trainableWeights.map((w) => (w as unknown as { val: tfTypes.Variable }).val),
@@ -55,7 +55,7 @@ async function buildNet(tf: Tf, net: StepNet, batch: number) {
   // MobileFaceNet: the lean training forward the Trainer runs (fused BN + PReLU on wasm).
   const forward = (x: tfTypes.Tensor4D) =>
     net === "mbf"
-      ? mbfTrainForward(mbf.mbfConfig(), x, byName)
+      ? mbfTrainForward(mbf.mbfConfig({ inputSize: size }), x, byName)
       : model.apply(x, { training: true }) as tfTypes.Tensor2D;
   const loss = () =>
     tf.tidy(() => {
@@ -75,8 +75,8 @@ async function buildNet(tf: Tf, net: StepNet, batch: number) {
 }
 
 /** Times `steps` forward+backward passes after one warm-up, then profiles one more. */
-export async function netStep(tf: Tf, net: StepNet, batch: number, steps: number) {
-  const built = await buildNet(tf, net, batch);
+export async function netStep(tf: Tf, net: StepNet, batch: number, steps: number, size = 112) {
+  const built = await buildNet(tf, net, batch, size);
   const step = () => {
     const { value, grads } = tf.variableGrads(built.loss, built.vars);
     value.dataSync();
@@ -107,6 +107,7 @@ export async function netStep(tf: Tf, net: StepNet, batch: number, steps: number
     return {
       net,
       batch,
+      size,
       step_ms: stepMs,
       img_per_s: +(batch * 1000 / best).toFixed(3),
       profile_kernel_total_ms: +total.toFixed(0),

@@ -20,11 +20,13 @@ random 112x112 images, on arcstream and on PyTorch in the same run, and prints J
   --warmup N         untimed steps before timing (default 1)
   --steps N          timed steps (default 3)
   --threads N        threads on both sides: wasm XNNPACK threads and torch.set_num_threads
-                     (default 2)
+                     (default one per physical core, at most 8)
   --micro-batch N    arcstream gradient-accumulation slice for every case (default: the case's,
                      16 for the batch-32 cases, which do not fit the 4 GiB wasm heap at once;
                      0: the whole batch)
   --small-steps N    also time the default training preset, arcstream only (default 0: skip)
+  --small-preset P   the preset(s) --small-steps times, comma-separated, e.g. lfw-small,lfw-fold
+                     (default lfw-small); "small" is then one entry per preset
   --no-peer          skip PyTorch
   --backend NAME     auto, tensorflow, webgpu, wasm, cpu (default auto)
   -h, --help         this text
@@ -43,9 +45,10 @@ export async function main(args: string[]): Promise<void> {
     classes: { type: "int", min: 2, default: 1000 },
     warmup: { type: "int", min: 0, default: 1 },
     steps: { type: "int", min: 1, default: 3 },
-    threads: { type: "int", min: 1, max: 8, default: 2 },
+    threads: { type: "int", min: 1, max: 8 },
     "micro-batch": { type: "int", min: 0 },
     "small-steps": { type: "int", min: 0, default: 0 },
+    "small-preset": { type: "string", default: "lfw-small" },
     "no-peer": { type: "boolean" },
     backend: { type: "string", default: "auto" },
   }, { help: HELP });
@@ -67,7 +70,11 @@ export async function main(args: string[]): Promise<void> {
     steps: v.steps,
     dropout: 0.4,
   };
-  const threads = v.threads;
+  const { chooseWasmThreads, physicalCores } = await import(
+    "../model/backend/wasm_thread_choice.ts"
+  );
+  const choice = chooseWasmThreads({ flag: v.threads, cores: physicalCores() });
+  const threads = choice.threads;
   const smallSteps = v["small-steps"];
   const { initBackend, parseBackendName } = await import("../model/backend/backend.ts");
   const info = await initBackend({ backend: parseBackendName(v.backend), wasmThreads: threads });
@@ -79,6 +86,7 @@ export async function main(args: string[]): Promise<void> {
     backend: info.name,
     detail: info.detail,
     threads,
+    threadsWhy: choice.why,
     conditions: { ...o, cores: navigator.hardwareConcurrency, loadAverage: [load()] },
     peer,
   };
@@ -92,7 +100,12 @@ export async function main(args: string[]): Promise<void> {
   out.cases = results;
   out.ratios = ratios;
   if (peer.python === null) out.ratioReason = peer.reason;
-  if (smallSteps > 0) out.small = await measureSmallPreset(smallSteps);
+  if (smallSteps > 0) {
+    const names = v["small-preset"].split(",").map((s) => s.trim());
+    const small = [];
+    for (const name of names) small.push(await measureSmallPreset(smallSteps, name));
+    out.small = small.length === 1 ? small[0] : small;
+  }
   const loads = (out.conditions as { loadAverage: number[] }).loadAverage;
   loads.push(load());
   const cores = navigator.hardwareConcurrency;
@@ -137,13 +150,18 @@ async function runCase(
   return { arcstream, pytorch, ratio };
 }
 
-/** The default training preset (small net, 64x64), arcstream only: what `deno task train` runs. */
-async function measureSmallPreset(steps: number) {
-  const { presetConfig, DEFAULT_PRESET } = await import("../model/train/presets.ts");
-  const p = presetConfig(DEFAULT_PRESET);
+/** A small preset (default: what `deno task train` runs), arcstream only, 25 classes. */
+async function measureSmallPreset(steps: number, preset: string) {
+  const { presetConfig } = await import("../model/train/presets.ts");
+  let p;
+  try {
+    p = presetConfig(preset);
+  } catch (e) {
+    throw new UsageError(`--small-preset: ${(e as Error).message}`);
+  }
   const m = await measureArcstream(
     {
-      name: DEFAULT_PRESET,
+      name: preset,
       network: { depth: p.network.depth, width: p.network.width },
       batch: p.batchSize,
     },
@@ -157,7 +175,7 @@ async function measureSmallPreset(steps: number) {
       dropout: p.network.dropout,
     },
   );
-  return { preset: DEFAULT_PRESET, ...m };
+  return { preset, ...m };
 }
 
 if (import.meta.main) await runTask("bench train", () => main(Deno.args));

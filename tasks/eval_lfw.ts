@@ -29,6 +29,8 @@ Model (with --data or --bin):
                               file still skips its pairs; always printed in the report)
   --batch-size N              images per forward pass (default 32)
   --backend B                 auto | wasm | cpu | webgpu | tensorflow (default auto)
+  --threads N                 wasm XNNPACK threads, 1-8 (default ARCSTREAM_WASM_THREADS, else
+                              one per physical core)
 Output:
   --out DIR                   report.json + roc.svg (default eval_out)
   --save-embeddings FILE      write the [2N, D] .npy (a skipped pair's rows are zeros)
@@ -64,6 +66,7 @@ const FLAGS = {
     choices: ["auto", "wasm", "cpu", "webgpu", "tensorflow"],
     default: "auto",
   },
+  threads: { type: "int", min: 1, max: 8 },
   out: { type: "string", default: "eval_out" },
   "save-embeddings": { type: "string" },
   label: { type: "string" },
@@ -90,6 +93,7 @@ export async function main(args: string[]): Promise<number> {
     onMissing: v["on-missing"],
     batchSize: v["batch-size"],
     backend: v.backend,
+    threads: v.threads,
     out: v.out,
     saveEmbeddings: v["save-embeddings"],
     label: v.label,

@@ -20,6 +20,8 @@ export interface ModelEmbedOptions {
   onMissing: NoFacePolicy;
   batchSize: number;
   backend: string;
+  /** wasm XNNPACK threads; default: ARCSTREAM_WASM_THREADS, else one per physical core. */
+  threads?: number;
   cache?: string;
 }
 
@@ -46,7 +48,9 @@ export async function embedWithModel(
     );
   }
   const { initBackend } = await import("../model/backend/backend.ts");
-  const backend = (await initBackend({ backend: o.backend as "auto" })).name;
+  const info = await initBackend({ backend: o.backend as "auto", wasmThreads: o.threads });
+  const backend = info.name;
+  log(`eval-lfw: backend ${backend} (${info.detail})`);
   const { Embedder } = await import("../model/eval/embed_stream.ts");
   const { embedAll } = await import("./eval_embed.ts");
   const embedder = await Embedder.load(o.model, {

@@ -27,6 +27,8 @@ export interface EvalRunOptions {
   onMissing: NoFacePolicy;
   batchSize: number;
   backend: string;
+  /** wasm XNNPACK threads (`--threads`); default: ARCSTREAM_WASM_THREADS, else one per core. */
+  threads?: number;
   out: string;
   saveEmbeddings?: string;
   label?: string;

@@ -46,6 +46,8 @@ score on the held-out pairs of identities it did not train on.
   --eval-every N         evaluate every N steps (default: only at the end)
   --backend NAME         auto, tensorflow, webgpu, wasm, cpu
   --workers N            decode workers (default 2)
+  --threads N            wasm XNNPACK threads, 1-8 (default ARCSTREAM_WASM_THREADS, else one per
+                         physical core; the choice and why are printed)
   -h, --help             this text
 
 Training from a shell pipe (--data -): NDJSON records with paths, or a WebDataset tar of decoded
@@ -84,7 +86,10 @@ async function main(): Promise<void> {
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
     out ??= `runs/${config.preset}-${stamp}`;
   }
-  const backend = await initBackend({ backend: parseBackendName(v.backend ?? "auto") });
+  const backend = await initBackend({
+    backend: parseBackendName(v.backend ?? "auto"),
+    wasmThreads: v.threads,
+  });
   console.log(`backend: ${backend.name} (${backend.detail})`);
 
   const abort = new AbortController();

@@ -49,6 +49,7 @@ export const TRAIN_FLAGS = {
   "wd-on": { type: "string", choices: ["seed", "all"] },
   backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
   workers: { type: "int", min: 0 },
+  threads: { type: "int", min: 1, max: 8 },
 } as const;
 
 /** Parsed `deno task train` flags; every field may be left out. */

@@ -8,13 +8,12 @@ import {
   assertThrows,
 } from "@std/assert";
 import {
-  autoWasmThreads,
   BackendOutOfMemoryError,
+  chooseWasmThreads,
   explainOutOfMemory,
   initBackend,
   isOutOfMemoryError,
   parseBackendName,
-  parseWasmThreads,
   probeTensorflow,
   probeWebGPU,
   WASM_HEAP_LIMIT_BYTES,
@@ -77,13 +76,6 @@ Deno.test("ARCSTREAM_BACKEND forces a backend; unknown names and thread counts a
     else Deno.env.set("ARCSTREAM_BACKEND", previous);
   }
   assertStrictEquals(parseBackendName(" WASM "), "wasm");
-  assertStrictEquals(autoWasmThreads(2, 1.7), 2);
-  assertStrictEquals(autoWasmThreads(2, 2.0), 1);
-  assertStrictEquals(autoWasmThreads(16, 0.5), 8);
-  assertStrictEquals(autoWasmThreads(1, 0), 1);
-  assert([1, Math.min(8, navigator.hardwareConcurrency)].includes(parseWasmThreads("auto")));
-  assertStrictEquals(parseWasmThreads("3"), 3);
-  assertThrows(() => parseWasmThreads(0), Error, '"auto" or an integer in [1, 8], got "0"');
   assertThrows(() => parseBackendName("gpu"), RangeError);
 });
 

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { registerWasmKernels } from "./wasm_kernels.ts";
 import { probeTensorflow, type TensorflowProbe } from "./backend_probe.ts";
 import { probeWebGPU, type WebGPUProbe } from "./backend_probe.ts";
+import { resolveWasmThreads, type ThreadChoice } from "./wasm_thread_choice.ts";
 import { installOutOfMemoryGuard, WASM_HEAP_LIMIT_BYTES } from "./backend_memory.ts";
 
 export {
@@ -20,6 +21,8 @@ export {
   WASM_HEAP_LIMIT_BYTES,
 } from "./backend_memory.ts";
 export { probeTensorflow, probeWebGPU } from "./backend_probe.ts";
+export { chooseWasmThreads, resolveWasmThreads } from "./wasm_thread_choice.ts";
+export type { ThreadChoice } from "./wasm_thread_choice.ts";
 export type { TensorflowProbe, WebGPUProbe } from "./backend_probe.ts";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -39,11 +42,9 @@ export interface BackendOptions {
   /** Backend to force. Default: ARCSTREAM_BACKEND when set, else "auto". */
   backend?: BackendName | "auto";
   /**
-   * Threads for the wasm backend's XNNPACK: 1 uses the single-threaded SIMD build, 2-8 the
-   * multithreaded one, "auto" one per core (up to 8) when a core is free at start-up (1-minute
-   * load average below the core count), else 1: spinning XNNPACK threads on fully busy cores lose
-   * more than they gain (measured on 2 cores: an r50 step ran 1.5x faster on 2 threads at load
-   * 1.2-1.7, 1.15x at 2.9, and slower in one run at 2.6-3.9). Default: ARCSTREAM_WASM_THREADS when set, else "auto".
+   * Threads for the wasm backend's XNNPACK (`--threads`): 1 uses the single-threaded SIMD build,
+   * 2-8 the multithreaded one. Default: ARCSTREAM_WASM_THREADS when set, else one per physical
+   * core (`wasm_thread_choice.ts`; the load at start-up is not used: the count lasts the run).
    */
   wasmThreads?: number | "auto";
   /** Where warnings go (e.g. forcing WebGPU onto a fallback adapter). Default: console.warn. */
@@ -61,31 +62,6 @@ export function parseBackendName(value: string): BackendName | "auto" {
   );
 }
 
-/** The "auto" rule: one thread per core (up to 8) while a core is free (load below the count). */
-export function autoWasmThreads(cores: number, load: number): number {
-  const n = Math.max(1, Math.min(8, Math.floor(cores)));
-  return n > 1 && load < n ? n : 1;
-}
-
-/** Resolves a wasm thread count: an integer in [1, 8] or "auto" (see `wasmThreads`). */
-export function parseWasmThreads(value: number | string): number {
-  if (value === "auto") {
-    const cores = Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
-    let load = 0;
-    try {
-      load = Deno.loadavg()[0];
-    } catch {
-      // No load figure (e.g. Windows): trust the core count.
-    }
-    return autoWasmThreads(cores, load);
-  }
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 8) {
-    throw new RangeError(`wasm threads must be "auto" or an integer in [1, 8], got "${value}"`);
-  }
-  return n;
-}
-
 let current: { key: string; info: BackendInfo } | null = null;
 
 /** The backend chosen by the last `initBackend`, or null before it. */
@@ -98,21 +74,18 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   const env = Deno.env.get("ARCSTREAM_BACKEND");
   const wanted = options.backend ?? (env ? parseBackendName(env) : "auto");
   if (wanted !== "auto") parseBackendName(wanted);
-  const threads = parseWasmThreads(
-    options.wasmThreads ?? Deno.env.get("ARCSTREAM_WASM_THREADS") ?? "auto",
-  );
+  const choice = resolveWasmThreads(options.wasmThreads);
+  const threads = choice.threads;
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const key = `${wanted}/${threads}`;
   if (current && current.key === key && tf.getBackend() === current.info.name) return current.info;
 
-  const info = wanted === "auto"
-    ? await initAuto(threads)
-    : await initForced(wanted, threads, warn);
+  const info = wanted === "auto" ? await initAuto(choice) : await initForced(wanted, choice, warn);
   current = { key, info };
   return info;
 }
 
-async function initAuto(threads: number): Promise<BackendInfo> {
+async function initAuto(threads: ThreadChoice): Promise<BackendInfo> {
   const skipped: string[] = [];
   const tfNode = probeTensorflow();
   if (tfNode.loadable) {
@@ -140,7 +113,7 @@ async function initAuto(threads: number): Promise<BackendInfo> {
 
 async function initForced(
   name: BackendName,
-  threads: number,
+  threads: ThreadChoice,
   warn: (m: string) => void,
 ): Promise<BackendInfo> {
   const fail = (why: string): never => {
@@ -202,19 +175,22 @@ async function initTensorflow(probe: TensorflowProbe): Promise<Chosen> {
 
 async function initWebGPU(gpu: WebGPUProbe): Promise<Chosen> {
   await import("@tensorflow/tfjs-backend-webgpu");
+  const { setWebGPUKernelsEnabled } = await import("./webgpu_kernels.ts");
+  const kernels = setWebGPUKernelsEnabled(true);
   await setBackend("webgpu");
   const a = gpu.adapter!;
   return {
     name: "webgpu",
     detail: `${a.description || a.vendor || "adapter"}${a.isFallbackAdapter ? " (fallback)" : ""}` +
-      `, maxBufferSize ${a.limits.maxBufferSize ?? "?"}`,
+      `, maxBufferSize ${a.limits.maxBufferSize ?? "?"}, ${kernels.length} arcstream kernels`,
     memoryLimitBytes: null,
   };
 }
 
 let wasmThreadsLoaded: number | null = null;
 
-async function initWasm(threads: number): Promise<Chosen> {
+async function initWasm(choice: ThreadChoice): Promise<Chosen> {
+  const threads = choice.threads;
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   const kernels = registerWasmKernels();
   let note = "";
@@ -235,8 +211,8 @@ async function initWasm(threads: number): Promise<Chosen> {
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   return {
     name: "wasm",
-    detail: `XNNPACK, SIMD ${simd ? "on" : "off"}, threads ${wasm.getThreadsCount()}, ` +
-      `${kernels.length} arcstream kernels${note}`,
+    detail: `XNNPACK, SIMD ${simd ? "on" : "off"}, threads ${wasm.getThreadsCount()} ` +
+      `(${choice.why}), ${kernels.length} arcstream kernels${note}`,
     memoryLimitBytes: WASM_HEAP_LIMIT_BYTES,
   };
 }

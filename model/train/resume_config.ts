@@ -21,6 +21,7 @@ export const INVOCATION_FLAGS: readonly string[] = [
   "overwrite",
   "backend",
   "workers",
+  "threads",
   "help",
 ];
 

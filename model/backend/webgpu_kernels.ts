@@ -1,0 +1,48 @@
+/**
+ * arcstream's WGSL kernels for the TF.js webgpu backend, registered by `initBackend` when it
+ * starts webgpu (like `wasm_kernels.ts` for wasm). tfjs-backend-webgpu 4.22's
+ * `Conv2DBackpropFilter` is one invocation per filter element looping over batch x output pixels;
+ * arcstream's is a tiled split-K GEMM (`webgpu_conv_grads.ts`). `tests/webgpu_kernels_test.ts`
+ * checks each against the cpu backend (on llvmpipe without a GPU).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { conv2dBackpropFilterGemm } from "./webgpu_conv_grads.ts";
+
+/** tfjs-backend-webgpu's own kernels, kept as fallbacks and for `setWebGPUKernelsEnabled`. */
+const originals = new Map<string, tf.KernelConfig | undefined>();
+
+function original(name: string): tf.KernelConfig | undefined {
+  if (!originals.has(name)) originals.set(name, tf.getKernel(name, "webgpu"));
+  return originals.get(name);
+}
+
+/** The kernel configs arcstream registers for the webgpu backend. */
+export function webgpuKernelConfigs(): tf.KernelConfig[] {
+  const own = original(tf.Conv2DBackpropFilter)?.kernelFunc;
+  return [{
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: "webgpu",
+    kernelFunc: ((args: Parameters<tf.KernelFunc>[0]) =>
+      conv2dBackpropFilterGemm(
+        args as Parameters<typeof conv2dBackpropFilterGemm>[0],
+        own,
+      )) as tf.KernelFunc,
+  }];
+}
+
+/**
+ * Registers arcstream's webgpu kernels in place of tfjs-backend-webgpu's (`on`, the default) or
+ * puts tfjs's own back (`false`, for benchmarks and counter-checks). The webgpu backend package
+ * must be imported first. Returns the kernel names.
+ */
+export function setWebGPUKernelsEnabled(on = true): string[] {
+  const configs = webgpuKernelConfigs();
+  for (const config of configs) {
+    if (tf.getKernel(config.kernelName, "webgpu") !== undefined) {
+      tf.unregisterKernel(config.kernelName, "webgpu");
+    }
+    const replacement = on ? config : original(config.kernelName);
+    if (replacement) tf.registerKernel(replacement);
+  }
+  return configs.map((k) => k.kernelName);
+}
