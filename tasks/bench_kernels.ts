@@ -201,9 +201,22 @@ export async function main(args: string[]): Promise<void> {
     }
     kernels.push(row);
   }
+  const compare = !onWasm && !values["step-only"]
+    ? await (await import("./bench_webgpu_kernels.ts")).compareWebGPUKernels(tf, batch, repeats)
+    : undefined;
   const step = await netStep(tf, values.net as StepNet, batch, steps, values.size);
   console.log(JSON.stringify(
-    { bench: "kernels", backend: info.name, detail: info.detail, batch, repeats, kernels, step },
+    {
+      bench: "kernels",
+      backend: info.name,
+      detail: info.detail,
+      batch,
+      repeats,
+      kernels,
+      compare,
+      step,
+      loadAverage: Deno.loadavg()[0],
+    },
     null,
     2,
   ));

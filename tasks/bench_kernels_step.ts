@@ -77,17 +77,18 @@ async function buildNet(tf: Tf, net: StepNet, batch: number, size: number) {
 /** Times `steps` forward+backward passes after one warm-up, then profiles one more. */
 export async function netStep(tf: Tf, net: StepNet, batch: number, steps: number, size = 112) {
   const built = await buildNet(tf, net, batch, size);
-  const step = () => {
+  // Awaited, not dataSync(): the webgpu backend cannot read back synchronously under Deno.
+  const step = async () => {
     const { value, grads } = tf.variableGrads(built.loss, built.vars);
-    value.dataSync();
+    await value.data();
     tf.dispose([value, ...Object.values(grads)]);
   };
   try {
-    step();
+    await step();
     const stepMs: number[] = [];
     for (let i = 0; i < steps; i++) {
       const t = performance.now();
-      step();
+      await step();
       stepMs.push(+(performance.now() - t).toFixed(0));
     }
     const prof = await tf.profile(step);

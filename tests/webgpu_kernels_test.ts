@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertStrictEquals } from "@std/assert";
 import { initBackend, probeWebGPU } from "../model/backend/backend.ts";
 import { filterGradSplits } from "../model/backend/webgpu_conv_grads.ts";
+import { depthwiseSplits } from "../model/backend/webgpu_depthwise_grads.ts";
 
 const probe = await probeWebGPU();
 const onCI = Boolean(Deno.env.get("CI"));
@@ -85,6 +86,13 @@ const FILTER_CASES: FilterCase[] = [
     pad: "same",
   },
   {
+    what: "3x3 s2 same, 9x6 (top and left padding differ)",
+    x: [2, 9, 6, 8],
+    filter: [3, 3, 8, 12],
+    stride: 2,
+    pad: "same",
+  },
+  {
     what: "1x1 s2 valid, 10x10 (r50 shortcut)",
     x: [2, 10, 10, 16],
     filter: [1, 1, 16, 24],
@@ -150,6 +158,75 @@ Deno.test({
       const attrs = { strides: c.stride, pad: c.pad, dataFormat: "NHWC", filterShape: c.filter };
       const want = await runOn("cpu", "Conv2DBackpropFilter", inputs, attrs);
       const got = await runOn("webgpu", "Conv2DBackpropFilter", inputs, attrs);
+      assertStrictEquals(got.shape.join(), c.filter.join(), c.what);
+      const err = maxError(got.data, want.data);
+      assert(err <= 1e-4, `${c.what}: max error ${err}`);
+    }
+  },
+});
+
+// [B, H, W, C] and [KH, KW, C, M]: MobileFaceNet's depthwise layers (3x3 s1/s2 same, the 7x7
+// valid global depthwise conv, the grouped conv's multiplier 2) at small sizes.
+const DEPTHWISE_CASES: FilterCase[] = [
+  { what: "3x3 s1 same, odd 9x9", x: [2, 9, 9, 12], filter: [3, 3, 12, 1], stride: 1, pad: "same" },
+  { what: "3x3 s2 same, odd 9x9", x: [2, 9, 9, 12], filter: [3, 3, 12, 1], stride: 2, pad: "same" },
+  {
+    what: "3x3 s2 same, 9x6 (top and left padding differ)",
+    x: [2, 9, 6, 12],
+    filter: [3, 3, 12, 1],
+    stride: 2,
+    pad: "same",
+  },
+  {
+    what: "3x3 s1 same, multiplier 2",
+    x: [2, 8, 8, 6],
+    filter: [3, 3, 6, 2],
+    stride: 1,
+    pad: "same",
+  },
+  {
+    what: "7x7 s1 valid on 7x7 (GDC)",
+    x: [3, 7, 7, 70],
+    filter: [7, 7, 70, 1],
+    stride: 1,
+    pad: "valid",
+  },
+  {
+    what: "3x3 s1 same, 4 x 20x20 (pixels split)",
+    x: [4, 20, 20, 8],
+    filter: [3, 3, 8, 1],
+    stride: 1,
+    pad: "same",
+  },
+];
+
+Deno.test("depthwise split plan: chunks cover the pixels exactly once", () => {
+  for (const [ch, px] of [[64, 401408], [512, 6272], [8, 1600], [70, 3], [1, 1]]) {
+    const { splits, chunk } = depthwiseSplits(ch, px);
+    assert(splits >= 1 && chunk * splits >= px && chunk * (splits - 1) < px, `${ch} x ${px}`);
+  }
+});
+
+Deno.test({
+  name: "webgpu DepthwiseConv2dNativeBackpropFilter (split over pixels) matches cpu to 1e-4",
+  ignore,
+  fn: async () => {
+    await initBackend({ backend: "webgpu", warn: () => {} });
+    for (const c of DEPTHWISE_CASES) {
+      const dyShape = tf.backend_util.computeConv2DInfo(
+        c.x as [number, number, number, number],
+        c.filter as [number, number, number, number],
+        c.stride,
+        1,
+        c.pad,
+        undefined,
+        true,
+      ).outShape;
+      const inputs = { x: { shape: c.x, seed: 3 }, dy: { shape: dyShape, seed: 4 } };
+      const attrs = { strides: c.stride, pad: c.pad, dilations: 1, filterShape: c.filter };
+      const kernel = "DepthwiseConv2dNativeBackpropFilter";
+      const want = await runOn("cpu", kernel, inputs, attrs);
+      const got = await runOn("webgpu", kernel, inputs, attrs);
       assertStrictEquals(got.shape.join(), c.filter.join(), c.what);
       const err = maxError(got.data, want.data);
       assert(err <= 1e-4, `${c.what}: max error ${err}`);

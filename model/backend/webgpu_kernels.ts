@@ -2,11 +2,13 @@
  * arcstream's WGSL kernels for the TF.js webgpu backend, registered by `initBackend` when it
  * starts webgpu (like `wasm_kernels.ts` for wasm). tfjs-backend-webgpu 4.22's
  * `Conv2DBackpropFilter` is one invocation per filter element looping over batch x output pixels;
- * arcstream's is a tiled split-K GEMM (`webgpu_conv_grads.ts`). `tests/webgpu_kernels_test.ts`
+ * arcstream's is a tiled split-K GEMM (`webgpu_conv_grads.ts`); the depthwise filter gradient
+ * likewise, split over pixels (`webgpu_depthwise_grads.ts`). `tests/webgpu_kernels_test.ts`
  * checks each against the cpu backend (on llvmpipe without a GPU).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterGemm } from "./webgpu_conv_grads.ts";
+import { depthwiseBackpropFilterSplit } from "./webgpu_depthwise_grads.ts";
 
 /** tfjs-backend-webgpu's own kernels, kept as fallbacks and for `setWebGPUKernelsEnabled`. */
 const originals = new Map<string, tf.KernelConfig | undefined>();
@@ -16,18 +18,29 @@ function original(name: string): tf.KernelConfig | undefined {
   return originals.get(name);
 }
 
+type Kernel = (
+  args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap },
+  fallback?: tf.KernelFunc,
+) => tf.TensorInfo | tf.TensorInfo[];
+
+/** `kernel` for webgpu, given tfjs's own as the fallback for arguments it does not take. */
+function withOwnFallback(name: string, kernel: Kernel): tf.KernelConfig {
+  const own = original(name)?.kernelFunc;
+  return {
+    kernelName: name,
+    backendName: "webgpu",
+    kernelFunc:
+      ((args: Parameters<tf.KernelFunc>[0]) =>
+        kernel(args as Parameters<Kernel>[0], own)) as tf.KernelFunc,
+  };
+}
+
 /** The kernel configs arcstream registers for the webgpu backend. */
 export function webgpuKernelConfigs(): tf.KernelConfig[] {
-  const own = original(tf.Conv2DBackpropFilter)?.kernelFunc;
-  return [{
-    kernelName: tf.Conv2DBackpropFilter,
-    backendName: "webgpu",
-    kernelFunc: ((args: Parameters<tf.KernelFunc>[0]) =>
-      conv2dBackpropFilterGemm(
-        args as Parameters<typeof conv2dBackpropFilterGemm>[0],
-        own,
-      )) as tf.KernelFunc,
-  }];
+  return [
+    withOwnFallback(tf.Conv2DBackpropFilter, conv2dBackpropFilterGemm),
+    withOwnFallback(tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilterSplit),
+  ];
 }
 
 /**
