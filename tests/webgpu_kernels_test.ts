@@ -10,7 +10,9 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertStrictEquals } from "@std/assert";
 import { initBackend, probeWebGPU } from "../model/backend/backend.ts";
 import { filterGradSplits } from "../model/backend/webgpu_conv_grads.ts";
-import { depthwiseSplits } from "../model/backend/webgpu_depthwise_grads.ts";
+import { splitRows } from "../model/backend/webgpu_program.ts";
+import { batchNormTrainFused } from "../model/backend/wasm_batch_norm_train.ts";
+import { batchNormTrain } from "../model/train/train_forward.ts";
 
 const probe = await probeWebGPU();
 const onCI = Boolean(Deno.env.get("CI"));
@@ -59,6 +61,18 @@ function maxError(a: Float32Array, b: Float32Array): number {
     worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
   }
   return worst;
+}
+
+/** max |a - b| / max |b| (as tests/wasm_kernels_test.ts): relative to the output's scale. */
+function relError(a: Float32Array, b: Float32Array): number {
+  assertStrictEquals(a.length, b.length);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    assert(Number.isFinite(a[i]), `non-finite value at ${i}`);
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale || 1);
 }
 
 interface FilterCase {
@@ -200,9 +214,9 @@ const DEPTHWISE_CASES: FilterCase[] = [
   },
 ];
 
-Deno.test("depthwise split plan: chunks cover the pixels exactly once", () => {
+Deno.test("row split plan (depthwise gradient, batch-norm sums): chunks cover the rows exactly once", () => {
   for (const [ch, px] of [[64, 401408], [512, 6272], [8, 1600], [70, 3], [1, 1]]) {
-    const { splits, chunk } = depthwiseSplits(ch, px);
+    const { splits, chunk } = splitRows(ch, px);
     assert(splits >= 1 && chunk * splits >= px && chunk * (splits - 1) < px, `${ch} x ${px}`);
   }
 });
@@ -230,6 +244,71 @@ Deno.test({
       assertStrictEquals(got.shape.join(), c.filter.join(), c.what);
       const err = maxError(got.data, want.data);
       assert(err <= 1e-4, `${c.what}: max error ${err}`);
+    }
+  },
+});
+
+/**
+ * batchNormTrain's output, its gradients (x, gamma, beta, alpha) and the moving statistics on one
+ * backend, from fixed inputs (x with mean 10 and spread 3: the two-pass variance must not cancel).
+ */
+async function batchNormOn(
+  backend: "cpu" | "webgpu",
+  shape: number[],
+  eps: number,
+  alphaShape: number[] | null,
+): Promise<{ fused: boolean; outs: Float32Array[] }> {
+  await tf.setBackend(backend);
+  const c = shape[shape.length - 1];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const before = tf.memory().numTensors;
+  const x = tf.tidy(() => tf.tensor(values(n, 5), shape).mul(3).add(10));
+  const dy = tf.tensor(values(n, 6), shape);
+  // tidy: a variable keeps its own copy; the initial tensor goes.
+  const vec = (seed: number, f = (v: number) => v) =>
+    tf.tidy(() => tf.variable(tf.tensor1d(values(c, seed).map(f))));
+  const gamma = vec(7), beta = vec(8);
+  const alpha = alphaShape ? tf.tensor(values(c, 9).map((v) => 0.3 * v), alphaShape) : undefined;
+  const movingMean = vec(10), movingVar = vec(11, Math.abs);
+  const fused = batchNormTrainFused(x, gamma, beta, alpha);
+  const f = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, a?: tf.Tensor) =>
+    batchNormTrain(x, g as tf.Variable, b as tf.Variable, movingMean, movingVar, eps, a);
+  const outs = tf.tidy(() => {
+    const y = f(x, gamma, beta, alpha);
+    const grads = alpha
+      ? tf.grads((x, g, b, a) => f(x, g, b, a).mul(dy).sum())([x, gamma, beta, alpha])
+      : tf.grads((x, g, b) => f(x, g, b).mul(dy).sum())([x, gamma, beta]);
+    return [y, ...grads, movingMean.clone(), movingVar.clone()];
+  });
+  const data = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose([...outs, x, dy, gamma, beta, movingMean, movingVar, ...(alpha ? [alpha] : [])]);
+  assertStrictEquals(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+  return { fused, outs: data };
+}
+
+Deno.test({
+  name: "webgpu fused training-mode batch norm (+ PReLU) matches cpu's tf ops to 2e-4",
+  ignore,
+  fn: async () => {
+    await initBackend({ backend: "webgpu", warn: () => {} });
+    // [shape, epsilon, alpha shape or null]: odd sizes, channels past one 64-wide group, enough
+    // rows for several row chunks.
+    const cases: [number[], number, number[] | null][] = [
+      [[2, 5, 7, 12], 1e-5, null],
+      [[2, 3, 3, 130], 1e-3, null],
+      [[2, 5, 7, 12], 1e-5, [1, 1, 12]],
+      [[4, 3, 5, 9], 2e-5, [9]],
+      [[4, 20, 20, 16], 2e-5, [1, 1, 16]],
+    ];
+    for (const [shape, eps, alphaShape] of cases) {
+      const label = `${JSON.stringify(shape)} alpha ${alphaShape}`;
+      const want = await batchNormOn("cpu", shape, eps, alphaShape);
+      const got = await batchNormOn("webgpu", shape, eps, alphaShape);
+      assert(got.fused && !want.fused, `${label}: webgpu fused, cpu tf ops`);
+      got.outs.forEach((v, i) => {
+        const err = relError(v, want.outs[i]);
+        assert(err <= 2e-4, `${label} output ${i}: relative error ${err.toExponential(2)}`);
+      });
     }
   },
 });

@@ -175,7 +175,10 @@ export function batchNormTrainGradKernel(args: KernelArgs): tf.TensorInfo[] {
  */
 const MIN_CHANNELS = 8;
 
-/** True when the fused kernels apply: wasm active with them registered, float32, [C] weights. */
+/**
+ * True when the fused kernels apply: wasm or webgpu (`webgpu_batch_norm_train.ts`) active with
+ * them registered, float32, [C] weights.
+ */
 export function batchNormTrainFused(
   x: tf.Tensor,
   gamma: tf.Tensor,
@@ -185,7 +188,9 @@ export function batchNormTrainFused(
   const c = x.shape[x.shape.length - 1];
   const vector = (t: tf.Tensor) =>
     t.dtype === "float32" && t.size === c && t.shape[t.shape.length - 1] === c;
-  return tf.getBackend() === "wasm" && tf.getKernel(BATCH_NORM_TRAIN, "wasm") !== undefined &&
+  const backend = tf.getBackend();
+  return (backend === "wasm" || backend === "webgpu") &&
+    tf.getKernel(BATCH_NORM_TRAIN, backend) !== undefined &&
     x.dtype === "float32" && x.rank >= 2 && x.size > 0 && c >= MIN_CHANNELS && gamma.rank === 1 &&
     vector(gamma) &&
     beta.rank === 1 && vector(beta) && (alpha === undefined || vector(alpha));

@@ -11,26 +11,16 @@
  * adds the S partial filters.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ints, splitSum, type WebGPUBackendLike, type WgslProgram } from "./webgpu_program.ts";
+import {
+  ints,
+  splitRows,
+  splitSum,
+  type WebGPUBackendLike,
+  type WgslProgram,
+} from "./webgpu_program.ts";
 
-/** Aim for this many invocations (channels x splits) at least. */
-const TARGET_INVOCATIONS = 32768;
-/** Fewest pixels per split. */
-const MIN_PIXELS = 32;
-const MAX_SPLITS = 256;
 /** Taps held in registers; larger filters (none in the nets) use tfjs's kernel. */
 const MAX_TAPS = 49;
-
-/** Pixel chunks for `channels` output channels over `pixels` = B*OH*OW. */
-export function depthwiseSplits(
-  channels: number,
-  pixels: number,
-): { splits: number; chunk: number } {
-  const want = Math.ceil(TARGET_INVOCATIONS / channels);
-  const splits = Math.max(1, Math.min(MAX_SPLITS, want, Math.floor(pixels / MIN_PIXELS)));
-  const chunk = Math.ceil(pixels / splits);
-  return { splits: Math.ceil(pixels / chunk), chunk };
-}
 
 function depthwiseFilterProgram(
   kh: number,
@@ -112,7 +102,7 @@ export function depthwiseBackpropFilterSplit(
   );
   const channels = cin * mult;
   const pixels = info.batchSize * info.outHeight * info.outWidth;
-  const { splits, chunk } = depthwiseSplits(channels, pixels);
+  const { splits, chunk } = splitRows(channels, pixels);
   const backend = args.backend as WebGPUBackendLike;
   const parts = backend.runWebGPUProgram(
     depthwiseFilterProgram(kh, kw, channels, splits),

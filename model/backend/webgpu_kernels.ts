@@ -3,12 +3,15 @@
  * starts webgpu (like `wasm_kernels.ts` for wasm). tfjs-backend-webgpu 4.22's
  * `Conv2DBackpropFilter` is one invocation per filter element looping over batch x output pixels;
  * arcstream's is a tiled split-K GEMM (`webgpu_conv_grads.ts`); the depthwise filter gradient
- * likewise, split over pixels (`webgpu_depthwise_grads.ts`). `tests/webgpu_kernels_test.ts`
+ * likewise, split over pixels (`webgpu_depthwise_grads.ts`); training-mode batch norm (+ PReLU)
+ * is fused into a few passes each way (`webgpu_batch_norm_train.ts`). `tests/webgpu_kernels_test.ts`
  * checks each against the cpu backend (on llvmpipe without a GPU).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterGemm } from "./webgpu_conv_grads.ts";
 import { depthwiseBackpropFilterSplit } from "./webgpu_depthwise_grads.ts";
+import { batchNormTrainGradWebGPU, batchNormTrainWebGPU } from "./webgpu_batch_norm_train.ts";
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from "./wasm_batch_norm_train.ts";
 
 /** tfjs-backend-webgpu's own kernels, kept as fallbacks and for `setWebGPUKernelsEnabled`. */
 const originals = new Map<string, tf.KernelConfig | undefined>();
@@ -40,6 +43,9 @@ export function webgpuKernelConfigs(): tf.KernelConfig[] {
   return [
     withOwnFallback(tf.Conv2DBackpropFilter, conv2dBackpropFilterGemm),
     withOwnFallback(tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilterSplit),
+    // arcstream's own kernel names (no tfjs kernel: disabled, `batchNormTrain` uses tf ops).
+    withOwnFallback(BATCH_NORM_TRAIN, batchNormTrainWebGPU),
+    withOwnFallback(BATCH_NORM_TRAIN_GRAD, batchNormTrainGradWebGPU),
   ];
 }
 

@@ -40,6 +40,23 @@ export interface WebGPUBackendLike extends tf.KernelBackend {
   disposeData(dataId: unknown, force?: boolean): boolean;
 }
 
+/** Aim for this many invocations (channels x splits) at least in a split reduction. */
+const TARGET_INVOCATIONS = 32768;
+/** Fewest rows per split. */
+const MIN_ROWS = 32;
+const MAX_SPLITS = 256;
+
+/**
+ * Splits `rows` into chunks for a per-channel reduction over `channels` columns run by
+ * channels x splits invocations: enough of them to fill a GPU, each summing at least 32 rows.
+ */
+export function splitRows(channels: number, rows: number): { splits: number; chunk: number } {
+  const want = Math.ceil(TARGET_INVOCATIONS / channels);
+  const splits = Math.max(1, Math.min(MAX_SPLITS, want, Math.floor(rows / MIN_ROWS)));
+  const chunk = Math.ceil(rows / splits);
+  return { splits: Math.ceil(rows / chunk), chunk };
+}
+
 /** i32 uniforms in declaration order. */
 export const ints = (...values: number[]) =>
   values.map((v) => ({ type: "int32" as const, data: [v] }));
