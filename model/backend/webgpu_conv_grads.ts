@@ -21,6 +21,12 @@ import { ints, splitSum, type WebGPUBackendLike, type WgslProgram } from "./webg
 
 const TILE = 64;
 const DEPTH = 16;
+/** Invocations per side of a workgroup; each computes PER x PER outputs of the tile. */
+const SIDE = 8;
+const PER = TILE / SIDE;
+/** The SIDE^2 invocations load a DEPTH x TILE tile in LOADS rounds, ROWS_APART rows each. */
+const ROWS_APART = (SIDE * SIDE) / TILE;
+const LOADS = DEPTH / ROWS_APART;
 /** Aim for this many workgroups at least (a large GPU has ~100 compute units, 4+ groups each). */
 const TARGET_GROUPS = 512;
 /** Fewest K products per split: below it the tile loads are not amortized. */
@@ -40,14 +46,23 @@ export function filterGradSplits(
   return { splits: Math.ceil(k / chunk), chunk };
 }
 
+/** WGSL: `name` = vec4 of tile[kk][base + SIDE * (4 * half + 0..3)]. */
+function tileVec(tile: string, base: string, half: number): string {
+  const at = (q: number) => `${tile}[kk][${base} + ${SIDE * (4 * half + q)}]`;
+  return `vec4<f32>(${[0, 1, 2, 3].map(at).join(", ")})`;
+}
+
 function filterGradProgram(m: number, n: number, splits: number): WgslProgram {
+  const rows = Array.from({ length: PER }, (_, i) => i);
+  const halves = Array.from({ length: PER / 4 }, (_, h) => h);
+  const acc = (i: number, h: number) => `acc${i}_${h}`;
   return {
     variableNames: ["x", "dy"],
     outputShape: [splits, m * n],
-    shaderKey: "arcstreamConv2DBackpropFilterGemm",
+    shaderKey: `arcstreamConv2DBackpropFilterGemm_${SIDE}`,
     dispatchLayout: { x: [1], y: [0], z: [] },
     dispatch: [Math.ceil(n / TILE), Math.ceil(m / TILE), splits],
-    workgroupSize: [16, 16, 1],
+    workgroupSize: [SIDE, SIDE, 1],
     uniforms: "M : i32, N : i32, K : i32, kChunk : i32, slices : i32, kw : i32, cin : i32, " +
       "inH : i32, inW : i32, outH : i32, outW : i32, strideH : i32, strideW : i32, " +
       "padTop : i32, padLeft : i32,",
@@ -63,8 +78,8 @@ function filterGradProgram(m: number, n: number, splits: number): WgslProgram {
         let kBegin = i32(workgroupId.z) * uniforms.kChunk;
         let kEnd = min(kBegin + uniforms.kChunk, uniforms.K);
         // This invocation loads column mm of the A tile and column mm of the B tile, at depths
-        // kk0, kk0 + 4, kk0 + 8, kk0 + 12 (64 consecutive invocations: 64 consecutive columns).
-        let flat = ty * 16 + tx;
+        // kk0, kk0 + ${ROWS_APART}, ... (${TILE} consecutive invocations: consecutive columns).
+        let flat = ty * ${SIDE} + tx;
         let mm = flat % ${TILE};
         let kk0 = flat / ${TILE};
         let m = m0 + mm;
@@ -77,15 +92,18 @@ function filterGradProgram(m: number, n: number, splits: number): WgslProgram {
         let nOk = n < uniforms.N;
         let pixels = uniforms.outH * uniforms.outW;
 
-        var acc : array<array<f32, 4>, 4>;
-        for (var i = 0; i < 4; i = i + 1) {
-          for (var j = 0; j < 4; j = j + 1) { acc[i][j] = 0.0; }
-        }
+        // Output row ty + ${SIDE}i, columns tx + ${SIDE}(4h + 0..3) in acc{i}_{h}: named vectors,
+        // not an indexed array, which a CPU adapter (llvmpipe) would keep in memory.
+        ${
+      rows.flatMap((i) => halves.map((h) => `var ${acc(i, h)} = vec4<f32>(0.0);`)).join(
+        "\n        ",
+      )
+    }
         // Trip count from uniforms only: the barriers stay in uniform control flow.
         for (var s = 0; s < uniforms.slices; s = s + 1) {
           let k0 = kBegin + s * ${DEPTH};
-          for (var r = 0; r < 4; r = r + 1) {
-            let kk = kk0 + 4 * r;
+          for (var r = 0; r < ${LOADS}; r = r + 1) {
+            let kk = kk0 + ${ROWS_APART} * r;
             let k = k0 + kk;
             var a = 0.0;
             var b = 0.0;
@@ -106,29 +124,34 @@ function filterGradProgram(m: number, n: number, splits: number): WgslProgram {
           }
           workgroupBarrier();
           for (var kk = 0; kk < ${DEPTH}; kk = kk + 1) {
-            let a4 = vec4<f32>(tileA[kk][ty], tileA[kk][ty + 16], tileA[kk][ty + 32],
-                               tileA[kk][ty + 48]);
-            let b4 = vec4<f32>(tileB[kk][tx], tileB[kk][tx + 16], tileB[kk][tx + 32],
-                               tileB[kk][tx + 48]);
-            for (var i = 0; i < 4; i = i + 1) {
-              acc[i][0] = fma(a4[i], b4.x, acc[i][0]);
-              acc[i][1] = fma(a4[i], b4.y, acc[i][1]);
-              acc[i][2] = fma(a4[i], b4.z, acc[i][2]);
-              acc[i][3] = fma(a4[i], b4.w, acc[i][3]);
-            }
+            ${halves.map((h) => `let a${h} = ${tileVec("tileA", "ty", h)};`).join("\n            ")}
+            ${halves.map((h) => `let b${h} = ${tileVec("tileB", "tx", h)};`).join("\n            ")}
+            ${
+      rows.flatMap((i) =>
+        halves.map((h) =>
+          `${acc(i, h)} = fma(vec4<f32>(a${i >> 2}[${i & 3}]), b${h}, ${acc(i, h)});`
+        )
+      ).join("\n            ")
+    }
           }
           workgroupBarrier();
         }
         let base = i32(workgroupId.z) * uniforms.M * uniforms.N;
-        for (var i = 0; i < 4; i = i + 1) {
-          let row = m0 + ty + 16 * i;
-          if (row < uniforms.M) {
-            for (var j = 0; j < 4; j = j + 1) {
-              let col = n0 + tx + 16 * j;
-              if (col < uniforms.N) { result[base + row * uniforms.N + col] = acc[i][j]; }
-            }
-          }
-        }
+        ${
+      rows.map((i) => `
+        if (m0 + ty + ${SIDE * i} < uniforms.M) {
+          let at = base + (m0 + ty + ${SIDE * i}) * uniforms.N + n0 + tx;
+          ${
+        halves.flatMap((h) =>
+          [0, 1, 2, 3].map((q) =>
+            `if (n0 + tx + ${SIDE * (4 * h + q)} < uniforms.N) { result[at + ${
+              SIDE * (4 * h + q)
+            }] = ${acc(i, h)}[${q}]; }`
+          )
+        ).join("\n          ")
+      }
+        }`).join("")
+    }
       }`,
   };
 }
