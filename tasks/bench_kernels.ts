@@ -21,6 +21,7 @@ const HELP = `Usage: deno task bench kernels [options]   (prints one JSON object
                   profile timed by GPU timestamp queries, and "compare" times arcstream's
                   webgpu kernels against tfjs-backend-webgpu's own at the net's shapes
   --size S        input side of the net step (default 112; smaller for llvmpipe)
+  --tfjs-kernels  webgpu: run the net step on tfjs-backend-webgpu's own kernels (the "before")
   --threads N     wasm XNNPACK threads (default: ARCSTREAM_WASM_THREADS, else one per core)`;
 
 type Tf = typeof tfTypes;
@@ -161,6 +162,7 @@ export async function main(args: string[]): Promise<void> {
     "no-stock": { type: "boolean" },
     backend: { type: "string", choices: ["wasm", "webgpu"], default: "wasm" },
     size: { type: "int", min: 16, default: 112 },
+    "tfjs-kernels": { type: "boolean" },
     threads: { type: "int", min: 1, max: 8 },
   }, { help: HELP });
   const { batch, repeats, steps } = values;
@@ -204,6 +206,10 @@ export async function main(args: string[]): Promise<void> {
   const compare = !onWasm && !values["step-only"]
     ? await (await import("./bench_webgpu_kernels.ts")).compareWebGPUKernels(tf, batch, repeats)
     : undefined;
+  if (!onWasm && values["tfjs-kernels"]) {
+    const { setWebGPUKernelsEnabled } = await import("../model/backend/webgpu_kernels.ts");
+    setWebGPUKernelsEnabled(false);
+  }
   const step = await netStep(tf, values.net as StepNet, batch, steps, values.size);
   console.log(JSON.stringify(
     {

@@ -1,9 +1,12 @@
 /**
  * `deno task bench kernels --backend webgpu`'s comparison: milliseconds per call of each kernel
- * arcstream registers for the webgpu backend against tfjs-backend-webgpu 4.22's own, at IR-ResNet-50
- * training shapes (112x112 input), in the same process, alternating the two.
+ * arcstream registers for the webgpu backend against tfjs-backend-webgpu 4.22's own (for batch
+ * norm: tf ops), at IR-ResNet-50 / MobileFaceNet training shapes (112x112 input), in the same
+ * process, alternating the two.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
+import { cpuUsage } from "node:process";
+import { batchNormTrain } from "../model/train/train_forward.ts";
 
 type Tf = typeof tfTypes;
 
@@ -31,54 +34,128 @@ export const R50_FILTER_SHAPES: Shape[] = [
   { name: "stage4 3x3 512->512 s1 7", x: [7, 7, 512], filter: [3, 3, 512, 512], stride: 1 },
 ];
 
-/** Median wall milliseconds of `repeats` calls, each awaited to its result (after one warm-up). */
-async function timeAsync(tf: Tf, run: () => tfTypes.Tensor, repeats: number): Promise<number> {
-  const once = async () => {
-    const t = performance.now();
-    const out = run();
-    await out.data();
-    out.dispose();
-    return performance.now() - t;
-  };
-  await once(); // shader compilation
-  const ms: number[] = [];
-  for (let i = 0; i < repeats; i++) ms.push(await once());
-  ms.sort((a, b) => a - b);
-  void tf;
-  return ms[ms.length >> 1];
+/** One comparison: builds its inputs and returns the op to time (inputs freed by dispose). */
+interface Case {
+  kernel: string;
+  shape: string;
+  make: (tf: Tf, batch: number) => { run: () => tfTypes.Tensor[]; dispose: () => void };
 }
 
-/** Times arcstream's and tfjs's Conv2DBackpropFilter at each shape (batch `batch`) on webgpu. */
+function filterCase(s: Shape): Case {
+  return {
+    kernel: "Conv2DBackpropFilter",
+    shape: s.name,
+    make: (tf, batch) => {
+      const [h, w, c] = s.x;
+      const x = tf.randomNormal([batch, h, w, c], 0, 1, "float32", 1);
+      const oh = Math.ceil(h / s.stride), ow = Math.ceil(w / s.stride);
+      const dy = tf.randomNormal([batch, oh, ow, s.filter[3]], 0, 1, "float32", 2);
+      const attrs = { strides: s.stride, pad: "same", dataFormat: "NHWC", filterShape: s.filter };
+      const run =
+        () => [tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs) as tfTypes.Tensor];
+      return { run, dispose: () => tf.dispose([x, dy]) };
+    },
+  };
+}
+
+/** MobileFaceNet's depthwise filter gradient (3x3, 128 channels at 56x56, stride 1 and 2). */
+function depthwiseCase(stride: number): Case {
+  return {
+    kernel: "DepthwiseConv2dNativeBackpropFilter",
+    shape: `mbf 3x3 x128 s${stride} 56`,
+    make: (tf, batch) => {
+      const x = tf.randomNormal([batch, 56, 56, 128], 0, 1, "float32", 3);
+      const o = Math.ceil(56 / stride);
+      const dy = tf.randomNormal([batch, o, o, 128], 0, 1, "float32", 4);
+      const attrs = { strides: stride, pad: "same", dilations: 1, filterShape: [3, 3, 128, 1] };
+      const run = () => [
+        tf.engine().runKernel(
+          "DepthwiseConv2dNativeBackpropFilter",
+          { x, dy },
+          attrs,
+        ) as tfTypes.Tensor,
+      ];
+      return { run, dispose: () => tf.dispose([x, dy]) };
+    },
+  };
+}
+
+/** Training-mode BN + PReLU forward and backward (`batchNormTrain`) on [B, 56, 56, 64]. */
+const batchNormCase: Case = {
+  kernel: "batchNormTrain + PReLU fwd+bwd",
+  shape: "[B, 56, 56, 64]",
+  make: (tf, batch) => {
+    const x = tf.randomNormal([batch, 56, 56, 64], 0, 1, "float32", 5);
+    const dy = tf.randomNormal([batch, 56, 56, 64], 0, 1, "float32", 6);
+    const vars = [tf.ones([64]), tf.zeros([64]), tf.zeros([64]), tf.ones([64])].map((t) => {
+      const v = tf.variable(t);
+      t.dispose();
+      return v;
+    });
+    const alpha = tf.fill([64], 0.25);
+    const run = () => {
+      const [g, b, mm, mv] = vars;
+      const f = (x: tfTypes.Tensor, g: tfTypes.Tensor, b: tfTypes.Tensor, a: tfTypes.Tensor) =>
+        batchNormTrain(x, g as tfTypes.Variable, b as tfTypes.Variable, mm, mv, 2e-5, a)
+          .mul(dy).sum();
+      return tf.grads(f)([x, g, b, alpha]);
+    };
+    return { run, dispose: () => tf.dispose([x, dy, alpha, ...vars]) };
+  },
+};
+
+export const WEBGPU_CASES: Case[] = [
+  ...R50_FILTER_SHAPES.map(filterCase),
+  depthwiseCase(1),
+  depthwiseCase(2),
+  batchNormCase,
+];
+
+/**
+ * Median wall and process-CPU milliseconds of `repeats` calls, each awaited to its results
+ * (after one warm-up that compiles the shaders). On llvmpipe the adapter's threads are this
+ * process's, so CPU time is the figure that survives a loaded machine.
+ */
+async function timeAsync(tf: Tf, run: () => tfTypes.Tensor[], repeats: number) {
+  const once = async () => {
+    const t = performance.now(), c = cpuUsage();
+    const outs = tf.tidy(run);
+    await Promise.all(outs.map((o) => o.data()));
+    tf.dispose(outs);
+    const used = cpuUsage(c);
+    return { wall: performance.now() - t, cpu: (used.user + used.system) / 1000 };
+  };
+  await once();
+  const runs = [];
+  for (let i = 0; i < repeats; i++) runs.push(await once());
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  return { wall: median(runs.map((r) => r.wall)), cpu: median(runs.map((r) => r.cpu)) };
+}
+
+/** Times arcstream's kernels and tfjs's own (or tf ops) at each case on webgpu, alternating. */
 export async function compareWebGPUKernels(tf: Tf, batch: number, repeats: number) {
   const { setWebGPUKernelsEnabled } = await import("../model/backend/webgpu_kernels.ts");
   const rows = [];
-  for (const s of R50_FILTER_SHAPES) {
-    const [h, w, c] = s.x;
-    const x = tf.randomNormal([batch, h, w, c], 0, 1, "float32", 1);
-    const oh = Math.ceil(h / s.stride), ow = Math.ceil(w / s.stride);
-    const dy = tf.randomNormal([batch, oh, ow, s.filter[3]], 0, 1, "float32", 2);
-    const run = () =>
-      tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-        strides: s.stride,
-        pad: "same",
-        dataFormat: "NHWC",
-        filterShape: s.filter,
-      }) as tfTypes.Tensor;
+  for (const c of WEBGPU_CASES) {
+    const built = c.make(tf, batch);
     try {
       setWebGPUKernelsEnabled(false);
-      const tfjsMs = await timeAsync(tf, run, repeats);
+      const theirs = await timeAsync(tf, built.run, repeats);
       setWebGPUKernelsEnabled(true);
-      const ownMs = await timeAsync(tf, run, repeats);
+      const ours = await timeAsync(tf, built.run, repeats);
       rows.push({
-        kernel: "Conv2DBackpropFilter",
-        shape: `${s.name}, batch ${batch}`,
-        arcstream_ms: +ownMs.toFixed(1),
-        tfjs_ms: +tfjsMs.toFixed(1),
-        speedup: +(tfjsMs / ownMs).toFixed(2),
+        kernel: c.kernel,
+        shape: `${c.shape}, batch ${batch}`,
+        arcstream_ms: +ours.wall.toFixed(1),
+        tfjs_ms: +theirs.wall.toFixed(1),
+        arcstream_cpu_ms: +ours.cpu.toFixed(1),
+        tfjs_cpu_ms: +theirs.cpu.toFixed(1),
+        speedup_wall: +(theirs.wall / ours.wall).toFixed(2),
+        speedup_cpu: +(theirs.cpu / ours.cpu).toFixed(2),
       });
     } finally {
       setWebGPUKernelsEnabled(true);
-      tf.dispose([x, dy]);
+      built.dispose();
     }
   }
   return rows;

@@ -17,12 +17,16 @@ const HELP = `Usage: deno run -A tests/webgpu_parity_step.ts (--probe | --backen
   --backend NAME  train on this backend (wasm, cpu, webgpu, ...), print JSON
                   {backend, detail, init, losses, weights}
   --steps N       training steps (default 3)
+  --net NAME      r18 (width 1/16, default) or mbf (MobileFaceNet: depthwise convs)
+  --weights-after N  report the weights after step N (default: the last)
   --lr X          learning rate (default 0.1)`;
 
 const FLAGS = {
   probe: { type: "boolean" },
   backend: { type: "string" },
   steps: { type: "int", min: 1, default: 3 },
+  net: { type: "string", choices: ["r18", "mbf"], default: "r18" },
+  "weights-after": { type: "int", min: 1 },
   lr: { type: "number", above: 0, default: 0.1 },
 } as const;
 
@@ -43,7 +47,10 @@ async function main(): Promise<void> {
   // Width 1/16 r18 on 16x16 inputs: every layer kind of the real network (stride-2 convs, 1x1
   // shortcuts, BN in training mode, PReLU, FC, ArcFace margin), milliseconds per step.
   const trainer = new Trainer({
-    network: { depth: 18, width: 1 / 16, inputSize: 16, embeddingSize: 16, dropout: 0, seed: 3 },
+    // MobileFaceNet (full width) at 16x16: its depthwise and grouped convs and the GDC (1x1 here).
+    network: values.net === "mbf"
+      ? { arch: "mbf", inputSize: 16, embeddingSize: 16, seed: 3 }
+      : { depth: 18, width: 1 / 16, inputSize: 16, embeddingSize: 16, dropout: 0, seed: 3 },
     numClasses: 5,
     margin: { type: "arcface", s: 16, m2: 0.2 },
   });
@@ -62,11 +69,13 @@ async function main(): Promise<void> {
   );
   const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], "int32");
   const losses: number[] = [];
+  const weights: Record<string, number[]> = {};
+  const after = Math.min(values["weights-after"] ?? values.steps, values.steps);
   for (let step = 0; step < values.steps; step++) {
     losses.push((await trainer.trainStep(x, y, values.lr, step)).totalLoss);
+    if (step + 1 !== after) continue;
+    for (const [k, t] of trainer.state()) weights[k] = [...(await t.data())];
   }
-  const weights: Record<string, number[]> = {};
-  for (const [k, t] of trainer.state()) weights[k] = [...(await t.data())];
   tf.dispose([x, y]);
   trainer.dispose();
   console.log(JSON.stringify({ backend: info.name, detail: info.detail, init, losses, weights }));
