@@ -51,6 +51,10 @@ export interface Measure {
   /** cpuSecondsPerStep / secondsPerStep: how many cores the step kept busy on average. */
   coresBusy: number;
   lastLoss: number;
+  /** webgpu only: the most tensor bytes alive at once during a profiled step. */
+  peakBytes?: number;
+  /** webgpu only: the backend's GPU buffer pool after that step. */
+  gpuBytesAllocated?: number | null;
 }
 
 export interface MeasureOptions {
@@ -79,6 +83,23 @@ async function makeTrainer(c: BenchCase, o: MeasureOptions) {
   });
 }
 
+/**
+ * One more step under tf.profile on webgpu: `peakBytes` is the most tensor memory alive at once
+ * during a step (the engine's count: what a GPU must hold, weights, optimizer slots and the
+ * batch included), `gpuBytesAllocated` the backend's buffer pool afterwards (freed buffers are
+ * kept for reuse, so it can exceed the peak).
+ */
+async function webgpuMemory(
+  tf: typeof import("@tensorflow/tfjs"),
+  step: () => Promise<unknown>,
+): Promise<{ peakBytes: number; gpuBytesAllocated: number | null }> {
+  const info = await tf.profile(async () => {
+    await step();
+  });
+  const m = tf.memory() as { numBytesInGPUAllocated?: number };
+  return { peakBytes: info.peakBytes, gpuBytesAllocated: m.numBytesInGPUAllocated ?? null };
+}
+
 /** Times `o.steps` training steps of case `c` after `o.warmup` untimed ones. */
 export async function measureArcstream(c: BenchCase, o: MeasureOptions): Promise<Measure> {
   const tf = await import("@tensorflow/tfjs");
@@ -101,6 +122,7 @@ export async function measureArcstream(c: BenchCase, o: MeasureOptions): Promise
     // Microseconds, summed over all threads (the wasm backend's pthreads included).
     const cpu = cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const memory = tf.getBackend() === "webgpu" ? await webgpuMemory(tf, () => step(0)) : {};
     return {
       network: c.name,
       batch: c.batch,
@@ -116,6 +138,7 @@ export async function measureArcstream(c: BenchCase, o: MeasureOptions): Promise
       cpuSecondsPerStep: +(cpuSeconds / o.steps).toFixed(3),
       coresBusy: +(cpuSeconds / seconds).toFixed(2),
       lastLoss: +lastLoss.toFixed(4),
+      ...memory,
     };
   } finally {
     tf.dispose([x, y]);

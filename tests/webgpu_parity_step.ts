@@ -19,6 +19,7 @@ const HELP = `Usage: deno run -A tests/webgpu_parity_step.ts (--probe | --backen
   --steps N       training steps (default 3)
   --net NAME      r18 (width 1/16, default) or mbf (MobileFaceNet: depthwise convs)
   --weights-after N  report the weights after step N (default: the last)
+  --micro-batch N    gradient accumulation over slices of N images (default 0: whole batch)
   --lr X          learning rate (default 0.1)`;
 
 const FLAGS = {
@@ -27,6 +28,7 @@ const FLAGS = {
   steps: { type: "int", min: 1, default: 3 },
   net: { type: "string", choices: ["r18", "mbf"], default: "r18" },
   "weights-after": { type: "int", min: 1 },
+  "micro-batch": { type: "int", min: 0, default: 0 },
   lr: { type: "number", above: 0, default: 0.1 },
 } as const;
 
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
       ? { arch: "mbf", inputSize: 16, embeddingSize: 16, seed: 3 }
       : { depth: 18, width: 1 / 16, inputSize: 16, embeddingSize: 16, dropout: 0, seed: 3 },
     numClasses: 5,
+    microBatch: values["micro-batch"],
     margin: { type: "arcface", s: 16, m2: 0.2 },
   });
   const sums = async () => {
