@@ -312,3 +312,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "webgpu Sum (short runs of axes: the grouped conv's group sums) matches cpu to 1e-5",
+  ignore,
+  fn: async () => {
+    await initBackend({ backend: "webgpu", warn: () => {} });
+    // [shape, axis, keepDims]: the grouped conv's [N, k, k] over 1, a run of two axes, the last
+    // axis, and two cases tfjs's own kernel keeps (axes not contiguous, a run longer than 64).
+    const cases: [number[], number | number[], boolean][] = [
+      [[300, 2, 2], 1, false],
+      [[7, 4, 5, 3], [1, 2], false],
+      [[9, 6], -1, true],
+      [[5, 3, 4], [0, 2], false],
+      [[3, 100], 1, false],
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const inputs = { x: { shape, seed: 12 } };
+      const attrs = { axis, keepDims };
+      const want = await runOn("cpu", "Sum", inputs, attrs);
+      const got = await runOn("webgpu", "Sum", inputs, attrs);
+      const label = `Sum ${JSON.stringify(shape)} axis ${axis}`;
+      assertStrictEquals(got.shape.join(), want.shape.join(), label);
+      const err = maxError(got.data, want.data);
+      assert(err <= 1e-5, `${label}: max error ${err}`);
+    }
+  },
+});

@@ -4,12 +4,14 @@
  * `Conv2DBackpropFilter` is one invocation per filter element looping over batch x output pixels;
  * arcstream's is a tiled split-K GEMM (`webgpu_conv_grads.ts`); the depthwise filter gradient
  * likewise, split over pixels (`webgpu_depthwise_grads.ts`); training-mode batch norm (+ PReLU)
- * is fused into a few passes each way (`webgpu_batch_norm_train.ts`). `tests/webgpu_kernels_test.ts`
+ * is fused into a few passes each way (`webgpu_batch_norm_train.ts`); a Sum over a short run of
+ * axes (MobileFaceNet's grouped convs) is one pass (`webgpu_small_sum.ts`). `tests/webgpu_kernels_test.ts`
  * checks each against the cpu backend (on llvmpipe without a GPU).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2dBackpropFilterGemm } from "./webgpu_conv_grads.ts";
 import { depthwiseBackpropFilterSplit } from "./webgpu_depthwise_grads.ts";
+import { smallSum } from "./webgpu_small_sum.ts";
 import { batchNormTrainGradWebGPU, batchNormTrainWebGPU } from "./webgpu_batch_norm_train.ts";
 import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from "./wasm_batch_norm_train.ts";
 
@@ -43,6 +45,7 @@ export function webgpuKernelConfigs(): tf.KernelConfig[] {
   return [
     withOwnFallback(tf.Conv2DBackpropFilter, conv2dBackpropFilterGemm),
     withOwnFallback(tf.DepthwiseConv2dNativeBackpropFilter, depthwiseBackpropFilterSplit),
+    withOwnFallback(tf.Sum, smallSum),
     // arcstream's own kernel names (no tfjs kernel: disabled, `batchNormTrain` uses tf ops).
     withOwnFallback(BATCH_NORM_TRAIN, batchNormTrainWebGPU),
     withOwnFallback(BATCH_NORM_TRAIN_GRAD, batchNormTrainGradWebGPU),
