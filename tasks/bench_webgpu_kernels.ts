@@ -104,11 +104,22 @@ const batchNormCase: Case = {
   },
 };
 
+/** MobileFaceNet's grouped-conv group sum: [B*28*28*64, 2, 2] summed over axis 1. */
+const groupSumCase: Case = {
+  kernel: "Sum (grouped conv)",
+  shape: "[B*28*28*64, 2, 2] axis 1",
+  make: (tf, batch) => {
+    const x = tf.randomNormal([batch * 28 * 28 * 64, 2, 2], 0, 1, "float32", 7);
+    return { run: () => [tf.sum(x, 1)], dispose: () => x.dispose() };
+  },
+};
+
 export const WEBGPU_CASES: Case[] = [
   ...R50_FILTER_SHAPES.map(filterCase),
   depthwiseCase(1),
   depthwiseCase(2),
   batchNormCase,
+  groupSumCase,
 ];
 
 /**
