@@ -96,8 +96,8 @@ async function webgpuMemory(
   const info = await tf.profile(async () => {
     await step();
   });
-  const m = tf.memory() as { numBytesInGPUAllocated?: number };
-  return { peakBytes: info.peakBytes, gpuBytesAllocated: m.numBytesInGPUAllocated ?? null };
+  const m = tf.memory() as { numBytesAllocatedInGPU?: number };
+  return { peakBytes: info.peakBytes, gpuBytesAllocated: m.numBytesAllocatedInGPU ?? null };
 }
 
 /** Times `o.steps` training steps of case `c` after `o.warmup` untimed ones. */
