@@ -35,7 +35,7 @@ Deno.test("initBackend() auto picks the best available backend: wasm without tfj
     assertStrictEquals(info.name, expected);
     assertStrictEquals(tf.getBackend(), expected);
     if (expected === "wasm") {
-      assertMatch(info.detail, /SIMD on, threads \d, \d+ arcstream kernels/);
+      assertMatch(info.detail, /SIMD on, threads \d \(.+\), \d+ arcstream kernels/);
       assertStrictEquals(info.memoryLimitBytes, WASM_HEAP_LIMIT_BYTES);
       // Each backend above wasm says why it was passed over.
       assertMatch(info.skipped[0], /^tensorflow: /);
@@ -127,8 +127,9 @@ Deno.test("ARCSTREAM_WASM_THREADS=2 runs the threaded build, same numbers, and t
     return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
   };
   const [one, two] = await Promise.all([run("1"), run("2")]);
-  assertMatch(one.detail, /threads 1,/);
-  assertMatch(two.detail, /threads 2,/);
+  // The count and why it was chosen.
+  assertMatch(one.detail, /threads 1 \(ARCSTREAM_WASM_THREADS=1\),/);
+  assertMatch(two.detail, /threads 2 \(ARCSTREAM_WASM_THREADS=2\),/);
   for (let i = 0; i < 2; i++) {
     assert(Math.abs(one.sums[i] - two.sums[i]) <= 1e-4 * Math.abs(one.sums[i]));
   }
