@@ -165,7 +165,9 @@ async function alignInto(
   const todo = total === undefined ? undefined : await Array.fromAsync(keys());
   const progress = new Progress(todo?.length, { quiet: o.quiet });
   // The caller, not the stream, picks the backend the detector runs on.
-  await initBackend({ backend: o.backend as "auto", wasmThreads: o.threads });
+  // align's default stays one thread (its --help): MTCNN's many small convs gain little from two.
+  const threads = o.threads ?? (Deno.env.get("ARCSTREAM_WASM_THREADS") ? undefined : 1);
+  await initBackend({ backend: o.backend as "auto", wasmThreads: threads });
   const align = new AlignStream({
     ...alignOptions(o),
     onSkip: (r) => {
