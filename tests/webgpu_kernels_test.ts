@@ -323,7 +323,7 @@ Deno.test({
     const cases: [number[], number | number[], boolean][] = [
       [[300, 2, 2], 1, false],
       [[7, 4, 5, 3], [1, 2], false],
-      [[9, 6], -1, true],
+      [[90, 6], -1, true],
       [[5, 3, 4], [0, 2], false],
       [[3, 100], 1, false],
     ];
