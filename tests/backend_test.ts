@@ -9,7 +9,6 @@ import {
 } from "@std/assert";
 import {
   BackendOutOfMemoryError,
-  chooseWasmThreads,
   explainOutOfMemory,
   initBackend,
   isOutOfMemoryError,
