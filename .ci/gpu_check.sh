@@ -28,7 +28,8 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 cat "$out/vulkan.txt"
 xz -dc .gpu/deno.xz > /tmp/deno && chmod +x /tmp/deno
 /tmp/deno --version | head -1
-CI=1 timeout 150 /tmp/deno test -A --no-config .gpu/webgpu_kernels_test.js > "$out/kernel_tests.txt" 2>&1
+CI=1 timeout 150 /tmp/deno test -A --no-config .gpu/webgpu_kernels_test.js .gpu/webgpu_bn_sum_test.js \
+  > "$out/kernel_tests.txt" 2>&1
 echo "kernel tests: exit $? ($(grep -Eo '[0-9]+ passed \| [0-9]+ failed' "$out/kernel_tests.txt" | tail -1))"
 timeout 300 /tmp/deno run -A --no-config .gpu/gpu_check.js --out "$out/gpu_check.json" \
   2>&1 | tee "$out/gpu_check.log"
