@@ -78,10 +78,10 @@ export async function prepareFolder(
   const folder = o.output;
   await Deno.mkdir(folder, { recursive: true });
   const [si, sn] = o.shard;
-  const lock = await FolderLock.acquire(
-    folder,
-    sn > 1 ? `.align.lock.${si}-of-${sn}` : ".align.lock",
-  );
+  const lock = await FolderLock.acquire(folder, {
+    name: sn > 1 ? `.align.lock.${si}-of-${sn}` : ".align.lock",
+    holder: "aligner",
+  });
   try {
     const settings = cropSettings(o);
     const id = settingsId(settings);

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.name} (${backend.detail})`);
 
   const abort = new AbortController();
-  const { releaseHeldLocksSync } = await import("../model/train/run_lock.ts");
+  const { releaseHeldLocksSync } = await import("../pipeline/folder_lock.ts");
   const onSigint = () => {
     if (abort.signal.aborted) {
       releaseHeldLocksSync(); // second Ctrl-C: leave now, without leaving a stale lock

@@ -6,7 +6,7 @@
  * `--network r50 conflicts with the run's r18 (runs/x/run.json)`.
  */
 import type { TrainConfig } from "./presets.ts";
-import { RunFolderError } from "./run_lock.ts";
+import { RunFolderError } from "./run_folder.ts";
 
 /** Flag values by long name, as the task parsed them (kebab-case keys, typed values). */
 export type TrainFlags = Record<string, unknown>;

@@ -10,9 +10,31 @@ import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { findResumeCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./presets.ts";
 import { type ConfigChange, configConflicts, extendChanges } from "./resume_config.ts";
-import { acquireRunLock, RunFolderError, type RunLock } from "./run_lock.ts";
+import { FolderInUseError, FolderLock } from "../../pipeline/folder_lock.ts";
 
-export { RunFolderError } from "./run_lock.ts";
+/** A run-folder problem the user must resolve (task exit status 2). */
+export class RunFolderError extends Error {
+  override name = "RunFolderError";
+  readonly exitCode = 2;
+}
+
+/** Takes `DIR/lock` (one live trainer per run folder; see pipeline/folder_lock.ts). */
+export async function lockRunFolder(
+  dir: string,
+  warn?: (message: string) => void,
+): Promise<FolderLock> {
+  try {
+    return await FolderLock.acquire(dir, {
+      name: "lock",
+      what: "Run folder",
+      holder: "trainer",
+      warn,
+    });
+  } catch (e) {
+    if (e instanceof FolderInUseError) throw new RunFolderError(e.message);
+    throw e;
+  }
+}
 
 /** Files and folders a run writes into its folder (what `--overwrite` clears). */
 export const RUN_FILES = ["run.json", "log.txt", "log.jsonl", "checkpoints", "export"] as const;
@@ -38,7 +60,7 @@ export interface OpenRunOptions {
 }
 
 export interface OpenRun {
-  lock: RunLock;
+  lock: FolderLock;
   /** The checkpoint a resume starts from (caller disposes its tensors), else null. */
   checkpoint: LoadedCheckpoint | null;
   /** run.json as found (resume), or null. */
@@ -49,7 +71,7 @@ export interface OpenRun {
 
 /** Takes the folder for a new or resumed run; releases the lock again if anything fails. */
 export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
-  const lock = await acquireRunLock(o.out, o.warn);
+  const lock = await lockRunFolder(o.out, o.warn);
   try {
     await removeStaleTemps(o.out);
     if (!o.resume) {
