@@ -1,17 +1,16 @@
 /**
  * The body of `deno task align` (loaded lazily so `--help` is instant): input listing, sharding,
- * resume, decode with read-ahead, `AlignStream`, and the folder / tar sinks.
+ * resume, decode (`DecodeStream`), `AlignStream`, and the folder / tar sinks.
  */
-import { dirname, extname, join, relative, resolve } from "node:path";
-import type { FaceRecord, ImageRecord, ListRecord } from "../pipeline/records.ts";
+import type { FaceRecord, ListRecord } from "../pipeline/records.ts";
 import { type AlignOptions, AlignStream } from "../pipeline/align/align_stream.ts";
 import { initBackend } from "../model/backend/backend.ts";
-import { decodeForAlign, encodeJpeg } from "./align_codec.ts";
+import { DecodeStream } from "../pipeline/decode/decode_stream.ts";
+import { encodeJpeg } from "./align_codec.ts";
 import { type AlignSink, isTarOutput, openSink } from "./align_sinks.ts";
 import { prepareFolder } from "./align_config.ts";
 import { Progress } from "./align_progress.ts";
-import { parseCleanList } from "../pipeline/list/list_reader.ts";
-import { IMAGE_EXTENSIONS, walkImages } from "../pipeline/list/folder_walk.ts";
+import { IMAGE_EXTENSIONS, readImageTree, readPathList } from "../pipeline/list/list_reader.ts";
 import { readRecords } from "../pipeline/formats/wire.ts";
 import type { AlignCliOptions } from "./align_options.ts";
 
@@ -32,43 +31,6 @@ export function shardOf(key: string, n: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return (h >>> 0) % n;
-}
-
-/** Image files under `root`, sorted, as records keyed by relative path without extension. */
-export async function listFolder(root: string): Promise<ListRecord[]> {
-  // The project's one walker: sorted, symlinks followed, the decodable extensions.
-  const files = (await walkImages(root)).map((segments) => join(root, ...segments));
-  const labels = new Map<string, number>();
-  for (const f of files) {
-    const d = dirname(relative(root, f));
-    if (!labels.has(d)) labels.set(d, labels.size);
-  }
-  return files.map((f) => {
-    const rel = relative(root, f);
-    return { key: rel.slice(0, -extname(rel).length), label: labels.get(dirname(rel))!, path: f };
-  });
-}
-
-/**
- * A list file, paths relative to the list's folder: the clean-list format `path label` (labels
- * integers or names, see pipeline/list/list_reader.ts), or plain paths one a line (label -1).
- */
-export async function listFile(file: string): Promise<ListRecord[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    throw new Error(`Cannot read list "${file}": ${(e as Error).message}`);
-  }
-  const base = dirname(resolve(file));
-  const lines = text.split("\n").map((l) => l.replace(/\r$/, "").trim());
-  const plain = lines.every((l) => l === "" || l.startsWith("#") || !/\s/.test(l));
-  if (!plain) return parseCleanList(text, base, file).records;
-  return lines.filter((l) => l !== "" && !l.startsWith("#")).map((path) => ({
-    key: path.slice(0, path.length - extname(path).length).replace(/^\/+/, ""),
-    label: -1,
-    path: path.startsWith("/") ? path : join(base, path),
-  }));
 }
 
 export interface AlignSummary {
@@ -100,7 +62,7 @@ async function openInput(input: string): Promise<{
   } catch {
     throw new Error(`Cannot read input "${input}": no such file or folder`);
   }
-  const all = stat.isDirectory ? await listFolder(input) : await listFile(input);
+  const all = stat.isDirectory ? await readImageTree(input) : await readPathList(input);
   if (all.length === 0) {
     const exts = stat.isDirectory ? ` (looked for ${IMAGE_EXTENSIONS.join(" ")})` : "";
     throw new Error(`no images in "${input}"${exts}`);
@@ -174,14 +136,20 @@ async function alignInto(
     },
   });
   const decodeErrors: { key: string; reason: string }[] = [];
-  const onDecodeError = (rec: ListRecord, e: Error) => {
-    if (o.onDecodeError === "fail") throw e;
-    decodeErrors.push({ key: rec.key, reason: e.message });
-    progress.tick(false);
-  };
+  // sharp decodes off the JS thread: 4 in flight, in input order (pipeline/decode's stage 3).
+  const decode = new DecodeStream({
+    concurrency: 4,
+    workers: 0,
+    passDecoded: true,
+    onError: o.onDecodeError === "fail" ? "fail" : "skip",
+    onSkip: (s) => {
+      decodeErrors.push({ key: s.key, reason: s.reason });
+      progress.tick(false);
+    },
+  });
   try {
     await ReadableStream.from<ListRecord>(todo ?? keys())
-      .pipeThrough(decodeAhead(4, onDecodeError))
+      .pipeThrough(decode)
       .pipeThrough(align)
       .pipeTo(
         new WritableStream<FaceRecord>({
@@ -239,38 +207,4 @@ function checkSomethingCameOut(input: string, s: AlignSummary): void {
         `${s.decodeErrors.length} unreadable (see the report)`,
     );
   }
-}
-
-/**
- * Decodes records with up to `ahead` decodes in flight (sharp runs off the JS thread), in input
- * order; records that already carry pixels (a decoded tar on stdin) pass through.
- */
-function decodeAhead(
-  ahead: number,
-  onError: (rec: ListRecord, e: Error) => void,
-): TransformStream<ListRecord, ImageRecord> {
-  const pending: { rec: ListRecord; p: Promise<ImageRecord> }[] = [];
-  const settle = async (c: TransformStreamDefaultController<ImageRecord>) => {
-    const { rec, p } = pending.shift()!;
-    try {
-      c.enqueue(await p);
-    } catch (e) {
-      onError(rec, e as Error);
-    }
-  };
-  return new TransformStream<ListRecord, ImageRecord>(
-    {
-      async transform(rec, controller) {
-        const p = "pixels" in rec ? Promise.resolve(rec as ImageRecord) : decodeForAlign(rec);
-        p.catch(() => {}); // rejections surface when settled, in order
-        pending.push({ rec, p });
-        if (pending.length >= ahead) await settle(controller);
-      },
-      async flush(controller) {
-        while (pending.length) await settle(controller);
-      },
-    },
-    { highWaterMark: ahead },
-    { highWaterMark: 2 },
-  );
 }

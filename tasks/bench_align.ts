@@ -23,9 +23,9 @@ const HELP = `Usage: deno task bench align [options]
 
 /** `n` images spread evenly over the sorted listing of `data`, decoded (ms/image not timed). */
 async function loadImages(data: string, n: number) {
-  const { listFolder } = await import("./align_run.ts");
+  const { readImageTree } = await import("../pipeline/list/list_reader.ts");
   const { decodeImage } = await import("../pipeline/decode/decode_image.ts");
-  const all = await listFolder(data);
+  const all = await readImageTree(data);
   if (all.length === 0) throw new Error(`No images under "${data}"`);
   const step = Math.max(1, Math.floor(all.length / n));
   const chosen = all.filter((_, i) => i % step === 0).slice(0, n);
