@@ -6,7 +6,7 @@
  * process CPU time per image, which other load on a shared machine does not inflate.
  */
 import { cpuUsage } from "node:process";
-import { parseFlags, runTask } from "./cli.ts";
+import { parseFlags, runTask } from "../tasks/cli.ts";
 import type { MtcnnDetector, RgbImage } from "../pipeline/align/mtcnn/mod.ts";
 import { pickFace } from "../pipeline/align/mtcnn/pick.ts";
 import { alignFace, ARCFACE_SIZE } from "../pipeline/align/similarity.ts";

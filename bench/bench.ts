@@ -2,35 +2,35 @@
  * `deno task bench <name> [options]`: benchmarks that print one JSON object on stdout.
  * Each benchmark lives in its own module, loaded lazily so one bench pays only for its imports.
  */
-import { runTask } from "./cli.ts";
+import { runTask } from "../tasks/cli.ts";
 
 const BENCHES: Record<string, { module: string; about: string }> = {
   pipeline: {
-    module: "./bench_pipeline.ts",
+    module: "./pipeline.ts",
     about: "images/s for list -> shuffle -> decode(+resize 112) -> batch",
   },
   kernels: {
-    module: "./bench_kernels.ts",
+    module: "./kernels.ts",
     about: "wasm training kernels against the cpu backend",
   },
   train: {
-    module: "./bench_train.ts",
+    module: "./train.ts",
     about: "training images/s, arcstream and PyTorch side by side: r50, r18, mbf",
   },
-  align: { module: "./bench_align.ts", about: "MTCNN detection + alignment faces/s on LFW" },
+  align: { module: "./align.ts", about: "MTCNN detection + alignment faces/s on LFW" },
   wire: {
-    module: "./bench_wire.ts",
+    module: "./wire.ts",
     about: "NDJSON and tar codecs, hand-written vs @std/streams and @std/tar",
   },
   scale: {
-    module: "./bench_scale.ts",
+    module: "./scale.ts",
     about: "MS1M-scale synthetic .rec: first batch, peak RSS, batches/s",
   },
   eval: {
-    module: "./bench_eval.ts",
+    module: "./eval.ts",
     about: "LFW protocol time on 6,000 pairs; pairs/s end to end",
   },
-  import: { module: "./bench_import.ts", about: "import-torch of arcface_torch r50/r100 .pth" },
+  import: { module: "./import.ts", about: "import-torch of arcface_torch r50/r100 .pth" },
 };
 
 const [name, ...rest] = Deno.args;

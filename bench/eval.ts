@@ -4,7 +4,7 @@
  * so accuracies land near a real model's), (2) with `--model` and `--data`/`--pairs` (or `--bin`),
  * end-to-end pairs/s of `eval-lfw` on the first `--limit-pairs` pairs. Prints one JSON object.
  */
-import { parseFlags, runTask } from "./cli.ts";
+import { parseFlags, runTask } from "../tasks/cli.ts";
 
 const HELP = `Usage: deno task bench eval [options]
 
@@ -97,7 +97,12 @@ export async function main(args: string[]): Promise<void> {
 async function endToEnd(v: Record<string, string | number | boolean | undefined>) {
   const dir = await Deno.makeTempDir({ prefix: "bench_eval_" });
   try {
-    const args = ["run", "-A", new URL("./eval_lfw.ts", import.meta.url).pathname, "--quiet"];
+    const args = [
+      "run",
+      "-A",
+      new URL("../tasks/eval_lfw.ts", import.meta.url).pathname,
+      "--quiet",
+    ];
     const s = (k: string) => String(v[k]);
     if (v.bin) args.push("--bin", s("bin"));
     else args.push("--data", s("data"), "--pairs", s("pairs"));

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { IRESNET_UNITS } from "../model/nets/iresnet.ts";
 import type { TorchStateDict } from "../model/io/torch_checkpoint.ts";
-import { parseFlags, UsageError } from "./cli.ts";
+import { parseFlags, UsageError } from "../tasks/cli.ts";
 
 const HELP = `Usage: deno task bench import [--depths 50,100] [--backend NAME] [--keep DIR]
 

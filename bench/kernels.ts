@@ -4,7 +4,7 @@
  * backend's own kernel (where it has one) and the cpu backend (on a smaller shape when the cpu is
  * too slow; the JSON says which), then one training step of a conv net with a per-kernel profile.
  */
-import { parseFlags } from "./cli.ts";
+import { parseFlags } from "../tasks/cli.ts";
 import type * as tfTypes from "@tensorflow/tfjs";
 
 const HELP = `Usage: deno task bench kernels [options]   (prints one JSON object)
@@ -159,8 +159,8 @@ export async function main(args: string[]): Promise<void> {
   const tf = await import("@tensorflow/tfjs");
   const { initBackend } = await import("../model/backend/backend.ts");
   const { setWasmKernelsEnabled } = await import("../model/backend/wasm_kernels.ts");
-  const { netStep } = await import("./bench_kernels_step.ts");
-  type StepNet = import("./bench_kernels_step.ts").StepNet;
+  const { netStep } = await import("./kernels_step.ts");
+  type StepNet = import("./kernels_step.ts").StepNet;
   const info = await initBackend({ backend: "wasm" });
 
   const kernels = [];

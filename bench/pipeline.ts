@@ -3,7 +3,7 @@
  * Images/s for list -> shuffle -> decode(+resize 112) -> wraparound batch -> tensors, plus a
  * per-stage breakdown and (with --compare) the decoder variants measured for the default choice.
  */
-import { parseFlags, runTask } from "./cli.ts";
+import { parseFlags, runTask } from "../tasks/cli.ts";
 import { DEFAULT_DECODE_WORKERS } from "../pipeline/decode/decode_pool.ts";
 import { ARCFACE_SIZE } from "../pipeline/align/similarity.ts";
 import type { ListRecord } from "../pipeline/records.ts";
@@ -16,7 +16,7 @@ const HELP = `Usage: deno task bench pipeline [options]   (prints one JSON objec
   --concurrency N     images in flight (default 16)
   --prefetch N        batches decoded ahead (default 2)
   --compare N         also time decoder variants on N images (default 0: skip)
-  --no-peer           skip the OpenCV peer (tasks/bench_pipeline_peer.py, one thread, same
+  --no-peer           skip the OpenCV peer (bench/pipeline_peer.py, one thread, same
                       images, run after arcstream when a Python with cv2 and numpy is found)`;
 
 /** The side every image is resized to: the ArcFace crop. */
@@ -160,13 +160,13 @@ async function listAndShuffle(data: string, limit: number) {
 
 /** The peer: OpenCV on one thread doing the same job on the same images, measured now. */
 async function runPeer(skip: boolean, data: string, limit: number, batchSize: number) {
-  const { findPeerPython, runPeerScript } = await import("./bench_peer.ts");
+  const { findPeerPython, runPeerScript } = await import("./peer.ts");
   const found = skip
     ? { python: null, reason: "skipped (--no-peer)" }
     : await findPeerPython(["cv2", "numpy"]);
   const result = found.python === null ? { error: found.reason } : await runPeerScript(
     found.python,
-    "bench_pipeline_peer.py",
+    "pipeline_peer.py",
     ["--data", data, "--limit", String(limit), "--batch-size", String(batchSize)],
   );
   return result.error === undefined && found.python !== null

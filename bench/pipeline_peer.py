@@ -3,7 +3,7 @@
 list -> shuffle -> cv2.imread (libjpeg-turbo) -> RGB -> cv2.resize INTER_AREA to 112 ->
 float32 (x - 127.5) / 128 into a [B, 112, 112, 3] batch, as arcstream's pipeline does. Also times
 decode + resize alone, with the full decode and with IMREAD_REDUCED_COLOR_2 (the 1/2 DCT scale).
-Prints one JSON object. Run by tasks/bench_pipeline.ts when a Python with cv2 is found.
+Prints one JSON object. Run by bench/pipeline.ts when a Python with cv2 is found.
 """
 import argparse
 import json

@@ -7,7 +7,7 @@
  * batch vs at the end, to show whether memory grows). Prints one JSON object.
  */
 import { join } from "node:path";
-import { parseFlags, runTask } from "./cli.ts";
+import { parseFlags, runTask } from "../tasks/cli.ts";
 
 const HELP = `Usage: deno task bench scale [options]
 

@@ -1,12 +1,12 @@
 /**
  * `deno task bench train`: images/s of whole training steps (forward, ArcFace loss, backward,
  * momentum SGD) for each case of `BENCH_CASES` (r50 batch 4, r18 and mbf batch 32) on arcstream's
- * backend and, in the same run, in PyTorch (`tasks/bench_train_peer.py`) when a Python with torch
+ * backend and, in the same run, in PyTorch (`bench/train_peer.py`) when a Python with torch
  * is found; prints one JSON object with the ratio arcstream / PyTorch per case.
  */
-import { parseFlags, runTask, UsageError } from "./cli.ts";
-import { BENCH_CASES, type BenchCase, measureArcstream } from "./bench_train_cases.ts";
-import { findTorchPython, measurePeer } from "./bench_train_peer.ts";
+import { parseFlags, runTask, UsageError } from "../tasks/cli.ts";
+import { BENCH_CASES, type BenchCase, measureArcstream } from "./train_cases.ts";
+import { findTorchPython, measurePeer } from "./train_peer.ts";
 
 const HELP = `Usage: deno task bench train [options]
 

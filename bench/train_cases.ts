@@ -1,8 +1,8 @@
 /**
  * The cases of `deno task bench train` and the arcstream side of each: whole training steps
  * (forward in training mode, ArcFace loss, backward, momentum SGD) on random 112x112 input.
- * The PyTorch side runs the same case through `tasks/bench_train_peer.py`
- * (`bench_train_peer.ts`).
+ * The PyTorch side runs the same case through `bench/train_peer.py`
+ * (`train_peer.ts`).
  */
 import type { NetworkOptions } from "../model/nets/network.ts";
 

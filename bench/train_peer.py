@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch peer of `deno task bench train`: times the same training step in PyTorch.
 
-Run by tasks/bench_train.ts when a Python with torch is found (ARCSTREAM_PEER_PYTHON, else
+Run by bench/train.ts when a Python with torch is found (ARCSTREAM_PEER_PYTHON, else
 python3, else /usr/bin/python3); also usable by hand:
 
-    /usr/bin/python3 tasks/bench_train_peer.py --network r50 --batch 4 --steps 3
+    /usr/bin/python3 bench/train_peer.py --network r50 --batch 4 --steps 3
 
 One step = forward of the backbone in training mode, ArcFace head (s=64, m=0.5) + softmax
 cross-entropy, backward, momentum SGD (0.9, weight decay 5e-4) on a batch of random 112x112

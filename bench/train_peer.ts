@@ -1,8 +1,8 @@
 /**
  * The PyTorch side of `deno task bench train`: finds a Python with torch and runs
- * `tasks/bench_train_peer.py` on one case, in its own process (through `bench_peer.ts`).
+ * `bench/train_peer.py` on one case, in its own process (through `peer.ts`).
  */
-import { findPeerPython, type PeerPython, runPeerScript } from "./bench_peer.ts";
+import { findPeerPython, type PeerPython, runPeerScript } from "./peer.ts";
 
 /** A Python that can `import torch` (`version`: torch's), or why none was found. */
 export function findTorchPython(): Promise<PeerPython> {
@@ -24,7 +24,7 @@ export async function measurePeer(
   python: string,
   o: PeerOptions,
 ): Promise<Record<string, unknown>> {
-  return await runPeerScript(python, "bench_train_peer.py", [
+  return await runPeerScript(python, "train_peer.py", [
     "--network",
     o.network,
     "--batch",

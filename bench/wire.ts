@@ -7,7 +7,7 @@
  * decide which one the pipeline uses; the reasons are in the comments of wire.ts and tar.ts.
  */
 import { toBytes } from "@std/streams/to-bytes";
-import { parseFlags, runTask } from "./cli.ts";
+import { parseFlags, runTask } from "../tasks/cli.ts";
 
 const HELP = `Usage: deno task bench wire [options]   (prints one JSON object)
   --records N     NDJSON records (default 200000)

@@ -1,7 +1,7 @@
 /**
  * Rebuilds `fixtures/lfw_faces/` from LFW with `deno task align` (reproducible: seeded choice).
  *
- *   deno run -A tasks/make_fixtures.ts [--lfw ../shared/data/lfw/lfw-deepfunneled]
+ *   deno run -A scripts/make_fixtures.ts [--lfw ../shared/data/lfw/lfw-deepfunneled]
  *     [--out fixtures/lfw_faces] [--seed 2019] [--train-ids 25] [--train-per-id 15]
  *     [--heldout-ids 20] [--heldout-per-id 6] [--quality 90]
  *
@@ -10,7 +10,7 @@
  * images, their first `--heldout-per-id`, plus heldout/pairs.txt in LFW's format (`10 10`
  * header: 10 folds of 10 same-person then 10 different-person pairs, tab-separated).
  */
-import { parseFlags, runTask } from "./cli.ts";
+import { parseFlags, runTask } from "../tasks/cli.ts";
 import { join, resolve } from "node:path";
 import { Prng, shuffleInPlace } from "../pipeline/shuffle/prng.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
@@ -104,7 +104,7 @@ async function alignSubset(
   const args = [
     "run",
     "-A",
-    new URL("./align.ts", import.meta.url).pathname,
+    new URL("../tasks/align.ts", import.meta.url).pathname,
     join(stage, "src"),
     join(stage, "out"),
     "--quality",

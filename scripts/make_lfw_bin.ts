@@ -4,7 +4,7 @@
  * `eval-lfw --aligned --data` can be timed on identical JPEGs (docs/reliability.md). Faces are
  * centre crops (0.44 of the short side) at 112x112, JPEG quality 95, as fixtures/eval does.
  *
- * deno run -A tasks/make_lfw_bin.ts --data ../shared/data/lfw/lfw-deepfunneled \
+ * deno run -A scripts/make_lfw_bin.ts --data ../shared/data/lfw/lfw-deepfunneled \
  *   --pairs ../shared/data/lfw/pairs.txt --bin /tmp/lfw.bin --folder /tmp/lfw_crops
  */
 import { join } from "node:path";
@@ -13,10 +13,10 @@ import { decodeImage, loadSharp } from "../pipeline/decode/decode_image.ts";
 import { centerCrop } from "../pipeline/align/align_stream.ts";
 import { writeBin } from "../pipeline/formats/pickle_writer.ts";
 import { writeFileAtomic } from "../pipeline/atomic_write.ts";
-import { parseFlags, runTask, UsageError } from "./cli.ts";
+import { parseFlags, runTask, UsageError } from "../tasks/cli.ts";
 
 const HELP =
-  `Usage: deno run -A tasks/make_lfw_bin.ts --data DIR --pairs FILE --bin OUT.bin --folder OUT_DIR
+  `Usage: deno run -A scripts/make_lfw_bin.ts --data DIR --pairs FILE --bin OUT.bin --folder OUT_DIR
 
 Builds an insightface-style verification .bin and the same faces as an image folder from LFW
 photos + pairs.txt (centre crops, 112x112, JPEG quality 95). Prints a JSON summary.

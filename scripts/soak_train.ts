@@ -8,15 +8,15 @@
  * kill, each resume takes over the stale lock, no temp file or extra checkpoint is left, and
  * `numTensors` stays flat (RSS is reported).
  *
- *   nice deno run -A tasks/soak_train.ts [--steps 2000] [--kills 6] [--dir DIR]
+ *   nice deno run -A scripts/soak_train.ts [--steps 2000] [--kills 6] [--dir DIR]
  *
  * Prints one JSON object; exit 0 when every check passed, 1 when one failed, 2 on a usage error.
  */
 import { join } from "node:path";
-import { parseFlags, runTask } from "./cli.ts";
+import { parseFlags, runTask } from "../tasks/cli.ts";
 import { listCheckpoints, readCheckpointFile } from "../model/train/checkpoint.ts";
 
-const HELP = `Usage: deno run -A tasks/soak_train.ts [--steps N] [--kills K] [--dir DIR]
+const HELP = `Usage: deno run -A scripts/soak_train.ts [--steps N] [--kills K] [--dir DIR]
 
 Trains the tiny preset twice (run A uninterrupted, run B killed with SIGKILL K times and resumed)
 and checks that both end on the same checkpoint, bit for bit. Prints one JSON object.

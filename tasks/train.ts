@@ -3,7 +3,7 @@
  * the small `lfw-small` preset on the bundled LFW fixture faces, ending with a held-out score.
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
-import { TRAIN_FLAGS } from "./train_flags.ts";
+import { TRAIN_FLAGS } from "./train/flags.ts";
 
 const HELP = `Usage: deno task train [options]
 
@@ -65,10 +65,10 @@ Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflic
 
 async function main(): Promise<void> {
   const { flags: v } = parseFlags(Deno.args, TRAIN_FLAGS, { help: HELP });
-  const { applyFlags, configFromFlags } = await import("./train_flags.ts");
+  const { applyFlags, configFromFlags } = await import("./train/flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
   const { runTraining } = await import("../model/train/train_run.ts");
-  const { storedRunConfig } = await import("./train_resume.ts");
+  const { storedRunConfig } = await import("./train/resume.ts");
   const { resumeConfig } = await import("../model/train/resume_config.ts");
 
   let out = v.out;

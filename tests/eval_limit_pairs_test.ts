@@ -2,7 +2,7 @@
  * `eval-lfw --limit-pairs N` keeps both kinds of pair in every fold (docs/reliability.md).
  */
 import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
-import { limitPairs } from "../tasks/eval_limit.ts";
+import { limitPairs } from "../model/eval/limit_pairs.ts";
 import { writeNpy } from "../pipeline/formats/npy.ts";
 import { runTask } from "./run_task.ts";
 

@@ -18,7 +18,7 @@ import { networkConfig } from "../model/nets/network.ts";
 import { groupedConv2d, mbfTrainForward } from "../model/train/mbf_forward.ts";
 import { variablesByName } from "../model/train/train_forward.ts";
 import { Trainer } from "../model/train/trainer.ts";
-import { configFromFlags } from "../tasks/train_flags.ts";
+import { configFromFlags } from "../tasks/train/flags.ts";
 import { fileLoadHandler, fileSaveHandler } from "../model/io/model_io.ts";
 
 await initBackend({ backend: "wasm" });

@@ -6,7 +6,7 @@ import { configDiff, extendChanges, resumeConfig } from "../model/train/resume_c
 import { RunFolderError } from "../model/train/run_folder.ts";
 import { runTraining } from "../model/train/train_run.ts";
 import { parseFlags } from "../tasks/cli.ts";
-import { applyFlags, TRAIN_FLAGS } from "../tasks/train_flags.ts";
+import { applyFlags, TRAIN_FLAGS } from "../tasks/train/flags.ts";
 
 await initBackend({ backend: "wasm" });
 

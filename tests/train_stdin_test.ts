@@ -2,7 +2,7 @@ import { assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@st
 import { initBackend } from "../model/backend/backend.ts";
 import { presetConfig } from "../model/train/presets.ts";
 import { runTraining } from "../model/train/train_run.ts";
-import { configFromFlags } from "../tasks/train_flags.ts";
+import { configFromFlags } from "../tasks/train/flags.ts";
 import { readImageFolder } from "../pipeline/list/list_reader.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
 import { recordsToNdjson, recordsToTar } from "../pipeline/formats/wire.ts";

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
-import { configFromFlags, TRAIN_FLAGS } from "../tasks/train_flags.ts";
+import { configFromFlags, TRAIN_FLAGS } from "../tasks/train/flags.ts";
 import { parseFlags, UsageError } from "../tasks/cli.ts";
 
 const DENO = Deno.execPath();

@@ -3,11 +3,11 @@
  * decode -> MTCNN align (unless already aligned) -> embed (flip test), recording by name each image
  * that is missing, undecodable or faceless and what the policy did with it.
  */
-import type { ListRecord } from "../pipeline/records.ts";
-import { DecodeStream } from "../pipeline/decode/decode_stream.ts";
-import { AlignStream, type NoFacePolicy } from "../pipeline/align/align_stream.ts";
-import { type Embedder, EmbedStream } from "../model/eval/embed_stream.ts";
-import type { EmbeddingCache } from "./eval_cache.ts";
+import type { ListRecord } from "../../pipeline/records.ts";
+import { DecodeStream } from "../../pipeline/decode/decode_stream.ts";
+import { AlignStream, type NoFacePolicy } from "../../pipeline/align/align_stream.ts";
+import { type Embedder, EmbedStream } from "./embed_stream.ts";
+import type { EmbeddingCache } from "./embedding_cache.ts";
 
 /** One image to embed: a file or encoded bytes (from a .bin). */
 export interface EvalImage {

@@ -2,8 +2,8 @@
  * eval-lfw's `.npy` embeddings: `--embeddings FILE` reads [2N, D] float32 rows (pair i = rows 2i,
  * 2i+1), `--save-embeddings FILE` writes the same layout.
  */
-import { readNpy, writeNpy } from "../pipeline/formats/npy.ts";
-import type { PairSpec } from "../model/eval/score_pairs.ts";
+import { readNpy, writeNpy } from "../../pipeline/formats/npy.ts";
+import type { PairSpec } from "./score_pairs.ts";
 
 /** Reads [2N, D] float32 rows (pair i = rows 2i, 2i+1), L2-normalized; zero rows = missing. */
 export async function loadEmbeddings(

@@ -2,10 +2,10 @@
  * The pairs eval-lfw scores and the images they use: from a pairs file (+ image folder) or an
  * insightface `.bin` (identical images shared), optionally cut to a balanced `--limit-pairs`.
  */
-import { lfwPath, readPairs } from "../pipeline/formats/pairs_reader.ts";
-import { readBin } from "../pipeline/formats/insightface_bin.ts";
-import type { PairSpec } from "../model/eval/score_pairs.ts";
-import type { EvalImage } from "./eval_embed.ts";
+import { lfwPath, readPairs } from "../../pipeline/formats/pairs_reader.ts";
+import { readBin } from "../../pipeline/formats/insightface_bin.ts";
+import type { PairSpec } from "./score_pairs.ts";
+import type { EvalImage } from "./embed_images.ts";
 
 export interface EvalPairs {
   pairs: PairSpec[];
@@ -42,7 +42,7 @@ export async function loadEvalPairs(
   const totalPairs = pairs.length;
   let pairIndex: number[] | null = null;
   if (o.limitPairs !== undefined && o.limitPairs < pairs.length) {
-    const { limitPairs } = await import("./eval_limit.ts");
+    const { limitPairs } = await import("./limit_pairs.ts");
     const lim = limitPairs(pairs.map((p) => p.issame), foldSizes, o.limitPairs);
     pairIndex = lim.indices;
     pairs = lim.indices.map((i) => pairs[i]);

@@ -7,7 +7,7 @@
  * are kept, in file order, each fold holding both kinds. Fewer than 2F pairs cannot do that and
  * are refused.
  */
-import { kfoldSizes } from "../model/eval/np_compat.ts";
+import { kfoldSizes } from "./np_compat.ts";
 
 /** Which pairs a limit keeps (indices into the full list, ascending) and the kept fold sizes. */
 export interface LimitedPairs {

@@ -3,9 +3,9 @@
  * numbers, timings; written as JSON + an SVG ROC curve, and printed as a short table.
  */
 import { join } from "node:path";
-import type { PairSpec, ScoredPairs } from "../model/eval/score_pairs.ts";
-import { writeFileAtomic } from "../pipeline/atomic_write.ts";
-import { writeRocSvg } from "../model/eval/roc_plot.ts";
+import type { PairSpec, ScoredPairs } from "./score_pairs.ts";
+import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import { writeRocSvg } from "./roc_plot.ts";
 
 /** An image that did not yield an embedding (or yielded one by a fallback), with its pairs. */
 export interface ImageIssue {

@@ -5,9 +5,9 @@
  * the settings id it was made with, so resume counts only crops made with the current settings.
  */
 import { join } from "node:path";
-import type { AlignCliOptions } from "./align_options.ts";
-import { writeFileAtomic } from "../pipeline/atomic_write.ts";
-import { FolderLock } from "../pipeline/folder_lock.ts";
+import type { AlignCliOptions } from "./options.ts";
+import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import { FolderLock } from "../../pipeline/folder_lock.ts";
 
 export const CONFIG_FILE = "align_config.json";
 

@@ -4,18 +4,18 @@
  * rename, sidecar last), so "the sidecar exists" means "finished", which is what resume checks.
  */
 import { join } from "node:path";
-import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
-import { writeFileAtomic } from "../pipeline/atomic_write.ts";
-import { type AlignSink, faceMeta } from "./align_sink.ts";
+import type { FaceRecord, ImageRecord } from "../../pipeline/records.ts";
+import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import { type AlignSink, faceMeta } from "./sink.ts";
 
-export type { AlignSink } from "./align_sink.ts";
+export type { AlignSink } from "./sink.ts";
 
 /** Writes a file of the output tree, creating its folder (keys may hold `identity/`). */
 function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   return writeFileAtomic(path, data, { mkdir: true });
 }
 
-/** The folder's settings id (tasks/align_config.ts); `adopted`: sidecars without one count. */
+/** The folder's settings id (tasks/align/folder_config.ts); `adopted`: sidecars without one count. */
 export interface FolderConfig {
   id: string;
   adopted: boolean;
@@ -79,7 +79,7 @@ export async function openSink(
   config?: FolderConfig,
 ): Promise<AlignSink> {
   if (isTarOutput(output)) {
-    const { openTarSink } = await import("./align_tar_sink.ts");
+    const { openTarSink } = await import("./tar_sink.ts");
     return await openTarSink(output);
   }
   await Deno.mkdir(output, { recursive: true });

@@ -1,4 +1,4 @@
-/** The options of `deno task align` (parsed in tasks/align.ts, used by align_run.ts). */
+/** The options of `deno task align` (parsed in tasks/align.ts, used by align/run.ts). */
 
 /** The parsed command line, every default filled in (`tasks/align.ts` parses it). */
 export interface AlignCliOptions {

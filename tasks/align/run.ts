@@ -2,17 +2,17 @@
  * The body of `deno task align` (loaded lazily so `--help` is instant): input listing, sharding,
  * resume, decode (`DecodeStream`), `AlignStream`, and the folder / tar sinks.
  */
-import type { FaceRecord, ListRecord } from "../pipeline/records.ts";
-import { type AlignOptions, AlignStream } from "../pipeline/align/align_stream.ts";
-import { initBackend } from "../model/backend/backend.ts";
-import { DecodeStream } from "../pipeline/decode/decode_stream.ts";
-import { encodeJpeg } from "./align_codec.ts";
-import { type AlignSink, isTarOutput, openSink } from "./align_sinks.ts";
-import { prepareFolder } from "./align_config.ts";
-import { Progress } from "./align_progress.ts";
-import { IMAGE_EXTENSIONS, readImageTree, readPathList } from "../pipeline/list/list_reader.ts";
-import { readRecords } from "../pipeline/formats/wire.ts";
-import type { AlignCliOptions } from "./align_options.ts";
+import type { FaceRecord, ListRecord } from "../../pipeline/records.ts";
+import { type AlignOptions, AlignStream } from "../../pipeline/align/align_stream.ts";
+import { initBackend } from "../../model/backend/backend.ts";
+import { DecodeStream } from "../../pipeline/decode/decode_stream.ts";
+import { encodeJpeg } from "./jpeg_encode.ts";
+import { type AlignSink, isTarOutput, openSink } from "./folder_sink.ts";
+import { prepareFolder } from "./folder_config.ts";
+import { Progress } from "./progress.ts";
+import { IMAGE_EXTENSIONS, readImageTree, readPathList } from "../../pipeline/list/list_reader.ts";
+import { readRecords } from "../../pipeline/formats/wire.ts";
+import type { AlignCliOptions } from "./options.ts";
 
 /**
  * The shard of a key: FNV-1a 32-bit, then murmur3's finalizer (FNV-1a's low bits are the XOR of

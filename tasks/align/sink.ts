@@ -1,9 +1,9 @@
 /**
  * What every output of `deno task align` offers (`AlignSink`), and the `.json` a face carries.
- * The folder sink (`align_sinks.ts`) and the tar sink (`align_tar_sink.ts`) both import this file
+ * The folder sink (`folder_sink.ts`) and the tar sink (`tar_sink.ts`) both import this file
  * and not each other.
  */
-import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
+import type { FaceRecord, ImageRecord } from "../../pipeline/records.ts";
 
 export interface AlignSink {
   /** True when `key` was finished by an earlier run (resume). */

@@ -7,10 +7,10 @@
  * skipped for having no face are listed in the report (`<out>.report.json`), not in the tar.
  * `-` streams the tar to stdout (no resume).
  */
-import type { FaceRecord, ImageRecord } from "../pipeline/records.ts";
-import { encodeErrorMember, encodeTarEntry } from "../pipeline/formats/tar.ts";
-import { type AlignSink, faceMeta } from "./align_sink.ts";
-import { writeFileAtomic } from "../pipeline/atomic_write.ts";
+import type { FaceRecord, ImageRecord } from "../../pipeline/records.ts";
+import { encodeErrorMember, encodeTarEntry } from "../../pipeline/formats/tar.ts";
+import { type AlignSink, faceMeta } from "./sink.ts";
+import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 
 const enc = new TextEncoder();
 

@@ -2,8 +2,8 @@
  * `deno task decode` fails when nothing useful came out (docs/reliability.md): a pass-through
  * stream that errors at the end when no image was decoded, naming how many were unreadable.
  */
-import type { ImageRecord } from "../pipeline/records.ts";
-import type { DecodeReport } from "../pipeline/decode/decode_stream.ts";
+import type { ImageRecord } from "../../pipeline/records.ts";
+import type { DecodeReport } from "../../pipeline/decode/decode_stream.ts";
 
 /** Passes records through; errors at the end when `report.decoded` is still 0. */
 export function nothingDecoded(report: DecodeReport): TransformStream<ImageRecord, ImageRecord> {

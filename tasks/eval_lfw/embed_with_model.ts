@@ -3,11 +3,11 @@
  * alignment unless aligned, an optional embedding cache), logging progress every 5 s.
  */
 import { basename } from "node:path";
-import { arcstreamMetadata, readModelJson } from "../model/io/model_io.ts";
-import type { NoFacePolicy } from "../pipeline/align/align_stream.ts";
-import type { NormalizeMode } from "../model/eval/embed_stream.ts";
-import type { EmbedAllResult, EvalImage } from "./eval_embed.ts";
-import { UsageError } from "./cli.ts";
+import { arcstreamMetadata, readModelJson } from "../../model/io/model_io.ts";
+import type { NoFacePolicy } from "../../pipeline/align/align_stream.ts";
+import type { NormalizeMode } from "../../model/eval/embed_stream.ts";
+import type { EmbedAllResult, EvalImage } from "../../model/eval/embed_images.ts";
+import { UsageError } from "../cli.ts";
 
 /** What embedding with a model needs (a subset of eval-lfw's options). */
 export interface ModelEmbedOptions {
@@ -45,10 +45,10 @@ export async function embedWithModel(
       `"${o.model}" is not an arcstream export: say how it wants its pixels, --normalize arcface|raw|unit|arcface_torch`,
     );
   }
-  const { initBackend } = await import("../model/backend/backend.ts");
+  const { initBackend } = await import("../../model/backend/backend.ts");
   const backend = (await initBackend({ backend: o.backend as "auto" })).name;
-  const { Embedder } = await import("../model/eval/embed_stream.ts");
-  const { embedAll } = await import("./eval_embed.ts");
+  const { Embedder } = await import("../../model/eval/embed_stream.ts");
+  const { embedAll } = await import("../../model/eval/embed_images.ts");
   const embedder = await Embedder.load(o.model, {
     inputSize: o.inputSize ?? meta?.inputSize,
     normalize: o.normalize,
@@ -66,7 +66,7 @@ export async function embedWithModel(
     `eval-lfw: ${images.length} images for ${pairCount} pairs; model ${basename(o.model)} ` +
       `(input ${embedder.inputSize}, ${embedder.normalize}, output ${embedder.output}) on ${backend}`,
   );
-  const { EmbeddingCache } = await import("./eval_cache.ts");
+  const { EmbeddingCache } = await import("../../model/eval/embedding_cache.ts");
   const cache = o.cache
     ? await EmbeddingCache.open(o.cache, { model: model, aligned: o.aligned })
     : undefined;

@@ -1,17 +1,17 @@
 /**
  * The body of `deno task eval-lfw` (see tasks/eval_lfw.ts for the options): pairs and images
- * (eval_pairs.ts) -> embeddings (eval_model.ts, or an .npy: eval_embeddings_npy.ts) -> the
- * insightface protocol -> report (eval_report.ts).
+ * (model/eval/eval_pairs.ts) -> embeddings (embed_with_model.ts, or an .npy: model/eval/embeddings_npy.ts) -> the
+ * insightface protocol -> report (model/eval/report.ts).
  */
 import { basename, dirname } from "node:path";
-import type { NoFacePolicy } from "../pipeline/align/align_stream.ts";
-import type { NormalizeMode } from "../model/eval/embed_stream.ts";
-import { type PairSpec, type ScoredPairs, scorePairs } from "../model/eval/score_pairs.ts";
-import { formatTable, pairsOfImages, writeReport } from "./eval_report.ts";
-import { type EvalPairs, loadEvalPairs } from "./eval_pairs.ts";
-import { loadEmbeddings, saveEmbeddings } from "./eval_embeddings_npy.ts";
-import { embedWithModel } from "./eval_model.ts";
-import { UsageError } from "./cli.ts";
+import type { NoFacePolicy } from "../../pipeline/align/align_stream.ts";
+import type { NormalizeMode } from "../../model/eval/embed_stream.ts";
+import { type PairSpec, type ScoredPairs, scorePairs } from "../../model/eval/score_pairs.ts";
+import { formatTable, pairsOfImages, writeReport } from "../../model/eval/report.ts";
+import { type EvalPairs, loadEvalPairs } from "../../model/eval/eval_pairs.ts";
+import { loadEmbeddings, saveEmbeddings } from "../../model/eval/embeddings_npy.ts";
+import { embedWithModel } from "./embed_with_model.ts";
+import { UsageError } from "../cli.ts";
 
 export interface EvalRunOptions {
   data?: string;
@@ -237,8 +237,8 @@ function checkSomePairScorable(
 
 async function listModelOutputs(o: EvalRunOptions): Promise<number> {
   if (!o.model) throw new UsageError("--list-outputs needs --model FILE");
-  const { loadModelFile } = await import("../model/io/model_io.ts");
-  const { Embedder, listOutputs } = await import("../model/eval/embed_stream.ts");
+  const { loadModelFile } = await import("../../model/io/model_io.ts");
+  const { Embedder, listOutputs } = await import("../../model/eval/embed_stream.ts");
   const { model, json, kind } = await loadModelFile(o.model);
   try {
     const chosen = new Embedder(model, { normalize: o.normalize ?? "arcface" }, json).output;

@@ -4,11 +4,11 @@
  * with a message naming the flag before anything loads; `configFromFlags()` checks the rules
  * that involve two flags.
  */
-import type { MarginType } from "../model/loss/arcface.ts";
-import { DEFAULT_PRESET, presetConfig, type TrainConfig } from "../model/train/presets.ts";
-import { withSteps } from "../model/train/train_flags.ts";
-import { networkConfig } from "../model/nets/network.ts";
-import { type Parsed, UsageError } from "./cli.ts";
+import type { MarginType } from "../../model/loss/arcface.ts";
+import { DEFAULT_PRESET, presetConfig, type TrainConfig } from "../../model/train/presets.ts";
+import { withSteps } from "../../model/train/train_flags.ts";
+import { networkConfig } from "../../model/nets/network.ts";
+import { type Parsed, UsageError } from "../cli.ts";
 
 /** The flags of `deno task train` (see its HELP). */
 export const TRAIN_FLAGS = {

@@ -8,9 +8,9 @@ import {
   CheckpointDamagedError,
   listCheckpoints,
   readCheckpointFile,
-} from "../model/train/checkpoint.ts";
-import type { TrainConfig } from "../model/train/presets.ts";
-import { readRunJson, RunFolderError } from "../model/train/run_folder.ts";
+} from "../../model/train/checkpoint.ts";
+import type { TrainConfig } from "../../model/train/presets.ts";
+import { readRunJson, RunFolderError } from "../../model/train/run_folder.ts";
 
 /** The run's stored config and where it came from (for messages). */
 export async function storedRunConfig(
