@@ -29,8 +29,10 @@ score on the held-out pairs of identities it did not train on.
   --margin TYPE          arcface | cosface | combined
   --s X  --m X           scale and margin (combined: --m1 --m2 --m3)
   --wd X                 weight decay (default 5e-4)   --momentum X (default 0.9)
-  --wd-on seed|all       decay kernels/gammas/alphas/class weights (seed, default) or every
-                         trained weight (arcface_torch's SGD weight_decay)
+  --wd-on no-bias|all    decay every weight but biases and BN betas (no-bias, default: kernels,
+                         class weights, BN gammas, PReLU alphas, as the original TensorFlow
+                         ArcFace code) or every trained weight (arcface_torch's SGD weight_decay);
+                         "seed" is the old name of no-bias
   --init-from FILE       fine-tune: start from a backbone (.pth from arcface_torch, .arcs, or an
                          arcstream model.json; its architecture wins) with a fresh margin head
   --dropout X            dropout rate of the output block (paper presets: 0.4)
@@ -65,11 +67,11 @@ Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflic
 
 async function main(): Promise<void> {
   const { flags: v } = parseFlags(Deno.args, TRAIN_FLAGS, { help: HELP });
-  const { applyFlags, configFromFlags } = await import("./train/flags.ts");
+  const { configFromFlags } = await import("./train/flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
   const { runTraining } = await import("../model/train/train_run.ts");
-  const { storedRunConfig } = await import("./train/resume.ts");
-  const { resumeConfig } = await import("../model/train/resume_config.ts");
+  const { RunFolderError } = await import("../model/train/run_folder.ts");
+  const { resumeConfig, storedRunConfig } = await import("./train/resume.ts");
 
   let out = v.out;
   let config;
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
     if (v.overwrite) throw new UsageError("--resume and --overwrite exclude each other");
     // The run continues with its stored configuration; only extending flags may change it.
     const stored = await storedRunConfig(out);
-    config = resumeConfig(stored.config, v, stored.source, applyFlags);
+    config = resumeConfig(stored.config, v, stored.source);
   } else {
     config = configFromFlags(v);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
@@ -108,6 +110,15 @@ async function main(): Promise<void> {
     overwrite: v.overwrite,
     signal: abort.signal,
     workers: v.workers,
+    stdin: pipedStdin,
+  }).catch((e) => {
+    if (e instanceof RunFolderError && e.reason === "not empty") {
+      throw new RunFolderError(
+        `${e.message.replace(/: resume its run or overwrite it$/, "")}; add --resume to ` +
+          `continue its run or --overwrite to replace it`,
+      );
+    }
+    throw e;
   });
   Deno.removeSignalListener("SIGINT", onSigint);
   const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
@@ -133,6 +144,14 @@ async function main(): Promise<void> {
   );
   if (s.stoppedBy === "non-finite loss") throw new Error(s.error ?? "non-finite loss");
   if (s.stoppedBy === "interrupted") Deno.exit(130);
+}
+
+/** `--data -`: the records piped in (a terminal is a usage error, not a hang). */
+function pipedStdin(): ReadableStream<Uint8Array> {
+  if (Deno.stdin.isTerminal()) {
+    throw new TypeError("--data - reads records from stdin: pipe them in (see --help)");
+  }
+  return Deno.stdin.readable;
 }
 
 await runTask("train", main);

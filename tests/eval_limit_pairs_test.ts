@@ -39,7 +39,7 @@ Deno.test("limitPairs() refuses a limit that cannot keep both kinds in each fold
   assertThrows(
     () => limitPairs(issame, Array(10).fill(600), 19),
     RangeError,
-    "--limit-pairs 19 is too few: keeping same and different pairs in each of the 10 folds needs at least 20",
+    "limit 19 is too few: keeping same and different pairs in each of the 10 folds needs at least 20",
   );
   // A fold with too few different pairs for its share.
   const lopsided = [

@@ -2,11 +2,12 @@ import { assertEquals, assertMatch, assertRejects, assertThrows } from "@std/ass
 import { initBackend } from "../model/backend/backend.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
 import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
-import { configDiff, extendChanges, resumeConfig } from "../model/train/resume_config.ts";
+import { configDiff, extendChanges } from "../model/train/config_diff.ts";
+import { resumeConfig } from "../tasks/train/resume.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
 import { runTraining } from "../model/train/train_run.ts";
 import { parseFlags } from "../tasks/cli.ts";
-import { applyFlags, TRAIN_FLAGS } from "../tasks/train/flags.ts";
+import { TRAIN_FLAGS } from "../tasks/train/flags.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -18,12 +19,7 @@ function resume(stored: TrainConfig, flags: Record<string, string | boolean>): T
   const argv = Object.entries(flags).flatMap(([k, v]) =>
     v === true ? [`--${k}`] : [`--${k}`, `${v}`]
   );
-  return resumeConfig(
-    stored,
-    parseFlags(argv, TRAIN_FLAGS, { help: "" }).flags,
-    SOURCE,
-    applyFlags,
-  );
+  return resumeConfig(stored, parseFlags(argv, TRAIN_FLAGS, { help: "" }).flags, SOURCE);
 }
 
 Deno.test("resumeConfig() names the conflict when --network would change the run's network", () => {
@@ -106,7 +102,7 @@ Deno.test("runTraining() refuses a resume whose config changes the run's network
     await assertRejects(
       () => runTraining({ config: other, out: dir, resume: true, ...quiet }),
       RunFolderError,
-      `--network r34 conflicts with the run's r18 (${dir}/run.json)`,
+      `network.depth 34 conflicts with the run's 18 (${dir}/run.json)`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -147,6 +143,33 @@ Deno.test("deno task train --resume: a conflicting flag is exit 2 naming it; --s
     assertEquals(run.history[0].step, 4);
     assertEquals(run.history[0].changes[0], { field: "steps", from: 4, to: 8 });
     assertEquals((await listCheckpoints(`${dir}/checkpoints`)).length, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--wd-on seed is the old name of no-bias: a run stored with it resumes, with either name", () => {
+  const old = { ...presetConfig("tiny"), decayOn: "seed" as const };
+  assertEquals(configDiff(old, { ...old, decayOn: "no-bias" }), []);
+  assertEquals(resume(old, { "wd-on": "no-bias", steps: "6" }).steps, 6);
+  assertThrows(() => resume(old, { "wd-on": "all" }), RunFolderError, "--wd-on all conflicts");
+});
+
+Deno.test("deno task train --wd-on seed trains as no-bias and says once that the name changed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = ["--preset", "tiny", "--steps", "1", "--wd-on", "seed", "--out", dir];
+    const r = await new Deno.Command(DENO, {
+      args: ["run", "-A", "tasks/train.ts", "--workers", "0", "--backend", "wasm", ...args],
+    }).output();
+    const stderr = new TextDecoder().decode(r.stderr);
+    assertEquals(r.code, 0, stderr);
+    assertEquals(
+      stderr,
+      "note: --wd-on seed is now called --wd-on no-bias (the same weights decay)\n",
+    );
+    const run = JSON.parse(await Deno.readTextFile(`${dir}/run.json`));
+    assertEquals(run.config.decayOn, "no-bias");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

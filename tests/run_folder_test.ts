@@ -40,7 +40,10 @@ Deno.test("a new run into a folder that holds a finished run is refused and the 
       () => runTraining({ config: tinyRun(2), out: dir, ...QUIET }),
       RunFolderError,
     );
-    assertMatch(e.message, new RegExp(`Run folder "${dir}" is not empty .*--resume.*--overwrite`));
+    assertMatch(
+      e.message,
+      new RegExp(`Run folder "${dir}" is not empty .*: resume its run or overwrite it`),
+    );
     assertEquals(e.exitCode, 2);
     assertEquals(names(dir), before);
     assertEquals(await Deno.readTextFile(`${dir}/log.jsonl`), log);

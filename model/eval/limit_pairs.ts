@@ -24,17 +24,18 @@ export function limitPairs(
   issame: readonly boolean[],
   foldSizes: readonly number[] | null,
   limit: number,
+  name = "limit",
 ): LimitedPairs {
   const n = issame.length;
   if (!Number.isInteger(limit) || limit < 1) {
-    throw new RangeError(`--limit-pairs must be an integer >= 1, got ${limit}`);
+    throw new RangeError(`${name} must be an integer >= 1, got ${limit}`);
   }
   const folds = foldSizes ?? kfoldSizes(n, Math.min(10, n));
   if (limit >= n) return { indices: issame.map((_, i) => i), foldSizes: [...folds] };
   const F = folds.length;
   if (limit < 2 * F) {
     throw new RangeError(
-      `--limit-pairs ${limit} is too few: keeping same and different pairs in each of the ` +
+      `${name} ${limit} is too few: keeping same and different pairs in each of the ` +
         `${F} folds needs at least ${2 * F}`,
     );
   }
@@ -51,9 +52,7 @@ export function limitPairs(
     [same, diff].forEach((list, k) => {
       if (list.length < want[k]) {
         throw new RangeError(
-          `--limit-pairs ${limit}: fold ${f} has ${list.length} ${
-            k ? "different" : "same"
-          }-person ` +
+          `${name} ${limit}: fold ${f} has ${list.length} ${k ? "different" : "same"}-person ` +
             `pairs, fewer than the ${want[k]} its share needs`,
         );
       }

@@ -7,6 +7,9 @@ import type { MarginOptions } from "../loss/arcface.ts";
 import type { NetworkConfig } from "../nets/network.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
+/** Which weights decay; "seed" is the deprecated name of "no-bias". */
+export type DecaySet = "no-bias" | "all" | "seed";
+
 /** Everything a training run needs besides the output folder (stored in checkpoints). */
 export interface TrainConfig {
   /** Name of the preset the config started from. */
@@ -45,8 +48,12 @@ export interface TrainConfig {
   evalEvery: number;
   /** Backbone weights to start from (.pth, .arcs or model.json; see model/io/init_from.ts). */
   initFrom?: string;
-  /** Weight-decay set: "seed" (kernels, gammas, alphas, class weights) or "all". Default: seed. */
-  decayOn?: "seed" | "all";
+  /**
+   * Weight-decay set: "no-bias" (kernels, gammas, alphas, class weights: all but biases and BN
+   * betas) or "all"; "seed" is the old name of "no-bias" (kept so older runs resume).
+   * Default: no-bias.
+   */
+  decayOn?: DecaySet;
 }
 
 /** The ArcFace paper's schedule for batch `b` (linear LR scaling from its batch of 512). */
@@ -202,4 +209,17 @@ export function presetConfig(name: string): TrainConfig {
     throw new RangeError(`Unknown preset "${name}": expected ${Object.keys(PRESETS).join(", ")}`);
   }
   return make();
+}
+
+/** Sets the run length and stretches the preset's LR schedule to it (in place; returns `c`). */
+export function withSteps(c: TrainConfig, steps: number): TrainConfig {
+  const k = steps / c.steps;
+  if (c.schedule.kind === "piecewise") {
+    c.schedule.boundaries = c.schedule.boundaries.map((b) => Math.max(1, Math.round(b * k)));
+  } else {
+    c.schedule.totalSteps = steps;
+    c.schedule.warmupSteps = Math.min(c.schedule.warmupSteps, steps - 1);
+  }
+  c.steps = steps;
+  return c;
 }

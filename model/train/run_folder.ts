@@ -9,13 +9,17 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { findResumeCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./presets.ts";
-import { type ConfigChange, configConflicts, extendChanges } from "./resume_config.ts";
+import { type ConfigChange, configConflicts, extendChanges } from "./config_diff.ts";
 import { FolderInUseError, FolderLock } from "../../pipeline/folder_lock.ts";
 
 /** A run-folder problem the user must resolve (task exit status 2). */
 export class RunFolderError extends Error {
   override name = "RunFolderError";
   readonly exitCode = 2;
+  /** Why, for a caller that words its own advice: "not empty" (neither resume nor overwrite). */
+  constructor(message: string, readonly reason?: "not empty") {
+    super(message);
+  }
 }
 
 /** Takes `DIR/lock` (one live trainer per run folder; see pipeline/folder_lock.ts). */
@@ -36,7 +40,7 @@ export async function lockRunFolder(
   }
 }
 
-/** Files and folders a run writes into its folder (what `--overwrite` clears). */
+/** Files and folders a run writes into its folder (what an overwrite clears). */
 export const RUN_FILES = ["run.json", "log.txt", "log.jsonl", "checkpoints", "export"] as const;
 
 /** `DIR/run.json`. */
@@ -106,8 +110,8 @@ async function clearOrRefuse(out: string, overwrite: boolean): Promise<void> {
   if (!overwrite) {
     const shown = names.sort().slice(0, 5).join(", ") + (names.length > 5 ? ", ..." : "");
     throw new RunFolderError(
-      `Run folder "${out}" is not empty (${shown}); add --resume to continue its run or ` +
-        `--overwrite to replace it`,
+      `Run folder "${out}" is not empty (${shown}): resume its run or overwrite it`,
+      "not empty",
     );
   }
   for (const name of RUN_FILES) {

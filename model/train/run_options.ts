@@ -10,7 +10,7 @@ export interface RunOptions {
   out: string;
   /**
    * Continue from the newest intact checkpoint in `out/checkpoints`; `config` must match the run's
-   * (`out/run.json`) except for the fields a resume may extend (see resume_config.ts). Default: false.
+   * (`out/run.json`) except for the fields a resume may extend (see config_diff.ts). Default: false.
    */
   resume?: boolean;
   /** A new run into a non-empty folder: clear the run's own files instead of refusing. */
@@ -25,7 +25,7 @@ export interface RunOptions {
   progress?: boolean;
   /** Decode workers of the data source (0: in this thread). Default: 2. */
   workers?: number;
-  /** Where `data: "-"` reads its records. Default: `Deno.stdin.readable`. */
+  /** Where `data: "-"` reads its records (the task passes stdin). Required for `data: "-"`. */
   stdin?: () => ReadableStream<Uint8Array>;
   /** An abort signal; when it fires the loop saves a checkpoint after the current step and stops. */
   signal?: AbortSignal;

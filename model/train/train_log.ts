@@ -1,5 +1,5 @@
 /**
- * Training log: the seed's fields (epoch, step, total loss, inference loss, weight-decay loss,
+ * Training log: the original TensorFlow ArcFace code's fields (epoch, step, total loss, inference loss, weight-decay loss,
  * training accuracy, images/s) as text (`log.txt`) and JSON lines (`log.jsonl`) in the run folder,
  * echoed to a sink (stdout by default), plus a one-line progress bar on a terminal's stderr
  * (`@std/cli` ProgressBar; nothing when stderr is not a terminal).
@@ -49,7 +49,7 @@ export class TrainLog {
     this.#writable = options.progressWritable;
   }
 
-  /** Formats an entry the way the seed printed it. */
+  /** Formats an entry the way the original TensorFlow ArcFace code printed it. */
   static format(e: LogEntry): string {
     return `epoch ${e.epoch}, step ${e.step}, total loss ${e.totalLoss.toFixed(4)}, ` +
       `inference loss ${e.inferenceLoss.toFixed(4)}, weight decay loss ${

@@ -14,13 +14,12 @@ import type { TrainBatch } from "../../pipeline/batch/tensor_batch_stream.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
 import { initBackboneFrom, initNetwork, readInitBackbone } from "../io/init_from.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
-import type { TrainConfig } from "./presets.ts";
+import { type TrainConfig, withSteps } from "./presets.ts";
 import { type OpenRun, openRunFolder, recordRunConfig } from "./run_folder.ts";
 import type { RunOptions, RunSummary } from "./run_options.ts";
 import type { RunState } from "./run_state.ts";
 import { makeSchedule } from "./schedule.ts";
 import { loadTrainData, type TrainData } from "./train_data.ts";
-import { withSteps } from "./train_flags.ts";
 import { finishRun } from "./train_finish.ts";
 import { TrainLog } from "./train_log.ts";
 import { runSteps } from "./train_steps.ts";
@@ -95,7 +94,7 @@ async function resolveSteps(
 ): Promise<void> {
   if (config.epochs !== undefined) {
     if (data.size === null) {
-      throw new TypeError("--epochs needs a list; with --data - give --steps");
+      throw new TypeError("epochs need a list to count; a record stream needs steps");
     }
     withSteps(config, Math.max(1, Math.ceil(config.epochs * data.size / config.batchSize)));
     delete config.epochs; // resolved: a resumed run reads the step count from run.json

@@ -30,7 +30,7 @@ class StepWindow {
     this.n++;
   }
 
-  /** The window's means as a log line (as the seed averaged its display values). */
+  /** The window's means as a log line (as the original TF ArcFace code averaged its display values). */
   entry(epoch: number, step: number, lr: number): LogEntry {
     return {
       time: new Date().toISOString(),

@@ -19,6 +19,7 @@ import {
 } from "../nets/network.ts";
 import { networkTrainForward } from "./network_forward.ts";
 import { MomentumSGD } from "./optimizer.ts";
+import type { DecaySet } from "./presets.ts";
 import { addResults, disposeResult, type GradResult, meanResult } from "./grad_result.ts";
 import { restoreTrainingState, trainingState } from "./trainer_state.ts";
 import { variablesByName } from "./train_forward.ts";
@@ -44,11 +45,12 @@ export interface TrainerOptions {
   /** Seed of the class-weight initializer. Default: 7. */
   headSeed?: number;
   /**
-   * Which weights decay: "seed" (conv/FC kernels, class weights, BN gammas, PReLU alphas, as the
-   * seed's l2 regularizer) or "all" (every trained variable, as arcface_torch's SGD weight_decay).
-   * Default: "seed".
+   * Which weights decay: "no-bias" (conv/FC kernels, class weights, BN gammas, PReLU alphas: every
+   * weight but biases and BN betas, as the original TensorFlow ArcFace code's l2 regularizer) or
+   * "all" (every trained variable, as arcface_torch's SGD weight_decay). "seed", the old name of
+   * "no-bias", is still read (run configs written before the rename). Default: "no-bias".
    */
-  decayOn?: "seed" | "all";
+  decayOn?: DecaySet;
 }
 
 /** What one step reports (plain numbers, read back from the device). */
@@ -59,7 +61,7 @@ export interface StepMetrics {
   inferenceLoss: number;
   /** 0.5 * wd * sum of squared decayed weights. */
   weightDecayLoss: number;
-  /** Fraction of the batch whose margin-logit argmax is its label (the seed's training accuracy). */
+  /** Fraction of the batch whose margin-logit argmax is its label (the original TF ArcFace code's training accuracy). */
   accuracy: number;
   /** Learning rate used for this step. */
   lr: number;
@@ -117,9 +119,9 @@ export class Trainer {
       this.variables.set(`model/${w.originalName}`, w.read() as tfTypes.Variable);
     }
     this.variables.set("head/weights", this.head.weights);
-    const decayOn = options.decayOn ?? "seed";
-    if (decayOn !== "seed" && decayOn !== "all") {
-      throw new RangeError(`Weight decay set must be seed or all, got "${decayOn}"`);
+    const decayOn = options.decayOn ?? "no-bias";
+    if (decayOn !== "no-bias" && decayOn !== "seed" && decayOn !== "all") {
+      throw new RangeError(`Weight decay set must be no-bias or all, got "${decayOn}"`);
     }
     for (const key of this.variables.keys()) {
       if (decayOn === "all" || key === "head/weights" || isDecayed(key)) this.decayed.push(key);
@@ -185,7 +187,7 @@ export class Trainer {
     }
   }
 
-  /** 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the seed's regularizer). */
+  /** 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the original TF ArcFace code's regularizer). */
   decayLoss(): tfTypes.Scalar {
     let acc: tfTypes.Tensor = tf.scalar(0);
     for (const k of this.decayed) {

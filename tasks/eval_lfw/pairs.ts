@@ -4,8 +4,8 @@
  */
 import { lfwPath, readPairs } from "../../pipeline/formats/pairs_reader.ts";
 import { readBin } from "../../pipeline/formats/insightface_bin.ts";
-import type { PairSpec } from "./score_pairs.ts";
-import type { EvalImage } from "./embed_images.ts";
+import type { PairSpec } from "../../model/eval/score_pairs.ts";
+import type { EvalImage } from "../../model/eval/embed_images.ts";
 
 export interface EvalPairs {
   pairs: PairSpec[];
@@ -42,8 +42,8 @@ export async function loadEvalPairs(
   const totalPairs = pairs.length;
   let pairIndex: number[] | null = null;
   if (o.limitPairs !== undefined && o.limitPairs < pairs.length) {
-    const { limitPairs } = await import("./limit_pairs.ts");
-    const lim = limitPairs(pairs.map((p) => p.issame), foldSizes, o.limitPairs);
+    const { limitPairs } = await import("../../model/eval/limit_pairs.ts");
+    const lim = limitPairs(pairs.map((p) => p.issame), foldSizes, o.limitPairs, "--limit-pairs");
     pairIndex = lim.indices;
     pairs = lim.indices.map((i) => pairs[i]);
     foldSizes = lim.foldSizes;

@@ -8,7 +8,7 @@ import type { NoFacePolicy } from "../../pipeline/align/align_stream.ts";
 import type { NormalizeMode } from "../../model/eval/embed_stream.ts";
 import { type PairSpec, type ScoredPairs, scorePairs } from "../../model/eval/score_pairs.ts";
 import { formatTable, pairsOfImages, writeReport } from "../../model/eval/report.ts";
-import { type EvalPairs, loadEvalPairs } from "../../model/eval/eval_pairs.ts";
+import { type EvalPairs, loadEvalPairs } from "./pairs.ts";
 import { loadEmbeddings, saveEmbeddings } from "../../model/eval/embeddings_npy.ts";
 import { embedWithModel } from "./embed_with_model.ts";
 import { UsageError } from "../cli.ts";

@@ -5,8 +5,13 @@
  * that involve two flags.
  */
 import type { MarginType } from "../../model/loss/arcface.ts";
-import { DEFAULT_PRESET, presetConfig, type TrainConfig } from "../../model/train/presets.ts";
-import { withSteps } from "../../model/train/train_flags.ts";
+import {
+  type DecaySet,
+  DEFAULT_PRESET,
+  presetConfig,
+  type TrainConfig,
+  withSteps,
+} from "../../model/train/presets.ts";
 import { networkConfig } from "../../model/nets/network.ts";
 import { type Parsed, UsageError } from "../cli.ts";
 
@@ -46,7 +51,7 @@ export const TRAIN_FLAGS = {
   "eval-every": { type: "int", min: 0 },
   "eval-data": { type: "string" },
   "init-from": { type: "string" },
-  "wd-on": { type: "string", choices: ["seed", "all"] },
+  "wd-on": { type: "string", choices: ["no-bias", "all", "seed"] },
   backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
   workers: { type: "int", min: 0 },
 } as const;
@@ -121,7 +126,10 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f["eval-data"] !== undefined) c.evalData = f["eval-data"];
   c.evalEvery = f["eval-every"] ?? c.evalEvery;
   if (f["init-from"] !== undefined) c.initFrom = f["init-from"];
-  if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as "seed" | "all";
+  if (f["wd-on"] === "seed") {
+    console.error("note: --wd-on seed is now called --wd-on no-bias (the same weights decay)");
+    c.decayOn = "no-bias";
+  } else if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as DecaySet;
   return c;
 }
 
