@@ -41,8 +41,8 @@ async function buildNet(tf: Tf, net: StepNet, batch: number) {
   const { buildIResNet } = await import("../model/nets/iresnet.ts");
   const { MarginHead } = await import("../model/loss/arcface.ts");
   const mbf = await import("../model/nets/mobilefacenet.ts");
-  const { mbfTrainForward } = await import("../model/train/mbf_forward.ts");
-  const { variablesByName } = await import("../model/train/train_forward.ts");
+  const { mbfTrainForward } = await import("../model/nets/mobilefacenet_train.ts");
+  const { variablesByName } = await import("../model/nets/train_ops.ts");
   const model = net === "mbf"
     ? mbf.buildMobileFaceNet()
     : buildIResNet({ depth: net === "r18" ? 18 : 50, dropout: 0 });

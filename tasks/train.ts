@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   const { flags: v } = parseFlags(Deno.args, TRAIN_FLAGS, { help: HELP });
   const { configFromFlags } = await import("./train/flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
-  const { runTraining } = await import("../model/train/train_run.ts");
+  const { runTraining } = await import("../model/train/train_loop.ts");
   const { RunFolderError } = await import("../model/train/run_folder.ts");
   const { resumeConfig, storedRunConfig } = await import("./train/resume.ts");
 

@@ -6,7 +6,7 @@ import { initBackend } from "../model/backend/backend.ts";
 import { initBackboneFrom, initNetwork, readInitBackbone } from "../model/io/init_from.ts";
 import { importTorchBackbone, writeImported } from "../model/io/torch_import.ts";
 import { configFromFlags } from "../tasks/train/flags.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { Trainer } from "../model/train/trainer.ts";
 import { TORCH_FIXTURES } from "./torch_fixture.ts";
 

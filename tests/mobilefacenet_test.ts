@@ -15,8 +15,8 @@ import {
 } from "../model/io/torch_mbf.ts";
 import { buildMobileFaceNet, mbfConfig } from "../model/nets/mobilefacenet.ts";
 import { networkConfig } from "../model/nets/network.ts";
-import { groupedConv2d, mbfTrainForward } from "../model/train/mbf_forward.ts";
-import { variablesByName } from "../model/train/train_forward.ts";
+import { groupedConv2d, mbfTrainForward } from "../model/nets/mobilefacenet_train.ts";
+import { variablesByName } from "../model/nets/train_ops.ts";
 import { Trainer } from "../model/train/trainer.ts";
 import { configFromFlags } from "../tasks/train/flags.ts";
 import { fileLoadHandler, fileSaveHandler } from "../model/io/model_io.ts";

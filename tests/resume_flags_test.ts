@@ -5,7 +5,7 @@ import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
 import { configDiff, extendChanges } from "../model/train/config_diff.ts";
 import { resumeConfig } from "../tasks/train/resume.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { parseFlags } from "../tasks/cli.ts";
 import { TRAIN_FLAGS } from "../tasks/train/flags.ts";
 

@@ -4,7 +4,7 @@ import { QUIET, tinyRun } from "./tiny_run.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
 import { lockRunFolder, RunFolderError } from "../model/train/run_folder.ts";
 import { processAlive } from "../pipeline/folder_lock.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 
 await initBackend({ backend: "wasm" });
 

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { QUIET, tinyRun } from "./tiny_run.ts";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { Embedder } from "../model/eval/embed_stream.ts";
 
 await initBackend({ backend: "wasm" });

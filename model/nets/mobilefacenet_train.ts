@@ -1,7 +1,7 @@
 /**
- * Memory-lean training forward pass of the MobileFaceNet built by `nets/mobilefacenet.ts`
+ * Memory-lean training forward pass of the MobileFaceNet built by `mobilefacenet.ts`
  * (arcface_torch's mbf; arXiv 1804.07573 + ArcFace, arXiv 1801.07698), on the LayersModel's own
- * variables, as `train_forward.ts` does for IR-ResNet: BN is one `tf.customGrad` op
+ * variables, as `iresnet_train.ts` does for IR-ResNet: BN is one `tf.customGrad` op
  * (`batchNormTrain`, PyTorch's eps 1e-5), the grouped conv a depthwise conv + a sum over each
  * group's inputs, padding PyTorch's symmetric one given explicitly.
  */
@@ -14,8 +14,8 @@ import {
   mbfGdc,
   mbfPlan,
   tfName,
-} from "../nets/mobilefacenet.ts";
-import { weightAccess } from "./train_forward.ts";
+} from "./mobilefacenet.ts";
+import { weightAccess } from "./train_ops.ts";
 
 /**
  * Grouped conv of x [B, H, W, G*k] with k channels in and out per group, as arcstream stores it:

@@ -1,12 +1,14 @@
 /**
  * The lean training forward pass of whichever backbone a `NetworkConfig` names: IR-ResNet
- * (`train_forward.ts`) or MobileFaceNet (`mbf_forward.ts`), both on the LayersModel's variables.
+ * (`iresnet_train.ts`) or MobileFaceNet (`mobilefacenet_train.ts`), both on the LayersModel's
+ * variables.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
-import { asMbfConfig, isMbf, type NetworkConfig } from "../nets/network.ts";
-import { iresnetConfig } from "../nets/iresnet.ts";
-import { mbfTrainForward } from "./mbf_forward.ts";
-import { trainForward, type TrainForwardOptions, variablesByName } from "./train_forward.ts";
+import { asMbfConfig, isMbf, type NetworkConfig } from "./network.ts";
+import { iresnetConfig } from "./iresnet.ts";
+import { mbfTrainForward } from "./mobilefacenet_train.ts";
+import { trainForward, type TrainForwardOptions } from "./iresnet_train.ts";
+import { variablesByName } from "./train_ops.ts";
 
 export function networkTrainForward(
   model: tfTypes.LayersModel,

@@ -4,10 +4,16 @@
  * anything unless `overwrite`, which first clears the run's own files) or resumes one (the newest
  * intact checkpoint, the stored config checked against the one given, the logs cut back to the
  * checkpoint's step so no step is logged twice). `DIR/run.json` records the config and its history.
+ * What a run writes into it besides logs: checkpoints (`saveRunCheckpoint`), the backbone export
+ * (`exportBackbone`).
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
-import { findResumeCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
+import { findResumeCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
+import { networkName } from "../nets/network.ts";
+import type { RunState } from "./run_types.ts";
+import type { Trainer } from "./trainer.ts";
 import type { TrainConfig } from "./presets.ts";
 import { type ConfigChange, configConflicts, extendChanges } from "./config_diff.ts";
 import { FolderInUseError, FolderLock } from "../../pipeline/folder_lock.ts";
@@ -221,4 +227,44 @@ export async function cutLogs(out: string, step: number): Promise<number> {
   });
   await cut("log.txt", (line) => Number(TEXT_ENTRY.exec(line)?.[1] ?? 0) > step);
   return dropped;
+}
+
+/** Saves a checkpoint at the current step and cursor (atomic; the last `config.keep` kept). */
+export async function saveRunCheckpoint(s: RunState): Promise<void> {
+  s.lastCheckpoint = await saveCheckpoint(
+    join(s.options.out, "checkpoints"),
+    {
+      step: s.step,
+      epoch: s.epoch,
+      cursor: s.cursor,
+      seeds: { data: s.config.seed, network: s.config.network.seed },
+      config: s.config,
+    },
+    s.trainer.state(),
+    s.config.keep,
+  );
+  await s.log.note(`checkpoint ${s.lastCheckpoint}`);
+}
+
+/** Saves the backbone (inference graph) as `out/export/model.json` + `weights.bin`. */
+export async function exportBackbone(
+  trainer: Trainer,
+  config: TrainConfig,
+  out: string,
+  step: number,
+): Promise<string> {
+  const dir = join(out, "export");
+  trainer.model.setUserDefinedMetadata({
+    [ARCSTREAM_METADATA_KEY]: {
+      normalize: "arcface",
+      inputSize: config.network.inputSize,
+      embeddingSize: config.network.embeddingSize,
+      network: networkName(config.network),
+      width: config.network.width,
+      preset: config.preset,
+      step,
+    },
+  });
+  await trainer.model.save(fileSaveHandler(dir));
+  return dir;
 }

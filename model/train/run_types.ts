@@ -1,8 +1,13 @@
 /**
- * What `runTraining()` (train_run.ts) takes and returns: the run's options and its summary.
+ * What `runTraining()` (train_loop.ts) takes and returns, the run's options and its summary, and
+ * the state its loop carries from step to step (`RunState`).
  */
+import type { SkippedRecord } from "../../pipeline/batch/decode_batch_stream.ts";
+import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
+import type { HeldoutPairs } from "./heldout_eval.ts";
 import type { TrainConfig } from "./presets.ts";
-import type { StepMetrics } from "./trainer.ts";
+import type { TrainLog } from "./train_log.ts";
+import type { StepMetrics, Trainer } from "./trainer.ts";
 
 export interface RunOptions {
   config: TrainConfig;
@@ -51,4 +56,46 @@ export interface RunSummary {
   heldout: { accuracy: number; std: number; auc: number; pairs: number } | null;
   /** The NaN/Inf message when stoppedBy is "non-finite loss". */
   error?: string;
+}
+
+/** A summary before the first step. */
+export function emptySummary(): RunSummary {
+  return {
+    stoppedBy: "done",
+    step: 0,
+    firstLoss: null,
+    lastLoss: null,
+    firstAccuracy: null,
+    lastAccuracy: null,
+    imagesPerSec: 0,
+    checkpoint: null,
+    exportDir: null,
+    plot: null,
+    heldout: null,
+  };
+}
+
+/** The state of one run's loop: the trainer, the position (step, data cursor, epoch), the summary. */
+export interface RunState {
+  options: RunOptions;
+  /** The run's config, epochs resolved to steps. */
+  config: TrainConfig;
+  log: TrainLog;
+  trainer: Trainer;
+  /** Held-out verification pairs, when `config.evalPairs` is set. */
+  heldout: HeldoutPairs | null;
+  /** The curves' title. */
+  title: string;
+  summary: RunSummary;
+  /** Global step reached (steps done). */
+  step: number;
+  /** Where the data source resumes: saved in each checkpoint. */
+  cursor: WrapCursor;
+  epoch: number;
+  lastCheckpoint: string | null;
+  /** Unreadable images the data source skipped. */
+  skipped: SkippedRecord[];
+  /** Images and seconds of this invocation's steps (for the mean images/s). */
+  images: number;
+  seconds: number;
 }

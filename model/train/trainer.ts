@@ -5,7 +5,7 @@
  *
  * The `Trainer` owns the backbone, the class weights and the optimizer slots; `dispose()` frees
  * them. Its full state is a map of named tensors for checkpoints (`state()` / `restore()`, laid out
- * in `trainer_state.ts`).
+ * in `checkpoint.ts`).
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
@@ -17,14 +17,14 @@ import {
   networkConfig,
   type NetworkOptions,
 } from "../nets/network.ts";
-import { networkTrainForward } from "./network_forward.ts";
+import { networkTrainForward } from "../nets/network_train.ts";
 import { MomentumSGD } from "./optimizer.ts";
 import type { DecaySet } from "./presets.ts";
-import { addResults, disposeResult, type GradResult, meanResult } from "./grad_result.ts";
-import { restoreTrainingState, trainingState } from "./trainer_state.ts";
-import { variablesByName } from "./train_forward.ts";
+import { addResults, disposeResult, type GradResult, meanResult } from "./trainer_gradients.ts";
+import { restoreTrainingState, trainingState } from "./checkpoint.ts";
+import { variablesByName } from "../nets/train_ops.ts";
 
-export type { GradResult } from "./grad_result.ts";
+export type { GradResult } from "./trainer_gradients.ts";
 
 export interface TrainerOptions {
   /** Backbone options (arch, depth, width, input size, ...). */
