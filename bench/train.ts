@@ -141,6 +141,7 @@ async function runCase(
 async function measureSmallPreset(steps: number) {
   const { presetConfig, DEFAULT_PRESET } = await import("../model/train/presets.ts");
   const p = presetConfig(DEFAULT_PRESET);
+  if (p.network.kind !== "iresnet") throw new Error(`${DEFAULT_PRESET} is not an IR-ResNet`);
   const m = await measureArcstream(
     {
       name: DEFAULT_PRESET,

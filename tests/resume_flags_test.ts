@@ -1,7 +1,7 @@
 import { assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
-import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
+import { presetConfig, storedConfig, type TrainConfig } from "../model/train/presets.ts";
 import { configDiff, extendChanges } from "../model/train/config_diff.ts";
 import { resumeConfig } from "../tasks/train/resume.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
@@ -98,7 +98,7 @@ Deno.test("runTraining() refuses a resume whose config changes the run's network
     const quiet = { print: () => {}, progress: false, workers: 0 };
     await runTraining({ config: presetConfig("tiny"), out: dir, stopAt: 2, ...quiet });
     const other = presetConfig("tiny");
-    other.network.depth = 34;
+    other.network = { ...other.network, depth: 34 } as typeof other.network;
     await assertRejects(
       () => runTraining({ config: other, out: dir, resume: true, ...quiet }),
       RunFolderError,
@@ -173,4 +173,28 @@ Deno.test("deno task train --wd-on seed trains as no-bias and says once that the
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a config stored before the tagged network union reads as today's (old runs resume)", () => {
+  // run.json / checkpoint configs of earlier arcstream: IR-ResNet fields, MobileFaceNet as arch.
+  const { kind: _k, ...oldTiny } = presetConfig("tiny").network as Record<string, unknown>;
+  const tiny = storedConfig({ ...presetConfig("tiny"), network: oldTiny });
+  assertEquals(configDiff(tiny, presetConfig("tiny")), []);
+  const oldMbf = {
+    arch: "mbf",
+    depth: 0,
+    width: 1,
+    inputSize: 112,
+    embeddingSize: 512,
+    dropout: 0,
+  };
+  const mbf = storedConfig({ ...presetConfig("mbf"), network: { ...oldMbf, seed: 1 } });
+  assertEquals(configDiff(mbf, presetConfig("mbf")), []);
+  assertEquals(mbf.network, {
+    kind: "mobilefacenet",
+    arch: "mbf",
+    inputSize: 112,
+    embeddingSize: 512,
+    seed: 1,
+  });
 });

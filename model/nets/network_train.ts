@@ -18,5 +18,6 @@ export function networkTrainForward(
   vars: Map<string, tfTypes.Variable> = variablesByName(model),
 ): tfTypes.Tensor2D {
   if (isMbf(config)) return mbfTrainForward(asMbfConfig(config), x, vars);
+  // An IR-ResNet config (its defaults filled in by iresnetConfig).
   return trainForward(model, iresnetConfig(config), x, options, vars);
 }

@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { findResumeCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
-import { networkName } from "../nets/network.ts";
+import { networkName, networkWidth } from "../nets/network.ts";
 import type { RunState } from "./run_types.ts";
 import type { Trainer } from "./trainer.ts";
-import type { TrainConfig } from "./presets.ts";
+import { storedConfig, type TrainConfig } from "./presets.ts";
 import { type ConfigChange, configConflicts, extendChanges } from "./config_diff.ts";
 import { FolderInUseError, FolderLock } from "../../pipeline/folder_lock.ts";
 
@@ -93,7 +93,7 @@ export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
     const checkpoint = await findResumeCheckpoint(ckDir, o.warn);
     if (!checkpoint) throw new RunFolderError(`Cannot resume: no intact checkpoint in "${ckDir}"`);
     try {
-      const base = stored?.config ?? (checkpoint.meta.config as TrainConfig);
+      const base = stored?.config ?? storedConfig(checkpoint.meta.config);
       const source = stored ? join(o.out, "run.json") : checkpoint.path;
       const conflicts = configConflicts(base, o.config, source);
       if (conflicts.length) throw new RunFolderError(conflicts.join("; "));
@@ -160,7 +160,7 @@ export async function readRunJson(out: string): Promise<RunJson | null> {
   try {
     const j = JSON.parse(text) as RunJson;
     if (!j.config || !Array.isArray(j.history)) throw new Error("no config/history");
-    return j;
+    return { ...j, config: storedConfig(j.config) };
   } catch (e) {
     throw new RunFolderError(`Cannot read "${path}": ${(e as Error).message}`);
   }
@@ -185,7 +185,7 @@ export async function recordRunConfig(
   const json: RunJson = run.stored ??
     { version: 1, created: new Date().toISOString(), config, history: [] };
   if (ck) {
-    const changes = extendChanges(run.stored?.config ?? (ck.meta.config as TrainConfig), config);
+    const changes = extendChanges(run.stored?.config ?? storedConfig(ck.meta.config), config);
     if (changes.length) {
       json.history.push({ time: new Date().toISOString(), step: ck.meta.step, changes });
       const shown = changes.map((c) =>
@@ -260,7 +260,7 @@ export async function exportBackbone(
       inputSize: config.network.inputSize,
       embeddingSize: config.network.embeddingSize,
       network: networkName(config.network),
-      width: config.network.width,
+      width: networkWidth(config.network),
       preset: config.preset,
       step,
     },

@@ -15,7 +15,7 @@ import type { TrainBatch } from "../../pipeline/batch/tensor_batch_stream.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
 import type { VerificationResult } from "../eval/verification.ts";
 import { initBackboneFrom, initNetwork, readInitBackbone } from "../io/init_from.ts";
-import { networkName } from "../nets/network.ts";
+import { networkName, networkWidth } from "../nets/network.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
 import { type TrainConfig, withSteps } from "./presets.ts";
 import {
@@ -171,7 +171,7 @@ async function startState(
   trainer: Trainer,
   data: TrainData,
 ): Promise<RunState> {
-  const net = `${networkName(config.network)} x${config.network.width}`;
+  const net = `${networkName(config.network)} x${networkWidth(config.network)}`;
   const s: RunState = {
     options,
     config,
@@ -191,7 +191,9 @@ async function startState(
   const ck = run.checkpoint;
   if (!ck) {
     await log.note(
-      `training ${config.preset}: ${networkName(config.network)} width ${config.network.width} ` +
+      `training ${config.preset}: ${networkName(config.network)} width ${
+        networkWidth(config.network)
+      } ` +
         `input ${config.network.inputSize}, ${data.size ?? "a stream of"} images of ` +
         `${data.numClasses} identities from ${config.data}, batch ${config.batchSize}, ` +
         `${config.steps} steps, backend ${tf.getBackend()}`,

@@ -115,7 +115,8 @@ export class Trainer {
     this.modelVars = variablesByName(this.model);
     for (const w of this.model.trainableWeights) {
       // arcface_torch's `features.weight.requires_grad = False`: the output BN scale stays 1.
-      if (this.network.fixedFeatureScale && w.originalName === "out_bn2/gamma") continue;
+      const fixedScale = this.network.kind === "iresnet" && this.network.fixedFeatureScale;
+      if (fixedScale && w.originalName === "out_bn2/gamma") continue;
       this.variables.set(`model/${w.originalName}`, w.read() as tfTypes.Variable);
     }
     this.variables.set("head/weights", this.head.weights);

@@ -12,7 +12,12 @@ import {
   type TrainConfig,
   withSteps,
 } from "../../model/train/presets.ts";
-import { networkConfig } from "../../model/nets/network.ts";
+import {
+  asNetworkConfig,
+  type NetworkConfig,
+  networkConfig,
+  type NetworkOptions,
+} from "../../model/nets/network.ts";
 import { type Parsed, UsageError } from "../cli.ts";
 
 /** The flags of `deno task train` (see its HELP). */
@@ -81,9 +86,12 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (c.data === "-" && f.epochs !== undefined) {
     throw new UsageError("--epochs needs a list to count; with --data - give --steps");
   }
+  const n = c.network;
+  let net: NetworkOptions = { ...n };
   if (f.network === "mbf" || f.network === "mbf-large") {
     // MobileFaceNet: no width multiplier, no dropout (the preset's IR-ResNet values do not apply).
-    c.network = { ...c.network, arch: f.network, width: 1, dropout: 0 };
+    const { inputSize, embeddingSize, seed } = n;
+    net = { kind: "mobilefacenet", arch: f.network, inputSize, embeddingSize, seed };
   } else if (f.network !== undefined) {
     const d = Number(f.network.replace(/^r(esnet)?/i, ""));
     if (![18, 34, 50, 100].includes(d)) {
@@ -91,17 +99,19 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
         `--network must be r18, r34, r50, r100, mbf or mbf-large, got "${f.network}"`,
       );
     }
-    c.network.depth = d;
-    delete c.network.arch;
+    net = n.kind === "iresnet"
+      ? { ...n, depth: d }
+      : { kind: "iresnet", depth: d, width: 1, dropout: 0, ...pick(n) };
   }
-  c.network.width = f.width ?? c.network.width;
-  c.network.inputSize = f["input-size"] ?? c.network.inputSize;
-  c.network.dropout = f.dropout ?? c.network.dropout;
+  if (f.width !== undefined) net.width = f.width;
+  if (f["input-size"] !== undefined) net.inputSize = f["input-size"];
+  if (f.dropout !== undefined) net.dropout = f.dropout;
   try {
-    networkConfig(c.network); // e.g. --width or --dropout with mbf
+    networkConfig(net); // e.g. --width or --dropout with mbf
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  c.network = asNetworkConfig(net);
   c.batchSize = f["batch-size"] ?? c.batchSize;
   c.microBatch = f["micro-batch"] ?? c.microBatch;
   if (c.microBatch > 0 && c.batchSize % c.microBatch !== 0) {
@@ -131,6 +141,11 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
     c.decayOn = "no-bias";
   } else if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as DecaySet;
   return c;
+}
+
+/** The fields both network kinds have. */
+function pick(n: NetworkConfig): Pick<NetworkConfig, "inputSize" | "embeddingSize" | "seed"> {
+  return { inputSize: n.inputSize, embeddingSize: n.embeddingSize, seed: n.seed };
 }
 
 /** --lr scales the preset's schedule; --lr-steps makes it piecewise; --warmup makes it poly. */

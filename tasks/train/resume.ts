@@ -13,7 +13,7 @@ import {
   listCheckpoints,
   readCheckpointFile,
 } from "../../model/train/checkpoint.ts";
-import type { TrainConfig } from "../../model/train/presets.ts";
+import { storedConfig, type TrainConfig } from "../../model/train/presets.ts";
 import { readRunJson, RunFolderError } from "../../model/train/run_folder.ts";
 import { configDiff, isExtendField, showValue } from "../../model/train/config_diff.ts";
 import { applyFlags, type TrainFlags } from "./flags.ts";
@@ -88,7 +88,7 @@ export async function storedRunConfig(
   for (let i = all.length - 1; i >= 0; i--) {
     try {
       const file = await readCheckpointFile(all[i]);
-      return { config: file.meta.config as TrainConfig, source: all[i] };
+      return { config: storedConfig(file.meta.config), source: all[i] };
     } catch (e) {
       if (!(e instanceof CheckpointDamagedError)) throw e;
     }
