@@ -3,6 +3,7 @@
  * the small `lfw-small` preset on the bundled LFW fixture faces, ending with a held-out score.
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
+import type { RunSummary } from "../model/train/run_types.ts";
 import { TRAIN_FLAGS } from "./train/flags.ts";
 
 const HELP = `Usage: deno task train [options]
@@ -112,38 +113,40 @@ async function main(): Promise<void> {
     workers: v.workers,
     stdin: pipedStdin,
   }).catch((e) => {
-    if (e instanceof RunFolderError && e.reason === "not empty") {
-      throw new RunFolderError(
-        `${e.message.replace(/: resume its run or overwrite it$/, "")}; add --resume to ` +
-          `continue its run or --overwrite to replace it`,
-      );
-    }
-    throw e;
+    // The library says what to do; the command line says which flag does it.
+    if (!(e instanceof RunFolderError && e.reason === "not empty")) throw e;
+    const what = e.message.replace(/: resume its run or overwrite it$/, "");
+    throw new RunFolderError(
+      `${what}; add --resume to continue its run or --overwrite to replace it`,
+    );
   });
   Deno.removeSignalListener("SIGINT", onSigint);
-  const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
-  console.log(
-    [
-      "",
-      `== ${s.stoppedBy === "done" ? "done" : s.stoppedBy} after ${s.step} steps in ${
-        ((performance.now() - started) / 1000).toFixed(1)
-      } s (${s.imagesPerSec.toFixed(1)} images/s on ${backend.name})`,
-      `loss ${fmt(s.firstLoss)} -> ${fmt(s.lastLoss)}; training accuracy ${
-        fmt(s.firstAccuracy)
-      } -> ${fmt(s.lastAccuracy)}`,
-      s.heldout
-        ? `held-out verification: ${(100 * s.heldout.accuracy).toFixed(2)}% +- ${
-          (100 * s.heldout.std).toFixed(2)
-        } (AUC ${s.heldout.auc.toFixed(4)}, ${s.heldout.pairs} pairs of unseen identities)`
-        : "held-out verification: not run",
-      `checkpoint: ${s.checkpoint ?? "-"}`,
-      `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
-      `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
-      `log: ${out}/log.txt, ${out}/log.jsonl`,
-    ].join("\n"),
-  );
+  console.log(summaryText(s, out!, backend.name, (performance.now() - started) / 1000));
   if (s.stoppedBy === "non-finite loss") throw new Error(s.error ?? "non-finite loss");
   if (s.stoppedBy === "interrupted") Deno.exit(130);
+}
+
+/** The closing lines of a run: how it ended, the losses, the held-out score, where things are. */
+function summaryText(s: RunSummary, out: string, backend: string, seconds: number): string {
+  const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
+  return [
+    "",
+    `== ${s.stoppedBy === "done" ? "done" : s.stoppedBy} after ${s.step} steps in ${
+      seconds.toFixed(1)
+    } s (${s.imagesPerSec.toFixed(1)} images/s on ${backend})`,
+    `loss ${fmt(s.firstLoss)} -> ${fmt(s.lastLoss)}; training accuracy ${fmt(s.firstAccuracy)} -> ${
+      fmt(s.lastAccuracy)
+    }`,
+    s.heldout
+      ? `held-out verification: ${(100 * s.heldout.accuracy).toFixed(2)}% +- ${
+        (100 * s.heldout.std).toFixed(2)
+      } (AUC ${s.heldout.auc.toFixed(4)}, ${s.heldout.pairs} pairs of unseen identities)`
+      : "held-out verification: not run",
+    `checkpoint: ${s.checkpoint ?? "-"}`,
+    `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
+    `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
+    `log: ${out}/log.txt, ${out}/log.jsonl`,
+  ].join("\n");
 }
 
 /** `--data -`: the records piped in (a terminal is a usage error, not a hang). */

@@ -87,6 +87,20 @@ function alignOptions(o: AlignCliOptions): AlignOptions {
   };
 }
 
+/** Stage 3 for the aligner: sharp decodes off the JS thread, 4 in flight, in input order. */
+function decodeStage(
+  o: AlignCliOptions,
+  onSkip: (key: string, reason: string) => void,
+): DecodeStream {
+  return new DecodeStream({
+    concurrency: 4,
+    workers: 0,
+    passDecoded: true, // a decoded tar on stdin
+    onError: o.onDecodeError === "fail" ? "fail" : "skip",
+    onSkip: (s) => onSkip(s.key, s.reason),
+  });
+}
+
 /** Runs the whole task; returns the summary (also written as the folder's report). */
 export async function runAlign(o: AlignCliOptions): Promise<AlignSummary> {
   const t0 = performance.now();
@@ -136,16 +150,9 @@ async function alignInto(
     },
   });
   const decodeErrors: { key: string; reason: string }[] = [];
-  // sharp decodes off the JS thread: 4 in flight, in input order (pipeline/decode's stage 3).
-  const decode = new DecodeStream({
-    concurrency: 4,
-    workers: 0,
-    passDecoded: true,
-    onError: o.onDecodeError === "fail" ? "fail" : "skip",
-    onSkip: (s) => {
-      decodeErrors.push({ key: s.key, reason: s.reason });
-      progress.tick(false);
-    },
+  const decode = decodeStage(o, (key, reason) => {
+    decodeErrors.push({ key, reason });
+    progress.tick(false);
   });
   try {
     await ReadableStream.from<ListRecord>(todo ?? keys())
