@@ -114,7 +114,8 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
 
 /**
  * The "auto" rule on probe results: the backends to try, best first (tensorflow when tfjs-node
- * loads, webgpu on a real adapter, then wasm, then cpu), and why each one above wasm is passed over.
+ * loads, webgpu on a real adapter, then wasm, then cpu), and why each one above wasm is passed
+ * over.
  */
 export function autoCandidates(
   tfNode: Pick<TensorflowProbe, "loadable" | "reason">,

@@ -36,11 +36,16 @@ export interface IResNetOptions {
   inputSize?: number;
   /** Embedding size of the "E" output. Default: 512. */
   embeddingSize?: number;
-  /** Dropout rate in the "E" output block (training only). Default: 0.4 (insightface's original MXNet code). */
+  /**
+   * Dropout rate in the "E" output block (training only). Default: 0.4 (insightface's original
+   * MXNet code).
+   */
   dropout?: number;
   /** Seed of the weight initializers (each layer gets seed + its index). Default: 1. */
   seed?: number;
-  /** BatchNorm epsilon. Default: 2e-5 (insightface's original MXNet code); arcface_torch uses 1e-5. */
+  /**
+   * BatchNorm epsilon. Default: 2e-5 (insightface's original MXNet code); arcface_torch uses 1e-5.
+   */
   bnEpsilon?: number;
   /**
    * Padding of the stride-2 3x3 convolutions: "same" (TF: 0 before, 1 after on even sizes) or

@@ -1,7 +1,7 @@
 /**
  * Which backbone a run trains, as a tagged union: `{ kind: "iresnet", depth, width, ... }`
- * (`iresnet.ts`, the ArcFace paper's) or `{ kind: "mobilefacenet", arch: "mbf" | "mbf-large", ... }`
- * (`mobilefacenet.ts`, arcface_torch's). Configs stored before the union (IR-ResNet's fields with
+ * (`iresnet.ts`, the ArcFace paper's) or
+ * `{ kind: "mobilefacenet", arch: "mbf" | "mbf-large", ... }` (`mobilefacenet.ts`, arcface_torch's). Configs stored before the union (IR-ResNet's fields with
  * an optional `arch`, MobileFaceNet as `depth: 0`) still read: `asNetworkConfig` converts them.
  */
 import type * as tfTypes from "@tensorflow/tfjs";

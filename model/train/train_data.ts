@@ -1,8 +1,9 @@
 /**
- * Resolves a run's `data` into the training records: an image-folder tree (`root/<id>/<img>`), a clean
- * list (`path label` lines, paths relative to `root` or the list's folder), an insightface `.rec`
- * file (`.idx` beside it), or `-`: a record stream (the task passes stdin; NDJSON with paths, or a WebDataset tar
- * of decoded `.rgb` / encoded `.jpg` faces with `.json` labels), batched in the order it arrives.
+ * Resolves a run's `data` into the training records: an image-folder tree (`root/<id>/<img>`), a
+ * clean list (`path label` lines, paths relative to `root` or the list's folder), an insightface
+ * `.rec` file (`.idx` beside it), or `-`: a record stream (the task passes stdin; NDJSON with
+ * paths, or a WebDataset tar of decoded `.rgb` / encoded `.jpg` faces with `.json` labels),
+ * batched in the order it arrives.
  */
 import { dirname } from "node:path";
 import { readCleanList, readImageFolder } from "../../pipeline/list/list_reader.ts";

@@ -61,7 +61,10 @@ export interface StepMetrics {
   inferenceLoss: number;
   /** 0.5 * wd * sum of squared decayed weights. */
   weightDecayLoss: number;
-  /** Fraction of the batch whose margin-logit argmax is its label (the original TF ArcFace code's training accuracy). */
+  /**
+   * Fraction of the batch whose margin-logit argmax is its label (the original TF ArcFace code's
+   * training accuracy).
+   */
   accuracy: number;
   /** Learning rate used for this step. */
   lr: number;
@@ -188,7 +191,10 @@ export class Trainer {
     }
   }
 
-  /** 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the original TF ArcFace code's regularizer). */
+  /**
+   * 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the original TF ArcFace
+   * code's regularizer).
+   */
   decayLoss(): tfTypes.Scalar {
     let acc: tfTypes.Tensor = tf.scalar(0);
     for (const k of this.decayed) {

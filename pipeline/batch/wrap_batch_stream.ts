@@ -12,7 +12,8 @@
  * - B > N: the literal rule would yield a short batch; here a batch is always exactly B samples,
  *   cycling through as many whole epochs (each freshly shuffled) as needed.
  * - With no seed, every epoch uses the input order (shuffle upstream, TF-style).
- * The cursor `{epoch, start, step}` plus the seed reproduces the exact batch sequence on resume.
+ * The cursor `{epoch, start, step}` plus the shuffle seed reproduces the exact batch sequence on
+ * resume.
  */
 import type { ListRecord, RecordList } from "../records.ts";
 import { checkSeed, epochPermutation } from "../shuffle/prng.ts";
