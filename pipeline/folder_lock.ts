@@ -77,8 +77,14 @@ export class FolderLock {
    * host) with a warning; throws a `FolderInUseError` naming a live holder.
    * @example
    * ```ts
+   * import { FolderLock } from "./mod.ts";
+   *
    * const lock = await FolderLock.acquire("runs/x", { name: "lock", what: "Run folder" });
-   * try { ... } finally { await lock.release(); }
+   * try {
+   *   await Deno.writeTextFile("runs/x/log.txt", "only this process writes here\n");
+   * } finally {
+   *   await lock.release();
+   * }
    * ```
    */
   static async acquire(folder: string, options: FolderLockOptions = {}): Promise<FolderLock> {

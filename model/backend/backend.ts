@@ -93,7 +93,16 @@ export function currentBackend(): BackendInfo | null {
   return current?.info ?? null;
 }
 
-/** Initializes and returns the chosen backend. Safe to call more than once. */
+/**
+ * Initializes and returns the chosen backend. Safe to call more than once.
+ * @example
+ * ```ts
+ * import { initBackend } from "../mod.ts";
+ *
+ * const info = await initBackend({ backend: "wasm" }); // or "auto": the best this machine has
+ * console.log(info);
+ * ```
+ */
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const env = Deno.env.get("ARCSTREAM_BACKEND");
   const wanted = options.backend ?? (env ? parseBackendName(env) : "auto");

@@ -78,7 +78,19 @@ export function listOutputs(model: AnyModel, json?: ModelJsonFile): ModelOutput[
   }));
 }
 
-/** Runs a model on faces with the flip test; owns nothing unless created by `Embedder.load`. */
+/**
+ * Runs a model on faces with the flip test; owns nothing unless created by `Embedder.load`.
+ * @example
+ * ```ts
+ * import { decodeImage } from "../../pipeline/mod.ts";
+ * import { Embedder } from "../mod.ts";
+ *
+ * const embedder = await Embedder.load("runs/lfw-small/export/model.json"); // flip test on
+ * const face = await decodeImage("fixtures/lfw_faces/train/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const [embedding] = await embedder.embed([face]); // unit length, [embeddingSize]
+ * console.log(embedding.length);
+ * ```
+ */
 export class Embedder {
   readonly model: AnyModel;
   readonly inputSize: number;
@@ -244,6 +256,11 @@ export interface EmbedStreamOptions {
  * Batches decoded/aligned images through an `Embedder`; emits `{ key, embedding }` in order.
  * @example
  * ```ts
+ * import { DecodeStream, ListReaderStream } from "../../pipeline/mod.ts";
+ * import { Embedder, EmbedStream } from "../mod.ts";
+ *
+ * const faces = new ListReaderStream({ root: "fixtures/lfw_faces/train" })
+ *   .pipeThrough(new DecodeStream());
  * const embedder = await Embedder.load("runs/r50/export/model.json");
  * const out = faces.pipeThrough(new EmbedStream(embedder, { batchSize: 32 }));
  * for await (const { key, embedding } of out) console.log(key, embedding.length);
@@ -277,6 +294,17 @@ export class EmbedStream extends TransformStream<ImageRecord, EmbeddingRecord> {
 /**
  * Embeds aligned images with a model (for the trainer's held-out check): batches of `batchSize`,
  * flip test, L2-normalized. Does not dispose the model.
+ * @example
+ * ```ts
+ * import { decodeImage } from "../../pipeline/mod.ts";
+ * import { buildIResNet, embedImages } from "../mod.ts";
+ *
+ * const model = buildIResNet({ depth: 18, width: 0.25, inputSize: 64 });
+ * const face = await decodeImage("fixtures/lfw_faces/train/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const [embedding] = await embedImages(model, [face], { inputSize: 64, batchSize: 16 });
+ * console.log(embedding.length); // 512
+ * model.dispose();
+ * ```
  */
 export async function embedImages(
   model: AnyModel,

@@ -4,15 +4,18 @@
  * Usage:
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { fileLoadHandler, fileSaveHandler, loadModelFile } from "./model/model_io.ts";
+ * import { fileLoadHandler, fileSaveHandler, loadModelFile } from "./model_io.ts";
+ * import { buildIResNet } from "../nets/iresnet.ts";
  *
- * await model.save(fileSaveHandler("runs/r50/export"));          // model.json + weights.bin, atomic
- * await model.save(fileSaveHandler(dir, {                         // an arcstream export:
- *   userDefinedMetadata: { arcstream: { normalize: "arcface", inputSize: 112, embeddingSize: 512 } },
+ * const model = buildIResNet({ depth: 18, width: 0.25, inputSize: 64 });
+ * await model.save(fileSaveHandler("runs/r18/export")); // model.json + weights.bin, atomic
+ * await model.save(fileSaveHandler("runs/r18/export", { // an arcstream export:
+ *   userDefinedMetadata: { arcstream: { normalize: "arcface", inputSize: 64 } },
  * }));
- * const layers = await tf.loadLayersModel(fileLoadHandler("runs/r50/export/model.json"));
+ * const layers = await tf.loadLayersModel(fileLoadHandler("runs/r18/export/model.json"));
  * const graph = await tf.loadGraphModel(fileLoadHandler("../shared/models/faceres/faceres.json"));
- * const { kind, model } = await loadModelFile("any/model.json"); // detects graph vs layers
+ * const { kind } = await loadModelFile("runs/r18/export/model.json"); // detects graph vs layers
+ * console.log(layers.name, graph.inputs, kind);
  * ```
  *
  * The loader reads every shard named in `weightsManifest` (paths relative to model.json) and works
@@ -248,7 +251,17 @@ export type LoadedModel =
   | { kind: "graph"; model: tf.GraphModel; json: ModelJsonFile }
   | { kind: "layers"; model: tf.LayersModel; json: ModelJsonFile };
 
-/** Loads a graph or layers model from a model.json path, choosing the loader by `detectModelKind`. */
+/**
+ * Loads a graph or layers model from a model.json path, choosing the loader by `detectModelKind`.
+ * @example
+ * ```ts
+ * import { loadModelFile } from "../mod.ts";
+ *
+ * const loaded = await loadModelFile("runs/lfw-small/export/model.json");
+ * console.log(loaded.kind, loaded.json.userDefinedMetadata); // "layers" for arcstream exports
+ * loaded.model.dispose();
+ * ```
+ */
 export async function loadModelFile(modelJsonPath: string): Promise<LoadedModel> {
   const json = await readModelJson(modelJsonPath);
   const kind = detectModelKind(json);

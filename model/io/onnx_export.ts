@@ -9,8 +9,14 @@
  * Layers are converted one by one (`onnx_layers.ts`), NCHW throughout.
  *
  * ```ts
- * const { model, metadata } = await loadModelFile("runs/x/export/model.json");
- * const bytes = encodeModel(convertToOnnx(model, { normalize: metadata.normalize }));
+ * import { loadModelFile } from "./model_io.ts";
+ * import { convertToOnnx } from "./onnx_export.ts";
+ * import { encodeModel } from "./onnx_proto.ts";
+ * import type * as tf from "@tensorflow/tfjs";
+ *
+ * const { model } = await loadModelFile("runs/x/export/model.json");
+ * const bytes = encodeModel(convertToOnnx(model as tf.LayersModel, { normalize: "arcface" }));
+ * await Deno.writeFile("runs/x/model.onnx", bytes);
  * ```
  */
 import type * as tf from "@tensorflow/tfjs";
@@ -54,7 +60,18 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string>;
 }
 
-/** Converts a single-input, single-output NHWC LayersModel into an ONNX model description. */
+/**
+ * Converts a single-input, single-output NHWC LayersModel into an ONNX model description.
+ * @example
+ * ```ts
+ * import { buildIResNet, convertToOnnx } from "../mod.ts";
+ *
+ * const net = buildIResNet({ depth: 18, width: 0.25, inputSize: 64 });
+ * const onnx = convertToOnnx(net, { normalize: "arcface" }); // input [N, 3, 64, 64] RGB 0-255
+ * console.log(onnx.graph.nodes.length);
+ * net.dispose();
+ * ```
+ */
 export function convertToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): OnnxModel {
   const { normalize, opset, h, w, c } = checkExportable(model, options);
   const nodes: GraphNode[] = [];
@@ -212,6 +229,13 @@ export interface OnnxExportResult {
  * Loads `modelJsonPath` (a layers model), converts it and writes `out` atomically. The input
  * normalization defaults to the one the export records (`userDefinedMetadata.arcstream.normalize`),
  * else "arcface".
+ * @example
+ * ```ts
+ * import { exportOnnxFile } from "../mod.ts";
+ *
+ * const r = await exportOnnxFile("runs/lfw-small/export/model.json", "runs/lfw-small/model.onnx");
+ * console.log(r.inputShape, r.outputShape, r.bytes); // for onnxruntime or insightface
+ * ```
  */
 export async function exportOnnxFile(
   modelJsonPath: string,

@@ -63,7 +63,15 @@ export interface IResNetOptions {
 /** The options with every default filled in (saved in checkpoints and exports). */
 export type IResNetConfig = Required<IResNetOptions>;
 
-/** Fills in defaults and validates the options. */
+/**
+ * Fills in defaults and validates the options.
+ * @example
+ * ```ts
+ * import { iresnetConfig } from "../mod.ts";
+ *
+ * console.log(iresnetConfig({ depth: 50 })); // every field, defaults filled in and checked
+ * ```
+ */
 export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
   const config: IResNetConfig = {
     depth: options.depth ?? 50,
@@ -111,7 +119,21 @@ export function scaledWidth(base: number, width: number): number {
   return Math.max(4, Math.round(base * width));
 }
 
-/** Builds the backbone. Layer names are stable (stem_*, s{stage}u{unit}_*, out_*): checkpoints use them. */
+/**
+ * Builds the backbone. Layer names are stable (stem_*, s{stage}u{unit}_*, out_*): checkpoints use
+ * them.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { buildIResNet } from "../mod.ts";
+ *
+ * const net = buildIResNet({ depth: 18, width: 0.25, inputSize: 64, embeddingSize: 128 });
+ * const emb = tf.tidy(() => net.predict(tf.zeros([2, 64, 64, 3])) as tf.Tensor); // [2, 128]
+ * console.log(emb.shape);
+ * emb.dispose();
+ * net.dispose();
+ * ```
+ */
 export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel {
   const c = iresnetConfig(options);
   const make = layerMakers(c);

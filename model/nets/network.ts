@@ -69,7 +69,16 @@ export function asNetworkConfig(options: NetworkOptions | NetworkConfig): Networ
   return { kind: "iresnet", ...rest } as IResNetNetworkConfig;
 }
 
-/** Fills in defaults and validates; throws a RangeError naming the bad setting. */
+/**
+ * Fills in defaults and validates; throws a RangeError naming the bad setting.
+ * @example
+ * ```ts
+ * import { networkConfig } from "../mod.ts";
+ *
+ * console.log(networkConfig({ depth: 50 })); // { kind: "iresnet", depth: 50, ... }
+ * console.log(networkConfig({ arch: "mbf" })); // { kind: "mobilefacenet", arch: "mbf", ... }
+ * ```
+ */
 export function networkConfig(options: NetworkOptions | NetworkConfig = {}): NetworkConfig {
   const arch = options.kind === "mobilefacenet"
     ? (options as MobileFaceNetNetworkConfig).arch
@@ -106,6 +115,16 @@ export function asMbfConfig(config: MobileFaceNetNetworkConfig): MbfConfig {
   });
 }
 
+/**
+ * @example
+ * ```ts
+ * import { buildNetwork, networkConfig } from "../mod.ts";
+ *
+ * const net = buildNetwork(networkConfig({ depth: 18, width: 0.25, inputSize: 64 }));
+ * console.log(net.inputs[0].shape, net.outputs[0].shape); // [null, 64, 64, 3] [null, 512]
+ * net.dispose();
+ * ```
+ */
 export function buildNetwork(config: NetworkConfig): tfTypes.LayersModel {
   return isMbf(config) ? buildMobileFaceNet(asMbfConfig(config)) : buildIResNet(config);
 }

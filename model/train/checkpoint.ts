@@ -80,7 +80,15 @@ export async function listCheckpoints(dir: string): Promise<string[]> {
   return names.sort().map((n) => join(dir, n));
 }
 
-/** The newest checkpoint in `dir`, or null. */
+/**
+ * The newest checkpoint in `dir`, or null.
+ * @example
+ * ```ts
+ * import { latestCheckpoint } from "../mod.ts";
+ *
+ * console.log(await latestCheckpoint("runs/lfw-small/checkpoints")); // null when there is none
+ * ```
+ */
 export async function latestCheckpoint(dir: string): Promise<string | null> {
   const all = await listCheckpoints(dir);
   return all.length ? all[all.length - 1] : null;
@@ -191,6 +199,18 @@ export async function readCheckpointFile(path: string): Promise<CheckpointFile> 
 /**
  * Reads a checkpoint file, verifying its digest; throws `CheckpointDamagedError` naming the file
  * when it is damaged. `warn` hears about a format-1 file (no digest, read unverified).
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { latestCheckpoint, loadCheckpoint } from "../mod.ts";
+ *
+ * const path = await latestCheckpoint("runs/lfw-small/checkpoints");
+ * if (path) {
+ *   const { meta, tensors } = await loadCheckpoint(path);
+ *   console.log(meta.step, [...tensors.keys()].length);
+ *   tf.dispose([...tensors.values()]);
+ * }
+ * ```
  */
 export async function loadCheckpoint(
   path: string,

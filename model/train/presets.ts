@@ -231,7 +231,16 @@ export const PRESETS: Record<string, () => TrainConfig> = {
 
 export const DEFAULT_PRESET = "lfw-small";
 
-/** A fresh copy of a preset's config; throws a RangeError naming the presets when unknown. */
+/**
+ * A fresh copy of a preset's config; throws a RangeError naming the presets when unknown.
+ * @example
+ * ```ts
+ * import { presetConfig, PRESETS } from "../mod.ts";
+ *
+ * console.log(Object.keys(PRESETS));
+ * console.log(presetConfig("lfw-small").network);
+ * ```
+ */
 export function presetConfig(name: string): TrainConfig {
   const make = PRESETS[name];
   if (!make) {
@@ -240,7 +249,16 @@ export function presetConfig(name: string): TrainConfig {
   return make();
 }
 
-/** Sets the run length and stretches the preset's LR schedule to it (in place; returns `c`). */
+/**
+ * Sets the run length and stretches the preset's LR schedule to it (in place; returns `c`).
+ * @example
+ * ```ts
+ * import { presetConfig, withSteps } from "../mod.ts";
+ *
+ * const short = withSteps(presetConfig("lfw-small"), 50); // the LR schedule laid out over 50 steps
+ * console.log(short.steps, short.schedule);
+ * ```
+ */
 export function withSteps(c: TrainConfig, steps: number): TrainConfig {
   const k = steps / c.steps;
   if (c.schedule.kind === "piecewise") {

@@ -38,6 +38,14 @@ export type { RunOptions, RunSummary } from "./run_types.ts";
  * Runs (or resumes) training; never throws for a NaN loss or an interrupt: see `stoppedBy`.
  * Holds the run folder's lock throughout; throws a `RunFolderError` when the folder is not
  * available (in use, not empty without `overwrite`, conflicting config on resume).
+ * @example
+ * ```ts
+ * import { presetConfig, runTraining, withSteps } from "../mod.ts";
+ *
+ * const out = await Deno.makeTempDir();
+ * const summary = await runTraining({ config: withSteps(presetConfig("lfw-small"), 20), out });
+ * console.log(summary); // and out/log.txt, out/checkpoints/, out/export/model.json
+ * ```
  */
 export async function runTraining(options: RunOptions): Promise<RunSummary> {
   const run = await openRunFolder({

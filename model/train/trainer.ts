@@ -83,6 +83,22 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+/**
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { Trainer } from "../mod.ts";
+ *
+ * const network = { depth: 18, width: 0.25, inputSize: 64 };
+ * const trainer = new Trainer({ network, numClasses: 10 });
+ * const images = tf.randomUniform([8, 64, 64, 3], -1, 1) as tf.Tensor4D;
+ * const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], "int32");
+ * const m = await trainer.trainStep(images, labels, 0.1, 0); // lr 0.1, step 0
+ * console.log(m.totalLoss);
+ * tf.dispose([images, labels]);
+ * trainer.dispose();
+ * ```
+ */
 export class Trainer {
   readonly network: NetworkConfig;
   readonly model: tfTypes.LayersModel;

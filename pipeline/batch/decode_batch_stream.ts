@@ -192,6 +192,10 @@ async function prepareBatch(
  * Batches of records -> batches of network inputs (decoded in workers, in order, prefetched).
  * @example
  * ```ts
+ * import { DecodeBatchStream, readImageFolder, wrapBatches } from "../mod.ts";
+ *
+ * const { records } = await readImageFolder("fixtures/pipeline/images");
+ * const batches = ReadableStream.from(wrapBatches(records, { batchSize: 4, seed: 7, steps: 2 }));
  * const decode = new DecodeBatchStream({ size: 112, flip: true, seed: 7, workers: 2 });
  * for await (const b of batches.pipeThrough(decode)) {
  *   console.log(b.step, b.keys.length, b.data.length); // [b, 112, 112, 3] float32

@@ -6,12 +6,19 @@
  *               wraparound)        networkInput, flip)   in [-1, 1], labels)
  *
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { readImageFolder, trainBatches } from "../mod.ts";
+ *
  * const { records } = await readImageFolder("fixtures/lfw_faces/train");
  * const reader = trainBatches(records, { batchSize: 32, seed: 7, flip: true, steps: 100 })
  *   .getReader();
  * for (let r = await reader.read(); !r.done; r = await reader.read()) {
  *   const b = r.value; // b.images [32, 112, 112, 3], b.labels [32] int32, b.cursor: resume point
- *   try { await trainer.trainStep(b.images, b.labels, lr, b.step); } finally { tf.dispose([b.images, b.labels]); }
+ *   try {
+ *     console.log(b.step, b.keys.length); // a Trainer's trainStep(b.images, b.labels, lr, b.step)
+ *   } finally {
+ *     tf.dispose([b.images, b.labels]);
+ *   }
  * }
  * ```
  * A list (array) is reshuffled every epoch from (seed, epoch) and resumes exactly from a cursor
@@ -65,6 +72,18 @@ function checkRecords(records: ListRecord[]): void {
 /**
  * Batches of network inputs from a record list (an array or a `RecordList` such as
  * `RecordIOTable`, reshuffled per epoch) or a record stream.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { readImageFolder, trainBatches } from "../mod.ts";
+ *
+ * const { records } = await readImageFolder("fixtures/pipeline/images");
+ * const batches = trainBatches(records, { batchSize: 4, imageSize: 64, seed: 7, steps: 2 });
+ * for await (const b of batches) { // b.images [4, 64, 64, 3] float32, b.labels [4] int32
+ *   console.log(b.step, b.keys);
+ *   tf.dispose([b.images, b.labels]);
+ * }
+ * ```
  */
 export function trainBatches(
   records: RecordList | ReadableStream<AnyRecord>,

@@ -66,7 +66,19 @@ export function checkCursor(c: WrapCursor, n: number): WrapCursor {
   return { epoch: c.epoch, start: c.start, step: c.step };
 }
 
-/** Pure index generator; the stream and the training source both use it. */
+/**
+ * Pure index generator; the stream and the training source both use it.
+ * @example
+ * ```ts
+ * import { WrapBatcher } from "../mod.ts";
+ *
+ * const batcher = new WrapBatcher(10, { batchSize: 4, seed: 7 });
+ * for (let i = 0; i < 3; i++) {
+ *   const { step, indices, sampleEpochs } = batcher.next(); // the third batch wraps into epoch 1
+ *   console.log(step, indices, sampleEpochs);
+ * }
+ * ```
+ */
 export class WrapBatcher {
   readonly n: number;
   readonly batchSize: number;
@@ -166,6 +178,15 @@ function checkStop(steps?: number, epochs?: number): void {
  * The wraparound batches of a whole list, made one at a time as they are taken (a table's records
  * are built only for their batch: MS1M's 5.8 M positions, not objects), until `steps` batches or
  * `epochs` epochs. `WrapBatchStream` and the trainer's `trainBatches` both use it.
+ * @example
+ * ```ts
+ * import { readImageFolder, wrapBatches } from "../mod.ts";
+ *
+ * const { records } = await readImageFolder("fixtures/pipeline/images");
+ * for (const b of wrapBatches(records, { batchSize: 4, seed: 7, steps: 3 })) {
+ *   console.log(b.step, b.epoch, b.records.map((r) => r.key), b.cursor);
+ * }
+ * ```
  */
 export function wrapBatches<T extends ListRecord>(
   list: RecordList<T>,
@@ -210,6 +231,9 @@ export interface WrapBatchStreamOptions extends WrapBatchOptions {
  * pixels, so collecting it holds paths, not images.
  * @example
  * ```ts
+ * import { ListReaderStream, WrapBatchStream } from "../mod.ts";
+ *
+ * const records = new ListReaderStream({ root: "fixtures/pipeline/images" });
  * const batches = records.pipeThrough(new WrapBatchStream({ batchSize: 4, seed: 7, epochs: 2 }));
  * for await (const b of batches) console.log(b.step, b.epoch, b.records.map((r) => r.key));
  * ```

@@ -118,7 +118,18 @@ function reduceSize(side?: number): { height: number; width: number } | undefine
   return { height: side, width: side };
 }
 
-/** Decodes `input` (a file path or encoded bytes). */
+/**
+ * Decodes `input` (a file path or encoded bytes).
+ * @example
+ * ```ts
+ * import { decodeImage } from "../mod.ts";
+ *
+ * const img = await decodeImage("fixtures/pipeline/images/Adrien_Brody/Adrien_Brody_0001.jpg", {
+ *   resize: 112,
+ * });
+ * console.log(img.width, img.height, img.pixels.length); // 112 112 37632
+ * ```
+ */
 export async function decodeImage(
   input: string | Uint8Array,
   options: DecodeImageOptions = {},

@@ -71,6 +71,9 @@ export function recordOffset(r: ListRecord): number | undefined {
  * over `workers` Deno Workers. Call nothing at the end: the pool closes when the stream does.
  * @example
  * ```ts
+ * import { DecodeStream, ListReaderStream } from "../mod.ts";
+ *
+ * const records = new ListReaderStream({ root: "fixtures/pipeline/images" });
  * const decode = new DecodeStream({ resize: 112, onError: "skip" });
  * for await (const img of records.pipeThrough(decode)) console.log(img.key, img.width);
  * console.log(decode.report.skipped); // [{ key, source, reason }]

@@ -78,7 +78,17 @@ function halve(src: Uint8Array, h: number, w: number): Uint8Array {
 
 let scratch = new Float64Array(0);
 
-/** Resizes `[h, w, 3]` uint8 RGB to `[oh, ow, 3]`; returns the input itself when sizes match. */
+/**
+ * Resizes `[h, w, 3]` uint8 RGB to `[oh, ow, 3]`; returns the input itself when sizes match.
+ * @example
+ * ```ts
+ * import { resizeRgb } from "../mod.ts";
+ *
+ * const src = new Uint8Array(4 * 4 * 3).fill(200); // [4, 4, 3]
+ * const out = resizeRgb(src, 4, 4, 2, 2); // [2, 2, 3], area-averaged
+ * console.log(out);
+ * ```
+ */
 export function resizeRgb(
   src: Uint8Array,
   h: number,

@@ -20,7 +20,16 @@ export function personOf(key: string): string {
   return key.slice(0, key.indexOf("/"));
 }
 
-/** Fold `k` (1-based) of a folded pairs list; a list without folds, or k out of range, throws. */
+/**
+ * Fold `k` (1-based) of a folded pairs list; a list without folds, or k out of range, throws.
+ * @example
+ * ```ts
+ * import { lfwFold, readPairs } from "../mod.ts";
+ *
+ * const fold = lfwFold(await readPairs("fixtures/lfw_faces/heldout/pairs.txt"), 1);
+ * console.log(fold);
+ * ```
+ */
 export function lfwFold(list: PairList, k: number, name = "pairs.txt"): LfwFold {
   if (!list.foldSizes) {
     throw new RangeError(

@@ -39,7 +39,19 @@ export function recordEntries(r: AnyRecord): TarEntry[] {
   return out;
 }
 
-/** Records -> WebDataset tar entries (`<key>.rgb|.jpg|.png` then `<key>.json`). */
+/**
+ * Records -> WebDataset tar entries (`<key>.rgb|.jpg|.png` then `<key>.json`).
+ * @example
+ * ```ts
+ * import { DecodeStream, ListReaderStream, TarEncodeStream, WdsEncodeStream } from "../mod.ts";
+ *
+ * await new ListReaderStream({ root: "fixtures/pipeline/images" })
+ *   .pipeThrough(new DecodeStream())
+ *   .pipeThrough(new WdsEncodeStream()) // <key>.rgb, <key>.json
+ *   .pipeThrough(new TarEncodeStream())
+ *   .pipeTo(Deno.stdout.writable);
+ * ```
+ */
 export class WdsEncodeStream extends TransformStream<AnyRecord, TarEntry> {
   constructor() {
     super({
@@ -50,7 +62,18 @@ export class WdsEncodeStream extends TransformStream<AnyRecord, TarEntry> {
   }
 }
 
-/** WebDataset tar entries -> records, grouping consecutive files that share a key. */
+/**
+ * WebDataset tar entries -> records, grouping consecutive files that share a key.
+ * @example
+ * ```ts
+ * import { TarDecodeStream, WdsDecodeStream } from "../mod.ts";
+ *
+ * const records = Deno.stdin.readable // a tar as `deno task decode` writes
+ *   .pipeThrough(new TarDecodeStream("stdin"))
+ *   .pipeThrough(new WdsDecodeStream("stdin"));
+ * for await (const r of records) console.log(r.key, r.label);
+ * ```
+ */
 export class WdsDecodeStream extends TransformStream<TarEntry, AnyRecord> {
   constructor(source = "stdin") {
     const dec = new TextDecoder();

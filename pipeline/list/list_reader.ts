@@ -29,7 +29,17 @@ function stripExt(p: string): string {
   return dot > slash + 1 ? p.slice(0, dot) : p;
 }
 
-/** Parses a clean list's text; `name` is used in error messages. */
+/**
+ * Parses a clean list's text; `name` is used in error messages.
+ * @example
+ * ```ts
+ * import { parseCleanList } from "../mod.ts";
+ *
+ * const text = "Abdullah_Gul/1.jpg Abdullah_Gul\nAdrien_Brody/1.jpg Adrien_Brody\n";
+ * const { records, classes } = parseCleanList(text, "faces"); // labels: names or integers
+ * console.log(records[0].path, records[0].label, classes);
+ * ```
+ */
 export function parseCleanList(text: string, root: string, name = "list"): ListResult {
   const rows: { path: string; label: string; line: number }[] = [];
   text.split("\n").forEach((raw, i) => {
@@ -76,7 +86,17 @@ export function parseCleanList(text: string, root: string, name = "list"): ListR
   return { records, classes };
 }
 
-/** Reads a clean list file; paths are resolved against `root`. */
+/**
+ * Reads a clean list file; paths are resolved against `root`.
+ * @example
+ * ```ts
+ * import { readCleanList } from "../mod.ts";
+ *
+ * const list = "fixtures/pipeline/clean_list_int.txt";
+ * const { records } = await readCleanList(list, "fixtures/pipeline");
+ * console.log(records.length, records[0]); // { key, label, path }
+ * ```
+ */
 export async function readCleanList(listPath: string, root: string): Promise<ListResult> {
   let text: string;
   try {
@@ -88,7 +108,16 @@ export async function readCleanList(listPath: string, root: string): Promise<Lis
   return parseCleanList(text, root, listPath);
 }
 
-/** Reads an image-folder tree: `root/<identity>/<image>`, sorted, labels dense by folder. */
+/**
+ * Reads an image-folder tree: `root/<identity>/<image>`, sorted, labels dense by folder.
+ * @example
+ * ```ts
+ * import { readImageFolder } from "../mod.ts";
+ *
+ * const { records, classes } = await readImageFolder("fixtures/pipeline/images");
+ * console.log(records.length, classes); // labels 0.. in sorted folder order
+ * ```
+ */
 export async function readImageFolder(root: string): Promise<ListResult> {
   const records: ListRecord[] = [];
   const classes: string[] = [];
@@ -104,6 +133,12 @@ export async function readImageFolder(root: string): Promise<ListResult> {
 /**
  * Image files anywhere under `root` (the aligner's folder input), sorted, as records keyed by the
  * relative path without extension, labelled densely by their folder in listing order.
+ * @example
+ * ```ts
+ * import { readImageTree } from "../mod.ts";
+ *
+ * for (const r of await readImageTree("fixtures/pipeline/images")) console.log(r.key, r.label);
+ * ```
  */
 export async function readImageTree(root: string): Promise<ListRecord[]> {
   const files = (await walkImages(root)).map((segments) => join(root, ...segments));
@@ -121,6 +156,13 @@ export async function readImageTree(root: string): Promise<ListRecord[]> {
 /**
  * A list file, paths relative to the list's folder: the clean-list format `path label` (labels
  * integers or names, as `parseCleanList`), or plain paths one a line (label -1).
+ * @example
+ * ```ts
+ * import { readPathList } from "../mod.ts";
+ *
+ * const records = await readPathList("fixtures/pipeline/clean_list_names.txt");
+ * console.log(records.map((r) => r.path));
+ * ```
  */
 export async function readPathList(file: string): Promise<ListRecord[]> {
   let text: string;
@@ -140,7 +182,17 @@ export async function readPathList(file: string): Promise<ListRecord[]> {
   }));
 }
 
-/** Streams a RecordIO file's image records (with JPEG bytes), one read at a time. */
+/**
+ * Streams a RecordIO file's image records (with JPEG bytes), one read at a time.
+ * @example
+ * ```ts
+ * import { readRecordIO } from "../mod.ts";
+ *
+ * for await (const r of readRecordIO("fixtures/pipeline/rec/train.rec")) {
+ *   console.log(r.key, r.label, r.bytes?.length); // JPEG bytes
+ * }
+ * ```
+ */
 export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<ListRecord> {
   let reader: RecordIOReader;
   let keys: number[];
@@ -164,7 +216,16 @@ export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<
   }, { highWaterMark: 4 });
 }
 
-/** RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each. */
+/**
+ * RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each.
+ * @example
+ * ```ts
+ * import { readRecordIOLazy } from "../mod.ts";
+ *
+ * const { records } = await readRecordIOLazy("fixtures/pipeline/rec/train.rec");
+ * console.log(records.length, records.at(0)); // labels and offsets, no image bytes yet
+ * ```
+ */
 export async function readRecordIOLazy(recPath: string, idxPath?: string): Promise<ListResult> {
   // Headers read in large sequential windows (record_io_labels.ts): MS1M's 5.8 M labels in
   // seconds rather than two small reads per record.
@@ -191,6 +252,8 @@ export interface ListReaderOptions {
  * or a RecordIO file.
  * @example
  * ```ts
+ * import { ListReaderStream } from "../mod.ts";
+ *
  * const records = new ListReaderStream({ root: "fixtures/pipeline/images" });
  * for await (const r of records) console.log(r.key, r.label, r.path);
  * ```

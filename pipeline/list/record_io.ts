@@ -108,7 +108,18 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Writes `.rec` + `.idx` atomically (temp files renamed on `close()`). */
+/**
+ * Writes `.rec` + `.idx` atomically (temp files renamed on `close()`).
+ * @example
+ * ```ts
+ * import { RecordIOWriter } from "../mod.ts";
+ *
+ * const jpeg = await Deno.readFile("fixtures/pipeline/images/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const writer = await RecordIOWriter.create(`${await Deno.makeTempDir()}/faces.rec`);
+ * await writer.write(0, jpeg);
+ * await writer.close(); // faces.rec + faces.idx appear only now
+ * ```
+ */
 export class RecordIOWriter {
   readonly recPath: string;
   readonly idxPath: string;
