@@ -24,9 +24,9 @@ Options:
   --factor F             pyramid scale factor (default 0.709)
   --nms A,B,C,D          NMS thresholds: P-Net per scale, across scales, R-Net, O-Net ('Min')
                          (default 0.5,0.7,0.7,0.7)
-  --channel-order O      rgb | bgr: channel order fed to the nets (default rgb, see README)
+  --channel-order O      rgb | bgr: channel order fed to the nets (default rgb; docs/alignment.md)
   --flavor F             original | facenet-pytorch: whose MTCNN arithmetic to follow
-                         (default original; facenet-pytorch clips border crops, see README)
+                         (default original; facenet-pytorch clips border crops, docs/alignment.md)
   --border B             pad | clip: R/O-Net crops crossing the border (default: the flavor's)
   --pick R               center | largest | score: which face is the subject (default center)
   --on-no-face P         skip | center-crop | fail (default skip; skips are counted and listed)

@@ -9,8 +9,8 @@ import { TRAIN_FLAGS } from "./train/flags.ts";
 const HELP = `Usage: deno task train [options]
 
 Trains an IR-ResNet with an ArcFace (or CosFace / combined) margin head. With no options: the
-"lfw-small" preset on fixtures/lfw_faces/train (a few minutes on 2 CPU cores), then a verification
-score on the held-out pairs of identities it did not train on.
+"lfw-small" preset on fixtures/lfw_faces/train, then a verification score on the held-out pairs of
+identities it did not train on (its time and score on 2 CPU cores: docs/benchmarks.md).
 
   --preset NAME          lfw-small (default), tiny, r18, r34, r50, r100, r50-ms1m, mbf, mbf-large
   --data PATH            image-folder tree, clean list ("path label" lines), or .rec;

@@ -135,11 +135,11 @@ export const FIXTURE_PAIRS = "fixtures/lfw_faces/heldout/pairs.txt";
 
 export const PRESETS: Record<string, () => TrainConfig> = {
   /**
-   * The default run: a width-1/4 r18 on 64x64 faces, a few minutes on 2 CPU cores. From scratch on
-   * 375 images the paper's s = 64, m = 0.5 barely learns in a short run (measured over 50 steps:
-   * training accuracy 0.00 -> 0.02, against 0.48 with the values here), so this preset uses the
-   * common small-data choice s = 32, m = 0.2 (a softer ArcFace), no dropout, and warmup +
-   * polynomial decay.
+   * The default run: a width-1/4 r18 on 64x64 faces (its time and score on 2 CPU cores: see
+   * docs/benchmarks.md). From scratch on 375 images the paper's s = 64, m = 0.5 barely learns in a
+   * short run (measured over 50 steps: training accuracy 0.00 -> 0.02, against 0.48 with the values
+   * here), so this preset uses the common small-data choice s = 32, m = 0.2 (a softer ArcFace), no
+   * dropout, and warmup + polynomial decay.
    */
   "lfw-small": () => ({
     preset: "lfw-small",

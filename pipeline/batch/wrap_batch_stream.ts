@@ -3,7 +3,7 @@
  *
  * Rule (N = list length, B = batch size, cursor `start`): `end = (start + B) % N`; if
  * `start < end` the batch is `order[start:end]`, else `order[start:] + order'[:end]`; then
- * `start = end`. Semantics chosen here (see README "Wraparound batching"):
+ * `start = end`. Semantics chosen here (docs/pipeline.md, "In code", wrapBatches):
  * - `order` is the shuffled order of the cursor's epoch; when a batch wraps, `order'[:end]` comes
  *   from the NEXT epoch's order (seed + epoch + 1), so every epoch is exactly one permutation of the
  *   list. The epoch counter increments each time the cursor passes the end of the list (also when

@@ -69,7 +69,7 @@ export async function loadSharp(): Promise<any> {
   if (!sharpModule) {
     sharpModule = (await import("sharp")).default;
     // One libvips thread per call: parallelism comes from calls in flight / workers, and small
-    // images gain nothing from intra-image threads (measured: see README "Decode speed").
+    // images gain little from intra-image threads (`deno task bench pipeline` times the decode).
     sharpModule.concurrency(1);
     sharpModule.cache(false);
   }

@@ -1,7 +1,8 @@
 /**
- * The WebDataset sample layout of the tar wire format (README "Wire format"): a record is
- * `<key>.jpg|.png` (encoded bytes) or `<key>.rgb` (raw HxWx3 uint8), then `<key>.json` (the rest of
- * the record; `height`/`width` for `.rgb`), consecutive tar entries grouped by key.
+ * The WebDataset sample layout of the tar wire format (docs/formats.md, "Wire format between
+ * shell stages"): a record is `<key>.jpg|.png` (encoded bytes) or `<key>.rgb` (raw HxWx3 uint8),
+ * then `<key>.json` (the rest of the record; `height`/`width` for `.rgb`), consecutive tar entries
+ * grouped by key.
  */
 import type { AnyRecord, ImageRecord } from "../records.ts";
 import { checkRecord, recordMeta } from "./record_json.ts";

@@ -1,5 +1,5 @@
 /**
- * Wire formats between shell stages (README "Wire format"):
+ * Wire formats between shell stages (docs/formats.md, "Wire format between shell stages"):
  * - NDJSON: records without pixels, one JSON object a line: `{"key","label","path"?, ...}`.
  * - tar in WebDataset layout (`webdataset.ts`): `<key>.jpg|.png` (encoded bytes) or `<key>.rgb`
  *   (raw HxWx3 uint8) plus `<key>.json` (the rest of the record), grouped by key.
