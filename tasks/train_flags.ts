@@ -45,6 +45,7 @@ export const TRAIN_FLAGS = {
   "eval-pairs": { type: "string" },
   "eval-every": { type: "int", min: 0 },
   "eval-data": { type: "string" },
+  "val-targets": { type: "string" },
   "init-from": { type: "string" },
   "wd-on": { type: "string", choices: ["seed", "all"] },
   backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
@@ -120,6 +121,12 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f["eval-pairs"] !== undefined) c.evalPairs = f["eval-pairs"];
   if (f["eval-data"] !== undefined) c.evalData = f["eval-data"];
   c.evalEvery = f["eval-every"] ?? c.evalEvery;
+  if (f["val-targets"] !== undefined) {
+    // "" clears them (as --eval-pairs ""); names are resolved when the run starts.
+    const t = f["val-targets"].split(",").map((x) => x.trim()).filter((x) => x !== "");
+    if (t.length) c.valTargets = t;
+    else delete c.valTargets;
+  }
   if (f["init-from"] !== undefined) c.initFrom = f["init-from"];
   if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as "seed" | "all";
   return c;

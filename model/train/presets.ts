@@ -43,6 +43,11 @@ export interface TrainConfig {
   evalData?: string;
   /** Evaluate every N steps (0: only at the end). */
   evalEvery: number;
+  /**
+   * insightface `.bin` validation sets scored at each evaluation: names (`lfw` = `lfw.bin` beside
+   * `data`) or paths. Default: none.
+   */
+  valTargets?: string[];
   /** Backbone weights to start from (.pth, .arcs or model.json; see model/io/init_from.ts). */
   initFrom?: string;
   /** Weight-decay set: "seed" (kernels, gammas, alphas, class weights) or "all". Default: seed. */

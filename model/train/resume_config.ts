@@ -37,6 +37,7 @@ export const EXTEND_FLAGS: readonly string[] = [
   "eval-every",
   "eval-pairs",
   "eval-data",
+  "val-targets",
 ];
 
 /** Config fields (top-level) the extending flags may change; every other field is fixed. */
@@ -50,6 +51,7 @@ export const EXTEND_FIELDS: readonly string[] = [
   "evalEvery",
   "evalPairs",
   "evalData",
+  "valTargets",
 ];
 
 /** The flag that sets a fixed config path, for messages. */

@@ -11,6 +11,7 @@ import { findResumeCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./presets.ts";
 import { type ConfigChange, configConflicts, extendChanges } from "./resume_config.ts";
 import { acquireRunLock, RunFolderError, type RunLock } from "./run_lock.ts";
+import { cutEventFiles, EVENT_FILE } from "../io/tensorboard_writer.ts";
 
 export { RunFolderError } from "./run_lock.ts";
 
@@ -88,7 +89,7 @@ async function clearOrRefuse(out: string, overwrite: boolean): Promise<void> {
         `--overwrite to replace it`,
     );
   }
-  for (const name of RUN_FILES) {
+  for (const name of [...RUN_FILES, ...names.filter((n) => EVENT_FILE.test(n))]) {
     await Deno.remove(join(out, name), { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
@@ -194,5 +195,6 @@ export async function cutLogs(out: string, step: number): Promise<number> {
     }
   });
   await cut("log.txt", (line) => Number(TEXT_ENTRY.exec(line)?.[1] ?? 0) > step);
+  await cutEventFiles(out, step); // TensorBoard's events.out.tfevents.*, the same way
   return dropped;
 }

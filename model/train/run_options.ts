@@ -3,6 +3,7 @@
  */
 import type { TrainConfig } from "./presets.ts";
 import type { StepMetrics } from "./trainer.ts";
+import type { ValTarget } from "./val_targets.ts";
 
 export interface RunOptions {
   config: TrainConfig;
@@ -29,6 +30,11 @@ export interface RunOptions {
   stdin?: () => ReadableStream<Uint8Array>;
   /** An abort signal; when it fires the loop saves a checkpoint after the current step and stops. */
   signal?: AbortSignal;
+  /**
+   * Validation sets scored every `config.evalEvery` steps and at the end (loaded and checked by
+   * the caller, see val_targets.ts). Default: none.
+   */
+  valTargets?: ValTarget[];
   /** Called after each step with the batch's sample keys and the step's metrics. */
   onStep?: (info: { step: number; keys: string[]; metrics: StepMetrics }) => void;
 }
@@ -49,6 +55,8 @@ export interface RunSummary {
   plot: string | null;
   /** Held-out verification accuracy (10-fold mean) at the end, when pairs were given. */
   heldout: { accuracy: number; std: number; auc: number; pairs: number } | null;
+  /** The validation targets' last evaluation (at the end), when `valTargets` were given. */
+  val?: { name: string; accuracy: number; std: number; highest: number; pairs: number }[];
   /** The NaN/Inf message when stoppedBy is "non-finite loss". */
   error?: string;
 }

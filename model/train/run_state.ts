@@ -14,6 +14,8 @@ import type { RunOptions, RunSummary } from "./run_options.ts";
 import type { TrainLog } from "./train_log.ts";
 import { writeTrainPlot } from "./train_plot.ts";
 import type { Trainer } from "./trainer.ts";
+import type { TensorBoardWriter } from "../io/tensorboard_writer.ts";
+import type { ValEntry, ValTargetRun } from "./val_targets.ts";
 
 export interface RunState {
   options: RunOptions;
@@ -23,6 +25,10 @@ export interface RunState {
   trainer: Trainer;
   /** Held-out verification pairs, when `config.evalPairs` is set. */
   heldout: HeldoutPairs | null;
+  /** Validation sets (`--val-targets`) with their highest accuracies, when given. */
+  val: ValTargetRun | null;
+  /** The run's TensorBoard event file. */
+  events: TensorBoardWriter;
   /** The curves' title. */
   title: string;
   summary: RunSummary;
@@ -67,6 +73,18 @@ export async function evaluateHeldout(s: RunState): Promise<VerificationResult> 
     auc: r.auc,
     pairs: r.nPairs,
   });
+  await s.events.scalars(s.step, { heldout: r.accuracyMean });
   s.summary.plot = await writeTrainPlot(s.options.out, s.title);
   return r;
+}
+
+/** Scores every validation target on the current backbone: logged, and the curves redrawn. */
+export async function evaluateValTargets(s: RunState): Promise<ValEntry[]> {
+  const entries = await s.val!.evaluate(s.trainer.model, s.step, s.epoch, {
+    note: (line) => s.log.note(line),
+    json: (e) => s.log.json(e),
+    scalars: (step, values) => s.events.scalars(step, values),
+  });
+  s.summary.plot = await writeTrainPlot(s.options.out, s.title);
+  return entries;
 }

@@ -6,7 +6,12 @@ import { join } from "node:path";
 import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import type { TrainConfig } from "./presets.ts";
 import type { RunSummary } from "./run_options.ts";
-import { evaluateHeldout, type RunState, saveRunCheckpoint } from "./run_state.ts";
+import {
+  evaluateHeldout,
+  evaluateValTargets,
+  type RunState,
+  saveRunCheckpoint,
+} from "./run_state.ts";
 import { writeTrainPlot } from "./train_plot.ts";
 import type { Trainer } from "./trainer.ts";
 import { networkName } from "../nets/network.ts";
@@ -23,6 +28,15 @@ export async function finishRun(s: RunState): Promise<RunSummary> {
     await saveRunCheckpoint(s);
     summary.exportDir = await exportBackbone(s.trainer, s.config, s.options.out, s.step);
     await log.note(`exported ${join(summary.exportDir, "model.json")}`);
+    if (s.val && summary.stoppedBy === "done") {
+      summary.val = (await evaluateValTargets(s)).map((e) => ({
+        name: e.val,
+        accuracy: e.accuracy,
+        std: e.std,
+        highest: e.highest,
+        pairs: e.pairs,
+      }));
+    }
     if (s.heldout && summary.stoppedBy === "done") {
       const r = await evaluateHeldout(s);
       summary.heldout = {

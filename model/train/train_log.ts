@@ -68,6 +68,11 @@ export class TrainLog {
     await this.#append("log.jsonl", JSON.stringify(e) + "\n");
   }
 
+  /** Appends a line that is not a step window (a validation result) to log.jsonl. */
+  async json(e: object): Promise<void> {
+    await this.#append("log.jsonl", JSON.stringify(e) + "\n");
+  }
+
   /** Appends a held-out evaluation to heldout.jsonl (drawn by train_plot.ts). */
   async heldout(
     e: { time: string; step: number; accuracy: number; std: number; auc: number; pairs: number },

@@ -26,6 +26,8 @@ import { TrainLog } from "./train_log.ts";
 import { runSteps } from "./train_steps.ts";
 import { Trainer } from "./trainer.ts";
 import { networkName } from "../nets/network.ts";
+import { TensorBoardWriter } from "../io/tensorboard_writer.ts";
+import { ValTargetRun } from "./val_targets.ts";
 
 export type { RunOptions, RunSummary } from "./run_options.ts";
 
@@ -61,6 +63,9 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     const s = await startState(options, run, config, log, trainer, data);
     const schedule = makeSchedule(config.schedule);
     const stopAt = Math.min(options.stopAt ?? config.steps, config.steps);
+    if (options.valTargets?.length) {
+      s.val = await ValTargetRun.resume(options.valTargets, options.out);
+    }
     s.heldout = config.evalPairs
       ? await HeldoutPairs.load(config.evalPairs, config.evalData, config.network.inputSize)
       : null;
@@ -143,6 +148,8 @@ async function startState(
     log,
     trainer,
     heldout: null,
+    val: null,
+    events: await TensorBoardWriter.open(options.out),
     title: `${config.preset}: ${networkName(config.network)} x${config.network.width}, ` +
       `input ${config.network.inputSize}, batch ${config.batchSize}`,
     summary: {

@@ -5,7 +5,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TrainBatch } from "../../pipeline/batch/tensor_batch_stream.ts";
-import { evaluateHeldout, type RunState, saveRunCheckpoint } from "./run_state.ts";
+import {
+  evaluateHeldout,
+  evaluateValTargets,
+  type RunState,
+  saveRunCheckpoint,
+} from "./run_state.ts";
 import type { LogEntry } from "./train_log.ts";
 import { writeTrainPlot } from "./train_plot.ts";
 import { NonFiniteLossError, type StepMetrics } from "./trainer.ts";
@@ -108,6 +113,14 @@ async function trainOn(s: RunState, batch: TrainBatch, lr: number): Promise<Step
 /** Writes a log line and keeps the summary's first and last loss and accuracy. */
 async function logWindow(s: RunState, entry: LogEntry): Promise<void> {
   await s.log.entry(entry);
+  await s.events.scalars(entry.step, {
+    loss: entry.totalLoss,
+    "loss/margin_softmax": entry.inferenceLoss,
+    "loss/weight_decay": entry.weightDecayLoss,
+    learning_rate: entry.lr,
+    "train/accuracy": entry.accuracy,
+    "train/images_per_sec": entry.imagesPerSec,
+  });
   s.summary.lastLoss = entry.totalLoss;
   s.summary.lastAccuracy = entry.accuracy;
   s.summary.firstLoss ??= entry.totalLoss;
@@ -121,7 +134,9 @@ async function periodic(s: RunState, stopAt: number): Promise<void> {
     await saveRunCheckpoint(s);
     s.summary.plot = await writeTrainPlot(s.options.out, s.title);
   }
-  if (s.heldout && config.evalEvery > 0 && step % config.evalEvery === 0 && step < stopAt) {
+  const evalDue = config.evalEvery > 0 && step % config.evalEvery === 0 && step < stopAt;
+  if (s.val && evalDue) await evaluateValTargets(s);
+  if (s.heldout && evalDue) {
     const r = await evaluateHeldout(s);
     await s.log.note(
       `step ${step}: held-out verification ${(100 * r.accuracyMean).toFixed(2)}% +- ${
