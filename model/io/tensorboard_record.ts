@@ -132,8 +132,10 @@ export function decodeEventStep(data: Uint8Array): number {
       if (field === 2) return Number(BigInt.asIntN(64, v));
     } else if (type === 1) at += 8;
     else if (type === 5) at += 4;
-    else if (type === 2) at += Number(varint());
-    else throw new RangeError(`Event: unsupported wire type ${type}`);
+    else if (type === 2) {
+      const n = Number(varint()); // read before adding: `at += varint()` would add to the old `at`
+      at += n;
+    } else throw new RangeError(`Event: unsupported wire type ${type}`);
   }
   return 0;
 }
