@@ -231,6 +231,23 @@ Deno.test("ONNX export converts ZeroPadding2D, NHWC Reshape round trips and Glob
   model.dispose();
 });
 
+Deno.test("ONNX export: an NCHW flatten read by something other than a Dense gets TF's element order back", async () => {
+  // Flatten -> Activation (the graph's output): no kernel to permute, so the graph must restore
+  // TF's (h, w, c) order itself.
+  const input = tf.input({ shape: [6, 6, 3] });
+  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: "same" })
+    .apply(input) as tf.SymbolicTensor; // [N, 3, 3, 4]
+  x = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: "tanh" }).apply(x) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: x });
+  randomizeStats(model, 70);
+  const { want, got } = await parity(model, 6);
+  assertEquals(got.dims, [3, 36]);
+  const raw = Math.max(...want.map((v, i) => Math.abs(v - got.data[i])));
+  assert(raw <= 1e-5, `raw max |diff| ${raw}`);
+  model.dispose();
+});
+
 Deno.test("ONNX export refuses a layer class it has no converter for, naming it", () => {
   const input = tf.input({ shape: [8, 8, 3] });
   const y = tf.layers.maxPooling2d({ poolSize: 2, name: "pool" }).apply(input) as tf.SymbolicTensor;
