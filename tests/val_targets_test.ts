@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertMatch, assertNotMatch, assertStrictEquals } from "@std/assert";
 import { join } from "node:path";
 import { initBackend } from "../model/backend/backend.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { encodeBin } from "../pipeline/formats/pickle_writer.ts";
-import { loadValTargets, resolveValTargets } from "../tasks/train_val_targets.ts";
+import { loadValTargets, resolveValTargets } from "../tasks/train/val_targets.ts";
 import { readEventFile } from "./tfevents_reader.ts";
 import { runTask } from "./run_task.ts";
 import { QUIET, tinyRun } from "./tiny_run.ts";

@@ -7,7 +7,7 @@
  * `Accuracy-Highest`), to log.txt, log.jsonl (one line per target, `val` naming it), the
  * TensorBoard file (tag = the target's name, as arcface_torch writes it) and curves.svg.
  *
- * The targets come loaded (`tasks/train_val_targets.ts` reads and checks the `.bin` files before
+ * The targets come loaded (`tasks/train/val_targets.ts` reads and checks the `.bin` files before
  * training starts, with the evaluator `eval-lfw` uses); this file only runs and records them.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
