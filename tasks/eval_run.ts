@@ -11,6 +11,7 @@ import { formatTable, pairsOfImages, writeReport } from "./eval_report.ts";
 import { type EvalPairs, loadEvalPairs } from "./eval_pairs.ts";
 import { loadEmbeddings, saveEmbeddings } from "./eval_embeddings_npy.ts";
 import { embedWithModel } from "./eval_model.ts";
+import { reviewPairs, writeReview } from "./eval_review.ts";
 import { UsageError } from "./cli.ts";
 
 export interface EvalRunOptions {
@@ -68,6 +69,9 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   const report = buildReport(o, e, scored, input.foldSizes, label);
   if (o.saveEmbeddings) await saveEmbeddings(o.saveEmbeddings, pairs, embeddings);
   const files = await writeReport(o.out, report, scored, label);
+  // For `deno task serve`'s report page: every pair's cosine, the worst pairs' aligned faces.
+  const review = reviewPairs(pairs, embeddings, input.foldSizes, scored);
+  await writeReview(o.out, review, e.images, { aligned: o.aligned || !!o.bin });
   for (const x of report.images.missing) {
     log(`  missing: ${x.key} (pairs ${x.pairs.join(",")}): ${x.reason}`);
   }
