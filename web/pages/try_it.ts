@@ -6,6 +6,7 @@
  * `globalThis.arcstreamTryIt` exposes the last results for the browser tests.
  */
 import * as tf from "@tensorflow/tfjs";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import type { RgbImage } from "../../pipeline/records.ts";
 import type { Embedder } from "../../model/eval/embed_stream.ts";
 import {
@@ -42,8 +43,21 @@ let embedder: Embedder | null = null;
 let run: RunRow | null = null;
 const images: { a: RgbImage | null; b: RgbImage | null } = { a: null, b: null };
 
+/** True when WebGL is drawn by the CPU (SwiftShader, llvmpipe): wasm is faster there. */
+function softwareWebgl(): boolean {
+  const gl = document.createElement("canvas").getContext("webgl2");
+  if (!gl) return true;
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  return /swiftshader|llvmpipe|software/i.test(name);
+}
+
+/** `?backend=` when given, else webgl on a GPU, else wasm (its binaries come from /js/wasm/). */
 async function initBackend(): Promise<string> {
-  for (const name of ["webgl", "cpu"]) {
+  setWasmPaths("/js/wasm/");
+  const wanted = new URLSearchParams(location.search).get("backend");
+  const order = wanted ? [wanted] : softwareWebgl() ? ["wasm", "cpu"] : ["webgl", "wasm", "cpu"];
+  for (const name of order) {
     try {
       if (await tf.setBackend(name)) {
         await tf.ready();
@@ -53,7 +67,7 @@ async function initBackend(): Promise<string> {
       // next one
     }
   }
-  throw new Error("No TF.js backend works in this browser");
+  throw new Error(`No TF.js backend of ${order.join(", ")} works in this browser`);
 }
 
 /** RGB pixels of an image file, decoded by the browser without colour conversion. */

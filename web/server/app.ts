@@ -14,6 +14,12 @@ import { isRunFolder, listRuns, runInfo } from "./runs.ts";
 import { MissingPathError, RefusedPathError, resolveInside } from "./safe_path.ts";
 import { PAGES_DIR } from "./bundle.ts";
 
+/** TF.js's wasm binaries, which the try-it page's wasm backend fetches from /js/wasm/. */
+const WASM_DIR = new URL(
+  "../../node_modules/@tensorflow/tfjs-backend-wasm/dist/",
+  import.meta.url,
+);
+
 export interface AppOptions {
   /** Real path of the runs folder. */
   runsReal: string;
@@ -34,6 +40,7 @@ const TYPES: Record<string, string> = {
   ".png": "image/png",
   ".jpg": "image/jpeg",
   ".bin": "application/octet-stream",
+  ".wasm": "application/wasm",
 };
 
 const PAGES: Record<string, string> = {
@@ -125,6 +132,10 @@ export function makeHandler(o: AppOptions): (req: Request) => Promise<Response> 
         return await sendFile(
           await resolveInside(new URL(WEIGHTS_DIR).pathname.replace(/\/$/, ""), name),
         );
+      }
+      if (raw.startsWith("/js/wasm/")) {
+        const [name] = decode("/js/wasm/");
+        return await sendFile(await resolveInside(await Deno.realPath(WASM_DIR.pathname), name));
       }
       if (raw.startsWith("/js/")) {
         return await sendFile(await resolveInside(o.bundleDir, decode("/js/").join("/")));
