@@ -11,7 +11,12 @@ import { extname, join } from "node:path";
 import { WEIGHTS_DIR } from "../../pipeline/align/mtcnn/nets.ts";
 import { followRunLog } from "./follow_log.ts";
 import { isRunFolder, listRuns, runInfo } from "./runs.ts";
-import { MissingPathError, RefusedPathError, resolveInside } from "./safe_path.ts";
+import {
+  checkRelativePath,
+  MissingPathError,
+  RefusedPathError,
+  resolveInside,
+} from "./safe_path.ts";
 import { PAGES_DIR } from "./bundle.ts";
 
 /** TF.js's wasm binaries, which the try-it page's wasm backend fetches from /js/wasm/. */
@@ -81,7 +86,8 @@ async function runsFile(o: AppOptions, rel: string, download: boolean): Promise<
 
 /** A run folder's real path from its name (one plain name), or an error. */
 async function runDir(o: AppOptions, name: string): Promise<string> {
-  if (name.includes("/")) throw new MissingPathError(`No run "${name}"`);
+  checkRelativePath(name);
+  if (name.includes("/")) throw new RefusedPathError(`Refused run name "${name}"`);
   const dir = await resolveInside(o.runsReal, name);
   if (!(await isRunFolder(dir))) throw new MissingPathError(`No run "${name}"`);
   return dir;

@@ -20,6 +20,11 @@ export interface ServeOptions {
   host?: string;
   /** Poll interval of the live curves, ms. @default {250} */
   pollMs?: number;
+  /**
+   * A folder of page scripts bundled already (kept on close); the server-only tests need none.
+   * @default a temp folder bundled at start and removed on close
+   */
+  bundleDir?: string;
 }
 
 export interface RunningApp {
@@ -40,12 +45,15 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningAp
   } catch (e) {
     throw new Error(`Cannot serve --runs "${runs}": ${(e as Error).message.split(":")[0]}`);
   }
-  const bundleDir = await Deno.makeTempDir({ prefix: "arcstream-web-" });
-  try {
-    await bundlePages(bundleDir);
-  } catch (e) {
-    await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
-    throw e;
+  const owned = !options.bundleDir;
+  const bundleDir = options.bundleDir ?? await Deno.makeTempDir({ prefix: "arcstream-web-" });
+  if (owned) {
+    try {
+      await bundlePages(bundleDir);
+    } catch (e) {
+      await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
+      throw e;
+    }
   }
   const hostname = options.host ?? "127.0.0.1";
   const server = Deno.serve(
@@ -57,7 +65,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningAp
     url: `http://${shown}:${server.addr.port}/`,
     async close() {
       await server.shutdown();
-      await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
+      if (owned) await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
     },
   };
 }
