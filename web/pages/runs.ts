@@ -44,7 +44,8 @@ function renderRuns(runs: RunRow[]): void {
     st.className = `state state-${r.state}`;
     st.textContent = r.state;
     st.title = r.reason;
-    for (const rep of r.reports) {
+    for (const [k, rep] of r.reports.entries()) {
+      if (k > 0) tr.children[5].append(", ");
       const a = tr.children[5].appendChild(document.createElement("a"));
       a.href = `/report?dir=${encodeURIComponent(rep)}`;
       a.textContent = rep.split("/").pop()!;
