@@ -4,23 +4,9 @@
  * process on a free port. Without chromium the tests are skipped with a printed reason, unless
  * the env var CI is set: then they run, and fail.
  */
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
 import { type RunningApp, startServer } from "../web/server/serve.ts";
-
-const CANDIDATES = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
-
-/** The chromium to use (env CHROMIUM_PATH first), or null. */
-export function findChromium(): string | null {
-  const env = Deno.env.get("CHROMIUM_PATH");
-  for (const p of env ? [env] : CANDIDATES) {
-    try {
-      if (Deno.statSync(p).isFile) return p;
-    } catch {
-      // next
-    }
-  }
-  return null;
-}
+import { findChromium, launchChromium, stopChromium } from "../web/server/chromium.ts";
 
 const CHROMIUM = findChromium();
 /** True when the browser tests are skipped (no chromium, CI unset); prints why once. */
@@ -45,33 +31,11 @@ export function watchErrors(page: Page): string[] {
 /** Starts chromium headless; stop it with `stopBrowser`. */
 export async function startBrowser(): Promise<Browser> {
   if (!CHROMIUM) throw new Error("CI is set but no chromium was found (apt-get install chromium)");
-  return await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--use-angle=swiftshader",
-      "--enable-unsafe-swiftshader",
-      "--ignore-gpu-blocklist",
-      "--use-fake-device-for-media-stream",
-      "--use-fake-ui-for-media-stream",
-    ],
-  });
+  return await launchChromium();
 }
 
-/** Closes chromium, then kills its process by pid if it is still there. */
-export async function stopBrowser(browser: Browser | undefined): Promise<void> {
-  if (!browser) return;
-  const pid = browser.process()?.pid;
-  await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
-  if (pid) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-}
+/** Closes chromium and kills it by pid if needed. */
+export const stopBrowser = stopChromium;
 
 /** The web app over `runs` on a free loopback port (live curves polled every 100 ms). */
 export async function startApp(runs: string): Promise<RunningApp> {
