@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The README's screenshots of `deno task serve` (docs/img/web_*.png): the three pages of a run
  * trained by `deno task train`, with its held-out pairs evaluated into the run folder first:
@@ -36,7 +35,7 @@ try {
   await page.goto(`${app.url}report?dir=${run}%2Feval_heldout`, { waitUntil: "networkidle0" });
   await page.click("input[value=falseRejects]");
   await page.waitForNetworkIdle();
-  await page.evaluate(() => document.querySelector("h2:nth-of-type(3)")!.scrollIntoView());
+  await page.evaluate(`document.querySelector("h2:nth-of-type(3)").scrollIntoView()`);
   await shot("web_report.png");
   await page.goto(`${app.url}try?run=${run}`);
   await page.waitForFunction("globalThis.arcstreamTryIt?.ready");

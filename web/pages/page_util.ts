@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /** Small DOM helpers the pages share. */
 
 /** The element matching `selector`; throws naming it when the page lacks it. */

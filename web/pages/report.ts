@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The evaluation report page: an eval-lfw `--out` folder inside the runs folder
  * (`/report?dir=<run>/<eval>`): accuracy per fold, the ROC (eval-lfw's roc.svg), threshold,

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The runs page: the run folders with their state, and the selected run's curves, redrawn from
  * server-sent events as its log.jsonl grows (web/server/follow_log.ts draws them with the

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The try-it page: two photos (or webcam frames) -> arcstream's MTCNN (boxes and 5 landmarks
  * drawn) -> the 112x112 ArcFace alignment -> a run's exported model -> cosine and same/different
