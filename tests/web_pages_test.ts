@@ -235,6 +235,12 @@ async function checkTryIt(page: Page, url: string, top: string, tiny: string, sh
     /^\d+ faces found: using the largest/,
   );
   assertMatch((await result())!, /cosine/);
+  // A webcam frame (chromium's fake camera: a test pattern without a face) goes the same way.
+  await page.click("#cam-b");
+  await page.waitForFunction(
+    `arcstreamTryIt.busy === 0 && /No face found/.test(document.querySelector("#photo-b .message").textContent)`,
+    { timeout: 30_000 },
+  );
   await page.select("#run", "broken");
   await page.waitForFunction(
     `/no usable export/.test(document.querySelector("#model-message").textContent)`,

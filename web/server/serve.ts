@@ -43,7 +43,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningAp
     runsReal = await Deno.realPath(runs);
     if (!(await Deno.stat(runsReal)).isDirectory) throw new Error("not a folder");
   } catch (e) {
-    throw new Error(`Cannot serve --runs "${runs}": ${(e as Error).message.split(":")[0]}`);
+    const hint = e instanceof Deno.errors.NotFound ? " (deno task train makes runs/)" : "";
+    throw new Error(
+      `Cannot serve --runs "${runs}": ${(e as Error).message.split(":")[0]}${hint}`,
+    );
   }
   const owned = !options.bundleDir;
   const bundleDir = options.bundleDir ?? await Deno.makeTempDir({ prefix: "arcstream-web-" });
