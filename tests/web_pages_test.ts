@@ -144,6 +144,9 @@ async function checkRunsPage(page: Page, url: string, runs: string, shots: strin
   );
   await page.goto(`${url}?run=tiny`, { waitUntil: "load" });
   await page.waitForSelector("#curves svg");
+  // Checkpoints are offered as download links only.
+  const links = await page.$$eval("#checkpoints a", (as) => as.map((a) => a.getAttribute("href")));
+  assertEquals(links, ["/files/tiny/checkpoints/ckpt-00000002.arcs?download=1"]);
   await page.screenshot({ path: join(shots, "runs.png") });
 }
 

@@ -132,6 +132,8 @@ Deno.test("runs are listed with their state: training (live lock), failed (dead 
   const app = await startServer({ runs, port: 0, bundleDir: top });
   try {
     const list = await (await fetch(app.url + "api/runs")).json();
+    const r1 = list.find((r: { name: string }) => r.name === "r1");
+    assertEquals(r1.checkpoints, ["ckpt-00000004.arcs"]);
     const states = Object.fromEntries(
       list.map((r: { name: string; state: string }) => [r.name, r.state]),
     );

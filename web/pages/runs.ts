@@ -13,6 +13,7 @@ interface RunRow {
   step: number;
   hasExport: boolean;
   reports: string[];
+  checkpoints: string[];
 }
 
 let events: EventSource | null = null;
@@ -79,6 +80,13 @@ async function select(name: string): Promise<void> {
   $("#run-title").textContent = name;
   const info = await apiJson<RunRow>(`/api/runs/${encodeURIComponent(name)}`);
   $("#config").textContent = JSON.stringify(info.config, null, 2);
+  $("#checkpoints").replaceChildren(...info.checkpoints.map((c) => {
+    const a = document.createElement("a");
+    a.href = `/files/${encodeURIComponent(name)}/checkpoints/${encodeURIComponent(c)}?download=1`;
+    a.download = c;
+    a.textContent = c;
+    return a;
+  }));
   $("#run-status").textContent = `${info.state}: ${info.reason}`;
   events?.close();
   events = new EventSource(`/api/runs/${encodeURIComponent(name)}/events`);

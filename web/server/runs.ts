@@ -29,6 +29,8 @@ export interface RunInfo {
   threshold: { distance: number; from: string } | null;
   /** eval-lfw output folders inside the run folder (relative to the runs folder). */
   reports: string[];
+  /** Checkpoint file names (`checkpoints/*.arcs`), offered only as download links. */
+  checkpoints: string[];
 }
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
@@ -113,7 +115,16 @@ export async function runInfo(dir: string, name: string): Promise<RunInfo> {
   if (!threshold && typeof held?.threshold === "number") {
     threshold = { distance: held.threshold, from: `${name}/heldout.jsonl, step ${held.step}` };
   }
-  return { name, state, reason, config, step, hasExport, threshold, reports };
+  const checkpoints: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(dir, "checkpoints"))) {
+      if (e.isFile && e.name.endsWith(".arcs")) checkpoints.push(e.name);
+    }
+  } catch {
+    // none yet
+  }
+  checkpoints.sort();
+  return { name, state, reason, config, step, hasExport, threshold, reports, checkpoints };
 }
 
 /** Every run folder directly under `root`, newest name last. */
