@@ -144,7 +144,10 @@ export class Embedder {
    * model is freed and the error thrown). Files: `loadEmbedder()` (load_embedder.ts, Deno); the
    * browser loads over HTTP with `tf.loadLayersModel(url)` and comes here.
    */
-  static owning(loaded: { model: AnyModel; json?: ModelJsonFile }, options: EmbedderOptions = {}) {
+  static owning(
+    loaded: { model: AnyModel; json?: ModelJsonFile },
+    options: EmbedderOptions = {},
+  ): Embedder {
     try {
       const e = new Embedder(loaded.model, options, loaded.json);
       e.#owned = true;
