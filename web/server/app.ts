@@ -32,6 +32,8 @@ export interface AppOptions {
   bundleDir: string;
   /** Poll interval of the live curves, ms. */
   pollMs?: number;
+  /** Aborted when the server stops: ends the open event streams. */
+  signal?: AbortSignal;
 }
 
 const TYPES: Record<string, string> = {
@@ -100,7 +102,7 @@ async function api(o: AppOptions, url: URL, parts: string[]): Promise<Response> 
   }
   if (parts[0] === "runs" && parts.length === 3 && parts[2] === "events") {
     const dir = await runDir(o, parts[1]);
-    return new Response(followRunLog(dir, { pollMs: o.pollMs, title: parts[1] }), {
+    return new Response(followRunLog(dir, { pollMs: o.pollMs, title: parts[1], signal: o.signal }), {
       headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
     });
   }

@@ -64,6 +64,8 @@ export interface FollowOptions {
   pollMs?: number;
   /** The plot's title. @default the folder's name */
   title?: string;
+  /** Ends the stream (the server is stopping: open event streams would hold its shutdown). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -102,6 +104,14 @@ export function followRunLog(dir: string, options: FollowOptions = {}): Readable
         }
       };
       timer = setInterval(() => tick(false), pollMs);
+      options.signal?.addEventListener("abort", () => {
+        clearInterval(timer);
+        try {
+          controller.close();
+        } catch {
+          // closed already
+        }
+      }, { once: true });
       return tick(true);
     },
     cancel() {

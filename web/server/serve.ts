@@ -59,14 +59,16 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningAp
     }
   }
   const hostname = options.host ?? "127.0.0.1";
+  const stopping = new AbortController();
   const server = Deno.serve(
     { port, hostname, onListen: () => {} },
-    makeHandler({ runsReal, bundleDir, pollMs: options.pollMs }),
+    makeHandler({ runsReal, bundleDir, pollMs: options.pollMs, signal: stopping.signal }),
   );
   const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
     url: `http://${shown}:${server.addr.port}/`,
     async close() {
+      stopping.abort(); // ends the live-curve streams, which would keep shutdown() waiting
       await server.shutdown();
       if (owned) await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
     },
