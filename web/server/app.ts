@@ -102,9 +102,12 @@ async function api(o: AppOptions, url: URL, parts: string[]): Promise<Response> 
   }
   if (parts[0] === "runs" && parts.length === 3 && parts[2] === "events") {
     const dir = await runDir(o, parts[1]);
-    return new Response(followRunLog(dir, { pollMs: o.pollMs, title: parts[1], signal: o.signal }), {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
-    });
+    return new Response(
+      followRunLog(dir, { pollMs: o.pollMs, title: parts[1], signal: o.signal }),
+      {
+        headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
+      },
+    );
   }
   if (parts[0] === "report" && parts.length === 1) {
     const rel = url.searchParams.get("dir") ?? "";
