@@ -7,6 +7,7 @@
 import type { Browser, Page } from "puppeteer-core";
 import { type RunningApp, startServer } from "../web/server/serve.ts";
 import { findChromium, launchChromium, stopChromium } from "../web/server/chromium.ts";
+import { runTask } from "./run_task.ts";
 
 const CHROMIUM = findChromium();
 /** True when the browser tests are skipped (no chromium, CI unset); prints why once. */
@@ -52,12 +53,7 @@ export async function screenshotDir(): Promise<string> {
 
 /** Runs a task (`deno run -A tasks/<file>`) and returns its stdout; throws with stderr on failure. */
 export async function runTaskFile(file: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(`../tasks/${file}`, import.meta.url).pathname, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  if (!out.success) throw new Error(`${file} ${args.join(" ")} failed: ${dec.decode(out.stderr)}`);
-  return dec.decode(out.stdout);
+  const r = await runTask(new URL(`../tasks/${file}`, import.meta.url).pathname, args);
+  if (r.code !== 0) throw new Error(`${file} ${args.join(" ")} failed: ${r.stderr}`);
+  return new TextDecoder().decode(r.stdout);
 }
