@@ -1,15 +1,15 @@
 /**
  * The layout rule, checked on the source: every relative import (static `import`/`export ... from`
- * and dynamic `import("...")`) of every .ts file under pipeline/, model/, tasks/, tests/ and web/.
- * And the runtime rule: the core runs in Deno and in a browser; only the adapter files listed in
- * `DENO_ADAPTERS` may use `Deno.*`, and nothing the web pages bundle (their module graph, as
- * `deno info` resolves it) does.
+ * and dynamic `import("...")`) of every .ts file under pipeline/, model/, tasks/, bench/, scripts/,
+ * tests/ and web/. And the runtime rule: the core runs in Deno and in a browser; only the adapter
+ * files listed in `DENO_ADAPTERS` may use `Deno.*`, and nothing the web pages bundle (their module
+ * graph, as `deno info` resolves it) does.
  */
 import { assertEquals } from "@std/assert";
 import { dirname, join, relative } from "node:path";
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), "..");
-const FOLDERS = ["pipeline", "model", "tasks", "tests", "web"];
+const FOLDERS = ["pipeline", "model", "tasks", "bench", "scripts", "tests", "web"];
 
 /**
  * Relative import specifiers of a source text: top-level (unindented, as `deno fmt` writes them)
@@ -92,6 +92,29 @@ Deno.test("model/ never imports tasks/", () => {
   assertEquals(bad, []);
 });
 
+Deno.test("pipeline/, model/, tasks/ and web/ never import bench/ or scripts/", () => {
+  const bad = [...graph].flatMap(([file, deps]) =>
+    /^(pipeline|model|tasks|web)\//.test(file)
+      ? deps.filter((d) => /^(bench|scripts)\//.test(d)).map((d) => `${file} -> ${d}`)
+      : []
+  );
+  assertEquals(bad, []);
+});
+
+Deno.test("the command line stays in tasks/: no Deno.stdin, Deno.args or flag names below it", async () => {
+  const bad: string[] = [];
+  for (const file of graph.keys()) {
+    if (!/^(pipeline|model)\//.test(file)) continue;
+    const code = (await Deno.readTextFile(join(ROOT, file)))
+      .replace(/\/\*[\s\S]*?\*\//g, "") // comments and examples may show a shell pipe
+      .replace(/\/\/.*$/gm, "");
+    for (const m of code.matchAll(/Deno\.(stdin|args)\b|["'`]--[a-z][a-z-]+/g)) {
+      bad.push(`${file}: ${m[0]}`);
+    }
+  }
+  assertEquals(bad, []);
+});
+
 Deno.test("every relative import names an existing file", () => {
   const missing = [...graph].flatMap(([file, deps]) =>
     deps.filter((d) => {
@@ -162,16 +185,15 @@ export const DENO_ADAPTERS = [
   "model/backend/backend.ts",
   "model/backend/backend_probe.ts",
   "model/backend/wasm_threads.ts",
+  "model/eval/embedding_cache.ts",
+  "model/eval/report.ts",
   "model/io/model_io.ts",
   "model/io/torch_checkpoint.ts",
   "model/train/checkpoint.ts",
   "model/train/run_folder.ts",
-  "model/train/run_lock.ts",
-  "model/train/run_options.ts",
   "model/train/train_data.ts",
   "model/train/train_log.ts",
   "model/train/train_plot.ts",
-  "model/train/train_steps.ts",
   "pipeline/atomic_write.ts",
   "pipeline/decode/decode_image.ts",
   "pipeline/decode/turbo_ffi.ts",
@@ -179,7 +201,6 @@ export const DENO_ADAPTERS = [
   "pipeline/formats/insightface_bin.ts",
   "pipeline/formats/npy.ts",
   "pipeline/formats/pairs_reader.ts",
-  "pipeline/formats/wire.ts",
   "pipeline/list/folder_walk.ts",
   "pipeline/list/list_reader.ts",
   "pipeline/list/record_io.ts",

@@ -81,7 +81,7 @@ async function prepare(top: string) {
   await Deno.mkdir(join(runs, "live"));
   await Deno.writeTextFile(join(runs, "live", "run.json"), runJson);
   await Deno.writeTextFile(join(runs, "live", "log.jsonl"), logLine(1) + logLine(2) + logLine(3));
-  const lock = { pid: Deno.pid, hostname: Deno.hostname(), started: new Date().toISOString() };
+  const lock = { pid: Deno.pid, host: Deno.hostname(), started: new Date().toISOString() };
   await Deno.writeTextFile(join(runs, "live", "lock"), JSON.stringify(lock));
   await Deno.mkdir(join(runs, "broken", "export"), { recursive: true });
   await Deno.writeTextFile(join(runs, "broken", "run.json"), runJson);

@@ -47,12 +47,14 @@ async function fixtureRuns() {
   await Deno.writeFile(join(runs, "r1", "checkpoints", "ckpt-00000004.arcs"), new Uint8Array(16));
   await Deno.symlink(outside, join(runs, "r1", "out_link"));
   await Deno.symlink(join(outside, "secret.txt"), join(runs, "r1", "secret_link.txt"));
-  // A run being trained (a lock of this live process) and one whose trainer died.
-  for (const [name, pid] of [["live", Deno.pid], ["dead", 2 ** 22 + 7]] as const) {
+  // A run being trained (a lock of this live process, as pipeline/folder_lock.ts writes it) and
+  // one whose trainer died (a lock of the older format, field `hostname`).
+  const locks = [["live", Deno.pid, "host"], ["dead", 2 ** 22 + 7, "hostname"]] as const;
+  for (const [name, pid, hostField] of locks) {
     await Deno.mkdir(join(runs, name));
     await Deno.writeTextFile(join(runs, name, "run.json"), JSON.stringify({ config }));
     await Deno.writeTextFile(join(runs, name, "log.jsonl"), line(2));
-    const lock = { pid, hostname: Deno.hostname(), started: new Date().toISOString() };
+    const lock = { pid, [hostField]: Deno.hostname(), started: new Date().toISOString() };
     await Deno.writeTextFile(join(runs, name, "lock"), JSON.stringify(lock));
   }
   return { top, runs };

@@ -9,7 +9,10 @@ interface RunRow {
   name: string;
   state: string;
   reason: string;
-  config: { network?: { arch?: string; depth?: number; width?: number }; steps?: number } | null;
+  config: {
+    network?: { kind?: string; arch?: string; depth?: number; width?: number };
+    steps?: number;
+  } | null;
   step: number;
   hasExport: boolean;
   reports: string[];
@@ -22,7 +25,11 @@ let selected = new URLSearchParams(location.search).get("run");
 function networkName(c: RunRow["config"]): string {
   const n = c?.network;
   if (!n) return "";
-  return n.arch === "mbf" ? "MobileFaceNet" : `IR-ResNet-${n.depth} x${n.width ?? 1}`;
+  // run.json's network: `{ kind: "iresnet" | "mobilefacenet", ... }` (model/nets/network.ts);
+  // older runs: IR-ResNet fields with an optional `arch` ("mbf", "mbf-large"), or `depth: 0`.
+  const mbf = n.kind === "mobilefacenet" || n.arch?.startsWith("mbf") || n.depth === 0;
+  if (mbf) return n.arch === "mbf-large" ? "MobileFaceNet-large" : "MobileFaceNet";
+  return `IR-ResNet-${n.depth} x${n.width ?? 1}`;
 }
 
 function renderRuns(runs: RunRow[]): void {

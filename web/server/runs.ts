@@ -3,13 +3,14 @@
  * (`run.json`), its state, whether it has an export, and the verification threshold that the try-it
  * page applies (an eval-lfw report inside the run folder, else the last held-out check).
  *
- * State: "training" while the folder's lock (model/train/run_lock.ts) names a live process of this
- * host; "locked" when it names another host (which cannot be checked); "failed" when the lock's
- * process is gone (killed) or when no lock is left and the run stopped short of its steps or
- * export; "finished" when the last logged step reached the config's steps and the export exists.
+ * State: "training" while the folder's lock (pipeline/folder_lock.ts, as model/train/run_folder.ts
+ * takes it) names a live process of this host; "locked" when it names another host (which cannot
+ * be checked) or cannot be read; "failed" when the lock's process is gone (killed) or when no lock
+ * is left and the run stopped short of its steps or export; "finished" when the last logged step
+ * reached the config's steps and the export exists.
  */
 import { join } from "node:path";
-import { processAlive } from "../../model/train/run_lock.ts";
+import { processAlive, readLock } from "../../pipeline/folder_lock.ts";
 
 export type RunStateName = "training" | "finished" | "failed" | "locked";
 
@@ -84,10 +85,12 @@ async function stateOf(
   step: number,
   hasExport: boolean,
 ): Promise<[RunStateName, string]> {
-  const lock = await readJson(join(dir, "lock"));
+  // (old run folders' locks name the field `hostname`: readLock reads both)
+  const lock = await readLock(join(dir, "lock"));
   if (lock) {
-    const pid = Number(lock.pid), host = String(lock.hostname ?? lock.host ?? "");
-    if (host && host !== Deno.hostname()) return ["locked", `lock held by pid ${pid} on ${host}`];
+    const { pid, host } = lock;
+    if (pid === -1) return ["locked", "its lock file cannot be read (being written?)"];
+    if (host !== Deno.hostname()) return ["locked", `lock held by pid ${pid} on ${host}`];
     if (processAlive(pid)) return ["training", `pid ${pid}, started ${lock.started}`];
     return ["failed", `lock left by pid ${pid}, which is gone (killed?)`];
   }
