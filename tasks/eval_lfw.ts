@@ -30,7 +30,8 @@ Model (with --data or --bin):
   --batch-size N              images per forward pass (default 32)
   --backend B                 auto | wasm | cpu | webgpu | tensorflow (default auto)
 Output:
-  --out DIR                   report.json + roc.svg (default eval_out)
+  --out DIR                   report.json + roc.svg, review.json + faces/ of the worst pairs
+                              (what deno task serve shows; default eval_out)
   --save-embeddings FILE      write the [2N, D] .npy (a skipped pair's rows are zeros)
   --label NAME                name in the report and plot (default: the model or input name)
   --cache FILE                resumable embedding cache (NDJSON): a rerun embeds only the rest

@@ -9,7 +9,7 @@ import { initBackend } from "../model/backend/backend.ts";
 import { readTorchCheckpoint } from "../model/io/torch_checkpoint.ts";
 import { importTorchIResNet, mapTorchIResNet } from "../model/io/torch_iresnet.ts";
 import { Trainer } from "../model/train/trainer.ts";
-import { Embedder } from "../model/eval/embed_stream.ts";
+import { loadEmbedder } from "../model/eval/load_embedder.ts";
 import { importTorchBackbone, writeImported } from "../model/io/torch_import.ts";
 import {
   expectedStepState,
@@ -142,7 +142,7 @@ Deno.test("an import-torch export is embedded by eval's Embedder with arcface_to
     const b = await importTorchBackbone(`${TORCH_FIXTURES}iresnet_tiny.pth`);
     const { modelJson } = await writeImported(b, dir, "iresnet_tiny.pth");
     b.model.dispose();
-    const embedder = await Embedder.load(modelJson, { flip: false });
+    const embedder = await loadEmbedder(modelJson, { flip: false });
     assertEquals(embedder.normalize, "arcface_torch");
     const faces = await readFaces();
     const n = 112 * 112 * 3;

@@ -16,6 +16,18 @@ export interface EvalImage {
   bytes?: Uint8Array;
 }
 
+/** The images as list records (label -1), the decoder's input. */
+export function evalImageRecords(images: EvalImage[]): ReadableStream<ListRecord> {
+  return ReadableStream.from(
+    images.map((img): ListRecord => ({
+      key: img.key,
+      label: -1,
+      path: img.path,
+      bytes: img.bytes,
+    })),
+  );
+}
+
 /** Options of `embedAll`. */
 export interface EmbedAllOptions {
   /** Images are aligned faces already: skip MTCNN. Default: false. */
@@ -74,14 +86,7 @@ export async function embedAll(
     reduceTo: options.aligned ? embedder.inputSize : undefined,
     onError: onMissing === "fail" ? "fail" : "skip",
   });
-  const source = ReadableStream.from(
-    images.map((img): ListRecord => ({
-      key: img.key,
-      label: -1,
-      path: img.path,
-      bytes: img.bytes,
-    })),
-  ).pipeThrough(decode);
+  const source = evalImageRecords(images).pipeThrough(decode);
   const align = options.aligned ? null : new AlignStream({ onNoFace: onMissing });
   const faces = align ? source.pipeThrough(align) : source;
   for await (

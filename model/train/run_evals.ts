@@ -17,6 +17,7 @@ export async function evaluateHeldout(s: RunState): Promise<VerificationResult> 
     std: r.accuracyStd,
     auc: r.auc,
     pairs: r.nPairs,
+    threshold: r.bestThreshold,
   });
   s.summary.plot = await writeTrainPlot(s.options.out, s.title);
   return r;

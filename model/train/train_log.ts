@@ -93,7 +93,16 @@ export class TrainLog {
 
   /** Appends a held-out evaluation to heldout.jsonl (drawn by train_plot.ts). */
   async heldout(
-    e: { time: string; step: number; accuracy: number; std: number; auc: number; pairs: number },
+    e: {
+      time: string;
+      step: number;
+      accuracy: number;
+      std: number;
+      auc: number;
+      pairs: number;
+      /** Squared-L2 threshold on all pairs (what `deno task serve`'s try-it page applies). */
+      threshold?: number;
+    },
   ): Promise<void> {
     await this.#append("heldout.jsonl", JSON.stringify(e) + "\n");
     await this.scalars(e.step, { heldout: e.accuracy });

@@ -47,9 +47,9 @@ export async function embedWithModel(
   }
   const { initBackend } = await import("../../model/backend/backend.ts");
   const backend = (await initBackend({ backend: o.backend as "auto" })).name;
-  const { Embedder } = await import("../../model/eval/embed_stream.ts");
+  const { loadEmbedder } = await import("../../model/eval/load_embedder.ts");
   const { embedAll } = await import("../../model/eval/embed_images.ts");
-  const embedder = await Embedder.load(o.model, {
+  const embedder = await loadEmbedder(o.model, {
     inputSize: o.inputSize ?? meta?.inputSize,
     normalize: o.normalize,
     output: o.output,
