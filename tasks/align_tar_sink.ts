@@ -15,12 +15,15 @@ import { writeFileAtomic } from "../pipeline/atomic_write.ts";
 const enc = new TextEncoder();
 
 /**
- * Entries of a (possibly truncated) tar file: name and the byte offset where the entry ends.
+ * Entries of a (possibly truncated) tar file: name, data size and the byte offset where the entry
+ * ends (its data starts at `end - ceil(size / 512) * 512`).
  * Reads only the 512-byte headers (seeking over the data), so a multi-GB archive costs little.
  */
-export async function scanTar(path: string): Promise<{ name: string; end: number }[]> {
+export async function scanTar(
+  path: string,
+): Promise<{ name: string; end: number; size: number }[]> {
   const dec = new TextDecoder();
-  const out: { name: string; end: number }[] = [];
+  const out: { name: string; end: number; size: number }[] = [];
   using f = await Deno.open(path);
   const total = (await f.stat()).size;
   const h = new Uint8Array(512);
@@ -38,7 +41,7 @@ export async function scanTar(path: string): Promise<{ name: string; end: number
     const end = o + 512 + Math.ceil(size / 512) * 512;
     if (!Number.isFinite(size) || end > total) break; // truncated entry
     const prefix = str(345, 500), base = str(0, 100);
-    out.push({ name: prefix ? `${prefix}/${base}` : base, end });
+    out.push({ name: prefix ? `${prefix}/${base}` : base, end, size });
     o = end;
   }
   return out;
