@@ -74,7 +74,7 @@ export class SlurmCluster {
       `--seed-file=${m}/seed`,
     ]);
     await this.#until(async () => (await Deno.stat(sock).catch(() => null)) !== null, "munged");
-    const host = (await run("hostname", ["-s"])).trim();
+    const host = Deno.hostname().split(".")[0]; // slurmd finds its NodeName by the short name
     await Deno.writeTextFile(join(d, "plugstack.conf"), "");
     await Deno.writeTextFile(this.env.SLURM_CONF, slurmConf(d, host, sock));
     const conf = ["-D", "-f", this.env.SLURM_CONF];
