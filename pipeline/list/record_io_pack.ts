@@ -88,18 +88,19 @@ export async function writeInsightfaceRec(
   const w = await RecordIOWriter.create(rec);
   try {
     await w.write(0, packIR({ label: [n + 1, n + 1 + c] }, new Uint8Array(0)));
-    // Reads run READ_AHEAD records ahead of the writer (file opens overlap the writes).
-    const reads: Promise<Uint8Array>[] = [];
+    // Reads run READ_AHEAD records ahead of the writer (file opens overlap the writes), in a
+    // ring of READ_AHEAD slots.
+    const reads: Promise<Uint8Array>[] = new Array(READ_AHEAD);
     const start = (i: number) => {
       if (i >= n) return;
-      reads[i] = readFace(order[i]);
-      reads[i].catch(() => {}); // awaited in order below; a later failure must not go unhandled
+      const p = readFace(order[i]);
+      p.catch(() => {}); // awaited in order below; a later failure must not go unhandled
+      reads[i % READ_AHEAD] = p;
     };
     for (let i = 0; i < READ_AHEAD; i++) start(i);
     for (let i = 0; i < n; i++) {
+      const jpeg = await reads[i % READ_AHEAD];
       start(i + READ_AHEAD);
-      const jpeg = await reads[i];
-      delete reads[i];
       await w.write(i + 1, packIR({ label: labels[i], id: i + 1 }, jpeg));
       onRecord?.(i + 1);
     }
