@@ -21,7 +21,7 @@ const SCRIPT = join(REPO, "scripts/slurm/align_array.sbatch");
 const FACES = join(REPO, "fixtures/lfw_faces/train");
 
 const missing = await slurmMissing();
-const mustRun = Deno.env.get("CI") !== undefined;
+const mustRun = Boolean(Deno.env.get("CI"));
 if (missing && !mustRun) console.log(`skipping tests/slurm_array_test.ts: ${missing}`);
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
