@@ -35,6 +35,11 @@ async function until(ok: () => Promise<boolean>, what: string, seconds = 60): Pr
   }
 }
 
+/** True when no task of `job` is queued or running (squeue forgets old jobs: also ended). */
+async function ended(cluster: SlurmCluster, job: string): Promise<boolean> {
+  return (await cluster.client("squeue", ["-h", "-j", job]).catch(() => "")).trim() === "";
+}
+
 /** Copies 12 identities of the fixture into `dir`; returns the image keys. */
 async function photos(dir: string): Promise<string[]> {
   const names = [...Deno.readDirSync(FACES)].map((e) => e.name).sort().slice(0, 12);
@@ -89,7 +94,7 @@ Deno.test({
       await until(async () => (await doneOf2()) > 0, "array task 2 to write a face");
       await cluster.client("scancel", [`${job}_2`]);
       await until(
-        async () => (await cluster!.client("squeue", ["-h", "-j", job])).trim() === "",
+        async () => await ended(cluster!, job),
         "the array to end",
       );
       const partial = await doneOf2();
@@ -103,7 +108,7 @@ Deno.test({
       // Resubmitted alone: redoes only what shard 2 lacks.
       const again = (await sbatch("2", "--shards", "4")).trim().split(";")[0];
       await until(
-        async () => (await cluster!.client("squeue", ["-h", "-j", again])).trim() === "",
+        async () => await ended(cluster!, again),
         "the resubmitted task",
       );
       const report = JSON.parse(await Deno.readTextFile(join(array, "align_report.2-of-4.json")));
