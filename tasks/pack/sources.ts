@@ -19,8 +19,14 @@ function identityOf(key: string, source: string): string {
         `key's folder (<identity>/<image>)`,
     );
   }
-  return key.slice(0, slash);
+  const id = key.slice(0, slash);
+  // One string per identity (MS1M: ~68 faces each share it), not a slice per face.
+  let same = IDENTITIES.get(id);
+  if (same === undefined) IDENTITIES.set(id, same = id);
+  return same;
 }
+
+const IDENTITIES = new Map<string, string>();
 
 async function exists(path: string): Promise<boolean> {
   try {
