@@ -5,8 +5,8 @@
  * arrays, Kubernetes indexed jobs or GNU parallel can split millions of images.
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
-import type { AlignCliOptions } from "./align_options.ts";
-import { shardFromEnv } from "./align_shard.ts";
+import type { AlignCliOptions } from "./align/options.ts";
+import { shardFromEnv } from "./align/shard.ts";
 import { ARCFACE_SIZE } from "../pipeline/align/similarity.ts";
 
 const HELP = `Usage: deno task align <input> <output> [options]
@@ -140,7 +140,7 @@ export function parseAlignArgs(
 if (import.meta.main) {
   await runTask("align", async () => {
     const opts = parseAlignArgs(Deno.args);
-    const { runAlign } = await import("./align_run.ts");
+    const { runAlign } = await import("./align/run.ts");
     const summary = await runAlign(opts);
     if (!opts.quiet) console.error(JSON.stringify(summary));
   });

@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import { shardFromEnv } from "../tasks/align_shard.ts";
+import { shardFromEnv } from "../tasks/align/shard.ts";
 import { parseAlignArgs } from "../tasks/align.ts";
 import { UsageError } from "../tasks/cli.ts";
 import { runTask } from "./run_task.ts";

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/asse
 import { join } from "node:path";
 import { toBytes } from "@std/streams/to-bytes";
 import { walkImages } from "../pipeline/list/folder_walk.ts";
-import { shardOf } from "../tasks/align_run.ts";
+import { shardOf } from "../tasks/align/run.ts";
 import { TarDecodeStream, type TarEntry } from "../pipeline/formats/tar.ts";
 import { encodeTarEntry } from "../pipeline/formats/tar.ts";
 import { readBin } from "../pipeline/formats/insightface_bin.ts";

@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
 import { join } from "node:path";
 import { walkImages } from "../pipeline/list/folder_walk.ts";
-import { shardOf } from "../tasks/align_run.ts";
+import { shardOf } from "../tasks/align/run.ts";
 import { mxReadAll } from "./mx_recordio.ts";
 import { runTask } from "./run_task.ts";
 import { SlurmCluster, slurmMissing } from "./slurm_cluster.ts";

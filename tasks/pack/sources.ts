@@ -7,8 +7,8 @@
 import { join } from "node:path";
 import type { PackItem } from "../../pipeline/list/record_io_pack.ts";
 import { walkImages } from "../../pipeline/list/folder_walk.ts";
-import { scanTar } from "../align_tar_sink.ts";
-import { CONFIG_FILE } from "../align_config.ts";
+import { scanTar } from "../../pipeline/formats/tar_scan.ts";
+import { CONFIG_FILE } from "../align/folder_config.ts";
 
 /** `Name/Name_0001` -> `Name`; a key without a folder has no identity and is refused. */
 function identityOf(key: string, source: string): string {
