@@ -20,6 +20,12 @@ export interface EvalImage {
 export interface EmbedAllOptions {
   /** Images are aligned faces already: skip MTCNN. Default: false. */
   aligned?: boolean;
+  /**
+   * Aligned JPEGs: "auto" decodes at the DCT scale covering the input side (as training does),
+   * "off" whole; both then area-resize. MTCNN (not aligned) always gets the whole image.
+   * Default: "auto".
+   */
+  dctScale?: "auto" | "off";
   /** Missing/undecodable image or no face: "skip" its pairs, "center-crop" (no face only), or
    * "fail". Default: "skip". */
   onMissing?: NoFacePolicy;
@@ -72,6 +78,7 @@ export async function embedAll(
     // Aligned faces go straight to the network: decoded as training decodes (networkInput's rule).
     // MTCNN needs the full image.
     reduceTo: options.aligned ? embedder.inputSize : undefined,
+    dctScale: options.dctScale,
     onError: onMissing === "fail" ? "fail" : "skip",
   });
   const source = ReadableStream.from(

@@ -44,6 +44,10 @@ score on the held-out pairs of identities it did not train on.
   --eval-pairs FILE      LFW-format pairs.txt of aligned faces (images beside it); "" for none
   --eval-data DIR        folder of the --eval-pairs images (default: the pairs file's folder)
   --eval-every N         evaluate every N steps (default: only at the end)
+  --dct-scale auto|off   JPEG decode: auto (default) decodes at the 1/2, 1/4, 1/8 DCT scale covering
+                         the input side, then area-resizes = OpenCV imread(IMREAD_REDUCED_COLOR_k) +
+                         resize(INTER_AREA); off decodes whole = imread + INTER_AREA. Kept in
+                         run.json; --resume repeats it
   --backend NAME         auto, tensorflow, webgpu, wasm, cpu
   --workers N            decode workers (default 2)
   -h, --help             this text

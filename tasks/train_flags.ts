@@ -47,6 +47,7 @@ export const TRAIN_FLAGS = {
   "eval-data": { type: "string" },
   "init-from": { type: "string" },
   "wd-on": { type: "string", choices: ["seed", "all"] },
+  "dct-scale": { type: "string", choices: ["auto", "off"] }, // default "auto" (left unset for --resume)
   backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
   workers: { type: "int", min: 0 },
 } as const;
@@ -62,7 +63,9 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   } catch (e) {
     throw new UsageError(`--preset: ${(e as Error).message}`);
   }
-  return applyFlags(c, f);
+  applyFlags(c, f);
+  c.dctScale ??= "auto"; // recorded in run.json: the decode a resume must repeat
+  return c;
 }
 
 /** Applies every flag but `--preset` to `c` in place (also what a `--resume` re-checks); returns `c`. */
@@ -122,6 +125,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   c.evalEvery = f["eval-every"] ?? c.evalEvery;
   if (f["init-from"] !== undefined) c.initFrom = f["init-from"];
   if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as "seed" | "all";
+  if (f["dct-scale"] !== undefined) c.dctScale = f["dct-scale"] as "auto" | "off";
   return c;
 }
 

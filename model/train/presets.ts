@@ -47,6 +47,12 @@ export interface TrainConfig {
   initFrom?: string;
   /** Weight-decay set: "seed" (kernels, gammas, alphas, class weights) or "all". Default: seed. */
   decayOn?: "seed" | "all";
+  /**
+   * JPEG decode of training and held-out images: "auto" decodes at the DCT scale covering the
+   * input side (OpenCV's IMREAD_REDUCED_COLOR_k + INTER_AREA), "off" whole (imread + INTER_AREA).
+   * Default (and runs older than the field): "auto".
+   */
+  dctScale?: "auto" | "off";
 }
 
 /** The ArcFace paper's schedule for batch `b` (linear LR scaling from its batch of 512). */

@@ -74,8 +74,14 @@ const PATH_FLAG: Record<string, string> = {
   seed: "seed",
   initFrom: "init-from",
   decayOn: "wd-on",
+  dctScale: "dct-scale",
   numClasses: "num-classes",
 };
+
+/** A stored config as it runs: runs older than `--dct-scale` decoded at the DCT scale ("auto"). */
+export function withDctScale(c: TrainConfig): TrainConfig {
+  return { ...c, dctScale: c.dctScale ?? "auto" };
+}
 
 /** One difference between two configs. */
 export interface ConfigChange {

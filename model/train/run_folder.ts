@@ -9,7 +9,12 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { findResumeCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
 import type { TrainConfig } from "./presets.ts";
-import { type ConfigChange, configConflicts, extendChanges } from "./resume_config.ts";
+import {
+  type ConfigChange,
+  configConflicts,
+  extendChanges,
+  withDctScale,
+} from "./resume_config.ts";
 import { acquireRunLock, RunFolderError, type RunLock } from "./run_lock.ts";
 
 export { RunFolderError } from "./run_lock.ts";
@@ -61,7 +66,7 @@ export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
     const checkpoint = await findResumeCheckpoint(ckDir, o.warn);
     if (!checkpoint) throw new RunFolderError(`Cannot resume: no intact checkpoint in "${ckDir}"`);
     try {
-      const base = stored?.config ?? (checkpoint.meta.config as TrainConfig);
+      const base = withDctScale(stored?.config ?? (checkpoint.meta.config as TrainConfig));
       const source = stored ? join(o.out, "run.json") : checkpoint.path;
       const conflicts = configConflicts(base, o.config, source);
       if (conflicts.length) throw new RunFolderError(conflicts.join("; "));
