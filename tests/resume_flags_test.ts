@@ -2,11 +2,16 @@ import { assertEquals, assertMatch, assertRejects, assertThrows } from "@std/ass
 import { initBackend } from "../model/backend/backend.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
 import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
-import { configDiff, extendChanges, resumeConfig } from "../model/train/resume_config.ts";
+import {
+  configDiff,
+  extendChanges,
+  resumeConfig,
+  withDctScale,
+} from "../model/train/resume_config.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
 import { runTraining } from "../model/train/train_run.ts";
 import { parseFlags } from "../tasks/cli.ts";
-import { applyFlags, TRAIN_FLAGS } from "../tasks/train_flags.ts";
+import { applyFlags, configFromFlags, TRAIN_FLAGS } from "../tasks/train_flags.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -62,6 +67,23 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
     assertMatch(e.message, message);
     assertMatch(e.message, /\(runs\/x\/run\.json\)$/);
   }
+});
+
+Deno.test("--dct-scale is recorded in the run's config and a resume keeps it (old runs: auto)", () => {
+  assertEquals(configFromFlags({}).dctScale, "auto");
+  assertEquals(configFromFlags({ "dct-scale": "off" }).dctScale, "off");
+  const old = presetConfig("tiny"); // a run.json from before the flag
+  assertEquals(old.dctScale, undefined);
+  const stored = withDctScale(old);
+  assertEquals(stored.dctScale, "auto");
+  assertThrows(
+    () => resume(stored, { "dct-scale": "off" }),
+    RunFolderError,
+    "--dct-scale off conflicts with the run's auto (runs/x/run.json)",
+  );
+  const off: TrainConfig = { ...stored, dctScale: "off" };
+  assertEquals(resume(off, { steps: "9" }).dctScale, "off");
+  assertEquals(resume(off, { "dct-scale": "off" }).dctScale, "off");
 });
 
 Deno.test("resumeConfig() accepts a fixed flag that repeats the run's own value", () => {

@@ -36,10 +36,13 @@ export class HeldoutPairs {
     const images = new Map<string, RgbImage>();
     for (const key of pairs.images) {
       // Decoded as training decodes for this input side (networkInput's rule), when given.
-      images.set(key, await decodeImage(lfwPath(dir, key), {
-        reduceTo: inputSize,
-        dctScale: options.dctScale,
-      }));
+      images.set(
+        key,
+        await decodeImage(lfwPath(dir, key), {
+          reduceTo: inputSize,
+          dctScale: options.dctScale,
+        }),
+      );
     }
     return new HeldoutPairs(pairsPath, pairs, images);
   }
