@@ -68,7 +68,7 @@ export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
     try {
       const base = withDctScale(stored?.config ?? (checkpoint.meta.config as TrainConfig));
       const source = stored ? join(o.out, "run.json") : checkpoint.path;
-      const conflicts = configConflicts(base, o.config, source);
+      const conflicts = configConflicts(base, withDctScale(o.config), source);
       if (conflicts.length) throw new RunFolderError(conflicts.join("; "));
       const cutEntries = await cutLogs(o.out, checkpoint.meta.step);
       return { lock, checkpoint, stored, cutEntries };
