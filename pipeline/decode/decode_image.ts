@@ -139,7 +139,7 @@ export async function decodeImage(
   const orientation = jpeg ? exifOrientation(bytes) : 1;
   if (options.decoder !== "sharp" && jpeg) {
     // DCT-domain downscaling first (1/2 for LFW's 250 -> 112), then the area resize finishes.
-    // The scale is chosen on the stored (unrotated) sides, as OpenCV's reduced imread does.
+    // `min` is in upright sides; TurboJPEG scales the stored ones: swap them for a 90° orientation.
     let min = dctScale === "auto" ? size ?? reduce : undefined;
     if (min && swapsSides(orientation)) min = { height: min.width, width: min.height };
     const scaled = openTurboFfi()?.decode(bytes, min);
