@@ -5,7 +5,7 @@
  * arrays, Kubernetes indexed jobs or GNU parallel can split millions of images.
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
-import type { AlignCliOptions } from "./align_options.ts";
+import type { AlignCliOptions } from "./align/options.ts";
 import { ARCFACE_SIZE } from "../pipeline/align/similarity.ts";
 
 const HELP = `Usage: deno task align <input> <output> [options]
@@ -129,7 +129,7 @@ export function parseAlignArgs(args: string[]): AlignCliOptions {
 if (import.meta.main) {
   await runTask("align", async () => {
     const opts = parseAlignArgs(Deno.args);
-    const { runAlign } = await import("./align_run.ts");
+    const { runAlign } = await import("./align/run.ts");
     const summary = await runAlign(opts);
     if (!opts.quiet) console.error(JSON.stringify(summary));
   });

@@ -45,7 +45,7 @@ await runTask("decode", async () => {
   const dctScale = flags["dct-scale"] as "auto" | "off";
   const decode = new DecodeStream({ resize, reduceTo, dctScale, onError, concurrency, workers });
   const { records } = await readRecords(stdinOrUsage("decode"));
-  const { nothingDecoded } = await import("./decode_guard.ts");
+  const { nothingDecoded } = await import("./decode/guard.ts");
   const images = (records as ReadableStream<ListRecord>).pipeThrough(decode);
   // Nothing decoded is a failure (exit 1, tar without end marker + __error__.json member).
   await toStdout(recordsToTar(images.pipeThrough(nothingDecoded(decode.report)), "decode"));

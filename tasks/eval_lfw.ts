@@ -80,7 +80,7 @@ const FLAGS = {
 /** Parses the flags and runs the evaluation; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
   const { flags: v } = parseFlags(args, FLAGS, { help: HELP });
-  const { runEval } = await import("./eval_run.ts");
+  const { runEval } = await import("./eval_lfw/run.ts");
   return await runEval({
     data: v.data,
     pairs: v.pairs,

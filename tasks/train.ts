@@ -3,7 +3,8 @@
  * the small `lfw-small` preset on the bundled LFW fixture faces, ending with a held-out score.
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
-import { TRAIN_FLAGS } from "./train_flags.ts";
+import type { RunSummary } from "../model/train/run_types.ts";
+import { TRAIN_FLAGS } from "./train/flags.ts";
 
 const HELP = `Usage: deno task train [options]
 
@@ -29,8 +30,10 @@ score on the held-out pairs of identities it did not train on.
   --margin TYPE          arcface | cosface | combined
   --s X  --m X           scale and margin (combined: --m1 --m2 --m3)
   --wd X                 weight decay (default 5e-4)   --momentum X (default 0.9)
-  --wd-on seed|all       decay kernels/gammas/alphas/class weights (seed, default) or every
-                         trained weight (arcface_torch's SGD weight_decay)
+  --wd-on no-bias|all    decay every weight but biases and BN betas (no-bias, default: kernels,
+                         class weights, BN gammas, PReLU alphas, as the original TensorFlow
+                         ArcFace code) or every trained weight (arcface_torch's SGD weight_decay);
+                         "seed" is the old name of no-bias
   --init-from FILE       fine-tune: start from a backbone (.pth from arcface_torch, .arcs, or an
                          arcstream model.json; its architecture wins) with a fresh margin head
   --dropout X            dropout rate of the output block (paper presets: 0.4)
@@ -69,11 +72,11 @@ Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflic
 
 async function main(): Promise<void> {
   const { flags: v } = parseFlags(Deno.args, TRAIN_FLAGS, { help: HELP });
-  const { applyFlags, configFromFlags } = await import("./train_flags.ts");
+  const { configFromFlags } = await import("./train/flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
-  const { runTraining } = await import("../model/train/train_run.ts");
-  const { storedRunConfig } = await import("./train_resume.ts");
-  const { resumeConfig } = await import("../model/train/resume_config.ts");
+  const { runTraining } = await import("../model/train/train_loop.ts");
+  const { RunFolderError } = await import("../model/train/run_folder.ts");
+  const { resumeConfig, storedRunConfig } = await import("./train/resume.ts");
 
   let out = v.out;
   let config;
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
     if (v.overwrite) throw new UsageError("--resume and --overwrite exclude each other");
     // The run continues with its stored configuration; only extending flags may change it.
     const stored = await storedRunConfig(out);
-    config = resumeConfig(stored.config, v, stored.source, applyFlags);
+    config = resumeConfig(stored.config, v, stored.source);
   } else {
     config = configFromFlags(v);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.name} (${backend.detail})`);
 
   const abort = new AbortController();
-  const { releaseHeldLocksSync } = await import("../model/train/run_lock.ts");
+  const { releaseHeldLocksSync } = await import("../pipeline/folder_lock.ts");
   const onSigint = () => {
     if (abort.signal.aborted) {
       releaseHeldLocksSync(); // second Ctrl-C: leave now, without leaving a stale lock
@@ -112,31 +115,50 @@ async function main(): Promise<void> {
     overwrite: v.overwrite,
     signal: abort.signal,
     workers: v.workers,
+    stdin: pipedStdin,
+  }).catch((e) => {
+    // The library says what to do; the command line says which flag does it.
+    if (!(e instanceof RunFolderError && e.reason === "not empty")) throw e;
+    const what = e.message.replace(/: resume its run or overwrite it$/, "");
+    throw new RunFolderError(
+      `${what}; add --resume to continue its run or --overwrite to replace it`,
+    );
   });
   Deno.removeSignalListener("SIGINT", onSigint);
-  const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
-  console.log(
-    [
-      "",
-      `== ${s.stoppedBy === "done" ? "done" : s.stoppedBy} after ${s.step} steps in ${
-        ((performance.now() - started) / 1000).toFixed(1)
-      } s (${s.imagesPerSec.toFixed(1)} images/s on ${backend.name})`,
-      `loss ${fmt(s.firstLoss)} -> ${fmt(s.lastLoss)}; training accuracy ${
-        fmt(s.firstAccuracy)
-      } -> ${fmt(s.lastAccuracy)}`,
-      s.heldout
-        ? `held-out verification: ${(100 * s.heldout.accuracy).toFixed(2)}% +- ${
-          (100 * s.heldout.std).toFixed(2)
-        } (AUC ${s.heldout.auc.toFixed(4)}, ${s.heldout.pairs} pairs of unseen identities)`
-        : "held-out verification: not run",
-      `checkpoint: ${s.checkpoint ?? "-"}`,
-      `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
-      `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
-      `log: ${out}/log.txt, ${out}/log.jsonl`,
-    ].join("\n"),
-  );
+  console.log(summaryText(s, out!, backend.name, (performance.now() - started) / 1000));
   if (s.stoppedBy === "non-finite loss") throw new Error(s.error ?? "non-finite loss");
   if (s.stoppedBy === "interrupted") Deno.exit(130);
+}
+
+/** The closing lines of a run: how it ended, the losses, the held-out score, where things are. */
+function summaryText(s: RunSummary, out: string, backend: string, seconds: number): string {
+  const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
+  return [
+    "",
+    `== ${s.stoppedBy === "done" ? "done" : s.stoppedBy} after ${s.step} steps in ${
+      seconds.toFixed(1)
+    } s (${s.imagesPerSec.toFixed(1)} images/s on ${backend})`,
+    `loss ${fmt(s.firstLoss)} -> ${fmt(s.lastLoss)}; training accuracy ${fmt(s.firstAccuracy)} -> ${
+      fmt(s.lastAccuracy)
+    }`,
+    s.heldout
+      ? `held-out verification: ${(100 * s.heldout.accuracy).toFixed(2)}% +- ${
+        (100 * s.heldout.std).toFixed(2)
+      } (AUC ${s.heldout.auc.toFixed(4)}, ${s.heldout.pairs} pairs of unseen identities)`
+      : "held-out verification: not run",
+    `checkpoint: ${s.checkpoint ?? "-"}`,
+    `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
+    `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
+    `log: ${out}/log.txt, ${out}/log.jsonl`,
+  ].join("\n");
+}
+
+/** `--data -`: the records piped in (a terminal is a usage error, not a hang). */
+function pipedStdin(): ReadableStream<Uint8Array> {
+  if (Deno.stdin.isTerminal()) {
+    throw new TypeError("--data - reads records from stdin: pipe them in (see --help)");
+  }
+  return Deno.stdin.readable;
 }
 
 await runTask("train", main);

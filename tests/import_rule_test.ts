@@ -1,12 +1,13 @@
 /**
  * The layout rule, checked on the source: every relative import (static `import`/`export ... from`
- * and dynamic `import("...")`) of every .ts file under pipeline/, model/, tasks/ and tests/.
+ * and dynamic `import("...")`) of every .ts file under pipeline/, model/, tasks/, bench/, scripts/
+ * and tests/.
  */
 import { assertEquals } from "@std/assert";
 import { dirname, join, relative } from "node:path";
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), "..");
-const FOLDERS = ["pipeline", "model", "tasks", "tests"];
+const FOLDERS = ["pipeline", "model", "tasks", "bench", "scripts", "tests"];
 
 /**
  * Relative import specifiers of a source text: top-level (unindented, as `deno fmt` writes them)
@@ -86,6 +87,29 @@ Deno.test("model/ never imports tasks/", () => {
       ? deps.filter((d) => d.startsWith("tasks/")).map((d) => `${file} -> ${d}`)
       : []
   );
+  assertEquals(bad, []);
+});
+
+Deno.test("pipeline/, model/ and tasks/ never import bench/ or scripts/", () => {
+  const bad = [...graph].flatMap(([file, deps]) =>
+    /^(pipeline|model|tasks)\//.test(file)
+      ? deps.filter((d) => /^(bench|scripts)\//.test(d)).map((d) => `${file} -> ${d}`)
+      : []
+  );
+  assertEquals(bad, []);
+});
+
+Deno.test("the command line stays in tasks/: no Deno.stdin, Deno.args or flag names below it", async () => {
+  const bad: string[] = [];
+  for (const file of graph.keys()) {
+    if (!/^(pipeline|model)\//.test(file)) continue;
+    const code = (await Deno.readTextFile(join(ROOT, file)))
+      .replace(/\/\*[\s\S]*?\*\//g, "") // comments and examples may show a shell pipe
+      .replace(/\/\/.*$/gm, "");
+    for (const m of code.matchAll(/Deno\.(stdin|args)\b|["'`]--[a-z][a-z-]+/g)) {
+      bad.push(`${file}: ${m[0]}`);
+    }
+  }
   assertEquals(bad, []);
 });
 

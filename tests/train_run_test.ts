@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { QUIET, tinyRun } from "./tiny_run.ts";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { Embedder } from "../model/eval/embed_stream.ts";
 
 await initBackend({ backend: "wasm" });
@@ -65,7 +65,7 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
       (await listCheckpoints(`${dirA}/checkpoints`)).map((p) => p.slice(-10)),
       ["00004.arcs", "00006.arcs"],
     );
-    // Both logs exist; log.jsonl holds the seed's fields.
+    // Both logs exist; log.jsonl holds the original TF ArcFace code's fields.
     const lines = (await Deno.readTextFile(`${dirA}/log.jsonl`)).trim().split("\n");
     const e = JSON.parse(lines[lines.length - 1]);
     for (const f of ["epoch", "step", "totalLoss", "inferenceLoss", "accuracy", "imagesPerSec"]) {

@@ -36,11 +36,16 @@ export interface IResNetOptions {
   inputSize?: number;
   /** Embedding size of the "E" output. Default: 512. */
   embeddingSize?: number;
-  /** Dropout rate in the "E" output block (training only). Default: 0.4 (insightface's seed). */
+  /**
+   * Dropout rate in the "E" output block (training only). Default: 0.4 (insightface's original
+   * MXNet code).
+   */
   dropout?: number;
   /** Seed of the weight initializers (each layer gets seed + its index). Default: 1. */
   seed?: number;
-  /** BatchNorm epsilon. Default: 2e-5 (insightface's MXNet seed); arcface_torch uses 1e-5. */
+  /**
+   * BatchNorm epsilon. Default: 2e-5 (insightface's original MXNet code); arcface_torch uses 1e-5.
+   */
   bnEpsilon?: number;
   /**
    * Padding of the stride-2 3x3 convolutions: "same" (TF: 0 before, 1 after on even sizes) or
@@ -245,7 +250,7 @@ function outputBlock(
 
 /**
  * True when a trainable weight is decayed (conv kernels, FC kernel, BN gammas, PReLU alphas, as
- * insightface's seed regularizes them); biases and BN betas are not.
+ * the original TensorFlow ArcFace code regularizes them); biases and BN betas are not.
  */
 export function isDecayed(weightName: string): boolean {
   return /(kernel|gamma|alpha)(_\d+)?$/.test(weightName);

@@ -1,11 +1,14 @@
 /**
- * Training log: the seed's fields (epoch, step, total loss, inference loss, weight-decay loss,
- * training accuracy, images/s) as text (`log.txt`) and JSON lines (`log.jsonl`) in the run folder,
+ * Training log: the original TensorFlow ArcFace code's fields (epoch, step, total loss, inference
+ * loss, weight-decay loss, training accuracy, images/s; means over the steps since the last line,
+ * `StepWindow`) as text (`log.txt`) and JSON lines (`log.jsonl`) in the run folder,
  * echoed to a sink (stdout by default), plus a one-line progress bar on a terminal's stderr
  * (`@std/cli` ProgressBar; nothing when stderr is not a terminal).
  */
+import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { ProgressBar } from "@std/cli/unstable-progress-bar";
+import type { StepMetrics } from "./trainer.ts";
 
 /** One log entry (a JSON line of `log.jsonl`). */
 export interface LogEntry {
@@ -49,7 +52,7 @@ export class TrainLog {
     this.#writable = options.progressWritable;
   }
 
-  /** Formats an entry the way the seed printed it. */
+  /** Formats an entry the way the original TensorFlow ArcFace code printed it. */
   static format(e: LogEntry): string {
     return `epoch ${e.epoch}, step ${e.step}, total loss ${e.totalLoss.toFixed(4)}, ` +
       `inference loss ${e.inferenceLoss.toFixed(4)}, weight decay loss ${
@@ -123,5 +126,43 @@ export class TrainLog {
   async #append(name: string, text: string): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true });
     await Deno.writeTextFile(join(this.dir, name), text, { append: true });
+  }
+}
+
+/** Sums over the steps since the last log line; a log line carries their means. */
+export class StepWindow {
+  images = 0;
+  seconds = 0;
+  loss = 0;
+  inference = 0;
+  decay = 0;
+  acc = 0;
+  n = 0;
+
+  add(images: number, seconds: number, m: StepMetrics): void {
+    this.images += images;
+    this.seconds += seconds;
+    this.loss += m.totalLoss;
+    this.inference += m.inferenceLoss;
+    this.decay += m.weightDecayLoss;
+    this.acc += m.accuracy;
+    this.n++;
+  }
+
+  /** The window's means as a log line (as the original TF ArcFace code averaged its display values). */
+  entry(epoch: number, step: number, lr: number): LogEntry {
+    return {
+      time: new Date().toISOString(),
+      epoch,
+      step,
+      totalLoss: this.loss / this.n,
+      inferenceLoss: this.inference / this.n,
+      weightDecayLoss: this.decay / this.n,
+      accuracy: this.acc / this.n,
+      lr,
+      imagesPerSec: this.images / this.seconds,
+      numTensors: tf.memory().numTensors,
+      rssBytes: Deno.memoryUsage().rss,
+    };
   }
 }

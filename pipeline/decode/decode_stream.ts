@@ -51,6 +51,11 @@ export interface DecodeOptions {
    */
   workers?: number;
   /**
+   * Records that already carry pixels (a decoded tar on stdin) pass through unchanged.
+   * @default {false} (every record is decoded from its path or bytes)
+   */
+  passDecoded?: boolean;
+  /**
    * Called once per skipped record, as it happens.
    * @default none
    */
@@ -102,11 +107,12 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
     }
     const pool = new DecodePool({ workers: options.workers });
     const report: DecodeReport = { decoded: 0, skipped: [] };
-    type Item = { r: ListRecord; p: Promise<DecodedImage> };
+    type Item = { r: ListRecord; p: Promise<DecodedImage> | null };
     super(orderedTransformer<ListRecord, Item, ImageRecord>({
       // Ordered output: wait for the oldest once `concurrency` are in flight.
       ahead: concurrency - 1,
       start(r) {
+        if (options.passDecoded && "pixels" in r) return { r, p: null };
         if (r.path === undefined && r.bytes === undefined) {
           throw new TypeError(`Record "${r.key}" has neither path nor bytes to decode`);
         }
@@ -121,6 +127,11 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
         return { r, p };
       },
       async settle({ r, p }, c) {
+        if (p === null) {
+          c.enqueue(r as ImageRecord);
+          report.decoded++;
+          return;
+        }
         try {
           const img = await p;
           const { bytes: _drop, ...rest } = r;

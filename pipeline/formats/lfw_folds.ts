@@ -28,7 +28,7 @@ export function lfwFold(list: PairList, k: number, name = "pairs.txt"): LfwFold 
     );
   }
   if (!Number.isInteger(k) || k < 1 || k > list.foldSizes.length) {
-    throw new RangeError(`--fold must be an integer in [1, ${list.foldSizes.length}], got ${k}`);
+    throw new RangeError(`fold must be an integer in [1, ${list.foldSizes.length}], got ${k}`);
   }
   const start = list.foldSizes.slice(0, k - 1).reduce((a, b) => a + b, 0);
   const pairs = list.pairs.slice(start, start + list.foldSizes[k - 1]);

@@ -8,7 +8,7 @@
  *   (use it for training on a large `.rec`: memory stays flat).
  * Keys are the relative path without extension (RecordIO: the record index).
  */
-import { join } from "node:path";
+import { dirname, extname, join, relative, resolve } from "node:path";
 import type { ListRecord } from "../records.ts";
 import { assertTextFile, quoteLine } from "./list_text.ts";
 import { RecordIOReader } from "./record_io_reader.ts";
@@ -99,6 +99,45 @@ export async function readImageFolder(root: string): Promise<ListResult> {
   }
   if (records.length === 0) throw new Error(`No images under "${root}" (expected root/<id>/<img>)`);
   return { records, classes };
+}
+
+/**
+ * Image files anywhere under `root` (the aligner's folder input), sorted, as records keyed by the
+ * relative path without extension, labelled densely by their folder in listing order.
+ */
+export async function readImageTree(root: string): Promise<ListRecord[]> {
+  const files = (await walkImages(root)).map((segments) => join(root, ...segments));
+  const labels = new Map<string, number>();
+  for (const f of files) {
+    const d = dirname(relative(root, f));
+    if (!labels.has(d)) labels.set(d, labels.size);
+  }
+  return files.map((f) => {
+    const rel = relative(root, f);
+    return { key: rel.slice(0, -extname(rel).length), label: labels.get(dirname(rel))!, path: f };
+  });
+}
+
+/**
+ * A list file, paths relative to the list's folder: the clean-list format `path label` (labels
+ * integers or names, as `parseCleanList`), or plain paths one a line (label -1).
+ */
+export async function readPathList(file: string): Promise<ListRecord[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new Error(`Cannot read list "${file}": ${(e as Error).message}`);
+  }
+  const base = dirname(resolve(file));
+  const lines = text.split("\n").map((l) => l.replace(/\r$/, "").trim());
+  const plain = lines.every((l) => l === "" || l.startsWith("#") || !/\s/.test(l));
+  if (!plain) return parseCleanList(text, base, file).records;
+  return lines.filter((l) => l !== "" && !l.startsWith("#")).map((path) => ({
+    key: path.slice(0, path.length - extname(path).length).replace(/^\/+/, ""),
+    label: -1,
+    path: path.startsWith("/") ? path : join(base, path),
+  }));
 }
 
 /** Streams a RecordIO file's image records (with JPEG bytes), one read at a time. */
