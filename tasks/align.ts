@@ -32,6 +32,8 @@ Options:
   --pick R               center | largest | score: which face is the subject (default center)
   --on-no-face P         skip | center-crop | fail (default skip; skips are counted and listed)
   --on-decode-error P    skip | fail: an unreadable image (default skip; counted and listed)
+  --dct-scale auto|off   accepted as train/decode/eval-lfw take it; align decodes every image whole
+                         either way (MTCNN and the warp read full resolution): cv2.imread's pixels
   --center-crop-fraction F  centre square side / short side for center-crop (default 0.53)
   --size N               output side (default 112)
   --quality Q            JPEG quality of the crops (default 95)
@@ -67,6 +69,7 @@ const FLAGS = {
   "channel-order": { type: "string", choices: ["rgb", "bgr"], default: "rgb" },
   flavor: { type: "string", choices: ["original", "facenet-pytorch"], default: "original" },
   "on-decode-error": { type: "string", choices: ["skip", "fail"], default: "skip" },
+  "dct-scale": { type: "string", choices: ["auto", "off"], default: "auto" },
   pick: { type: "string", choices: ["center", "largest", "score"], default: "center" },
   "on-no-face": { type: "string", choices: ["skip", "center-crop", "fail"], default: "skip" },
   "center-crop-fraction": { type: "number", above: 0, max: 1, default: 0.53 },
@@ -122,6 +125,7 @@ export function parseAlignArgs(
     channelOrder: v["channel-order"],
     flavor: v.flavor,
     onDecodeError: v["on-decode-error"],
+    dctScale: v["dct-scale"] as "auto" | "off",
     pick: v.pick,
     onNoFace: v["on-no-face"],
     centerCropFraction: v["center-crop-fraction"],

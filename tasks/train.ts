@@ -50,6 +50,10 @@ score on the held-out pairs of identities it did not train on.
   --val-targets A,B,...  insightface .bin validation sets scored at each evaluation (flip test,
                          10 folds, highest so far), as arcface_torch does: a name is NAME.bin
                          beside the --data .rec (lfw,cfp_fp,agedb_30), else a path; "" for none
+  --dct-scale auto|off   JPEG decode: auto (default) decodes at the 1/2, 1/4, 1/8 DCT scale covering
+                         the input side, then area-resizes = OpenCV imread(IMREAD_REDUCED_COLOR_k) +
+                         resize(INTER_AREA); off decodes whole = imread + INTER_AREA. Kept in
+                         run.json; --resume repeats it
   --backend NAME         auto, tensorflow, webgpu, wasm, cpu
   --workers N            decode workers (default 2)
   -h, --help             this text

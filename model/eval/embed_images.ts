@@ -32,6 +32,12 @@ export function evalImageRecords(images: EvalImage[]): ReadableStream<ListRecord
 export interface EmbedAllOptions {
   /** Images are aligned faces already: skip MTCNN. Default: false. */
   aligned?: boolean;
+  /**
+   * Aligned JPEGs: "auto" decodes at the DCT scale covering the input side (as training does),
+   * "off" whole; both then area-resize. MTCNN (not aligned) always gets the whole image.
+   * Default: "auto".
+   */
+  dctScale?: "auto" | "off";
   /** Missing/undecodable image or no face: "skip" its pairs, "center-crop" (no face only), or
    * "fail". Default: "skip". */
   onMissing?: NoFacePolicy;
@@ -84,6 +90,7 @@ export async function embedAll(
     // Aligned faces go straight to the network: decoded as training decodes (networkInput's rule).
     // MTCNN needs the full image.
     reduceTo: options.aligned ? embedder.inputSize : undefined,
+    dctScale: options.dctScale,
     onError: onMissing === "fail" ? "fail" : "skip",
   });
   const source = evalImageRecords(images).pipeThrough(decode);

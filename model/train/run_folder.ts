@@ -14,7 +14,7 @@ import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import { networkName, networkWidth } from "../nets/network.ts";
 import type { RunState } from "./run_types.ts";
 import type { Trainer } from "./trainer.ts";
-import { storedConfig, type TrainConfig } from "./presets.ts";
+import { storedConfig, type TrainConfig, withDctScale } from "./presets.ts";
 import { type ConfigChange, configConflicts, extendChanges } from "./config_diff.ts";
 import { FolderInUseError, FolderLock } from "../../pipeline/folder_lock.ts";
 import { cutEventFiles, EVENT_FILE } from "../io/tensorboard_writer.ts";
@@ -96,7 +96,7 @@ export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
     try {
       const base = stored?.config ?? storedConfig(checkpoint.meta.config);
       const source = stored ? join(o.out, "run.json") : checkpoint.path;
-      const conflicts = configConflicts(base, o.config, source);
+      const conflicts = configConflicts(base, withDctScale(o.config), source);
       if (conflicts.length) throw new RunFolderError(conflicts.join("; "));
       const cutEntries = await cutLogs(o.out, checkpoint.meta.step);
       return { lock, checkpoint, stored, cutEntries };

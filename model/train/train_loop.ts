@@ -69,7 +69,9 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     const schedule = makeSchedule(config.schedule);
     const stopAt = Math.min(options.stopAt ?? config.steps, config.steps);
     s.heldout = config.evalPairs
-      ? await HeldoutPairs.load(config.evalPairs, config.evalData, config.network.inputSize)
+      ? await HeldoutPairs.load(config.evalPairs, config.evalData, config.network.inputSize, {
+        dctScale: config.dctScale,
+      })
       : null;
     // list -> wraparound batches -> decode (workers) -> tensors (pipeline/batch/train_batches.ts).
     source = trainBatches(data.records, {
@@ -79,6 +81,7 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       cursor: data.size === null ? { epoch: s.cursor.epoch, start: 0, step: s.step } : s.cursor,
       imageSize: config.network.inputSize,
       flip: config.flip,
+      dctScale: config.dctScale,
       steps: Math.max(0, stopAt - s.step),
       workers: options.workers ?? 2,
       onError: "skip",

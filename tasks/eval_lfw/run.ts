@@ -26,6 +26,8 @@ export interface EvalRunOptions {
   output?: string;
   listOutputs: boolean;
   aligned: boolean;
+  /** Aligned JPEGs: DCT-scale decode ("auto", default) or whole ("off"); see embedAll. */
+  dctScale?: "auto" | "off";
   onMissing: NoFacePolicy;
   batchSize: number;
   backend: string;
@@ -176,6 +178,7 @@ function buildReport(
     policy: {
       onMissing: o.onMissing,
       aligned: o.aligned || !!o.bin,
+      dctScale: o.dctScale ?? "auto",
       limitPairs: o.limitPairs ?? null,
     },
     counts: {

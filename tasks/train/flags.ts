@@ -58,6 +58,7 @@ export const TRAIN_FLAGS = {
   "val-targets": { type: "string" },
   "init-from": { type: "string" },
   "wd-on": { type: "string", choices: ["no-bias", "all", "seed"] },
+  "dct-scale": { type: "string", choices: ["auto", "off"] }, // default "auto" (left unset for --resume)
   backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
   workers: { type: "int", min: 0 },
 } as const;
@@ -73,7 +74,9 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   } catch (e) {
     throw new UsageError(`--preset: ${(e as Error).message}`);
   }
-  return applyFlags(c, f);
+  applyFlags(c, f);
+  c.dctScale ??= "auto"; // recorded in run.json: the decode a resume must repeat
+  return c;
 }
 
 /** Applies every flag but `--preset` to `c` in place (also what a `--resume` re-checks); returns `c`. */
@@ -147,6 +150,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
     console.error("note: --wd-on seed is now called --wd-on no-bias (the same weights decay)");
     c.decayOn = "no-bias";
   } else if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as DecaySet;
+  if (f["dct-scale"] !== undefined) c.dctScale = f["dct-scale"] as "auto" | "off";
   return c;
 }
 
