@@ -31,6 +31,10 @@ const BENCHES: Record<string, { module: string; about: string }> = {
     about: "LFW protocol time on 6,000 pairs; pairs/s end to end",
   },
   import: { module: "./import.ts", about: "import-torch of arcface_torch r50/r100 .pth" },
+  web: {
+    module: "./web.ts",
+    about: "try-it detect+align+embed in headless chromium vs Deno; runs page follow delay",
+  },
 };
 
 const [name, ...rest] = Deno.args;

@@ -54,6 +54,7 @@ export {
   EmbedStream,
   type EmbedStreamOptions,
 } from "./eval/embed_stream.ts";
+export { loadEmbedder } from "./eval/load_embedder.ts";
 export {
   evaluateVerification,
   pairDistances,

@@ -174,8 +174,11 @@ async function unreadableTakenOver(
   return true;
 }
 
-/** The lock's holder; null when there is no lock; pid -1 when it cannot be read. */
-async function readLock(path: string): Promise<LockInfo | null> {
+/**
+ * The lock's holder; null when there is no lock; pid -1 when it cannot be read. Also read by
+ * `deno task serve`'s runs page (web/server/runs.ts) to tell a live run from a killed one.
+ */
+export async function readLock(path: string): Promise<LockInfo | null> {
   try {
     const o = JSON.parse(await Deno.readTextFile(path));
     // `hostname`: the field name of run-folder locks written before the two locks were one.

@@ -47,6 +47,13 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
   --eval-pairs FILE      LFW-format pairs.txt of aligned faces (images beside it); "" for none
   --eval-data DIR        folder of the --eval-pairs images (default: the pairs file's folder)
   --eval-every N         evaluate every N steps (default: only at the end)
+  --val-targets A,B,...  insightface .bin validation sets scored at each evaluation (flip test,
+                         10 folds, highest so far), as arcface_torch does: a name is NAME.bin
+                         beside the --data .rec (lfw,cfp_fp,agedb_30), else a path; "" for none
+  --dct-scale auto|off   JPEG decode: auto (default) decodes at the 1/2, 1/4, 1/8 DCT scale covering
+                         the input side, then area-resizes = OpenCV imread(IMREAD_REDUCED_COLOR_k) +
+                         resize(INTER_AREA); off decodes whole = imread + INTER_AREA. Kept in
+                         run.json; --resume repeats it
   --backend NAME         auto, tensorflow, webgpu, wasm, cpu
   --workers N            decode workers (default 2)
   -h, --help             this text
@@ -61,8 +68,9 @@ continues with whatever the new stdin delivers: rerun the pipe with shuffle --ep
 epoch K.
 
 Outputs in the run folder: run.json, log.txt, log.jsonl, heldout.jsonl, curves.svg (the training
-curves), checkpoints/ckpt-<step>.arcs, export/model.json, and a lock while it trains (one trainer
-per folder; see docs/runs.md).
+curves), events.out.tfevents.* (TensorBoard: losses, lr, accuracy, images/s, validation),
+checkpoints/ckpt-<step>.arcs, export/model.json, and a lock while it trains (one trainer per
+folder; see docs/runs.md).
 Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.
 Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflicting --resume flag).`;
 
@@ -87,6 +95,12 @@ async function main(): Promise<void> {
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
     out ??= `runs/${config.preset}-${stamp}`;
   }
+  // --val-targets: every .bin found and readable before anything trains.
+  const { loadValTargets, resolveValTargets } = await import("./train/val_targets.ts");
+  const valTargets = await loadValTargets(
+    await resolveValTargets(config.valTargets ?? [], config.data),
+    config.network.inputSize,
+  );
   const backend = await initBackend({ backend: parseBackendName(v.backend ?? "auto") });
   console.log(`backend: ${backend.name} (${backend.detail})`);
 
@@ -111,6 +125,7 @@ async function main(): Promise<void> {
     overwrite: v.overwrite,
     signal: abort.signal,
     workers: v.workers,
+    valTargets,
     stdin: pipedStdin,
   }).catch((e) => {
     // The library says what to do; the command line says which flag does it.
@@ -142,10 +157,14 @@ function summaryText(s: RunSummary, out: string, backend: string, seconds: numbe
         (100 * s.heldout.std).toFixed(2)
       } (AUC ${s.heldout.auc.toFixed(4)}, ${s.heldout.pairs} pairs of unseen identities)`
       : "held-out verification: not run",
+    ...(s.val ?? []).map((r) =>
+      `${r.name}: ${(100 * r.accuracy).toFixed(2)}% +- ${(100 * r.std).toFixed(2)} ` +
+      `(highest ${(100 * r.highest).toFixed(2)}%, ${r.pairs} pairs, flip test)`
+    ),
     `checkpoint: ${s.checkpoint ?? "-"}`,
     `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
     `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
-    `log: ${out}/log.txt, ${out}/log.jsonl`,
+    `log: ${out}/log.txt, ${out}/log.jsonl, TensorBoard: tensorboard --logdir ${out}`,
   ].join("\n");
 }
 

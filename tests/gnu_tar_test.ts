@@ -2,10 +2,12 @@
  * Archives written by GNU tar 1.34 (scripts/make_tar_fixtures.sh), not by arcstream: member names
  * over tar's 100-character field as GNU `././@LongLink` members (`--format=gnu`) and as pax
  * extended headers (`--format=pax`, one with a non-ASCII name). The tar reader must give exactly
- * the files GNU tar stored, and `deno task decode`'s reader the same samples and pixels.
+ * the files GNU tar stored, `deno task decode`'s reader the same samples and pixels, and the
+ * on-disk index (scanTar, used by align's resume and pack) the same names at the right offsets.
  */
 import { assertEquals } from "@std/assert";
 import { TarDecodeStream } from "../pipeline/formats/tar.ts";
+import { scanTar } from "../pipeline/formats/tar_scan.ts";
 import { readRecords } from "../pipeline/formats/wire.ts";
 import { DecodeStream } from "../pipeline/decode/decode_stream.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
@@ -41,6 +43,20 @@ for (const format of ["gnu", "pax"]) {
       assertEquals(entries[2 * i].data, await Deno.readFile(IMAGES + image));
       const json = JSON.parse(new TextDecoder().decode(entries[2 * i + 1].data));
       assertEquals(json, { key, label });
+    }
+  });
+
+  Deno.test(`scanTar indexes GNU tar's ${format} archive: long names, data at end - padded size`, async () => {
+    const entries = await scanTar(FIX + `${format}.tar`);
+    assertEquals(
+      entries.map((e) => e.name),
+      SAMPLES.flatMap(([key]) => [`${key}.jpg`, `${key}.json`]),
+    );
+    const tar = await Deno.readFile(FIX + `${format}.tar`);
+    for (const [i, [, image]] of SAMPLES.entries()) {
+      const { end, size } = entries[2 * i];
+      const start = end - Math.ceil(size / 512) * 512;
+      assertEquals(tar.subarray(start, start + size), await Deno.readFile(IMAGES + image));
     }
   });
 

@@ -1,13 +1,18 @@
 import { assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
-import { presetConfig, storedConfig, type TrainConfig } from "../model/train/presets.ts";
+import {
+  presetConfig,
+  storedConfig,
+  type TrainConfig,
+  withDctScale,
+} from "../model/train/presets.ts";
 import { configDiff, extendChanges } from "../model/train/config_diff.ts";
 import { resumeConfig } from "../tasks/train/resume.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
 import { runTraining } from "../model/train/train_loop.ts";
 import { parseFlags } from "../tasks/cli.ts";
-import { TRAIN_FLAGS } from "../tasks/train/flags.ts";
+import { configFromFlags, TRAIN_FLAGS } from "../tasks/train/flags.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -58,6 +63,23 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
     assertMatch(e.message, message);
     assertMatch(e.message, /\(runs\/x\/run\.json\)$/);
   }
+});
+
+Deno.test("--dct-scale is recorded in the run's config and a resume keeps it (old runs: auto)", () => {
+  assertEquals(configFromFlags({}).dctScale, "auto");
+  assertEquals(configFromFlags({ "dct-scale": "off" }).dctScale, "off");
+  const old = presetConfig("tiny"); // a run.json from before the flag
+  assertEquals(old.dctScale, undefined);
+  const stored = storedConfig(old); // as readRunJson and a checkpoint header read it
+  assertEquals(stored.dctScale, "auto");
+  assertThrows(
+    () => resume(stored, { "dct-scale": "off" }),
+    RunFolderError,
+    "--dct-scale off conflicts with the run's auto (runs/x/run.json)",
+  );
+  const off: TrainConfig = { ...stored, dctScale: "off" };
+  assertEquals(resume(off, { steps: "9" }).dctScale, "off");
+  assertEquals(resume(off, { "dct-scale": "off" }).dctScale, "off");
 });
 
 Deno.test("resumeConfig() accepts a fixed flag that repeats the run's own value", () => {
@@ -179,7 +201,8 @@ Deno.test("a config stored before the tagged network union reads as today's (old
   // run.json / checkpoint configs of earlier arcstream: IR-ResNet fields, MobileFaceNet as arch.
   const { kind: _k, ...oldTiny } = presetConfig("tiny").network as Record<string, unknown>;
   const tiny = storedConfig({ ...presetConfig("tiny"), network: oldTiny });
-  assertEquals(configDiff(tiny, presetConfig("tiny")), []);
+  // (storedConfig also fills dctScale: a run stored before --dct-scale decoded "auto".)
+  assertEquals(configDiff(tiny, withDctScale(presetConfig("tiny"))), []);
   const oldMbf = {
     arch: "mbf",
     depth: 0,
@@ -189,7 +212,7 @@ Deno.test("a config stored before the tagged network union reads as today's (old
     dropout: 0,
   };
   const mbf = storedConfig({ ...presetConfig("mbf"), network: { ...oldMbf, seed: 1 } });
-  assertEquals(configDiff(mbf, presetConfig("mbf")), []);
+  assertEquals(configDiff(mbf, withDctScale(presetConfig("mbf"))), []);
   assertEquals(mbf.network, {
     kind: "mobilefacenet",
     arch: "mbf",

@@ -16,10 +16,28 @@ export interface EvalImage {
   bytes?: Uint8Array;
 }
 
+/** The images as list records (label -1), the decoder's input. */
+export function evalImageRecords(images: EvalImage[]): ReadableStream<ListRecord> {
+  return ReadableStream.from(
+    images.map((img): ListRecord => ({
+      key: img.key,
+      label: -1,
+      path: img.path,
+      bytes: img.bytes,
+    })),
+  );
+}
+
 /** Options of `embedAll`. */
 export interface EmbedAllOptions {
   /** Images are aligned faces already: skip MTCNN. Default: false. */
   aligned?: boolean;
+  /**
+   * Aligned JPEGs: "auto" decodes at the DCT scale covering the input side (as training does),
+   * "off" whole; both then area-resize. MTCNN (not aligned) always gets the whole image.
+   * Default: "auto".
+   */
+  dctScale?: "auto" | "off";
   /** Missing/undecodable image or no face: "skip" its pairs, "center-crop" (no face only), or
    * "fail". Default: "skip". */
   onMissing?: NoFacePolicy;
@@ -72,16 +90,10 @@ export async function embedAll(
     // Aligned faces go straight to the network: decoded as training decodes (networkInput's rule).
     // MTCNN needs the full image.
     reduceTo: options.aligned ? embedder.inputSize : undefined,
+    dctScale: options.dctScale,
     onError: onMissing === "fail" ? "fail" : "skip",
   });
-  const source = ReadableStream.from(
-    images.map((img): ListRecord => ({
-      key: img.key,
-      label: -1,
-      path: img.path,
-      bytes: img.bytes,
-    })),
-  ).pipeThrough(decode);
+  const source = evalImageRecords(images).pipeThrough(decode);
   const align = options.aligned ? null : new AlignStream({ onNoFace: onMissing });
   const faces = align ? source.pipeThrough(align) : source;
   for await (

@@ -18,6 +18,7 @@ export const EXTEND_FIELDS: readonly string[] = [
   "evalEvery",
   "evalPairs",
   "evalData",
+  "valTargets",
 ];
 
 /** One difference between two configs. */

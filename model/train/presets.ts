@@ -46,6 +46,11 @@ export interface TrainConfig {
   evalData?: string;
   /** Evaluate every N steps (0: only at the end). */
   evalEvery: number;
+  /**
+   * insightface `.bin` validation sets scored at each evaluation: names (`lfw` = `lfw.bin` beside
+   * `data`) or paths. Default: none.
+   */
+  valTargets?: string[];
   /** Backbone weights to start from (.pth, .arcs or model.json; see model/io/init_from.ts). */
   initFrom?: string;
   /**
@@ -54,6 +59,12 @@ export interface TrainConfig {
    * Default: no-bias.
    */
   decayOn?: DecaySet;
+  /**
+   * JPEG decode of training and held-out images: "auto" decodes at the DCT scale covering the
+   * input side (OpenCV's IMREAD_REDUCED_COLOR_k + INTER_AREA), "off" whole (imread + INTER_AREA).
+   * Default (and runs older than the field): "auto".
+   */
+  dctScale?: "auto" | "off";
 }
 
 /** The small net of the default run and lfw-fold: a width-1/4 r18 at 64 px, embedding 128. */
@@ -273,10 +284,16 @@ export function withSteps(c: TrainConfig, steps: number): TrainConfig {
 
 /**
  * A config read back from run.json or a checkpoint, in today's shape: a network stored before the
- * tagged union (`arch` / `depth: 0`) becomes `{ kind, ... }`, so older runs resume.
+ * tagged union (`arch` / `depth: 0`) becomes `{ kind, ... }`, and one stored before `dctScale`
+ * decodes "auto" (what it did), so older runs resume.
  */
 export function storedConfig(stored: unknown): TrainConfig {
   const c = structuredClone(stored) as TrainConfig;
   if (c?.network) c.network = asNetworkConfig(c.network);
-  return c;
+  return c && typeof c === "object" ? withDctScale(c) : c;
+}
+
+/** A config as it runs: one without `dctScale` (older runs, programmatic configs) decodes "auto". */
+export function withDctScale(c: TrainConfig): TrainConfig {
+  return { ...c, dctScale: c.dctScale ?? "auto" };
 }

@@ -14,9 +14,10 @@ import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
 import { networkName, networkWidth } from "../nets/network.ts";
 import type { RunState } from "./run_types.ts";
 import type { Trainer } from "./trainer.ts";
-import { storedConfig, type TrainConfig } from "./presets.ts";
+import { storedConfig, type TrainConfig, withDctScale } from "./presets.ts";
 import { type ConfigChange, configConflicts, extendChanges } from "./config_diff.ts";
 import { FolderInUseError, FolderLock } from "../../pipeline/folder_lock.ts";
+import { cutEventFiles, EVENT_FILE } from "../io/tensorboard_writer.ts";
 
 /** A run-folder problem the user must resolve (task exit status 2). */
 export class RunFolderError extends Error {
@@ -95,7 +96,7 @@ export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
     try {
       const base = stored?.config ?? storedConfig(checkpoint.meta.config);
       const source = stored ? join(o.out, "run.json") : checkpoint.path;
-      const conflicts = configConflicts(base, o.config, source);
+      const conflicts = configConflicts(base, withDctScale(o.config), source);
       if (conflicts.length) throw new RunFolderError(conflicts.join("; "));
       const cutEntries = await cutLogs(o.out, checkpoint.meta.step);
       return { lock, checkpoint, stored, cutEntries };
@@ -120,7 +121,7 @@ async function clearOrRefuse(out: string, overwrite: boolean): Promise<void> {
       "not empty",
     );
   }
-  for (const name of RUN_FILES) {
+  for (const name of [...RUN_FILES, ...names.filter((n) => EVENT_FILE.test(n))]) {
     await Deno.remove(join(out, name), { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
@@ -226,6 +227,7 @@ export async function cutLogs(out: string, step: number): Promise<number> {
     }
   });
   await cut("log.txt", (line) => Number(TEXT_ENTRY.exec(line)?.[1] ?? 0) > step);
+  await cutEventFiles(out, step); // TensorBoard's events.out.tfevents.*, the same way
   return dropped;
 }
 

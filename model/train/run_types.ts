@@ -8,6 +8,7 @@ import type { HeldoutPairs } from "./heldout_eval.ts";
 import type { TrainConfig } from "./presets.ts";
 import type { TrainLog } from "./train_log.ts";
 import type { StepMetrics, Trainer } from "./trainer.ts";
+import type { ValTarget, ValTargetRun } from "./val_targets.ts";
 
 export interface RunOptions {
   config: TrainConfig;
@@ -34,6 +35,11 @@ export interface RunOptions {
   stdin?: () => ReadableStream<Uint8Array>;
   /** An abort signal; when it fires the loop saves a checkpoint after the current step and stops. */
   signal?: AbortSignal;
+  /**
+   * Validation sets scored every `config.evalEvery` steps and at the end (loaded and checked by
+   * the caller, see val_targets.ts). Default: none.
+   */
+  valTargets?: ValTarget[];
   /** Called after each step with the batch's sample keys and the step's metrics. */
   onStep?: (info: { step: number; keys: string[]; metrics: StepMetrics }) => void;
 }
@@ -54,6 +60,8 @@ export interface RunSummary {
   plot: string | null;
   /** Held-out verification accuracy (10-fold mean) at the end, when pairs were given. */
   heldout: { accuracy: number; std: number; auc: number; pairs: number } | null;
+  /** The validation targets' last evaluation (at the end), when `valTargets` were given. */
+  val?: { name: string; accuracy: number; std: number; highest: number; pairs: number }[];
   /** The NaN/Inf message when stoppedBy is "non-finite loss". */
   error?: string;
 }
@@ -84,6 +92,8 @@ export interface RunState {
   trainer: Trainer;
   /** Held-out verification pairs, when `config.evalPairs` is set. */
   heldout: HeldoutPairs | null;
+  /** Validation sets (`--val-targets`) with their highest accuracies, when given. */
+  val: ValTargetRun | null;
   /** The curves' title. */
   title: string;
   summary: RunSummary;

@@ -3,11 +3,13 @@
  * loss, weight-decay loss, training accuracy, images/s; means over the steps since the last line,
  * `StepWindow`) as text (`log.txt`) and JSON lines (`log.jsonl`) in the run folder,
  * echoed to a sink (stdout by default), plus a one-line progress bar on a terminal's stderr
- * (`@std/cli` ProgressBar; nothing when stderr is not a terminal).
+ * (`@std/cli` ProgressBar; nothing when stderr is not a terminal), and with `events` the same
+ * scalars in a TensorBoard event file (`events.out.tfevents.*`, model/io/tensorboard_writer.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { ProgressBar } from "@std/cli/unstable-progress-bar";
+import { TensorBoardWriter } from "../io/tensorboard_writer.ts";
 import type { StepMetrics } from "./trainer.ts";
 
 /** One log entry (a JSON line of `log.jsonl`). */
@@ -34,6 +36,8 @@ export interface TrainLogOptions {
   progress?: boolean;
   /** Where the progress bar goes. @default Deno.stderr.writable */
   progressWritable?: WritableStream<Uint8Array>;
+  /** Also write the scalars to a TensorBoard event file in the folder. @default false */
+  events?: boolean;
 }
 
 export class TrainLog {
@@ -44,12 +48,15 @@ export class TrainLog {
   #bar?: ProgressBar;
   #stopping?: Promise<void>;
   #last = { loss: 0, imagesPerSec: 0 };
+  #events: boolean;
+  #writer?: Promise<TensorBoardWriter>;
 
   constructor(dir: string, options: TrainLogOptions = {}) {
     this.dir = dir;
     this.#print = options.print ?? ((l) => console.log(l));
     this.#progress = options.progress ?? Deno.stderr.isTerminal();
     this.#writable = options.progressWritable;
+    this.#events = options.events ?? false;
   }
 
   /** Formats an entry the way the original TensorFlow ArcFace code printed it. */
@@ -69,13 +76,46 @@ export class TrainLog {
     this.#print(line);
     await this.#append("log.txt", line + "\n");
     await this.#append("log.jsonl", JSON.stringify(e) + "\n");
+    await this.scalars(e.step, {
+      loss: e.totalLoss,
+      "loss/margin_softmax": e.inferenceLoss,
+      "loss/weight_decay": e.weightDecayLoss,
+      learning_rate: e.lr,
+      "train/accuracy": e.accuracy,
+      "train/images_per_sec": e.imagesPerSec,
+    });
+  }
+
+  /** Appends a line that is not a step window (a validation result) to log.jsonl. */
+  async json(e: object): Promise<void> {
+    await this.#append("log.jsonl", JSON.stringify(e) + "\n");
   }
 
   /** Appends a held-out evaluation to heldout.jsonl (drawn by train_plot.ts). */
   async heldout(
-    e: { time: string; step: number; accuracy: number; std: number; auc: number; pairs: number },
+    e: {
+      time: string;
+      step: number;
+      accuracy: number;
+      std: number;
+      auc: number;
+      pairs: number;
+      /** Squared-L2 threshold on all pairs (what `deno task serve`'s try-it page applies). */
+      threshold?: number;
+    },
   ): Promise<void> {
     await this.#append("heldout.jsonl", JSON.stringify(e) + "\n");
+    await this.scalars(e.step, { heldout: e.accuracy });
+  }
+
+  /**
+   * Writes scalars (tag -> value) at `step` to the TensorBoard event file, with `events` (the
+   * file is opened on the first call: a resumed run appends to its cut-back newest one).
+   */
+  async scalars(step: number, values: Readonly<Record<string, number>>): Promise<void> {
+    if (!this.#events) return;
+    this.#writer ??= TensorBoardWriter.open(this.dir);
+    await (await this.#writer).scalars(step, values);
   }
 
   /** Appends a free-form line (start, checkpoint, evaluation, stop) to log.txt and prints it. */

@@ -2,8 +2,8 @@
  * The training loop of `deno task train` (ArcFace, arXiv 1801.07698), top to bottom as
  * arcface_torch's `train_v2.py` reads: open the run folder, load the data, build the Trainer
  * (resumed from a checkpoint), then for each batch one step, its log line, and the periodic
- * checkpoint and held-out verification; at the end the final checkpoint, the backbone export and
- * the held-out score.
+ * checkpoint and evaluations (held-out pairs, `--val-targets` sets); at the end the final
+ * checkpoint, the backbone export and the scores. Log lines also go to TensorBoard (train_log.ts).
  *
  * Resume: a checkpoint holds every weight, the momentum slots, the step, the data cursor and the
  * seeds, so `resume: true` continues on exactly the batch sequence of an uninterrupted run.
@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { trainBatches } from "../../pipeline/batch/train_batches.ts";
 import type { TrainBatch } from "../../pipeline/batch/tensor_batch_stream.ts";
 import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
-import type { VerificationResult } from "../eval/verification.ts";
 import { initBackboneFrom, initNetwork, readInitBackbone } from "../io/init_from.ts";
 import { networkName, networkWidth } from "../nets/network.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
@@ -31,6 +30,8 @@ import { loadTrainData, type TrainData } from "./train_data.ts";
 import { type LogEntry, StepWindow, TrainLog } from "./train_log.ts";
 import { writeTrainPlot } from "./train_plot.ts";
 import { NonFiniteLossError, type StepMetrics, Trainer } from "./trainer.ts";
+import { ValTargetRun } from "./val_targets.ts";
+import { evaluateHeldout, evaluateVal } from "./run_evals.ts";
 
 export type { RunOptions, RunSummary } from "./run_types.ts";
 
@@ -65,7 +66,8 @@ export async function runTraining(options: RunOptions): Promise<RunSummary> {
 
 async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSummary> {
   const config = structuredClone(options.config);
-  const log = new TrainLog(options.out, { print: options.print, progress: options.progress });
+  const { print, progress } = options;
+  const log = new TrainLog(options.out, { print, progress, events: true });
   const data = await loadTrainData(config.data, config.dataRoot, config.numClasses, options.stdin);
   await resolveSteps(config, data, run, options, log);
   const trainer = await buildTrainer(config, data.numClasses, options, log);
@@ -75,7 +77,9 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     const schedule = makeSchedule(config.schedule);
     const stopAt = Math.min(options.stopAt ?? config.steps, config.steps);
     s.heldout = config.evalPairs
-      ? await HeldoutPairs.load(config.evalPairs, config.evalData, config.network.inputSize)
+      ? await HeldoutPairs.load(config.evalPairs, config.evalData, config.network.inputSize, {
+        dctScale: config.dctScale,
+      })
       : null;
     // list -> wraparound batches -> decode (workers) -> tensors (pipeline/batch/train_batches.ts).
     source = trainBatches(data.records, {
@@ -85,6 +89,7 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       cursor: data.size === null ? { epoch: s.cursor.epoch, start: 0, step: s.step } : s.cursor,
       imageSize: config.network.inputSize,
       flip: config.flip,
+      dctScale: config.dctScale,
       steps: Math.max(0, stopAt - s.step),
       workers: options.workers ?? 2,
       onError: "skip",
@@ -186,6 +191,9 @@ async function startState(
     log,
     trainer,
     heldout: null,
+    val: options.valTargets?.length
+      ? await ValTargetRun.resume(options.valTargets, options.out)
+      : null,
     title: `${config.preset}: ${net}, input ${config.network.inputSize}, batch ${config.batchSize}`,
     summary: emptySummary(),
     step: 0,
@@ -257,7 +265,9 @@ async function periodic(s: RunState, stopAt: number): Promise<void> {
     await saveRunCheckpoint(s);
     s.summary.plot = await writeTrainPlot(s.options.out, s.title);
   }
-  if (s.heldout && config.evalEvery > 0 && step % config.evalEvery === 0 && step < stopAt) {
+  const evalDue = config.evalEvery > 0 && step % config.evalEvery === 0 && step < stopAt;
+  if (s.val && evalDue) await evaluateVal(s);
+  if (s.heldout && evalDue) {
     const r = await evaluateHeldout(s);
     await s.log.note(
       `step ${step}: held-out verification ${(100 * r.accuracyMean).toFixed(2)}% +- ${
@@ -279,6 +289,7 @@ async function finishRun(s: RunState): Promise<RunSummary> {
     await saveRunCheckpoint(s);
     summary.exportDir = await exportBackbone(s.trainer, s.config, s.options.out, s.step);
     await log.note(`exported ${join(summary.exportDir, "model.json")}`);
+    if (s.val && summary.stoppedBy === "done") summary.val = await evaluateVal(s);
     if (s.heldout && summary.stoppedBy === "done") {
       const r = await evaluateHeldout(s);
       summary.heldout = {
@@ -298,19 +309,4 @@ async function finishRun(s: RunState): Promise<RunSummary> {
   summary.plot = await writeTrainPlot(s.options.out, s.title);
   await log.note(`curves ${summary.plot}`);
   return summary;
-}
-
-/** Held-out verification of the current backbone: logged, and the curves redrawn. */
-async function evaluateHeldout(s: RunState): Promise<VerificationResult> {
-  const r = await s.heldout!.evaluate(s.trainer.model);
-  await s.log.heldout({
-    time: new Date().toISOString(),
-    step: s.step,
-    accuracy: r.accuracyMean,
-    std: r.accuracyStd,
-    auc: r.auc,
-    pairs: r.nPairs,
-  });
-  s.summary.plot = await writeTrainPlot(s.options.out, s.title);
-  return r;
 }

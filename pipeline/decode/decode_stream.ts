@@ -5,7 +5,14 @@
  * `onError: "skip"` (default) drops the record, counts it and lists it in `report` (never silent).
  */
 import type { ImageRecord, ListRecord } from "../records.ts";
-import { type DecodedImage, DecodeError, resizeSize, type ResizeSpec } from "./decode_image.ts";
+import {
+  checkDctScale,
+  type DctScale,
+  type DecodedImage,
+  DecodeError,
+  resizeSize,
+  type ResizeSpec,
+} from "./decode_image.ts";
 import { DecodePool } from "./decode_pool.ts";
 import { orderedTransformer } from "./ordered_transformer.ts";
 
@@ -21,6 +28,13 @@ export interface DecodeOptions {
    * @default {undefined} (full size)
    */
   reduceTo?: number;
+  /**
+   * "auto": with `resize` or `reduceTo`, decode a JPEG at the DCT scale covering the target first
+   * (OpenCV's `IMREAD_REDUCED_COLOR_k` + `INTER_AREA`); "off": decode whole, then resize
+   * (`imread` + `INTER_AREA`).
+   * @default {"auto"}
+   */
+  dctScale?: DctScale;
   /**
    * Images in flight at once.
    * @default {8}
@@ -87,6 +101,7 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
     const onError = options.onError ?? "skip";
     const resize = options.resize;
     resizeSize(resize);
+    checkDctScale(options.dctScale);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
     }
@@ -107,6 +122,7 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
         const p = pool.decode(r.bytes ?? r.path!, {
           resize,
           reduceTo: options.reduceTo,
+          dctScale: options.dctScale,
           name: r.path ?? r.key,
           recordOffset: r.bytes ? undefined : recordOffset(r),
         });

@@ -12,6 +12,13 @@ export interface AlignCliOptions {
   channelOrder: "rgb" | "bgr";
   flavor: "original" | "facenet-pytorch";
   onDecodeError: "skip" | "fail";
+  /**
+   * JPEG DCT scaling ("auto" | "off", as train/decode/eval-lfw take it): no effect on crops, since
+   * align decodes every image whole (tasks/align/run.ts, no resize: MTCNN and the warp read every
+   * pixel);
+   * not part of the settings id.
+   */
+  dctScale?: "auto" | "off";
   pick: "center" | "largest" | "score";
   onNoFace: "skip" | "center-crop" | "fail";
   centerCropFraction: number;

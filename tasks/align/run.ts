@@ -96,6 +96,7 @@ function decodeStage(
     concurrency: 4,
     workers: 0,
     passDecoded: true, // a decoded tar on stdin
+    dctScale: o.dctScale, // no resize here: every JPEG decodes whole either way
     onError: o.onDecodeError === "fail" ? "fail" : "skip",
     onSkip: (s) => onSkip(s.key, s.reason),
   });

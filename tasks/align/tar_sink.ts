@@ -11,38 +11,9 @@ import type { FaceRecord, ImageRecord } from "../../pipeline/records.ts";
 import { encodeErrorMember, encodeTarEntry } from "../../pipeline/formats/tar.ts";
 import { type AlignSink, faceMeta } from "./sink.ts";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import { scanTar } from "../../pipeline/formats/tar_scan.ts";
 
 const enc = new TextEncoder();
-
-/**
- * Entries of a (possibly truncated) tar file: name and the byte offset where the entry ends.
- * Reads only the 512-byte headers (seeking over the data), so a multi-GB archive costs little.
- */
-export async function scanTar(path: string): Promise<{ name: string; end: number }[]> {
-  const dec = new TextDecoder();
-  const out: { name: string; end: number }[] = [];
-  using f = await Deno.open(path);
-  const total = (await f.stat()).size;
-  const h = new Uint8Array(512);
-  for (let o = 0; o + 512 <= total;) {
-    await f.seek(o, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < 512) {
-      const n = await f.read(h.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    if (got < 512 || h.every((b) => b === 0)) break;
-    const str = (a: number, b: number) => dec.decode(h.subarray(a, b)).replace(/\0.*$/s, "");
-    const size = parseInt(str(124, 136).trim() || "x", 8);
-    const end = o + 512 + Math.ceil(size / 512) * 512;
-    if (!Number.isFinite(size) || end > total) break; // truncated entry
-    const prefix = str(345, 500), base = str(0, 100);
-    out.push({ name: prefix ? `${prefix}/${base}` : base, end });
-    o = end;
-  }
-  return out;
-}
 
 class TarSink implements AlignSink {
   private readonly done = new Set<string>();

@@ -17,6 +17,8 @@ export interface ModelEmbedOptions {
   output?: string;
   /** The images are aligned faces: skip MTCNN. */
   aligned: boolean;
+  /** Aligned JPEGs: decode at the DCT scale covering the input ("auto") or whole ("off"). */
+  dctScale?: "auto" | "off";
   onMissing: NoFacePolicy;
   batchSize: number;
   backend: string;
@@ -47,9 +49,9 @@ export async function embedWithModel(
   }
   const { initBackend } = await import("../../model/backend/backend.ts");
   const backend = (await initBackend({ backend: o.backend as "auto" })).name;
-  const { Embedder } = await import("../../model/eval/embed_stream.ts");
+  const { loadEmbedder } = await import("../../model/eval/load_embedder.ts");
   const { embedAll } = await import("../../model/eval/embed_images.ts");
-  const embedder = await Embedder.load(o.model, {
+  const embedder = await loadEmbedder(o.model, {
     inputSize: o.inputSize ?? meta?.inputSize,
     normalize: o.normalize,
     output: o.output,
@@ -68,12 +70,17 @@ export async function embedWithModel(
   );
   const { EmbeddingCache } = await import("../../model/eval/embedding_cache.ts");
   const cache = o.cache
-    ? await EmbeddingCache.open(o.cache, { model: model, aligned: o.aligned })
+    ? await EmbeddingCache.open(o.cache, {
+      model: model,
+      aligned: o.aligned,
+      ...(o.aligned && o.dctScale === "off" ? { dctScale: "off" } : {}),
+    })
     : undefined;
   if (cache) log(`  cache ${o.cache}: ${cache.done.size} embeddings already there`);
   try {
     const result = await embedAll(images, embedder, {
       aligned: o.aligned,
+      dctScale: o.dctScale,
       onMissing: o.onMissing,
       batchSize: o.batchSize,
       cache,

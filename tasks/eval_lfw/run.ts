@@ -1,7 +1,8 @@
 /**
  * The body of `deno task eval-lfw` (see tasks/eval_lfw.ts for the options): pairs and images
- * (model/eval/eval_pairs.ts) -> embeddings (embed_with_model.ts, or an .npy: model/eval/embeddings_npy.ts) -> the
- * insightface protocol -> report (model/eval/report.ts).
+ * (pairs.ts) -> embeddings (embed_with_model.ts, or an .npy: model/eval/embeddings_npy.ts) -> the
+ * insightface protocol -> report (model/eval/report.ts) and the worst pairs for `deno task serve`
+ * (model/eval/review.ts).
  */
 import { basename, dirname } from "node:path";
 import type { NoFacePolicy } from "../../pipeline/align/align_stream.ts";
@@ -11,6 +12,7 @@ import { formatTable, pairsOfImages, writeReport } from "../../model/eval/report
 import { type EvalPairs, loadEvalPairs } from "./pairs.ts";
 import { loadEmbeddings, saveEmbeddings } from "../../model/eval/embeddings_npy.ts";
 import { embedWithModel } from "./embed_with_model.ts";
+import { reviewPairs, writeReview } from "../../model/eval/review.ts";
 import { UsageError } from "../cli.ts";
 
 export interface EvalRunOptions {
@@ -24,6 +26,8 @@ export interface EvalRunOptions {
   output?: string;
   listOutputs: boolean;
   aligned: boolean;
+  /** Aligned JPEGs: DCT-scale decode ("auto", default) or whole ("off"); see embedAll. */
+  dctScale?: "auto" | "off";
   onMissing: NoFacePolicy;
   batchSize: number;
   backend: string;
@@ -68,6 +72,9 @@ export async function runEval(o: EvalRunOptions): Promise<number> {
   const report = buildReport(o, e, scored, input.foldSizes, label);
   if (o.saveEmbeddings) await saveEmbeddings(o.saveEmbeddings, pairs, embeddings);
   const files = await writeReport(o.out, report, scored, label);
+  // For `deno task serve`'s report page: every pair's cosine, the worst pairs' aligned faces.
+  const review = reviewPairs(pairs, embeddings, input.foldSizes, scored);
+  await writeReview(o.out, review, e.images, { aligned: o.aligned || !!o.bin });
   for (const x of report.images.missing) {
     log(`  missing: ${x.key} (pairs ${x.pairs.join(",")}): ${x.reason}`);
   }
@@ -171,6 +178,7 @@ function buildReport(
     policy: {
       onMissing: o.onMissing,
       aligned: o.aligned || !!o.bin,
+      dctScale: o.dctScale ?? "auto",
       limitPairs: o.limitPairs ?? null,
     },
     counts: {

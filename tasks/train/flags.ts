@@ -55,8 +55,10 @@ export const TRAIN_FLAGS = {
   "eval-pairs": { type: "string" },
   "eval-every": { type: "int", min: 0 },
   "eval-data": { type: "string" },
+  "val-targets": { type: "string" },
   "init-from": { type: "string" },
   "wd-on": { type: "string", choices: ["no-bias", "all", "seed"] },
+  "dct-scale": { type: "string", choices: ["auto", "off"] }, // default "auto" (left unset for --resume)
   backend: { type: "string", choices: ["auto", "tensorflow", "webgpu", "wasm", "cpu"] },
   workers: { type: "int", min: 0 },
 } as const;
@@ -72,7 +74,9 @@ export function configFromFlags(f: TrainFlags): TrainConfig {
   } catch (e) {
     throw new UsageError(`--preset: ${(e as Error).message}`);
   }
-  return applyFlags(c, f);
+  applyFlags(c, f);
+  c.dctScale ??= "auto"; // recorded in run.json: the decode a resume must repeat
+  return c;
 }
 
 /** Applies every flag but `--preset` to `c` in place (also what a `--resume` re-checks); returns `c`. */
@@ -135,11 +139,18 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f["eval-pairs"] !== undefined) c.evalPairs = f["eval-pairs"];
   if (f["eval-data"] !== undefined) c.evalData = f["eval-data"];
   c.evalEvery = f["eval-every"] ?? c.evalEvery;
+  if (f["val-targets"] !== undefined) {
+    // "" clears them (as --eval-pairs ""); names are resolved when the run starts.
+    const t = f["val-targets"].split(",").map((x) => x.trim()).filter((x) => x !== "");
+    if (t.length) c.valTargets = t;
+    else delete c.valTargets;
+  }
   if (f["init-from"] !== undefined) c.initFrom = f["init-from"];
   if (f["wd-on"] === "seed") {
     console.error("note: --wd-on seed is now called --wd-on no-bias (the same weights decay)");
     c.decayOn = "no-bias";
   } else if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as DecaySet;
+  if (f["dct-scale"] !== undefined) c.dctScale = f["dct-scale"] as "auto" | "off";
   return c;
 }
 

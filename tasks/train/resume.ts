@@ -41,6 +41,7 @@ const EXTEND_FLAGS: readonly string[] = [
   "eval-every",
   "eval-pairs",
   "eval-data",
+  "val-targets",
 ];
 
 function show(field: string, v: unknown): string {
