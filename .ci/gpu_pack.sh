@@ -2,7 +2,7 @@
 # Prepares the device check for a lent GPU machine that has no network (run here, then
 # .ci/gpu_check.sh there with `.gpu` and `.gl` carried; docs/gpu.md). Packs, into git-ignored
 # folders, about 40 MiB together (the device tool carries at most 64 MiB):
-#   .gpu/gpu_check.js              tasks/gpu_check.ts bundled with its npm imports (no node_modules)
+#   .gpu/gpu_check.js              scripts/gpu_check.ts bundled with its npm imports (no node_modules)
 #   .gpu/webgpu_*_test.js          tests/webgpu_kernels_test.ts and webgpu_bn_sum_test.ts, likewise
 #   .gpu/deno.xz                   this machine's Deno binary, xz-compressed (~31 MB)
 #   .gl/*.deb                      the Vulkan/EGL loaders (libvulkan1 ...) Deno's WebGPU needs
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 deno() { if command -v deno >/dev/null; then command deno "$@"; else npx -y deno@2 "$@"; fi; }
 mkdir -p .gpu
-deno bundle --platform deno -o .gpu/gpu_check.js tasks/gpu_check.ts
+deno bundle --platform deno -o .gpu/gpu_check.js scripts/gpu_check.ts
 for t in webgpu_kernels_test webgpu_bn_sum_test; do
   deno bundle --platform deno -o ".gpu/$t.js" "tests/$t.ts"
 done

@@ -6,7 +6,7 @@ import {
 } from "../model/backend/wasm_thread_choice.ts";
 
 Deno.test("auto uses one wasm thread per physical core (at most 8), whatever the load, and says why", () => {
-  const two = chooseWasmThreads({ cores: 2 });
+  const two = chooseWasmThreads({ flagName: "--threads", cores: 2 });
   assertStrictEquals(two.threads, 2);
   assertMatch(two.why, /one per physical core: 2 cores/);
   assertMatch(two.why, /--threads N or ARCSTREAM_WASM_THREADS/);
@@ -20,10 +20,12 @@ Deno.test("auto uses one wasm thread per physical core (at most 8), whatever the
 });
 
 Deno.test("--threads beats ARCSTREAM_WASM_THREADS, which beats the core count", () => {
-  assertEquals(chooseWasmThreads({ flag: 1, env: "3", cores: 2 }), {
+  assertEquals(chooseWasmThreads({ flag: 1, flagName: "--threads", env: "3", cores: 2 }), {
     threads: 1,
     why: "--threads 1",
   });
+  // Without the task's spelling, the backend option's name (model/ knows no flags).
+  assertEquals(chooseWasmThreads({ flag: 2, cores: 1 }).why, "wasmThreads 2");
   assertEquals(chooseWasmThreads({ env: "1", cores: 2 }), {
     threads: 1,
     why: "ARCSTREAM_WASM_THREADS=1",
@@ -34,7 +36,11 @@ Deno.test("--threads beats ARCSTREAM_WASM_THREADS, which beats the core count", 
     RangeError,
     'ARCSTREAM_WASM_THREADS must be "auto" or an integer in [1, 8], got "0"',
   );
-  assertThrows(() => chooseWasmThreads({ flag: 9, cores: 2 }), RangeError, "--threads must be");
+  assertThrows(
+    () => chooseWasmThreads({ flag: 9, flagName: "--threads", cores: 2 }),
+    RangeError,
+    "--threads must be",
+  );
   assertThrows(() => chooseWasmThreads({ flag: "2.5", cores: 2 }), RangeError, '"2.5"');
 });
 

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { batchNormTrainFused } from "../model/backend/wasm_batch_norm_train.ts";
-import { batchNormTrain } from "../model/train/train_forward.ts";
+import { batchNormTrain } from "../model/nets/train_ops.ts";
 import { ignore, maxError, relError, runOn, values } from "./webgpu_test_util.ts";
 
 /**

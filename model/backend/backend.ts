@@ -42,11 +42,13 @@ export interface BackendOptions {
   /** Backend to force. Default: ARCSTREAM_BACKEND when set, else "auto". */
   backend?: BackendName | "auto";
   /**
-   * Threads for the wasm backend's XNNPACK (`--threads`): 1 uses the single-threaded SIMD build,
-   * 2-8 the multithreaded one. Default: ARCSTREAM_WASM_THREADS when set, else one per physical
-   * core (`wasm_thread_choice.ts`; the load at start-up is not used: the count lasts the run).
+   * Threads for the wasm backend's XNNPACK: 1 uses the single-threaded SIMD build, 2-8 the
+   * multithreaded one; or a `ThreadChoice` a task resolved (`resolveWasmThreads(flag, name)`, so
+   * that the printed reason names its flag). Default: ARCSTREAM_WASM_THREADS when set, else one per
+   * physical core (`wasm_thread_choice.ts`; the load at start-up is not used: the count lasts the
+   * run).
    */
-  wasmThreads?: number | "auto";
+  wasmThreads?: number | "auto" | ThreadChoice;
   /** Where warnings go (e.g. forcing WebGPU onto a fallback adapter). Default: console.warn. */
   warn?: (message: string) => void;
 }
@@ -69,12 +71,23 @@ export function currentBackend(): BackendInfo | null {
   return current?.info ?? null;
 }
 
-/** Initializes and returns the chosen backend. Safe to call more than once. */
+/**
+ * Initializes and returns the chosen backend. Safe to call more than once.
+ * @example
+ * ```ts
+ * import { initBackend } from "../mod.ts";
+ *
+ * const info = await initBackend({ backend: "wasm" }); // or "auto": the best this machine has
+ * console.log(info);
+ * ```
+ */
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const env = Deno.env.get("ARCSTREAM_BACKEND");
   const wanted = options.backend ?? (env ? parseBackendName(env) : "auto");
   if (wanted !== "auto") parseBackendName(wanted);
-  const choice = resolveWasmThreads(options.wasmThreads);
+  const choice = typeof options.wasmThreads === "object"
+    ? options.wasmThreads
+    : resolveWasmThreads(options.wasmThreads);
   const threads = choice.threads;
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const key = `${wanted}/${threads}`;
@@ -85,30 +98,41 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   return info;
 }
 
-async function initAuto(threads: ThreadChoice): Promise<BackendInfo> {
+/**
+ * The "auto" rule on probe results: the backends to try, best first (tensorflow when tfjs-node
+ * loads, webgpu on a real adapter, then wasm, then cpu), and why each one above wasm is passed
+ * over.
+ */
+export function autoCandidates(
+  tfNode: Pick<TensorflowProbe, "loadable" | "reason">,
+  gpu: { adapter: { isFallbackAdapter: boolean } | null; reason: string },
+): { order: BackendName[]; skipped: string[] } {
+  const order: BackendName[] = [];
   const skipped: string[] = [];
+  if (tfNode.loadable) order.push("tensorflow");
+  else skipped.push(`tensorflow: ${tfNode.reason}`);
+  if (gpu.adapter && !gpu.adapter.isFallbackAdapter) order.push("webgpu");
+  else skipped.push(`webgpu: ${gpu.reason}`);
+  order.push("wasm", "cpu");
+  return { order, skipped };
+}
+
+async function initAuto(threads: ThreadChoice): Promise<BackendInfo> {
   const tfNode = probeTensorflow();
-  if (tfNode.loadable) {
-    try {
-      return { ...(await initTensorflow(tfNode)), skipped };
-    } catch (e) {
-      skipped.push(`tensorflow: ${(e as Error).message}`);
-    }
-  } else skipped.push(`tensorflow: ${tfNode.reason}`);
   const gpu = await probeWebGPU();
-  if (gpu.adapter && !gpu.adapter.isFallbackAdapter) {
+  const { order, skipped } = autoCandidates(tfNode, gpu);
+  for (const name of order) {
     try {
-      return { ...(await initWebGPU(gpu)), skipped };
+      if (name === "tensorflow") return { ...(await initTensorflow(tfNode)), skipped };
+      if (name === "webgpu") return { ...(await initWebGPU(gpu)), skipped };
+      if (name === "wasm") return { ...(await initWasm(threads)), skipped };
+      return { ...(await initCpu()), skipped };
     } catch (e) {
-      skipped.push(`webgpu: ${(e as Error).message}`);
+      if (name === "cpu") throw e;
+      skipped.push(`${name}: ${(e as Error).message}`);
     }
-  } else skipped.push(`webgpu: ${gpu.reason}`);
-  try {
-    return { ...(await initWasm(threads)), skipped };
-  } catch (e) {
-    skipped.push(`wasm: ${(e as Error).message}`);
   }
-  return { ...(await initCpu()), skipped };
+  throw new Error("no backend"); // unreachable: cpu either returns or throws above
 }
 
 async function initForced(

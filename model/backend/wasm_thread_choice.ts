@@ -1,6 +1,7 @@
 /**
- * How many XNNPACK threads the wasm backend starts, and why: `--threads N` > ARCSTREAM_WASM_THREADS
- * > one per physical core (at most 8, the wasm backend's pool).
+ * How many XNNPACK threads the wasm backend starts, and why: the caller's count (a task's threads
+ * flag) > ARCSTREAM_WASM_THREADS > one per physical core (at most 8, the wasm backend's pool).
+ * The flag's spelling comes from the caller (`flagName`): the command line stays in tasks/.
  *
  * The count is fixed for the whole process (the threaded build starts its pool once), so it must
  * not follow the load of the moment: the old rule (one thread when the 1-minute load average at
@@ -17,8 +18,10 @@ export interface ThreadChoice {
 
 /** Everything the choice depends on, so that it can be tested with fixed inputs. */
 export interface ThreadInputs {
-  /** `--threads` (a number) or undefined when the flag was not given. */
+  /** The caller's count (a task's threads flag), or undefined when not given. */
   flag?: number | string;
+  /** How `flag` is spelled in `why` and in errors. Default: "wasmThreads" (the backend option). */
+  flagName?: string;
   /** ARCSTREAM_WASM_THREADS, or undefined when unset. */
   env?: string;
   /** Physical cores this process may use (see `physicalCores`). */
@@ -42,9 +45,10 @@ function parseCount(value: number | string, source: string): number | null {
 
 /** Applies the rule to fixed inputs (pure). */
 export function chooseWasmThreads(input: ThreadInputs): ThreadChoice {
+  const name = input.flagName ?? "wasmThreads";
   if (input.flag !== undefined) {
-    const n = parseCount(input.flag, "--threads");
-    if (n !== null) return { threads: n, why: `--threads ${n}` };
+    const n = parseCount(input.flag, name);
+    if (n !== null) return { threads: n, why: `${name} ${n}` };
   }
   if (input.env !== undefined && input.env.trim() !== "") {
     const n = parseCount(input.env, "ARCSTREAM_WASM_THREADS");
@@ -56,7 +60,7 @@ export function chooseWasmThreads(input: ThreadInputs): ThreadChoice {
   return {
     threads,
     why: `one per physical core: ${cores} core${cores === 1 ? "" : "s"}${capped}, as PyTorch; ` +
-      `lower it with --threads N or ARCSTREAM_WASM_THREADS`,
+      `lower it with ${name} N or ARCSTREAM_WASM_THREADS`,
   };
 }
 
@@ -91,9 +95,10 @@ export function physicalCores(): number {
 }
 
 /** The choice for this process: `flag` (undefined when not given), the env var, the cores. */
-export function resolveWasmThreads(flag?: number | string): ThreadChoice {
+export function resolveWasmThreads(flag?: number | string, flagName?: string): ThreadChoice {
   return chooseWasmThreads({
     flag,
+    flagName,
     env: Deno.env.get("ARCSTREAM_WASM_THREADS"),
     cores: physicalCores(),
   });

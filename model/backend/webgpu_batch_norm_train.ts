@@ -1,7 +1,7 @@
 /**
  * Training-mode batch norm (+ the PReLU after it) for the webgpu backend: the kernels
  * `ArcstreamBatchNormTrain` / `ArcstreamBatchNormTrainGrad` that `batchNormTrain`
- * (model/train/train_forward.ts) calls, with the same inputs, outputs and formulas as the wasm
+ * (model/nets/train_ops.ts) calls, with the same inputs, outputs and formulas as the wasm
  * ones (`wasm_batch_norm_train.ts`, whose comment has them).
  *
  * As tf ops a BN + PReLU layer is ~14 full-size passes forward and backward; here the forward
