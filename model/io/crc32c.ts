@@ -5,21 +5,13 @@
  * checksum of it.
  */
 
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
+import { crc32Table, crc32With } from "../../pipeline/formats/crc32.ts";
+
+const TABLE = crc32Table(0x82f63b78);
 
 /** CRC-32C of `bytes` (check value: "123456789" -> 0xe3069283). */
 export function crc32c(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return crc32With(TABLE, bytes);
 }
 
 /** TensorFlow's masked CRC-32C of `bytes`. */

@@ -4,21 +4,13 @@
  * it. Sizes must stay under 4 GiB per entry and in total (no zip64 written).
  */
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
+import { crc32Table, crc32With } from "./crc32.ts";
+
+const CRC_TABLE = crc32Table(0xedb88320);
 
 /** CRC-32 (zip's polynomial) of `bytes`. */
 export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return crc32With(CRC_TABLE, bytes);
 }
 
 /** Builds the archive of `entries` (name -> payload, in order); payloads 64-byte aligned. */
