@@ -24,7 +24,7 @@ import { ShuffleStream } from "../shuffle/shuffle_stream.ts";
 import { BatchStream } from "./batch_stream.ts";
 import { type DecodeBatchOptions, DecodeBatchStream } from "./decode_batch_stream.ts";
 import { TensorBatchStream, type TrainBatch } from "./tensor_batch_stream.ts";
-import { checkCursor, type WrapCursor } from "./wrap_batch_stream.ts";
+import { checkCursor, type RecordBatch, type WrapCursor } from "./wrap_batch_stream.ts";
 
 export interface TrainBatchesOptions extends Omit<DecodeBatchOptions, "size"> {
   /** Samples per batch. Required. */
@@ -73,6 +73,34 @@ function checkRecords(records: ListRecord[]): void {
 }
 
 /**
+ * The record batches (composition only, before decoding) that `trainBatches` makes from a list:
+ * reshuffled per epoch from (seed, epoch), wraparound batches of B from `cursor`. What
+ * `deno task train-order` exports, so that a peer framework trains on the same sequence.
+ */
+export function listBatches(
+  records: RecordList,
+  options: Pick<TrainBatchesOptions, "batchSize" | "seed" | "cursor" | "steps">,
+): ReadableStream<RecordBatch<ListRecord>> {
+  const { batchSize, steps } = options;
+  if (records.length === 0) throw new RangeError("Cannot batch an empty list (got 0 records)");
+  if (Array.isArray(records)) checkRecords(records);
+  const cursor = checkCursor(options.cursor ?? { epoch: 0, start: 0, step: 0 }, records.length);
+  // The shuffler permutes positions: the same order as permuting the records themselves, and
+  // a table's records are made only as their batch is built (MS1M: 5.8 M positions, not objects).
+  return ReadableStream.from(positions(records.length))
+    .pipeThrough(
+      new ShuffleStream<number>({
+        seed: options.seed ?? 0,
+        epoch: cursor.epoch,
+        start: cursor.start,
+        epochs: Infinity,
+      }),
+    )
+    .pipeThrough(recordsAt(records))
+    .pipeThrough(new BatchStream({ batchSize, epochSize: records.length, cursor, steps }));
+}
+
+/**
  * Batches of network inputs from a record list (an array or a `RecordList` such as
  * `RecordIOTable`, reshuffled per epoch) or a record stream.
  */
@@ -82,29 +110,14 @@ export function trainBatches(
 ): ReadableStream<TrainBatch> {
   const { batchSize, steps } = options;
   const decode = new DecodeBatchStream({ ...options, size: options.imageSize ?? ARCFACE_SIZE });
-  let batches;
-  if (!(records instanceof ReadableStream)) {
-    if (records.length === 0) throw new RangeError("Cannot batch an empty list (got 0 records)");
-    if (Array.isArray(records)) checkRecords(records);
-    const cursor = checkCursor(options.cursor ?? { epoch: 0, start: 0, step: 0 }, records.length);
-    // The shuffler permutes positions: the same order as permuting the records themselves, and
-    // a table's records are made only as their batch is built (MS1M: 5.8 M positions, not objects).
-    batches = ReadableStream.from(positions(records.length))
-      .pipeThrough(
-        new ShuffleStream<number>({
-          seed: options.seed ?? 0,
-          epoch: cursor.epoch,
-          start: cursor.start,
-          epochs: Infinity,
-        }),
-      )
-      .pipeThrough(recordsAt(records))
-      .pipeThrough(new BatchStream({ batchSize, epochSize: records.length, cursor, steps }));
-  } else {
-    const step = options.cursor?.step ?? 0;
-    batches = records.pipeThrough(
-      new BatchStream<AnyRecord>({ batchSize, cursor: { epoch: 0, start: 0, step }, steps }),
-    );
-  }
+  const batches = records instanceof ReadableStream
+    ? records.pipeThrough(
+      new BatchStream<AnyRecord>({
+        batchSize,
+        cursor: { epoch: 0, start: 0, step: options.cursor?.step ?? 0 },
+        steps,
+      }),
+    )
+    : listBatches(records, options);
   return batches.pipeThrough(decode).pipeThrough(new TensorBatchStream());
 }
