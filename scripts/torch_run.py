@@ -55,8 +55,9 @@ def load_module(name, *paths):
     raise SystemExit(f"torch_run: cannot find {paths[0]} in {ROOT}")
 
 
-def build_network(net, style):
-    """The backbone for arcstream's network config (IResNet or MobileFaceNet)."""
+def build_network(net, style, seed):
+    """The backbone for arcstream's network config (IResNet or MobileFaceNet), its initial weights
+    drawn from torch seed `seed`."""
     size, emb = net["inputSize"], net["embeddingSize"]
     if net.get("arch") in ("mbf", "mbf-large"):
         peer = load_module("bench_train_peer", "tasks/bench_train_peer.py",
@@ -64,10 +65,13 @@ def build_network(net, style):
         if size != 112:
             raise SystemExit("torch_run: MobileFaceNet's GDC output needs 112 px input")
         large = net["arch"] == "mbf-large"
+        torch.manual_seed(seed)
         return peer.MobileFaceNet(emb, (2, 8, 12, 4) if large else (1, 4, 6, 2), 4 if large else 2)
     ir = load_module("make_parity", "fixtures/torch/make_parity.py", "scripts/make_parity.py")
     widths = [max(4, math.floor(b * net["width"] + 0.5)) for b in (64, 128, 256, 512)]
     units = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 14, 3], 100: [3, 13, 30, 3]}
+
+    torch.manual_seed(seed)  # after the import: make_parity.py seeds torch when it loads
 
     class Net(ir.IResNet):
         fc_scale = (size // 16) ** 2  # 7 * 7 at 112, 4 * 4 at 64
@@ -238,9 +242,8 @@ def main():
     if os.path.exists(os.path.join(a.out, "log.jsonl")):
         raise SystemExit(f'torch_run: "{a.out}" already holds a log.jsonl')
     torch.set_num_threads(a.threads)
-    torch.manual_seed(a.seed)
     net = cfg["network"]
-    model = build_network(net, a.style)
+    model = build_network(net, a.style, a.seed)
     # Importing make_parity.py turns mkldnn off (its fixture's backward aborted with it); these
     # runs train with it on: measured ~10x faster here for the r18 x0.25 at 64 px, no abort.
     torch.backends.mkldnn.enabled = not a.no_mkldnn
