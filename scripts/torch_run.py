@@ -11,8 +11,8 @@ dropout, margin head, lr schedule, momentum, weight decay and its set, batch siz
 log/eval periods, held-out pairs) and its exported batch sequence (order.jsonl: the seeded
 shuffle, wraparound batches and flips, made by arcstream's own code). Images are decoded by
 arcstream's rule (scripts/torch_run_data.py; with `--decode turbo`, the default, bit-identical
-network inputs: measured on 400 LFW images at 64 and 112 px). Writes log.jsonl, log.txt and heldout.jsonl in
-arcstream's formats (model/train/train_log.ts), torch_run.json (what ran), and the held-out
+network inputs: measured on 400 LFW images at 64 and 112 px). Writes log.jsonl, log.txt and
+heldout.jsonl in arcstream's formats (model/train/train_log.ts), torch_run.json (what ran), and the held-out
 embeddings of the last evaluation (heldout_embeddings.npy, [2N, D], for `deno task eval-lfw
 --embeddings`).
 
