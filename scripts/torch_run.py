@@ -12,8 +12,8 @@ log/eval periods, held-out pairs) and its exported batch sequence (order.jsonl: 
 shuffle, wraparound batches and flips, made by arcstream's own code). Images are decoded by
 arcstream's rule (scripts/torch_run_data.py; with `--decode turbo`, the default, bit-identical
 network inputs: measured on 400 LFW images at 64 and 112 px). Writes log.jsonl, log.txt and
-heldout.jsonl in arcstream's formats (model/train/train_log.ts), torch_run.json (what ran), and the held-out
-embeddings of the last evaluation (heldout_embeddings.npy, [2N, D], for `deno task eval-lfw
+heldout.jsonl in arcstream's formats (model/train/train_log.ts), torch_run.json (what ran), and
+the held-out embeddings of the last evaluation (heldout_embeddings.npy, [2N, D], for `deno task eval-lfw
 --embeddings`).
 
 The network is arcface_torch's (fixtures/torch/make_parity.py's IResNet re-type, at the run's
@@ -194,7 +194,8 @@ def js_exponential(v):
 
 
 def now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
+    t = datetime.datetime.now(datetime.timezone.utc)
+    return t.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def step_on(model, head, opt, batch, cache, mc, lr, decayed, wd):
@@ -257,7 +258,8 @@ def main():
         pairs, folds = data.read_pairs(
             cfg["evalPairs"], cfg.get("evalData") or os.path.dirname(cfg["evalPairs"]))
     log = Logger(a.out)
-    json.dump({"like": a.like, "style": a.style, "decode": a.decode, "mkldnn": not a.no_mkldnn, "steps": steps, "threads": a.threads,
+    json.dump({"like": a.like, "style": a.style, "decode": a.decode, "mkldnn": not a.no_mkldnn,
+               "steps": steps, "threads": a.threads,
                "torch": torch.__version__, "seed": a.seed, "config": cfg},
               open(os.path.join(a.out, "torch_run.json"), "w"), indent=2)
     log.note(f"torch_run: {a.style} network like {a.like}, {a.decode} decode, {steps} steps, "

@@ -28,9 +28,9 @@ class Turbo:
     """TurboJPEG's tjDecompress2 at a DCT scale, with TJFLAG_FASTDCT, as turbo_ffi.ts calls it."""
 
     def __init__(self, root):
-        found = glob.glob(os.path.join(root, "node_modules/.deno/@julusian+jpeg-turbo@*/node_modules"
-                                       "/@julusian/jpeg-turbo/prebuilds/jpeg-turbo-linux-x64"
-                                       "/libturbojpeg.so.0"))
+        found = glob.glob(os.path.join(
+            root, "node_modules/.deno/@julusian+jpeg-turbo@*/node_modules/@julusian/jpeg-turbo"
+            "/prebuilds/jpeg-turbo-linux-x64/libturbojpeg.so.0"))
         self.lib = ctypes.CDLL(found[0] if found else "libturbojpeg.so.0")
         self.lib.tjInitDecompress.restype = ctypes.c_void_p
         self.lib.tjDecompressHeader3.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulong] \
