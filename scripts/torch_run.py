@@ -13,8 +13,8 @@ shuffle, wraparound batches and flips, made by arcstream's own code). Images are
 arcstream's rule (scripts/torch_run_data.py; with `--decode turbo`, the default, bit-identical
 network inputs: measured on 400 LFW images at 64 and 112 px). Writes log.jsonl, log.txt and
 heldout.jsonl in arcstream's formats (model/train/train_log.ts), torch_run.json (what ran), and
-the held-out embeddings of the last evaluation (heldout_embeddings.npy, [2N, D], for `deno task eval-lfw
---embeddings`).
+the held-out embeddings of the last evaluation (heldout_embeddings.npy, [2N, D], for
+`deno task eval-lfw --embeddings`).
 
 The network is arcface_torch's (fixtures/torch/make_parity.py's IResNet re-type, at the run's
 widths; tasks/bench_train_peer.py's MobileFaceNet), with arcface_torch's initialisation,
