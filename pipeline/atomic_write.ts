@@ -17,7 +17,16 @@ function tempPathFor(path: string): string {
   return `${path}.tmp-${Deno.pid}-${counter++}`;
 }
 
-/** Writes `data` (bytes or UTF-8 text) to `path` via a temp file in the same folder and a rename. */
+/**
+ * Writes `data` (bytes or UTF-8 text) to `path` via a temp file in the same folder and a rename.
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./mod.ts";
+ *
+ * const out = `${await Deno.makeTempDir()}/run.json`;
+ * await writeFileAtomic(out, JSON.stringify({ step: 10 }) + "\n"); // old or new, never half
+ * ```
+ */
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string,

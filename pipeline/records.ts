@@ -1,5 +1,6 @@
 /**
- * The records that travel between pipeline stages (see README "Wire format").
+ * The records that travel between pipeline stages (docs/formats.md, "Wire format between
+ * shell stages").
  *
  * A record grows as it moves down the pipeline: the list reader emits a
  * `ListRecord`, the decoder adds pixels (`ImageRecord`), the aligner replaces

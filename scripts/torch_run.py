@@ -10,14 +10,14 @@ Everything comes from the arcstream run: its run.json config (network, input siz
 dropout, margin head, lr schedule, momentum, weight decay and its set, batch size, steps,
 log/eval periods, held-out pairs) and its exported batch sequence (order.jsonl: the seeded
 shuffle, wraparound batches and flips, made by arcstream's own code). Images are decoded by
-arcstream's rule (scripts/torch_run_data.py; with `--decode turbo`, the default, bit-identical
-network inputs: measured on 400 LFW images at 64 and 112 px). Writes log.jsonl, log.txt and
-heldout.jsonl in arcstream's formats (model/train/train_log.ts), torch_run.json (what ran), and
-the held-out embeddings of the last evaluation (heldout_embeddings.npy, [2N, D], for
-`deno task eval-lfw --embeddings`).
+OpenCV as arcstream decodes them (scripts/torch_run_data.py: IMREAD_REDUCED_COLOR_k + INTER_AREA,
+or imread + INTER_AREA for a `--dct-scale off` run): bit-identical network inputs. Writes
+log.jsonl, log.txt and heldout.jsonl in arcstream's formats (model/train/train_log.ts),
+torch_run.json (what ran), and the held-out embeddings of the last evaluation
+(heldout_embeddings.npy, [2N, D], for `deno task eval-lfw --embeddings`).
 
 The network is arcface_torch's (fixtures/torch/make_parity.py's IResNet re-type, at the run's
-widths; tasks/bench_train_peer.py's MobileFaceNet), with arcface_torch's initialisation,
+widths; bench/train_peer.py's MobileFaceNet), with arcface_torch's initialisation,
 symmetric padding, BN epsilon 1e-5 and a fixed output-BN scale (`--style arcface_torch`, the
 default). `--style arcstream` makes the network arcstream's instead: BN epsilon 2e-5, TF "same"
 padding of the stride-2 convolutions (0 before, 1 after), a trained and decayed output-BN scale,
@@ -60,14 +60,13 @@ def build_network(net, style, seed):
     drawn from torch seed `seed`."""
     size, emb = net["inputSize"], net["embeddingSize"]
     if net.get("arch") in ("mbf", "mbf-large"):
-        peer = load_module("bench_train_peer", "tasks/bench_train_peer.py",
-                           "scripts/bench_train_peer.py", "tasks/bench/bench_train_peer.py")
+        peer = load_module("train_peer", "bench/train_peer.py")
         if size != 112:
             raise SystemExit("torch_run: MobileFaceNet's GDC output needs 112 px input")
         large = net["arch"] == "mbf-large"
         torch.manual_seed(seed)
         return peer.MobileFaceNet(emb, (2, 8, 12, 4) if large else (1, 4, 6, 2), 4 if large else 2)
-    ir = load_module("make_parity", "fixtures/torch/make_parity.py", "scripts/make_parity.py")
+    ir = load_module("make_parity", "fixtures/torch/make_parity.py")
     widths = [max(4, math.floor(b * net["width"] + 0.5)) for b in (64, 128, 256, 512)]
     units = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 14, 3], 100: [3, 13, 30, 3]}
 
@@ -224,8 +223,6 @@ def main():
     p.add_argument("--order", help="deno task train-order output (default LIKE/order.jsonl)")
     p.add_argument("--out", required=True, help="run folder to write (must not hold a log)")
     p.add_argument("--style", choices=["arcface_torch", "arcstream"], default="arcface_torch")
-    p.add_argument("--decode", choices=["turbo", "cv2"], default="turbo",
-                   help="JPEG decoder: arcstream's (TurboJPEG, fast IDCT) or OpenCV's")
     p.add_argument("--steps", type=int, help="stop earlier than the run (default: its steps)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0, help="torch seed of the initial weights")
@@ -252,17 +249,18 @@ def main():
     groups, decayed = decay_groups(model, head, cfg["weightDecay"], cfg.get("decayOn", "seed"))
     opt = torch.optim.SGD(groups, lr=0.0, momentum=cfg["momentum"])
     mc, lr_at = margin_config(cfg["margin"]), schedule(cfg["schedule"])
-    cache = data.ImageCache(net["inputSize"], data.Turbo(ROOT) if a.decode == "turbo" else None)
+    dct_scale = cfg.get("dctScale", "auto")  # runs from before the flag decoded "auto"
+    cache = data.ImageCache(net["inputSize"], dct_scale)
     pairs = folds = None
     if cfg.get("evalPairs"):
         pairs, folds = data.read_pairs(
             cfg["evalPairs"], cfg.get("evalData") or os.path.dirname(cfg["evalPairs"]))
     log = Logger(a.out)
-    json.dump({"like": a.like, "style": a.style, "decode": a.decode, "mkldnn": not a.no_mkldnn,
+    json.dump({"like": a.like, "style": a.style, "dctScale": dct_scale, "mkldnn": not a.no_mkldnn,
                "steps": steps, "threads": a.threads,
                "torch": torch.__version__, "seed": a.seed, "config": cfg},
               open(os.path.join(a.out, "torch_run.json"), "w"), indent=2)
-    log.note(f"torch_run: {a.style} network like {a.like}, {a.decode} decode, {steps} steps, "
+    log.note(f"torch_run: {a.style} network like {a.like}, dct-scale {dct_scale}, {steps} steps, "
              f"{header['numClasses']} classes, torch {torch.__version__}, {a.threads} thread(s)")
     model.train()
     win = [0, 0.0, 0.0, 0.0, 0.0, 0]  # images, seconds, loss, decay, acc, n

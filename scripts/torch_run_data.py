@@ -1,17 +1,13 @@
 """Data side of scripts/torch_run.py: arcstream's decode rule, its exported batch order, and the
 held-out verification (insightface's 10-fold LFW protocol), in numpy + OpenCV.
 
-The decode follows pipeline/decode/network_input.ts: a JPEG is decoded at the smallest DCT scale
-1/d (d in 8, 4, 2, 1) whose size ceil(side / d) still covers the input side S in both dimensions
-(OpenCV's IMREAD_REDUCED_COLOR_d), then area-averaged down to S x S (INTER_AREA; bilinear when
-enlarging), rounded to uint8, mirrored when the batch says so, normalized as (x - 127.5) / 128.
-Two JPEG decoders: "turbo" calls the TurboJPEG library arcstream decodes with, with its flag
-(TJFLAG_FASTDCT, the integer fast IDCT: pipeline/decode/turbo_ffi.ts), through ctypes; "cv2" is
-what a PyTorch user would write (OpenCV's accurate IDCT). At JPEG quality 95 (aligned faces) the
-two IDCTs differ by up to ~18 grey levels on some pixels (mean ~1.4); at 1/2 scale by <= 2.
+The decode is OpenCV's, which arcstream's is bit for bit (docs/pipeline.md, held by
+tests/decode_opencv_test.ts): under the run's `dctScale` "auto" (the default) a JPEG is read at
+the smallest DCT scale 1/d (d in 8, 4, 2) whose size ceil(side / d) still covers the input side S
+in both dimensions (IMREAD_REDUCED_COLOR_d), whole otherwise or under "off" (IMREAD_COLOR); then
+area-averaged down to S x S (INTER_AREA; bilinear when enlarging), mirrored when the batch says
+so, normalized as (x - 127.5) / 128. Other formats (PNG) are read whole under both values.
 """
-import ctypes
-import glob
 import json
 import math
 import os
@@ -24,52 +20,22 @@ REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_RED
            8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-class Turbo:
-    """TurboJPEG's tjDecompress2 at a DCT scale, with TJFLAG_FASTDCT, as turbo_ffi.ts calls it."""
-
-    def __init__(self, root):
-        found = glob.glob(os.path.join(
-            root, "node_modules/.deno/@julusian+jpeg-turbo@*/node_modules/@julusian/jpeg-turbo"
-            "/prebuilds/jpeg-turbo-linux-x64/libturbojpeg.so.0"))
-        self.lib = ctypes.CDLL(found[0] if found else "libturbojpeg.so.0")
-        self.lib.tjInitDecompress.restype = ctypes.c_void_p
-        self.lib.tjDecompressHeader3.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulong] \
-            + [ctypes.POINTER(ctypes.c_int)] * 4
-        self.lib.tjDecompress2.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_ulong,
-                                           ctypes.c_void_p] + [ctypes.c_int] * 5
-        self.handle = ctypes.c_void_p(self.lib.tjInitDecompress())
-        self.path = found[0] if found else "libturbojpeg.so.0 (system)"
-
-    def decode(self, path, size):
-        buf = open(path, "rb").read()
-        hdr = [ctypes.c_int() for _ in range(4)]
-        if self.lib.tjDecompressHeader3(self.handle, buf, len(buf), *map(ctypes.byref, hdr)):
-            return None
-        w, h = hdr[0].value, hdr[1].value
-        d = scale_for(w, h, size)
-        sw, sh = -(-w // d), -(-h // d)
-        out = np.empty((sh, sw, 3), np.uint8)
-        rc = self.lib.tjDecompress2(self.handle, buf, len(buf), out.ctypes.data, sw, 0, sh,
-                                    0, 2048)  # TJPF_RGB, TJFLAG_FASTDCT
-        return out if rc == 0 else None
-
-
 def scale_for(w, h, size):
     """The DCT scale denominator: the smallest 1/d whose ceil(side / d) covers `size`."""
     return next(d for d in (8, 4, 2, 1) if math.ceil(w / d) >= size and math.ceil(h / d) >= size)
 
 
-def decode(path, size, turbo=None):
+def decode(path, size, dct_scale="auto"):
     """uint8 [S, S, 3] RGB, made as arcstream's training and held-out decode makes it."""
-    rgb = turbo.decode(path, size) if turbo and path.lower().endswith((".jpg", ".jpeg")) else None
-    if rgb is None:
+    d = 1
+    if dct_scale == "auto" and path.lower().endswith((".jpg", ".jpeg")):
         with Image.open(path) as im:  # reads the header only
-            d = scale_for(*im.size, size)
-        bgr = cv2.imread(path, REDUCED[d] if path.lower().endswith((".jpg", ".jpeg")) else
-                         cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise SystemExit(f'Cannot decode "{path}"')
-        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+            w, h = im.size
+        d = scale_for(w, h, size)
+    bgr = cv2.imread(path, REDUCED[d])
+    if bgr is None:
+        raise SystemExit(f'Cannot decode "{path}"')
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     if rgb.shape[:2] != (size, size):
         shrink = rgb.shape[0] >= size and rgb.shape[1] >= size
         rgb = cv2.resize(rgb, (size, size),
@@ -80,13 +46,13 @@ def decode(path, size, turbo=None):
 class ImageCache:
     """Decoded images by path (each decoded once: 12 K faces at 64 px are 150 MB)."""
 
-    def __init__(self, size, turbo=None):
-        self.size, self.images, self.turbo = size, {}, turbo
+    def __init__(self, size, dct_scale="auto"):
+        self.size, self.images, self.dct_scale = size, {}, dct_scale
 
     def get(self, path):
         img = self.images.get(path)
         if img is None:
-            img = self.images[path] = decode(path, self.size, self.turbo)
+            img = self.images[path] = decode(path, self.size, self.dct_scale)
         return img
 
     def batch(self, paths, flips):

@@ -24,13 +24,18 @@ Model (with --data or --bin):
   --output NAME               which model output is the embedding (default: the widest)
   --list-outputs              print the model's outputs and exit
   --aligned                   images are aligned faces already (skip MTCNN)
+  --dct-scale auto|off        aligned faces (--aligned, --bin): auto decodes a JPEG at the DCT scale
+                              covering the input side, then area-resizes, as train does (OpenCV's
+                              IMREAD_REDUCED_COLOR_k + INTER_AREA); off: whole (imread + INTER_AREA)
+                              (default auto; in report.json)
   --on-missing P              missing image / no face: skip (the pair) | center-crop | fail
                               (default skip; center-crop applies to faceless images, a missing
                               file still skips its pairs; always printed in the report)
   --batch-size N              images per forward pass (default 32)
   --backend B                 auto | wasm | cpu | webgpu | tensorflow (default auto)
 Output:
-  --out DIR                   report.json + roc.svg (default eval_out)
+  --out DIR                   report.json + roc.svg, review.json + faces/ of the worst pairs
+                              (what deno task serve shows; default eval_out)
   --save-embeddings FILE      write the [2N, D] .npy (a skipped pair's rows are zeros)
   --label NAME                name in the report and plot (default: the model or input name)
   --cache FILE                resumable embedding cache (NDJSON): a rerun embeds only the rest
@@ -57,6 +62,7 @@ const FLAGS = {
   output: { type: "string" },
   "list-outputs": { type: "boolean" },
   aligned: { type: "boolean" },
+  "dct-scale": { type: "string", choices: ["auto", "off"], default: "auto" },
   "on-missing": { type: "string", choices: ["skip", "center-crop", "fail"], default: "skip" },
   "batch-size": { type: "int", min: 1, default: 32 },
   backend: {
@@ -75,7 +81,7 @@ const FLAGS = {
 /** Parses the flags and runs the evaluation; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
   const { flags: v } = parseFlags(args, FLAGS, { help: HELP });
-  const { runEval } = await import("./eval_run.ts");
+  const { runEval } = await import("./eval_lfw/run.ts");
   return await runEval({
     data: v.data,
     pairs: v.pairs,
@@ -87,6 +93,7 @@ export async function main(args: string[]): Promise<number> {
     output: v.output,
     listOutputs: v["list-outputs"],
     aligned: v.aligned,
+    dctScale: v["dct-scale"] as "auto" | "off",
     onMissing: v["on-missing"],
     batchSize: v["batch-size"],
     backend: v.backend,

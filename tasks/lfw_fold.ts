@@ -2,9 +2,9 @@
  * `deno task lfw-fold --aligned DIR --pairs pairs.txt --fold k --out DIR`: an unseen-identity
  * LFW protocol. Writes a clean list of every aligned LFW image of the people who are not in fold k
  * (`train.lst`, name labels), fold k's 600 pairs as a pairs file of 10 sub-folds (`pairs.txt`)
- * and `split.json` (./lfw_fold_split.ts), then prints the `deno task train` command that trains on
+ * and `split.json` (./lfw_fold/split.ts), then prints the `deno task train` command that trains on
  * the list and scores fold k during and after training. `--folds 1,2,3` runs the whole protocol
- * for each fold (./lfw_folds_run.ts) and prints the mean and spread.
+ * for each fold (./lfw_fold/folds_run.ts) and prints the mean and spread.
  */
 import { join } from "node:path";
 import { parseFlags, runTask, UsageError } from "./cli.ts";
@@ -58,7 +58,7 @@ await runTask("lfw-fold", async () => {
     if (flags.fold !== undefined) throw new UsageError("give --fold or --folds, not both");
     const folds = parseFolds(flags.folds);
     const out = flags.out ?? `runs/lfw-folds-${folds.join("-")}`;
-    const { runFolds } = await import("./lfw_folds_run.ts");
+    const { runFolds } = await import("./lfw_fold/folds_run.ts");
     const { writeFileAtomic } = await import("../pipeline/atomic_write.ts");
     const summary = await runFolds({
       aligned: flags.aligned,
@@ -80,7 +80,7 @@ await runTask("lfw-fold", async () => {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const k = flags.fold ?? 1;
   const out = flags.out ?? `runs/lfw-fold${k}-split`;
-  const { writeFoldSplit, trainArgs } = await import("./lfw_fold_split.ts");
+  const { writeFoldSplit, trainArgs } = await import("./lfw_fold/split.ts");
   const split = await writeFoldSplit(flags.aligned, flags.pairs, k, out);
   console.error(
     `lfw-fold: fold ${k}: ${split.pairs} test pairs of ${split.testPeople} people; ` +

@@ -3,13 +3,14 @@
  * the small `lfw-small` preset on the bundled LFW fixture faces, ending with a held-out score.
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
-import { TRAIN_FLAGS } from "./train_flags.ts";
+import type { RunSummary } from "../model/train/run_types.ts";
+import { TRAIN_FLAGS } from "./train/flags.ts";
 
 const HELP = `Usage: deno task train [options]
 
 Trains an IR-ResNet with an ArcFace (or CosFace / combined) margin head. With no options: the
-"lfw-small" preset on fixtures/lfw_faces/train (a few minutes on 2 CPU cores), then a verification
-score on the held-out pairs of identities it did not train on.
+"lfw-small" preset on fixtures/lfw_faces/train, then a verification score on the held-out pairs of
+identities it did not train on (its time and score on 2 CPU cores: docs/benchmarks.md).
 
   --preset NAME          lfw-small (default), tiny, r18, r34, r50, r100, r50-ms1m, mbf, mbf-large
   --data PATH            image-folder tree, clean list ("path label" lines), or .rec;
@@ -29,8 +30,10 @@ score on the held-out pairs of identities it did not train on.
   --margin TYPE          arcface | cosface | combined
   --s X  --m X           scale and margin (combined: --m1 --m2 --m3)
   --wd X                 weight decay (default 5e-4)   --momentum X (default 0.9)
-  --wd-on seed|all       decay kernels/gammas/alphas/class weights (seed, default) or every
-                         trained weight (arcface_torch's SGD weight_decay)
+  --wd-on no-bias|all    decay every weight but biases and BN betas (no-bias, default: kernels,
+                         class weights, BN gammas, PReLU alphas, as the original TensorFlow
+                         ArcFace code) or every trained weight (arcface_torch's SGD weight_decay);
+                         "seed" is the old name of no-bias
   --init-from FILE       fine-tune: start from a backbone (.pth from arcface_torch, .arcs, or an
                          arcstream model.json; its architecture wins) with a fresh margin head
   --dropout X            dropout rate of the output block (paper presets: 0.4)
@@ -44,6 +47,13 @@ score on the held-out pairs of identities it did not train on.
   --eval-pairs FILE      LFW-format pairs.txt of aligned faces (images beside it); "" for none
   --eval-data DIR        folder of the --eval-pairs images (default: the pairs file's folder)
   --eval-every N         evaluate every N steps (default: only at the end)
+  --val-targets A,B,...  insightface .bin validation sets scored at each evaluation (flip test,
+                         10 folds, highest so far), as arcface_torch does: a name is NAME.bin
+                         beside the --data .rec (lfw,cfp_fp,agedb_30), else a path; "" for none
+  --dct-scale auto|off   JPEG decode: auto (default) decodes at the 1/2, 1/4, 1/8 DCT scale covering
+                         the input side, then area-resizes = OpenCV imread(IMREAD_REDUCED_COLOR_k) +
+                         resize(INTER_AREA); off decodes whole = imread + INTER_AREA. Kept in
+                         run.json; --resume repeats it
   --backend NAME         auto, tensorflow, webgpu, wasm, cpu
   --workers N            decode workers (default 2)
   -h, --help             this text
@@ -58,18 +68,19 @@ continues with whatever the new stdin delivers: rerun the pipe with shuffle --ep
 epoch K.
 
 Outputs in the run folder: run.json, log.txt, log.jsonl, heldout.jsonl, curves.svg (the training
-curves), checkpoints/ckpt-<step>.arcs, export/model.json, and a lock while it trains (one trainer
-per folder; see docs/runs.md).
+curves), events.out.tfevents.* (TensorBoard: losses, lr, accuracy, images/s, validation),
+checkpoints/ckpt-<step>.arcs, export/model.json, and a lock while it trains (one trainer per
+folder; see docs/runs.md).
 Ctrl-C saves a checkpoint and exits; a NaN/Inf loss stops the run, keeping the last checkpoint.
 Exit status: 0 done, 1 failure, 2 run-folder problem (in use, not empty, conflicting --resume flag).`;
 
 async function main(): Promise<void> {
   const { flags: v } = parseFlags(Deno.args, TRAIN_FLAGS, { help: HELP });
-  const { applyFlags, configFromFlags } = await import("./train_flags.ts");
+  const { configFromFlags } = await import("./train/flags.ts");
   const { parseBackendName, initBackend } = await import("../model/backend/backend.ts");
-  const { runTraining } = await import("../model/train/train_run.ts");
-  const { storedRunConfig } = await import("./train_resume.ts");
-  const { resumeConfig } = await import("../model/train/resume_config.ts");
+  const { runTraining } = await import("../model/train/train_loop.ts");
+  const { RunFolderError } = await import("../model/train/run_folder.ts");
+  const { resumeConfig, storedRunConfig } = await import("./train/resume.ts");
 
   let out = v.out;
   let config;
@@ -78,17 +89,23 @@ async function main(): Promise<void> {
     if (v.overwrite) throw new UsageError("--resume and --overwrite exclude each other");
     // The run continues with its stored configuration; only extending flags may change it.
     const stored = await storedRunConfig(out);
-    config = resumeConfig(stored.config, v, stored.source, applyFlags);
+    config = resumeConfig(stored.config, v, stored.source);
   } else {
     config = configFromFlags(v);
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
     out ??= `runs/${config.preset}-${stamp}`;
   }
+  // --val-targets: every .bin found and readable before anything trains.
+  const { loadValTargets, resolveValTargets } = await import("./train/val_targets.ts");
+  const valTargets = await loadValTargets(
+    await resolveValTargets(config.valTargets ?? [], config.data),
+    config.network.inputSize,
+  );
   const backend = await initBackend({ backend: parseBackendName(v.backend ?? "auto") });
   console.log(`backend: ${backend.name} (${backend.detail})`);
 
   const abort = new AbortController();
-  const { releaseHeldLocksSync } = await import("../model/train/run_lock.ts");
+  const { releaseHeldLocksSync } = await import("../pipeline/folder_lock.ts");
   const onSigint = () => {
     if (abort.signal.aborted) {
       releaseHeldLocksSync(); // second Ctrl-C: leave now, without leaving a stale lock
@@ -108,31 +125,55 @@ async function main(): Promise<void> {
     overwrite: v.overwrite,
     signal: abort.signal,
     workers: v.workers,
+    valTargets,
+    stdin: pipedStdin,
+  }).catch((e) => {
+    // The library says what to do; the command line says which flag does it.
+    if (!(e instanceof RunFolderError && e.reason === "not empty")) throw e;
+    const what = e.message.replace(/: resume its run or overwrite it$/, "");
+    throw new RunFolderError(
+      `${what}; add --resume to continue its run or --overwrite to replace it`,
+    );
   });
   Deno.removeSignalListener("SIGINT", onSigint);
-  const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
-  console.log(
-    [
-      "",
-      `== ${s.stoppedBy === "done" ? "done" : s.stoppedBy} after ${s.step} steps in ${
-        ((performance.now() - started) / 1000).toFixed(1)
-      } s (${s.imagesPerSec.toFixed(1)} images/s on ${backend.name})`,
-      `loss ${fmt(s.firstLoss)} -> ${fmt(s.lastLoss)}; training accuracy ${
-        fmt(s.firstAccuracy)
-      } -> ${fmt(s.lastAccuracy)}`,
-      s.heldout
-        ? `held-out verification: ${(100 * s.heldout.accuracy).toFixed(2)}% +- ${
-          (100 * s.heldout.std).toFixed(2)
-        } (AUC ${s.heldout.auc.toFixed(4)}, ${s.heldout.pairs} pairs of unseen identities)`
-        : "held-out verification: not run",
-      `checkpoint: ${s.checkpoint ?? "-"}`,
-      `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
-      `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
-      `log: ${out}/log.txt, ${out}/log.jsonl`,
-    ].join("\n"),
-  );
+  console.log(summaryText(s, out!, backend.name, (performance.now() - started) / 1000));
   if (s.stoppedBy === "non-finite loss") throw new Error(s.error ?? "non-finite loss");
   if (s.stoppedBy === "interrupted") Deno.exit(130);
+}
+
+/** The closing lines of a run: how it ended, the losses, the held-out score, where things are. */
+function summaryText(s: RunSummary, out: string, backend: string, seconds: number): string {
+  const fmt = (x: number | null, d = 4) => (x === null ? "-" : x.toFixed(d));
+  return [
+    "",
+    `== ${s.stoppedBy === "done" ? "done" : s.stoppedBy} after ${s.step} steps in ${
+      seconds.toFixed(1)
+    } s (${s.imagesPerSec.toFixed(1)} images/s on ${backend})`,
+    `loss ${fmt(s.firstLoss)} -> ${fmt(s.lastLoss)}; training accuracy ${fmt(s.firstAccuracy)} -> ${
+      fmt(s.lastAccuracy)
+    }`,
+    s.heldout
+      ? `held-out verification: ${(100 * s.heldout.accuracy).toFixed(2)}% +- ${
+        (100 * s.heldout.std).toFixed(2)
+      } (AUC ${s.heldout.auc.toFixed(4)}, ${s.heldout.pairs} pairs of unseen identities)`
+      : "held-out verification: not run",
+    ...(s.val ?? []).map((r) =>
+      `${r.name}: ${(100 * r.accuracy).toFixed(2)}% +- ${(100 * r.std).toFixed(2)} ` +
+      `(highest ${(100 * r.highest).toFixed(2)}%, ${r.pairs} pairs, flip test)`
+    ),
+    `checkpoint: ${s.checkpoint ?? "-"}`,
+    `export: ${s.exportDir ? `${s.exportDir}/model.json` : "-"}`,
+    `curves: ${s.plot ?? "-"} (loss, accuracy, lr, held-out; open in a browser)`,
+    `log: ${out}/log.txt, ${out}/log.jsonl, TensorBoard: tensorboard --logdir ${out}`,
+  ].join("\n");
+}
+
+/** `--data -`: the records piped in (a terminal is a usage error, not a hang). */
+function pipedStdin(): ReadableStream<Uint8Array> {
+  if (Deno.stdin.isTerminal()) {
+    throw new TypeError("--data - reads records from stdin: pipe them in (see --help)");
+  }
+  return Deno.stdin.readable;
 }
 
 await runTask("train", main);

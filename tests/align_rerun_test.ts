@@ -92,7 +92,10 @@ Deno.test("align refuses a folder locked by a live process and takes over a stal
     await Deno.writeTextFile(lock, info(Deno.pid)); // this test process: alive
     const busy = await runTask(ALIGN, [input, out, "--quiet"]);
     assertEquals(busy.code, 1);
-    assertMatch(busy.stderr, new RegExp(`is in use by process ${Deno.pid}`));
+    assertMatch(
+      busy.stderr,
+      new RegExp(`is in use by pid ${Deno.pid} on .*; stop that aligner first`),
+    );
     await Deno.writeTextFile(lock, info(2 ** 22 + 12345)); // above Linux's pid_max: gone
     const stale = await runTask(ALIGN, [input, out, "--quiet"]);
     assertEquals(stale.code, 0, stale.stderr);

@@ -8,7 +8,7 @@ import {
 } from "@std/assert";
 import { toBytes } from "@std/streams/to-bytes";
 import { join } from "node:path";
-import { shardOf } from "../tasks/align_run.ts";
+import { shardOf } from "../tasks/align/run.ts";
 import { parseAlignArgs } from "../tasks/align.ts";
 import { HelpRequested } from "../tasks/cli.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";

@@ -8,6 +8,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import {
+  autoCandidates,
   autoWasmThreads,
   BackendOutOfMemoryError,
   explainOutOfMemory,
@@ -23,29 +24,56 @@ import {
 const tensorflow = probeTensorflow();
 const gpu = await probeWebGPU();
 
-Deno.test("initBackend() auto picks the best available backend: wasm without tfjs-node or a real GPU", async () => {
-  const previous = Deno.env.get("ARCSTREAM_BACKEND");
-  Deno.env.delete("ARCSTREAM_BACKEND");
-  try {
-    const info = await initBackend();
-    const expected = tensorflow.loadable
-      ? "tensorflow"
-      : gpu.adapter && !gpu.adapter.isFallbackAdapter
-      ? "webgpu"
-      : "wasm";
-    assertStrictEquals(info.name, expected);
-    assertStrictEquals(tf.getBackend(), expected);
-    if (expected === "wasm") {
+Deno.test("autoCandidates() ranks tensorflow > real WebGPU adapter > wasm > cpu on fixed probe results", () => {
+  const tfYes = { loadable: true, reason: "found @tensorflow/tfjs-node-gpu 4.22.0" };
+  const tfNo = { loadable: false, reason: "@tensorflow/tfjs-node is not installed" };
+  const real = { adapter: { isFallbackAdapter: false }, reason: "NVIDIA H100" };
+  const llvmpipe = {
+    adapter: { isFallbackAdapter: true },
+    reason: "llvmpipe is a fallback adapter",
+  };
+  const none = { adapter: null, reason: "no adapter" };
+  assertEquals(autoCandidates(tfYes, real), {
+    order: ["tensorflow", "webgpu", "wasm", "cpu"],
+    skipped: [],
+  });
+  assertEquals(autoCandidates(tfNo, real), {
+    order: ["webgpu", "wasm", "cpu"],
+    skipped: ["tensorflow: @tensorflow/tfjs-node is not installed"],
+  });
+  assertEquals(autoCandidates(tfNo, llvmpipe), {
+    order: ["wasm", "cpu"],
+    skipped: [
+      "tensorflow: @tensorflow/tfjs-node is not installed",
+      "webgpu: llvmpipe is a fallback adapter",
+    ],
+  });
+  assertEquals(autoCandidates(tfYes, none), {
+    order: ["tensorflow", "wasm", "cpu"],
+    skipped: ["webgpu: no adapter"],
+  });
+});
+
+Deno.test({
+  name: "initBackend() auto picks wasm on a machine without tfjs-node or a real GPU (CI)",
+  ignore: tensorflow.loadable || (gpu.adapter !== null && !gpu.adapter.isFallbackAdapter),
+  fn: async () => {
+    const previous = Deno.env.get("ARCSTREAM_BACKEND");
+    Deno.env.delete("ARCSTREAM_BACKEND");
+    try {
+      const info = await initBackend();
+      assertStrictEquals(info.name, "wasm");
+      assertStrictEquals(tf.getBackend(), "wasm");
       assertMatch(info.detail, /SIMD on, threads \d, \d+ arcstream kernels/);
       assertStrictEquals(info.memoryLimitBytes, WASM_HEAP_LIMIT_BYTES);
       // Each backend above wasm says why it was passed over.
       assertMatch(info.skipped[0], /^tensorflow: /);
       assertMatch(info.skipped[1], /^webgpu: /);
       if (gpu.adapter?.isFallbackAdapter) assertMatch(info.skipped[1], /fallback/);
+    } finally {
+      if (previous !== undefined) Deno.env.set("ARCSTREAM_BACKEND", previous);
     }
-  } finally {
-    if (previous !== undefined) Deno.env.set("ARCSTREAM_BACKEND", previous);
-  }
+  },
 });
 
 Deno.test({

@@ -1,5 +1,5 @@
 import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
-import { BatchStream } from "../pipeline/batch/batch_stream.ts";
+import { wrapBatches, WrapBatchStream } from "../pipeline/batch/wrap_batch_stream.ts";
 import { ShuffleStream } from "../pipeline/shuffle/shuffle_stream.ts";
 import { epochPermutation } from "../pipeline/shuffle/prng.ts";
 import type { ListRecord } from "../pipeline/records.ts";
@@ -40,38 +40,38 @@ Deno.test("ShuffleStream({ epochs: Infinity }) is paced by its reader and stops 
   assertStrictEquals("epoch" in recs[0], false, "the input records are not modified");
 });
 
-Deno.test("BatchStream() cuts B consecutive records and counts epochs and the cursor from epochSize", async () => {
-  const stream = ReadableStream.from([...recs, ...recs, ...recs]).pipeThrough(
-    new BatchStream({ batchSize: 4, epochSize: 5, cursor: { epoch: 1, start: 0, step: 10 } }),
+Deno.test("WrapBatchStream({ arrival }) cuts ShuffleStream's epochs into the wraparound batches", async () => {
+  const shuffled = ReadableStream.from(recs)
+    .pipeThrough(new ShuffleStream<ListRecord>({ seed: 3, epochs: 3, tagEpoch: true }));
+  const out = await Array.fromAsync(
+    shuffled.pipeThrough(new WrapBatchStream({ batchSize: 4, arrival: true })),
   );
-  const out = await Array.fromAsync(stream);
-  assertEquals(out.map((b) => b.records.map((r) => r.key).join("")), [
-    "k0k1k2k3",
-    "k4k0k1k2",
-    "k3k4k0k1",
-  ]);
-  assertEquals(out.map((b) => b.step), [10, 11, 12]);
-  assertEquals(out.map((b) => b.epoch), [1, 1, 2]);
-  assertEquals(out[1].sampleEpochs, [1, 2, 2, 2]);
-  assertEquals(out.map((b) => b.cursor), [
-    { epoch: 1, start: 4, step: 11 },
-    { epoch: 2, start: 3, step: 12 },
-    { epoch: 3, start: 2, step: 13 },
-  ]);
+  const ref = [...wrapBatches(recs, { batchSize: 4, seed: 3, steps: 3 })];
+  assertEquals(
+    out.map((b) => b.records.map((r) => r.key)),
+    ref.map((b) => b.records.map((r) => r.key)),
+  );
+  assertEquals(out.map((b) => b.epoch), [0, 0, 1]);
+  assertEquals(out.map((b) => b.sampleEpochs), ref.map((b) => b.sampleEpochs));
 });
 
-Deno.test("BatchStream() follows the records' epoch tags without epochSize, stops after `steps`", async () => {
+Deno.test("WrapBatchStream({ arrival }) follows the records' epoch tags, stops after `steps`", async () => {
   const tagged = [0, 0, 0, 1, 1, 1, 2].map((epoch, i) => ({ key: `r${i}`, label: 0, epoch }));
-  const out = await Array.fromAsync(
-    ReadableStream.from(tagged).pipeThrough(new BatchStream({ batchSize: 2, keepLast: true })),
+  const arrival = (steps?: number) =>
+    new WrapBatchStream({
+      batchSize: 2,
+      arrival: true,
+      steps,
+      cursor: { epoch: 0, start: 0, step: 5 },
+    });
+  const out = await Array.fromAsync(ReadableStream.from(tagged).pipeThrough(arrival()));
+  assertEquals(
+    out.map((b) => b.sampleEpochs),
+    [[0, 0], [0, 1], [1, 1]],
+    "short last batch dropped",
   );
-  assertEquals(out.map((b) => b.sampleEpochs), [[0, 0], [0, 1], [1, 1], [2]]);
-  const two = await Array.fromAsync(
-    ReadableStream.from(tagged).pipeThrough(new BatchStream({ batchSize: 2, steps: 2 })),
-  );
+  assertEquals(out.map((b) => b.step), [5, 6, 7]);
+  assertEquals(out[1].cursor, { epoch: 1, start: 1, step: 7 });
+  const two = await Array.fromAsync(ReadableStream.from(tagged).pipeThrough(arrival(2)));
   assertStrictEquals(two.length, 2);
-  assertThrows(
-    () => new BatchStream({ batchSize: 2, epochSize: 3, cursor: { epoch: 0, start: 3, step: 0 } }),
-    RangeError,
-  );
 });

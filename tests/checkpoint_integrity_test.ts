@@ -11,7 +11,7 @@ import {
   readCheckpointFile,
   saveCheckpoint,
 } from "../model/train/checkpoint.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
 
 await initBackend({ backend: "wasm" });

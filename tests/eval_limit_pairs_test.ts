@@ -2,7 +2,7 @@
  * `eval-lfw --limit-pairs N` keeps both kinds of pair in every fold (docs/reliability.md).
  */
 import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
-import { limitPairs } from "../tasks/eval_limit.ts";
+import { limitPairs } from "../model/eval/limit_pairs.ts";
 import { writeNpy } from "../pipeline/formats/npy.ts";
 import { runTask } from "./run_task.ts";
 
@@ -39,7 +39,7 @@ Deno.test("limitPairs() refuses a limit that cannot keep both kinds in each fold
   assertThrows(
     () => limitPairs(issame, Array(10).fill(600), 19),
     RangeError,
-    "--limit-pairs 19 is too few: keeping same and different pairs in each of the 10 folds needs at least 20",
+    "limit 19 is too few: keeping same and different pairs in each of the 10 folds needs at least 20",
   );
   // A fold with too few different pairs for its share.
   const lopsided = [

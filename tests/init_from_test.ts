@@ -1,12 +1,12 @@
 /** `train --init-from`: backbones from a .pth, an .arcs checkpoint or a model.json export. */
-import { assertEquals, assertMatch, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "@std/path";
 import { initBackend } from "../model/backend/backend.ts";
 import { initBackboneFrom, initNetwork, readInitBackbone } from "../model/io/init_from.ts";
 import { importTorchBackbone, writeImported } from "../model/io/torch_import.ts";
-import { configFromFlags } from "../tasks/train_flags.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { configFromFlags } from "../tasks/train/flags.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { Trainer } from "../model/train/trainer.ts";
 import { TORCH_FIXTURES } from "./torch_fixture.ts";
 
@@ -24,6 +24,7 @@ Deno.test("initBackboneFrom() gives the same backbone from the .pth, import-torc
     for (const path of [PTH, out.checkpoint, out.modelJson]) {
       const src = await readInitBackbone(path);
       const network = initNetwork({
+        kind: "iresnet",
         depth: 50,
         width: 1,
         inputSize: 64,
@@ -31,6 +32,7 @@ Deno.test("initBackboneFrom() gives the same backbone from the .pth, import-torc
         dropout: 0.4,
         seed: 3,
       }, src);
+      assert(network.kind === "iresnet");
       assertEquals(
         [network.depth, network.width, network.inputSize, network.embeddingSize, network.dropout],
         [18, 0.0625, 112, 16, 0.4],

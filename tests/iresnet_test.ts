@@ -8,7 +8,7 @@ import {
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { buildIResNet, IRESNET_UNITS, iresnetConfig, isDecayed } from "../model/nets/iresnet.ts";
-import { trainForward } from "../model/train/train_forward.ts";
+import { trainForward } from "../model/nets/iresnet_train.ts";
 
 await initBackend({ backend: "wasm" });
 

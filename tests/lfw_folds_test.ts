@@ -46,5 +46,5 @@ Deno.test("lfwFold() refuses a list without folds and a fold out of range", () =
     "no folds",
   );
   assertThrows(() => lfwFold(parsePairs(twoFolds()), 3), RangeError, "[1, 2]");
-  assertThrows(() => lfwFold(parsePairs(twoFolds()), 0), RangeError, "--fold");
+  assertThrows(() => lfwFold(parsePairs(twoFolds()), 0), RangeError, "fold must be");
 });

@@ -15,10 +15,10 @@ import {
 } from "../model/io/torch_mbf.ts";
 import { buildMobileFaceNet, mbfConfig } from "../model/nets/mobilefacenet.ts";
 import { networkConfig } from "../model/nets/network.ts";
-import { groupedConv2d, mbfTrainForward } from "../model/train/mbf_forward.ts";
-import { variablesByName } from "../model/train/train_forward.ts";
+import { groupedConv2d, mbfTrainForward } from "../model/nets/mobilefacenet_train.ts";
+import { variablesByName } from "../model/nets/train_ops.ts";
 import { Trainer } from "../model/train/trainer.ts";
-import { configFromFlags } from "../tasks/train_flags.ts";
+import { configFromFlags } from "../tasks/train/flags.ts";
 import { fileLoadHandler, fileSaveHandler } from "../model/io/model_io.ts";
 
 await initBackend({ backend: "wasm" });
@@ -254,10 +254,19 @@ Deno.test("an mbf export (model.json + weights) loads with tf.loadLayersModel an
 Deno.test("--network mbf|mbf-large: any preset's backbone becomes MobileFaceNet; --width is refused", () => {
   const c = configFromFlags({ network: "mbf", "input-size": 112 });
   assert.equal(c.preset, "lfw-small");
-  assert.deepEqual([c.network.arch, c.network.width, c.network.dropout], ["mbf", 1, 0]);
+  assert.deepEqual(c.network, {
+    kind: "mobilefacenet",
+    arch: "mbf",
+    inputSize: 112,
+    embeddingSize: 128,
+    seed: 1,
+  });
   assert.equal(c.network.inputSize, 112);
-  assert.equal(configFromFlags({ preset: "r50", network: "mbf-large" }).network.arch, "mbf-large");
-  assert.equal(configFromFlags({ preset: "mbf", network: "r50" }).network.arch, undefined);
+  assert.deepEqual(
+    configFromFlags({ preset: "r50", network: "mbf-large" }).network,
+    { kind: "mobilefacenet", arch: "mbf-large", inputSize: 112, embeddingSize: 512, seed: 1 },
+  );
+  assert.equal(configFromFlags({ preset: "mbf", network: "r50" }).network.kind, "iresnet");
   assert.throws(() => configFromFlags({ network: "mbf", width: 0.5 }), /no width multiplier/);
   assert.throws(
     () => configFromFlags({ network: "mbf2" }),

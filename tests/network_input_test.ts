@@ -6,7 +6,6 @@ import {
   normalizePixel,
 } from "../pipeline/decode/network_input.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
-import { resizeRgb } from "../pipeline/decode/resize.ts";
 import { trainBatches } from "../pipeline/batch/train_batches.ts";
 import { readImageFolder } from "../pipeline/list/list_reader.ts";
 import { Embedder } from "../model/eval/embed_stream.ts";
@@ -48,16 +47,28 @@ Deno.test("networkInput(): one fixture face gives the same tensor on the trainin
   }
 });
 
-Deno.test("networkInput() = area resize (resize.ts) then (x - 127.5) / 128, mirrored when asked", () => {
+Deno.test("networkInput() = cv2.resize INTER_AREA (fixture), then (x - 127.5) / 128, mirrored when asked", async () => {
+  // fixtures/decode (scripts/make_decode_fixtures.py, OpenCV 4.6): an LFW photo as cv2.imread
+  // gives it (250 x 250) and cv2.resize(INTER_AREA) of it at 112, 100 and 64.
+  const dir = "fixtures/decode/";
+  const photo = { pixels: await Deno.readFile(`${dir}lfw_a.rgb`), height: 250, width: 250 };
+  for (const s of [112, 100, 64]) {
+    const ref = await Deno.readFile(`${dir}lfw_a_off_${s}.rgb`);
+    const raw = networkInput(photo, { size: s, normalize: "raw" });
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(raw[i] - ref[i]));
+    assert(worst <= 1, `${s}: ${worst} levels from INTER_AREA`);
+    const x = networkInput(photo, { size: s });
+    assertEquals(x, Float32Array.from(raw, (v) => (v - 127.5) / 128));
+    const m = networkInput(photo, { size: s, flip: true });
+    for (let y = 0; y < s; y += 7) {
+      for (let c = 0; c < 3; c++) {
+        assertStrictEquals(m[(y * s + 0) * 3 + c], x[(y * s + s - 1) * 3 + c]);
+      }
+    }
+  }
   const h = 9, w = 7;
   const pixels = Uint8Array.from({ length: h * w * 3 }, (_, i) => (i * 53) % 256);
-  const small = resizeRgb(pixels, h, w, 4, 4);
-  const x = networkInput({ pixels, height: h, width: w }, { size: 4 });
-  assertEquals(x, Float32Array.from(small, (v) => arcfaceNormalize(v)));
-  const m = networkInput({ pixels, height: h, width: w }, { size: 4, flip: true });
-  for (let y = 0; y < 4; y++) {
-    for (let c = 0; c < 3; c++) assertStrictEquals(m[(y * 4 + 0) * 3 + c], x[(y * 4 + 3) * 3 + c]);
-  }
   // Shrinking a 2x2 checker averages it (no aliasing): all grey.
   const checker = Uint8Array.from({ length: 8 * 8 * 3 }, (_, i) => {
     const p = Math.floor(i / 3);

@@ -133,3 +133,30 @@ Deno.test("decode --reduce-to 112 writes 250 px photos at the 1/2 DCT scale trai
   const bad = await task("decode", ["--reduce-to", "0"], list.stdout);
   assertStrictEquals(bad.code, 2);
 });
+
+Deno.test("decode --resize 112 --dct-scale auto|off: OpenCV's reduced or full imread + INTER_AREA pixels", async () => {
+  const { openTurboFfi } = await import("../pipeline/decode/turbo_ffi.ts");
+  if (!openTurboFfi()) {
+    if (Deno.env.get("CI")) throw new Error("CI: libturbojpeg.so.0 not available by FFI");
+    return console.warn("skipped: libturbojpeg.so.0 not available by FFI");
+  }
+  const { TarDecodeStream } = await import("../pipeline/formats/tar.ts");
+  const path = "fixtures/pipeline/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg";
+  const list = new TextEncoder().encode(JSON.stringify({ key: "a", label: 0, path }) + "\n");
+  for (const mode of ["auto", "off"]) {
+    const args = ["--resize", "112", "--dct-scale", mode, "--workers", "0"];
+    const out = await task("decode", args, list);
+    assertStrictEquals(out.code, 0, out.stderr);
+    const [rgb] = (await Array.fromAsync(
+      ReadableStream.from([out.stdout]).pipeThrough(new TarDecodeStream()),
+    )).filter((e) => e.name.endsWith(".rgb"));
+    // scripts/make_decode_fixtures.py: IMREAD_REDUCED_COLOR_2 / IMREAD_COLOR, then INTER_AREA.
+    const ref = await Deno.readFile(`fixtures/decode/lfw_a_${mode}_112.rgb`);
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(rgb.data[i] - ref[i]));
+    assertStrictEquals(worst, 0, `--dct-scale ${mode}`);
+  }
+  const bad = await task("decode", ["--dct-scale", "fast"], list);
+  assertStrictEquals(bad.code, 2);
+  assertMatch(bad.stderr, /dct-scale/);
+});

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch, assertStrictEquals } from "@std/assert";
-import { clock, Progress } from "../tasks/align_progress.ts";
+import { clock, Progress } from "../tasks/align/progress.ts";
 import { TrainLog } from "../model/train/train_log.ts";
 
 /** A writable that keeps what it is given, as text. */

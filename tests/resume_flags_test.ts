@@ -1,12 +1,18 @@
 import { assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
-import { presetConfig, type TrainConfig } from "../model/train/presets.ts";
-import { configDiff, extendChanges, resumeConfig } from "../model/train/resume_config.ts";
+import {
+  presetConfig,
+  storedConfig,
+  type TrainConfig,
+  withDctScale,
+} from "../model/train/presets.ts";
+import { configDiff, extendChanges } from "../model/train/config_diff.ts";
+import { resumeConfig } from "../tasks/train/resume.ts";
 import { RunFolderError } from "../model/train/run_folder.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 import { parseFlags } from "../tasks/cli.ts";
-import { applyFlags, TRAIN_FLAGS } from "../tasks/train_flags.ts";
+import { configFromFlags, TRAIN_FLAGS } from "../tasks/train/flags.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -18,12 +24,7 @@ function resume(stored: TrainConfig, flags: Record<string, string | boolean>): T
   const argv = Object.entries(flags).flatMap(([k, v]) =>
     v === true ? [`--${k}`] : [`--${k}`, `${v}`]
   );
-  return resumeConfig(
-    stored,
-    parseFlags(argv, TRAIN_FLAGS, { help: "" }).flags,
-    SOURCE,
-    applyFlags,
-  );
+  return resumeConfig(stored, parseFlags(argv, TRAIN_FLAGS, { help: "" }).flags, SOURCE);
 }
 
 Deno.test("resumeConfig() names the conflict when --network would change the run's network", () => {
@@ -64,6 +65,23 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
   }
 });
 
+Deno.test("--dct-scale is recorded in the run's config and a resume keeps it (old runs: auto)", () => {
+  assertEquals(configFromFlags({}).dctScale, "auto");
+  assertEquals(configFromFlags({ "dct-scale": "off" }).dctScale, "off");
+  const old = presetConfig("tiny"); // a run.json from before the flag
+  assertEquals(old.dctScale, undefined);
+  const stored = storedConfig(old); // as readRunJson and a checkpoint header read it
+  assertEquals(stored.dctScale, "auto");
+  assertThrows(
+    () => resume(stored, { "dct-scale": "off" }),
+    RunFolderError,
+    "--dct-scale off conflicts with the run's auto (runs/x/run.json)",
+  );
+  const off: TrainConfig = { ...stored, dctScale: "off" };
+  assertEquals(resume(off, { steps: "9" }).dctScale, "off");
+  assertEquals(resume(off, { "dct-scale": "off" }).dctScale, "off");
+});
+
 Deno.test("resumeConfig() accepts a fixed flag that repeats the run's own value", () => {
   const stored = presetConfig("tiny");
   const c = resume(stored, { network: "r18", "batch-size": "8", preset: "tiny" });
@@ -102,11 +120,11 @@ Deno.test("runTraining() refuses a resume whose config changes the run's network
     const quiet = { print: () => {}, progress: false, workers: 0 };
     await runTraining({ config: presetConfig("tiny"), out: dir, stopAt: 2, ...quiet });
     const other = presetConfig("tiny");
-    other.network.depth = 34;
+    other.network = { ...other.network, depth: 34 } as typeof other.network;
     await assertRejects(
       () => runTraining({ config: other, out: dir, resume: true, ...quiet }),
       RunFolderError,
-      `--network r34 conflicts with the run's r18 (${dir}/run.json)`,
+      `network.depth 34 conflicts with the run's 18 (${dir}/run.json)`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -150,4 +168,56 @@ Deno.test("deno task train --resume: a conflicting flag is exit 2 naming it; --s
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("--wd-on seed is the old name of no-bias: a run stored with it resumes, with either name", () => {
+  const old = { ...presetConfig("tiny"), decayOn: "seed" as const };
+  assertEquals(configDiff(old, { ...old, decayOn: "no-bias" }), []);
+  assertEquals(resume(old, { "wd-on": "no-bias", steps: "6" }).steps, 6);
+  assertThrows(() => resume(old, { "wd-on": "all" }), RunFolderError, "--wd-on all conflicts");
+});
+
+Deno.test("deno task train --wd-on seed trains as no-bias and says once that the name changed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = ["--preset", "tiny", "--steps", "1", "--wd-on", "seed", "--out", dir];
+    const r = await new Deno.Command(DENO, {
+      args: ["run", "-A", "tasks/train.ts", "--workers", "0", "--backend", "wasm", ...args],
+    }).output();
+    const stderr = new TextDecoder().decode(r.stderr);
+    assertEquals(r.code, 0, stderr);
+    assertEquals(
+      stderr,
+      "note: --wd-on seed is now called --wd-on no-bias (the same weights decay)\n",
+    );
+    const run = JSON.parse(await Deno.readTextFile(`${dir}/run.json`));
+    assertEquals(run.config.decayOn, "no-bias");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a config stored before the tagged network union reads as today's (old runs resume)", () => {
+  // run.json / checkpoint configs of earlier arcstream: IR-ResNet fields, MobileFaceNet as arch.
+  const { kind: _k, ...oldTiny } = presetConfig("tiny").network as Record<string, unknown>;
+  const tiny = storedConfig({ ...presetConfig("tiny"), network: oldTiny });
+  // (storedConfig also fills dctScale: a run stored before --dct-scale decoded "auto".)
+  assertEquals(configDiff(tiny, withDctScale(presetConfig("tiny"))), []);
+  const oldMbf = {
+    arch: "mbf",
+    depth: 0,
+    width: 1,
+    inputSize: 112,
+    embeddingSize: 512,
+    dropout: 0,
+  };
+  const mbf = storedConfig({ ...presetConfig("mbf"), network: { ...oldMbf, seed: 1 } });
+  assertEquals(configDiff(mbf, withDctScale(presetConfig("mbf"))), []);
+  assertEquals(mbf.network, {
+    kind: "mobilefacenet",
+    arch: "mbf",
+    inputSize: 112,
+    embeddingSize: 512,
+    seed: 1,
+  });
 });

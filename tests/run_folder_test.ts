@@ -2,9 +2,9 @@ import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { QUIET, tinyRun } from "./tiny_run.ts";
 import { listCheckpoints } from "../model/train/checkpoint.ts";
-import { RunFolderError } from "../model/train/run_folder.ts";
-import { acquireRunLock, processAlive } from "../model/train/run_lock.ts";
-import { runTraining } from "../model/train/train_run.ts";
+import { lockRunFolder, RunFolderError } from "../model/train/run_folder.ts";
+import { processAlive } from "../pipeline/folder_lock.ts";
+import { runTraining } from "../model/train/train_loop.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -40,7 +40,10 @@ Deno.test("a new run into a folder that holds a finished run is refused and the 
       () => runTraining({ config: tinyRun(2), out: dir, ...QUIET }),
       RunFolderError,
     );
-    assertMatch(e.message, new RegExp(`Run folder "${dir}" is not empty .*--resume.*--overwrite`));
+    assertMatch(
+      e.message,
+      new RegExp(`Run folder "${dir}" is not empty .*: resume its run or overwrite it`),
+    );
     assertEquals(e.exitCode, 2);
     assertEquals(names(dir), before);
     assertEquals(await Deno.readTextFile(`${dir}/log.jsonl`), log);
@@ -97,14 +100,14 @@ Deno.test("a stale lock of a dead process is taken over with a warning and relea
     assert(!names(dir).includes("lock"));
   }));
 
-Deno.test("acquireRunLock() lets exactly one of two concurrent takers win", () =>
+Deno.test("lockRunFolder() lets exactly one of two concurrent takers win", () =>
   withDir(async (dir) => {
-    const results = await Promise.allSettled([acquireRunLock(dir), acquireRunLock(dir)]);
+    const results = await Promise.allSettled([lockRunFolder(dir), lockRunFolder(dir)]);
     assertEquals(results.filter((r) => r.status === "fulfilled").length, 1);
     const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     assertMatch(lost.reason.message, new RegExp(`in use by pid ${Deno.pid}`));
     const won = results.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<
-      Awaited<ReturnType<typeof acquireRunLock>>
+      Awaited<ReturnType<typeof lockRunFolder>>
     >;
     await won.value.release();
     assertEquals(names(dir), []);

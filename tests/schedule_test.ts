@@ -2,7 +2,7 @@ import { assert, assertStrictEquals, assertThrows } from "@std/assert";
 import { makeSchedule, piecewiseConstant, warmupPolynomial } from "../model/train/schedule.ts";
 
 Deno.test("piecewiseConstant() switches value at each boundary step, like tf piecewise_constant", () => {
-  // The seed's schedule: boundaries [40000, 60000, 80000], values [0.001, 0.0005, 0.0003, 0.0001].
+  // The original TensorFlow ArcFace code's schedule: boundaries [40000, 60000, 80000], values [0.001, 0.0005, 0.0003, 0.0001].
   const lr = piecewiseConstant([40000, 60000, 80000], [0.001, 0.0005, 0.0003, 0.0001]);
   assertStrictEquals(lr(0), 0.001);
   assertStrictEquals(lr(39999), 0.001);

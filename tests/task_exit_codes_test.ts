@@ -76,7 +76,15 @@ Deno.test("a binary file given as a list is refused by name without echoing its 
     for (let i = 0; i < junk.length; i++) junk[i] = (i * 151 + 7) % 256;
     const file = `${dir}/weights.bin`;
     await Deno.writeFile(file, junk);
-    for (const [name, args] of [["list", [dir, "--list", file]], ["train", ["--data", file]]]) {
+    // train gets an --out under the temp folder: its default, runs/<preset>-<time>/, would be made
+    // (and left empty) in the working tree before the list is read.
+    const cases = [["list", [dir, "--list", file]], ["train", [
+      "--data",
+      file,
+      "--out",
+      `${dir}/run`,
+    ]]];
+    for (const [name, args] of cases) {
       const r = await runTask(task(name as string), args as string[]);
       assert(r.code !== 0, `${name} exit code`);
       assertMatch(

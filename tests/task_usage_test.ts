@@ -45,7 +45,7 @@ const TASKS: { script: string; pre?: string[]; bad: string[]; message: RegExp }[
     message: /^gpu-probe: --timeout must be a number > 0, got "0"/,
   },
   {
-    script: "tasks/make_fixtures.ts",
+    script: "scripts/make_fixtures.ts",
     bad: ["--heldout-ids", "1"],
     message: /^make_fixtures: --heldout-ids must be an integer >= 2, got "1"/,
   },
@@ -60,7 +60,7 @@ const TASKS: { script: string; pre?: string[]; bad: string[]; message: RegExp }[
     message: /^export-onnx: --opset must be an integer in \[11, 17\], got "9"/,
   },
   ...["pipeline", "train", "align", "eval", "kernels", "wire", "scale", "import"].map((name) => ({
-    script: "tasks/bench.ts",
+    script: "bench/bench.ts",
     pre: [name],
     bad: ["--bogus"],
     message: new RegExp(`^bench ${name}: Unknown option "--bogus"`),
@@ -83,11 +83,11 @@ for (const t of TASKS) {
 }
 
 Deno.test("bench with an unknown benchmark name exits 2; a failed run exits 1", async () => {
-  const r = await runTask("tasks/bench.ts", ["nope"]);
+  const r = await runTask("bench/bench.ts", ["nope"]);
   assertStrictEquals(r.code, 2);
   assertMatch(r.stderr, /Unknown benchmark "nope"/);
   // A failure (not a usage error): a data folder that does not exist.
-  const f = await runTask("tasks/bench.ts", ["align", "--data", "/nonexistent/arcstream"]);
+  const f = await runTask("bench/bench.ts", ["align", "--data", "/nonexistent/arcstream"]);
   assertStrictEquals(f.code, 1, f.stderr);
   // (stderr may also carry the runtime's own WebGPU warnings before our line.)
   assertMatch(f.stderr, /^bench align: .*nonexistent/m);

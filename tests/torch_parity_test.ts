@@ -9,7 +9,7 @@ import { initBackend } from "../model/backend/backend.ts";
 import { readTorchCheckpoint } from "../model/io/torch_checkpoint.ts";
 import { importTorchIResNet, mapTorchIResNet } from "../model/io/torch_iresnet.ts";
 import { Trainer } from "../model/train/trainer.ts";
-import { Embedder } from "../model/eval/embed_stream.ts";
+import { loadEmbedder } from "../model/eval/load_embedder.ts";
 import { importTorchBackbone, writeImported } from "../model/io/torch_import.ts";
 import {
   expectedStepState,
@@ -35,7 +35,7 @@ function normalizeRows(rows: number[][]): number[][] {
   });
 }
 
-Deno.test("imported arcface_torch IResNet embeds like PyTorch in eval mode (1e-4 on normalized rows)", async () => {
+Deno.test("imported arcface_torch IResNet embeds like PyTorch in eval mode (1e-5 on normalized rows; README: 1.0e-6)", async () => {
   const m = await readManifest();
   const sd = await readTorchCheckpoint(`${TORCH_FIXTURES}iresnet_tiny.pth`);
   const before = tf.memory().numTensors;
@@ -52,14 +52,18 @@ Deno.test("imported arcface_torch IResNet embeds like PyTorch in eval mode (1e-4
   const want = normalizeRows(m.embeddings_eval);
   let worst = 0;
   got.forEach((r, i) => r.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - want[i][j])))));
-  assert(worst < 1e-4, `max abs diff of normalized embeddings ${worst}`);
+  assert(worst < 1e-5, `max abs diff of normalized embeddings ${worst}`);
   tf.dispose([x, y]);
   model.dispose();
   assertEquals(tf.memory().numTensors, before);
 });
 
+/** The fixture's name for each decay set (make_parity.py wrote "seed" for no-bias). */
+const FIXTURE_KEY = { "no-bias": "seed", all: "all" } as const;
+
 /** One arcstream step from the fixture's weights and head; returns per-tensor relative errors. */
-async function stepAgainstTorch(m: ParityManifest, mode: "seed" | "all") {
+async function stepAgainstTorch(m: ParityManifest, decayOn: "no-bias" | "all") {
+  const mode = FIXTURE_KEY[decayOn];
   const sd = await readTorchCheckpoint(`${TORCH_FIXTURES}iresnet_tiny.pth`);
   const { model, config } = await importTorchIResNet(sd);
   const trainer = new Trainer({
@@ -68,7 +72,7 @@ async function stepAgainstTorch(m: ParityManifest, mode: "seed" | "all") {
     margin: { type: "arcface", s: m.s, m2: m.m },
     weightDecay: m.wd,
     momentum: m.momentum,
-    decayOn: mode,
+    decayOn,
   });
   trainer.model.setWeights(model.getWeights());
   model.dispose();
@@ -106,23 +110,24 @@ async function stepAgainstTorch(m: ParityManifest, mode: "seed" | "all") {
   return { loss: metrics.inferenceLoss, errors };
 }
 
-for (const mode of ["seed", "all"] as const) {
-  Deno.test(`one training step matches PyTorch SGD (ArcFace s=64 m=0.5, wd on ${mode}): loss and every weight to 1e-4`, async () => {
+for (const mode of ["no-bias", "all"] as const) {
+  Deno.test(`one training step matches PyTorch SGD (ArcFace s=64 m=0.5, wd on ${mode}): loss and every weight to 1.2e-4 (README: 1.2e-5)`, async () => {
     const m = await readManifest();
     const before = tf.memory().numTensors;
     const { loss, errors } = await stepAgainstTorch(m, mode);
     assert(
-      Math.abs(loss - m.steps[mode].loss) < 1e-4 * Math.abs(m.steps[mode].loss),
+      Math.abs(loss - m.steps[FIXTURE_KEY[mode]].loss) <
+        1.2e-4 * Math.abs(m.steps[FIXTURE_KEY[mode]].loss),
       `loss ${loss}`,
     );
-    for (const [key, e] of errors) assert(e.rel < 1e-4, `${key}: relative error ${e.rel}`);
+    for (const [key, e] of errors) assert(e.rel < 1.2e-4, `${key}: relative error ${e.rel}`);
     assertEquals(tf.memory().numTensors, before);
     if (Deno.env.get("ARCSTREAM_PARITY_REPORT")) {
       const byRel = [...errors].sort((a, b) => b[1].rel - a[1].rel);
       const notBeta = byRel.filter(([k]) => !k.endsWith("/beta"));
       console.log(
         mode,
-        { loss, torch: m.steps[mode].loss },
+        { loss, torch: m.steps[FIXTURE_KEY[mode]].loss },
         byRel.slice(0, 2),
         notBeta.slice(0, 3),
       );
@@ -137,7 +142,7 @@ Deno.test("an import-torch export is embedded by eval's Embedder with arcface_to
     const b = await importTorchBackbone(`${TORCH_FIXTURES}iresnet_tiny.pth`);
     const { modelJson } = await writeImported(b, dir, "iresnet_tiny.pth");
     b.model.dispose();
-    const embedder = await Embedder.load(modelJson, { flip: false });
+    const embedder = await loadEmbedder(modelJson, { flip: false });
     assertEquals(embedder.normalize, "arcface_torch");
     const faces = await readFaces();
     const n = 112 * 112 * 3;
@@ -150,7 +155,7 @@ Deno.test("an import-torch export is embedded by eval's Embedder with arcface_to
     const want = normalizeRows(m.embeddings_eval);
     let worst = 0;
     got.forEach((r, i) => r.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - want[i][j])))));
-    assert(worst < 1e-4, `max abs diff ${worst}`);
+    assert(worst < 1e-5, `max abs diff ${worst}`);
     embedder.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });

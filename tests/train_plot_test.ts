@@ -45,9 +45,23 @@ Deno.test("writeTrainPlot() draws loss, accuracy, lr and held-out curves from a 
     const log = [1, 10, 20, 30, 40].map((s, i) => entry(s, 10 - i));
     // A resumed run re-logs step 30: the plot keeps one point per step.
     log.push(entry(30, 6.5), entry(50, 5));
+    // --val-targets lines share log.jsonl: one per target and evaluation, not step windows.
+    const val = (step: number, name: string, accuracy: number) =>
+      JSON.stringify({
+        time: "t",
+        epoch: 0,
+        step,
+        val: name,
+        accuracy,
+        std: 0,
+        highest: accuracy,
+        pairs: 20,
+      });
     await Deno.writeTextFile(
       join(dir, "log.jsonl"),
-      log.map((e) => JSON.stringify(e)).join("\n") + '\n{"step": 6', // torn last line
+      log.map((e) => JSON.stringify(e)).join("\n") + "\n" +
+        [val(20, "lfw", 0.55), val(20, "cfp_fp", 0.6), val(40, "lfw", 0.7)].join("\n") +
+        '\n{"step": 6', // torn last line
     );
     const held = [{ time: "t", step: 25, accuracy: 0.61, std: 0.02, auc: 0.7, pairs: 100 }, {
       time: "t",
@@ -72,8 +86,10 @@ Deno.test("writeTrainPlot() draws loss, accuracy, lr and held-out curves from a 
     assertStrictEquals(pointsOf(svg, "softmax \\(margin\\)").length, 6);
     assertStrictEquals(pointsOf(svg, "training accuracy").length, 6);
     assertStrictEquals(pointsOf(svg, "lr").length, 6);
-    assertStrictEquals(pointsOf(svg, "10-fold mean").length, 2);
-    assertStrictEquals((svg.match(/<circle /g) ?? []).length, 2);
+    assertStrictEquals(pointsOf(svg, "held-out pairs").length, 2);
+    assertStrictEquals(pointsOf(svg, "lfw").length, 2);
+    assertStrictEquals(pointsOf(svg, "cfp_fp").length, 1);
+    assertStrictEquals((svg.match(/<circle /g) ?? []).length, 5);
     // The re-logged step 30 keeps its last value, 6.5: 3/4 of the way from 8 (step 20) to 6
     // (step 40); the first value, 7, would sit at 1/2.
     const ys = pointsOf(svg, "total").map((p) => Number(p.split(",")[1]));

@@ -3,8 +3,8 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../model/backend/backend.ts";
 import { QUIET, tinyRun } from "./tiny_run.ts";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
-import { runTraining } from "../model/train/train_run.ts";
-import { Embedder } from "../model/eval/embed_stream.ts";
+import { runTraining } from "../model/train/train_loop.ts";
+import { loadEmbedder } from "../model/eval/load_embedder.ts";
 
 await initBackend({ backend: "wasm" });
 
@@ -65,7 +65,7 @@ Deno.test("resume after an interrupt replays the same batches and ends on the sa
       (await listCheckpoints(`${dirA}/checkpoints`)).map((p) => p.slice(-10)),
       ["00004.arcs", "00006.arcs"],
     );
-    // Both logs exist; log.jsonl holds the seed's fields.
+    // Both logs exist; log.jsonl holds the original TF ArcFace code's fields.
     const lines = (await Deno.readTextFile(`${dirA}/log.jsonl`)).trim().split("\n");
     const e = JSON.parse(lines[lines.length - 1]);
     for (const f of ["epoch", "step", "totalLoss", "inferenceLoss", "accuracy", "imagesPerSec"]) {
@@ -108,7 +108,7 @@ Deno.test("the exported backbone loads as a TF.js model and embeds faces", async
     c.schedule = { kind: "poly", base: 0.05, warmupSteps: 1, totalSteps: 2 };
     const s = await runTraining({ config: c, out: dir, ...QUIET });
     const before = tf.memory().numTensors;
-    const e = await Embedder.load(`${s.exportDir}/model.json`);
+    const e = await loadEmbedder(`${s.exportDir}/model.json`);
     assertStrictEquals(e.inputSize, 32);
     const img = { pixels: new Uint8Array(112 * 112 * 3).fill(90), height: 112, width: 112 };
     const [v] = await e.embed([img]);

@@ -1,8 +1,8 @@
 import { assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { presetConfig } from "../model/train/presets.ts";
-import { runTraining } from "../model/train/train_run.ts";
-import { configFromFlags } from "../tasks/train_flags.ts";
+import { runTraining } from "../model/train/train_loop.ts";
+import { configFromFlags } from "../tasks/train/flags.ts";
 import { readImageFolder } from "../pipeline/list/list_reader.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
 import { recordsToNdjson, recordsToTar } from "../pipeline/formats/wire.ts";

@@ -29,11 +29,12 @@ Deno.test({
 });
 
 Deno.test({
-  name: "openTurboFfi() refuses truncated, corrupt and CMYK JPEGs so the fallback names the cause",
+  name:
+    "openTurboFfi() refuses truncated and corrupt JPEGs so the fallback names the cause; decodes CMYK",
   ignore: !onLinux,
   fn: async () => {
     const ffi = openTurboFfi()!;
-    for (const f of ["truncated.jpg", "corrupt.jpg", "cmyk.jpg"]) {
+    for (const f of ["truncated.jpg", "corrupt.jpg"]) {
       const r = ffi.decode(await Deno.readFile(ODD + f), { height: 112, width: 112 });
       assertEquals(r, null, f);
     }
@@ -42,6 +43,9 @@ Deno.test({
       Error,
       "truncated.jpg",
     );
+    // CMYK: decoded as CMYK and converted as OpenCV does (pixels: tests/decode_opencv_test.ts).
+    const raw = ffi.decode(await Deno.readFile(ODD + "cmyk.jpg"))!;
+    assertEquals([raw.height, raw.width, raw.pixels.length], [60, 80, 60 * 80 * 3]);
     const cmyk = await decodeImage(ODD + "cmyk.jpg", { resize: 112 });
     assertEquals([cmyk.height, cmyk.width], [112, 112]);
   },

@@ -108,7 +108,7 @@ Deno.test("evaluateVerification() rejects NaN distances and mismatched labels wi
   assertThrows(() => pairDistances(new Float32Array(6), 2), Error, "not a whole number");
 });
 
-Deno.test("evaluateVerification() scores 6,000 pairs in well under a second", () => {
+Deno.test("evaluateVerification() scores 6,000 pairs (LFW's size) of two overlapping distributions", () => {
   let s = 12345;
   const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
   const dist: number[] = [], same: boolean[] = [];
@@ -119,10 +119,9 @@ Deno.test("evaluateVerification() scores 6,000 pairs in well under a second", ()
     );
     same.push(isSame);
   }
-  evaluateVerification(dist, same); // warm-up (JIT)
-  const t0 = performance.now();
   const r = evaluateVerification(dist, same);
-  const ms = performance.now() - t0;
-  assert(ms < 1000, `took ${ms.toFixed(0)} ms`);
+  assertEquals(r.nPairs, 6000);
+  // Same pairs around 0.9, different around 1.8, spread +-0.5: mostly separable, not entirely.
   assert(r.accuracyMean > 0.8 && r.accuracyMean < 1);
+  assert(r.auc > 0.9 && r.auc < 1);
 });

@@ -7,7 +7,7 @@ import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { initBackend } from "../model/backend/backend.ts";
 import { batchNormTrainFused } from "../model/backend/wasm_batch_norm_train.ts";
 import { FILTER_GRAD_ROWS } from "../model/backend/wasm_conv_grads.ts";
-import { batchNormTrain } from "../model/train/train_forward.ts";
+import { batchNormTrain } from "../model/nets/train_ops.ts";
 
 await initBackend({ backend: "wasm" });
 

@@ -93,7 +93,16 @@ export function currentBackend(): BackendInfo | null {
   return current?.info ?? null;
 }
 
-/** Initializes and returns the chosen backend. Safe to call more than once. */
+/**
+ * Initializes and returns the chosen backend. Safe to call more than once.
+ * @example
+ * ```ts
+ * import { initBackend } from "../mod.ts";
+ *
+ * const info = await initBackend({ backend: "wasm" }); // or "auto": the best this machine has
+ * console.log(info);
+ * ```
+ */
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const env = Deno.env.get("ARCSTREAM_BACKEND");
   const wanted = options.backend ?? (env ? parseBackendName(env) : "auto");
@@ -112,30 +121,41 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   return info;
 }
 
-async function initAuto(threads: number): Promise<BackendInfo> {
+/**
+ * The "auto" rule on probe results: the backends to try, best first (tensorflow when tfjs-node
+ * loads, webgpu on a real adapter, then wasm, then cpu), and why each one above wasm is passed
+ * over.
+ */
+export function autoCandidates(
+  tfNode: Pick<TensorflowProbe, "loadable" | "reason">,
+  gpu: { adapter: { isFallbackAdapter: boolean } | null; reason: string },
+): { order: BackendName[]; skipped: string[] } {
+  const order: BackendName[] = [];
   const skipped: string[] = [];
+  if (tfNode.loadable) order.push("tensorflow");
+  else skipped.push(`tensorflow: ${tfNode.reason}`);
+  if (gpu.adapter && !gpu.adapter.isFallbackAdapter) order.push("webgpu");
+  else skipped.push(`webgpu: ${gpu.reason}`);
+  order.push("wasm", "cpu");
+  return { order, skipped };
+}
+
+async function initAuto(threads: number): Promise<BackendInfo> {
   const tfNode = probeTensorflow();
-  if (tfNode.loadable) {
-    try {
-      return { ...(await initTensorflow(tfNode)), skipped };
-    } catch (e) {
-      skipped.push(`tensorflow: ${(e as Error).message}`);
-    }
-  } else skipped.push(`tensorflow: ${tfNode.reason}`);
   const gpu = await probeWebGPU();
-  if (gpu.adapter && !gpu.adapter.isFallbackAdapter) {
+  const { order, skipped } = autoCandidates(tfNode, gpu);
+  for (const name of order) {
     try {
-      return { ...(await initWebGPU(gpu)), skipped };
+      if (name === "tensorflow") return { ...(await initTensorflow(tfNode)), skipped };
+      if (name === "webgpu") return { ...(await initWebGPU(gpu)), skipped };
+      if (name === "wasm") return { ...(await initWasm(threads)), skipped };
+      return { ...(await initCpu()), skipped };
     } catch (e) {
-      skipped.push(`webgpu: ${(e as Error).message}`);
+      if (name === "cpu") throw e;
+      skipped.push(`${name}: ${(e as Error).message}`);
     }
-  } else skipped.push(`webgpu: ${gpu.reason}`);
-  try {
-    return { ...(await initWasm(threads)), skipped };
-  } catch (e) {
-    skipped.push(`wasm: ${(e as Error).message}`);
   }
-  return { ...(await initCpu()), skipped };
+  throw new Error("no backend"); // unreachable: cpu either returns or throws above
 }
 
 async function initForced(

@@ -1,6 +1,6 @@
 /**
  * Training-mode batch normalization (batch statistics over all axes but the last) as two fused
- * wasm kernels, for `batchNormTrain` (model/train/train_forward.ts) on the wasm backend.
+ * wasm kernels, for `batchNormTrain` (model/nets/train_ops.ts) on the wasm backend.
  *
  * As tf ops the forward is mean, sub, square, mean, rsqrt, mul, mul, add (6 full-size passes and
  * a saved x_hat) and the backward sum, mul, sum, mul, sub, sub, mul, mul (8 more): 20-25% of a

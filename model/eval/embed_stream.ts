@@ -13,7 +13,7 @@ import {
   NORMALIZE_MODES,
   type NormalizeMode,
 } from "../../pipeline/decode/network_input.ts";
-import { arcstreamMetadata, loadModelFile, type ModelJsonFile } from "../io/model_io.ts";
+import { arcstreamMetadata, type ModelJsonFile } from "../io/model_json.ts";
 
 export { NORMALIZE_MODES, type NormalizeMode, type RgbImage };
 
@@ -78,7 +78,19 @@ export function listOutputs(model: AnyModel, json?: ModelJsonFile): ModelOutput[
   }));
 }
 
-/** Runs a model on faces with the flip test; owns nothing unless created by `Embedder.load`. */
+/**
+ * Runs a model on faces with the flip test; owns nothing unless created by `Embedder.owning`.
+ * @example
+ * ```ts
+ * import { decodeImage } from "../../pipeline/mod.ts";
+ * import { loadEmbedder } from "../mod.ts";
+ *
+ * const embedder = await loadEmbedder("runs/lfw-small/export/model.json"); // flip test on
+ * const face = await decodeImage("fixtures/lfw_faces/train/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const [embedding] = await embedder.embed([face]); // unit length, [embeddingSize]
+ * console.log(embedding.length);
+ * ```
+ */
 export class Embedder {
   readonly model: AnyModel;
   readonly inputSize: number;
@@ -139,15 +151,21 @@ export class Embedder {
     this.output = outs[this.#outputIndex].name;
   }
 
-  /** Loads a model.json (graph or layers) and owns it; `dispose()` frees it. */
-  static async load(modelJsonPath: string, options: EmbedderOptions = {}): Promise<Embedder> {
-    const { model, json } = await loadModelFile(modelJsonPath);
+  /**
+   * An embedder that owns an already loaded model (`dispose()` frees it; on a bad option the
+   * model is freed and the error thrown). Files: `loadEmbedder()` (load_embedder.ts, Deno); the
+   * browser loads over HTTP with `tf.loadLayersModel(url)` and comes here.
+   */
+  static owning(
+    loaded: { model: AnyModel; json?: ModelJsonFile },
+    options: EmbedderOptions = {},
+  ): Embedder {
     try {
-      const e = new Embedder(model, options, json);
+      const e = new Embedder(loaded.model, options, loaded.json);
       e.#owned = true;
       return e;
     } catch (err) {
-      model.dispose();
+      loaded.model.dispose();
       throw err;
     }
   }
@@ -244,7 +262,12 @@ export interface EmbedStreamOptions {
  * Batches decoded/aligned images through an `Embedder`; emits `{ key, embedding }` in order.
  * @example
  * ```ts
- * const embedder = await Embedder.load("runs/r50/export/model.json");
+ * import { DecodeStream, ListReaderStream } from "../../pipeline/mod.ts";
+ * import { EmbedStream, loadEmbedder } from "../mod.ts";
+ *
+ * const faces = new ListReaderStream({ root: "fixtures/lfw_faces/train" })
+ *   .pipeThrough(new DecodeStream());
+ * const embedder = await loadEmbedder("runs/r50/export/model.json");
  * const out = faces.pipeThrough(new EmbedStream(embedder, { batchSize: 32 }));
  * for await (const { key, embedding } of out) console.log(key, embedding.length);
  * ```
@@ -277,6 +300,17 @@ export class EmbedStream extends TransformStream<ImageRecord, EmbeddingRecord> {
 /**
  * Embeds aligned images with a model (for the trainer's held-out check): batches of `batchSize`,
  * flip test, L2-normalized. Does not dispose the model.
+ * @example
+ * ```ts
+ * import { decodeImage } from "../../pipeline/mod.ts";
+ * import { buildIResNet, embedImages } from "../mod.ts";
+ *
+ * const model = buildIResNet({ depth: 18, width: 0.25, inputSize: 64 });
+ * const face = await decodeImage("fixtures/lfw_faces/train/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const [embedding] = await embedImages(model, [face], { inputSize: 64, batchSize: 16 });
+ * console.log(embedding.length); // 512
+ * model.dispose();
+ * ```
  */
 export async function embedImages(
   model: AnyModel,

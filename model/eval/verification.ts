@@ -58,7 +58,16 @@ export interface VerificationResult {
   roc: { far: number[]; tar: number[]; threshold: number[] };
 }
 
-/** Squared L2 distances of pairs (rows 2i, 2i+1) of an [2N, D] row-major matrix, in float64. */
+/**
+ * Squared L2 distances of pairs (rows 2i, 2i+1) of an [2N, D] row-major matrix, in float64.
+ * @example
+ * ```ts
+ * import { pairDistances } from "../mod.ts";
+ *
+ * // Rows [a0, b0, a1, b1] of 2-d unit embeddings -> squared L2 per pair: [0, 2].
+ * console.log(pairDistances(new Float32Array([1, 0, 1, 0, 1, 0, 0, 1]), 2));
+ * ```
+ */
 export function pairDistances(embeddings: ArrayLike<number>, dim: number): Float64Array {
   if (!Number.isInteger(dim) || dim <= 0 || embeddings.length % (2 * dim) !== 0) {
     throw new RangeError(
@@ -106,7 +115,18 @@ interface Fold {
   d: Float64Array;
 }
 
-/** Runs the protocol on pair distances (squared L2 of unit embeddings, in [0, 4]) and labels. */
+/**
+ * Runs the protocol on pair distances (squared L2 of unit embeddings, in [0, 4]) and labels.
+ * @example
+ * ```ts
+ * import { evaluateVerification, pairDistances } from "../mod.ts";
+ *
+ * // Two pairs of 2-d unit embeddings, rows [a0, b0, a1, b1]: a same pair and a different one.
+ * const embeddings = new Float32Array([1, 0, 1, 0, 1, 0, 0, 1]);
+ * const result = evaluateVerification(pairDistances(embeddings, 2), [true, false], { nFolds: 2 });
+ * console.log(result.accuracyMean, result.accuracyStd, result.bestThreshold);
+ * ```
+ */
 export function evaluateVerification(
   distances: ArrayLike<number>,
   issame: ArrayLike<boolean | number>,

@@ -4,7 +4,7 @@
  * checkpoint (a training run's or `import-torch`'s) or an arcstream `model.json` export.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
-import type { NetworkOptions } from "../nets/network.ts";
+import { asNetworkConfig, type NetworkConfig } from "../nets/network.ts";
 import type { IResNetOptions } from "../nets/iresnet.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { arcstreamMetadata, loadModelFile } from "./model_io.ts";
@@ -80,17 +80,14 @@ function exportNetwork(
 /**
  * The training config's network with the source's architecture (dropout and seed stay the run's).
  */
-export function initNetwork<T extends IResNetOptions>(
-  network: T,
-  src: InitBackbone,
-): T & NetworkOptions {
-  const { dropout: _d, seed: _s, ...arch } = src.network as NetworkOptions;
-  const out: T & NetworkOptions = { ...network, ...arch };
-  // The source's family wins: an IR-ResNet source clears a MobileFaceNet run's arch, and a
-  // MobileFaceNet (no dropout layer) clears the run's dropout.
-  if (!arch.arch || arch.arch === "iresnet") delete out.arch;
-  else out.dropout = 0;
-  return out;
+export function initNetwork(network: NetworkConfig, src: InitBackbone): NetworkConfig {
+  const from = asNetworkConfig(src.network);
+  // The source's family wins; a MobileFaceNet has no dropout layer, an IR-ResNet source keeps the
+  // run's dropout (0 when the run was a MobileFaceNet).
+  if (from.kind === "mobilefacenet") return { ...from, seed: network.seed };
+  const { dropout: _d, seed: _s, ...arch } = from;
+  const dropout = network.kind === "iresnet" ? network.dropout : 0;
+  return { ...(network.kind === "iresnet" ? network : {}), ...arch, dropout, seed: network.seed };
 }
 
 /** Writes `src`'s weights into `model`; a missing or mis-shaped weight is an error naming it. */

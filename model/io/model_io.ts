@@ -4,15 +4,18 @@
  * Usage:
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { fileLoadHandler, fileSaveHandler, loadModelFile } from "./model/model_io.ts";
+ * import { fileLoadHandler, fileSaveHandler, loadModelFile } from "./model_io.ts";
+ * import { buildIResNet } from "../nets/iresnet.ts";
  *
- * await model.save(fileSaveHandler("runs/r50/export"));          // model.json + weights.bin, atomic
- * await model.save(fileSaveHandler(dir, {                         // an arcstream export:
- *   userDefinedMetadata: { arcstream: { normalize: "arcface", inputSize: 112, embeddingSize: 512 } },
+ * const model = buildIResNet({ depth: 18, width: 0.25, inputSize: 64 });
+ * await model.save(fileSaveHandler("runs/r18/export")); // model.json + weights.bin, atomic
+ * await model.save(fileSaveHandler("runs/r18/export", { // an arcstream export:
+ *   userDefinedMetadata: { arcstream: { normalize: "arcface", inputSize: 64 } },
  * }));
- * const layers = await tf.loadLayersModel(fileLoadHandler("runs/r50/export/model.json"));
+ * const layers = await tf.loadLayersModel(fileLoadHandler("runs/r18/export/model.json"));
  * const graph = await tf.loadGraphModel(fileLoadHandler("../shared/models/faceres/faceres.json"));
- * const { kind, model } = await loadModelFile("any/model.json"); // detects graph vs layers
+ * const { kind } = await loadModelFile("runs/r18/export/model.json"); // detects graph vs layers
+ * console.log(layers.name, graph.inputs, kind);
  * ```
  *
  * The loader reads every shard named in `weightsManifest` (paths relative to model.json) and works
@@ -23,23 +26,17 @@
 import type * as tf from "@tensorflow/tfjs";
 import { basename, dirname, join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import { detectModelKind, type ModelJsonFile, parseModelJson } from "./model_json.ts";
 
-/** Which TF.js loader a model.json needs. */
-export type ModelKind = "graph" | "layers";
-
-/** The parts of a model.json that arcstream reads. */
-export interface ModelJsonFile {
-  format?: string;
-  generatedBy?: string;
-  convertedBy?: string | null;
-  modelTopology?: unknown;
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  signature?: unknown;
-  userDefinedMetadata?: Record<string, unknown>;
-  modelInitializer?: unknown;
-  initializerSignature?: unknown;
-  trainingConfig?: unknown;
-}
+export {
+  ARCSTREAM_METADATA_KEY,
+  type ArcstreamMetadata,
+  arcstreamMetadata,
+  detectModelKind,
+  type ModelJsonFile,
+  type ModelKind,
+  parseModelJson,
+} from "./model_json.ts";
 
 /** Reads and validates a model.json (no weights). */
 export async function readModelJson(modelJsonPath: string): Promise<ModelJsonFile> {
@@ -49,36 +46,7 @@ export async function readModelJson(modelJsonPath: string): Promise<ModelJsonFil
   } catch (e) {
     throw new Error(`Cannot read model "${modelJsonPath}": ${(e as Error).message}`);
   }
-  let json: ModelJsonFile;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`Cannot parse model "${modelJsonPath}": ${(e as Error).message}`);
-  }
-  if (json === null || typeof json !== "object" || json.modelTopology == null) {
-    throw new SyntaxError(
-      `Cannot read model "${modelJsonPath}": no "modelTopology" (not a TF.js model.json)`,
-    );
-  }
-  if (!Array.isArray(json.weightsManifest)) {
-    throw new SyntaxError(`Cannot read model "${modelJsonPath}": no "weightsManifest" array`);
-  }
-  return json;
-}
-
-/**
- * Graph or layers: `format` when present ("graph-model" / "layers-model"), else the topology's
- * shape (a GraphDef has `node`, a Keras config has `model_config` or `class_name`).
- */
-export function detectModelKind(json: ModelJsonFile): ModelKind {
-  if (json.format === "graph-model") return "graph";
-  if (json.format === "layers-model") return "layers";
-  const topo = json.modelTopology as Record<string, unknown>;
-  if (Array.isArray(topo.node)) return "graph";
-  if ("model_config" in topo || "class_name" in topo) return "layers";
-  throw new SyntaxError(
-    `Cannot tell whether this is a graph or layers model: format=${json.format ?? "(none)"}`,
-  );
+  return parseModelJson(text, modelJsonPath);
 }
 
 /** An IOHandler that loads model.json and its weight shards from the file system. */
@@ -158,30 +126,6 @@ export interface FileSaveOptions {
   userDefinedMetadata?: Record<string, unknown>;
 }
 
-/** Key in `userDefinedMetadata` that marks an arcstream export. */
-export const ARCSTREAM_METADATA_KEY = "arcstream";
-
-/** What arcstream's exports record about how to feed the model. */
-export interface ArcstreamMetadata {
-  /**
-   * Pixel normalization the model was trained with; arcstream trains with "arcface", models
-   * imported from arcface_torch record "arcface_torch" ((x / 255 - 0.5) / 0.5).
-   */
-  normalize: "arcface" | "raw" | "unit" | "arcface_torch";
-  /** Input side in px (square RGB, NHWC). */
-  inputSize?: number;
-  /** Embedding size. */
-  embeddingSize?: number;
-  /** Free-form: network name, training step, dataset... */
-  [key: string]: unknown;
-}
-
-/** The `arcstream` metadata of a model.json, or null for a foreign model. */
-export function arcstreamMetadata(json: ModelJsonFile): ArcstreamMetadata | null {
-  const m = json.userDefinedMetadata?.[ARCSTREAM_METADATA_KEY];
-  return m && typeof m === "object" ? m as ArcstreamMetadata : null;
-}
-
 /**
  * An IOHandler that writes `dir/model.json` + `dir/weights.bin` (dir created if missing), each
  * via a temp file and rename, so a crash never leaves a torn file.
@@ -248,7 +192,17 @@ export type LoadedModel =
   | { kind: "graph"; model: tf.GraphModel; json: ModelJsonFile }
   | { kind: "layers"; model: tf.LayersModel; json: ModelJsonFile };
 
-/** Loads a graph or layers model from a model.json path, choosing the loader by `detectModelKind`. */
+/**
+ * Loads a graph or layers model from a model.json path, choosing the loader by `detectModelKind`.
+ * @example
+ * ```ts
+ * import { loadModelFile } from "../mod.ts";
+ *
+ * const loaded = await loadModelFile("runs/lfw-small/export/model.json");
+ * console.log(loaded.kind, loaded.json.userDefinedMetadata); // "layers" for arcstream exports
+ * loaded.model.dispose();
+ * ```
+ */
 export async function loadModelFile(modelJsonPath: string): Promise<LoadedModel> {
   const json = await readModelJson(modelJsonPath);
   const kind = detectModelKind(json);

@@ -28,6 +28,12 @@ export interface ConvertContext {
   /** Static input shapes, Keras layout with the batch dim (null). */
   inputShapes: (number | null)[][];
   layerName: string;
+  /**
+   * Set when input 0 is a rank-4 map flattened in ONNX's NCHW order (as torch.flatten does): its
+   * Keras [h, w, c]. Its elements run (c, h, w), not Keras's (h, w, c); Dense permutes its kernel
+   * rows to match instead of the graph transposing activations.
+   */
+  flatOrder?: [number, number, number];
 }
 
 /** Converts one layer: ONNX input names in, ONNX output name out. */

@@ -9,13 +9,26 @@
  * Layers are converted one by one (`onnx_layers.ts`), NCHW throughout.
  *
  * ```ts
- * const { model, metadata } = await loadModelFile("runs/x/export/model.json");
- * const bytes = encodeModel(convertToOnnx(model, { normalize: metadata.normalize }));
+ * import { loadModelFile } from "./model_io.ts";
+ * import { convertToOnnx } from "./onnx_export.ts";
+ * import { encodeModel } from "./onnx_proto.ts";
+ * import type * as tf from "@tensorflow/tfjs";
+ *
+ * const { model } = await loadModelFile("runs/x/export/model.json");
+ * const bytes = encodeModel(convertToOnnx(model as tf.LayersModel, { normalize: "arcface" }));
+ * await Deno.writeFile("runs/x/model.onnx", bytes);
  * ```
  */
 import type * as tf from "@tensorflow/tfjs";
 import { LAYER_CONVERTERS } from "./onnx_layers.ts";
-import { type ConvertContext, layerWeights, nodeNamer } from "./onnx_context.ts";
+import { restoreKerasOrder } from "./onnx_layers_shape.ts";
+import { findGroupedConvs, groupedConvConverter } from "./onnx_grouped_conv.ts";
+import {
+  type ConvertContext,
+  type LayerConverter,
+  layerWeights,
+  nodeNamer,
+} from "./onnx_context.ts";
 import {
   encodeModel,
   type OnnxAttribute,
@@ -54,7 +67,18 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string>;
 }
 
-/** Converts a single-input, single-output NHWC LayersModel into an ONNX model description. */
+/**
+ * Converts a single-input, single-output NHWC LayersModel into an ONNX model description.
+ * @example
+ * ```ts
+ * import { buildIResNet, convertToOnnx } from "../mod.ts";
+ *
+ * const net = buildIResNet({ depth: 18, width: 0.25, inputSize: 64 });
+ * const onnx = convertToOnnx(net, { normalize: "arcface" }); // input [N, 3, 64, 64] RGB 0-255
+ * console.log(onnx.graph.nodes.length);
+ * net.dispose();
+ * ```
+ */
 export function convertToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): OnnxModel {
   const { normalize, opset, h, w, c } = checkExportable(model, options);
   const nodes: GraphNode[] = [];
@@ -78,15 +102,34 @@ export function convertToOnnx(model: tf.LayersModel, options: OnnxExportOptions 
   }
   tensors.set(model.inputs[0], x);
 
+  // MobileFaceNet's grouped convs become one grouped Conv each (no layout Transposes).
+  const grouped = findGroupedConvs(model);
+  const fusedAway = new Set([...grouped.values()].flatMap((g) => g.fused));
+  const flatOrders: FlatOrders = new Map();
   for (const layer of model.layers) {
-    if (layer.getClassName() === "InputLayer") continue;
-    tensors.set(
-      layer.output as tf.SymbolicTensor,
-      convertLayer(layer, tensors, node, initializers),
+    if (layer.getClassName() === "InputLayer" || fusedAway.has(layer)) continue;
+    const chain = grouped.get(layer);
+    const out = convertLayer(
+      layer,
+      tensors,
+      node,
+      initializers,
+      flatOrders,
+      chain && groupedConvConverter(chain),
     );
+    tensors.set((chain?.tail ?? layer).output as tf.SymbolicTensor, out);
   }
 
-  nameGraphOutput(model, nodes, tensors.get(model.outputs[0]), outputName);
+  let last = tensors.get(model.outputs[0]);
+  const order = last === undefined ? undefined : flatOrders.get(last);
+  if (last !== undefined && order) {
+    const constant = (suffix: string, dims: number[], data: BigInt64Array) => {
+      initializers.push({ name: `output/${suffix}`, dims, data });
+      return `output/${suffix}`;
+    };
+    last = restoreKerasOrder(last, order, node, constant);
+  }
+  nameGraphOutput(model, nodes, last, outputName);
   const outShape = model.outputs[0].shape;
   return {
     graph: {
@@ -101,6 +144,9 @@ export function convertToOnnx(model: tf.LayersModel, options: OnnxExportOptions 
     metadata: options.metadata,
   };
 }
+
+/** ONNX names of rank-4 maps flattened in NCHW order -> their Keras [h, w, c]. */
+type FlatOrders = Map<string, [number, number, number]>;
 
 /** A graph node whose input and output names are set (the converter renames the last output). */
 type GraphNode = OnnxNode & { inputs: string[]; outputs: string[] };
@@ -134,17 +180,21 @@ function checkExportable(
 }
 
 /**
- * Converts one (non-input) layer with its class's converter, adding its nodes through `node` and its
- * weights to `initializers`; returns the name of its output.
+ * Converts one (non-input) layer with its class's converter (or `override`), adding its nodes through
+ * `node` and its weights to `initializers`; returns the name of its output. An input flattened in
+ * NCHW order goes to a Dense as it is (the Dense permutes its kernel) and to any other layer in TF's
+ * order; a Flatten's output is recorded in `flatOrders`.
  */
 function convertLayer(
   layer: tf.layers.Layer,
   tensors: Map<tf.SymbolicTensor, string>,
   node: ConvertContext["node"],
   initializers: OnnxTensor[],
+  flatOrders: FlatOrders,
+  override?: LayerConverter,
 ): string {
   const cls = layer.getClassName();
-  const convert = LAYER_CONVERTERS[cls];
+  const convert = override ?? LAYER_CONVERTERS[cls];
   if (!convert) {
     throw new RangeError(
       `Cannot export layer "${layer.name}" to ONNX: no converter for class ${cls} (supported: ${
@@ -156,19 +206,24 @@ function convertLayer(
     throw new RangeError(`Cannot export layer "${layer.name}": it is applied more than once`);
   }
   const ins = ([] as tf.SymbolicTensor[]).concat(layer.input);
-  const inputs = ins.map((t) => {
+  const constant: ConvertContext["constant"] = (suffix, dims, data) => {
+    const name = `${layer.name}/${suffix}`;
+    initializers.push({ name, dims, data });
+    return name;
+  };
+  let flatOrder: [number, number, number] | undefined;
+  const inputs = ins.map((t, i) => {
     const n = tensors.get(t);
     if (n === undefined) throw new Error(`Layer "${layer.name}": input not converted yet`);
-    return n;
+    const order = flatOrders.get(n);
+    if (!order) return n;
+    if (cls === "Dense" && i === 0) flatOrder = order;
+    return flatOrder ? n : restoreKerasOrder(n, order, node, constant);
   });
   const weights = layerWeights(layer);
   const ctx: ConvertContext = {
     node,
-    constant: (suffix, dims, data) => {
-      const name = `${layer.name}/${suffix}`;
-      initializers.push({ name, dims, data });
-      return name;
-    },
+    constant,
     weight: (n) => {
       const wt = weights.get(n);
       if (!wt) throw new Error(`Layer "${layer.name}" (${cls}) has no weight "${n}"`);
@@ -178,8 +233,14 @@ function convertLayer(
     config: layer.getConfig() as Record<string, unknown>,
     inputShapes: ins.map((t) => t.shape as (number | null)[]),
     layerName: layer.name,
+    flatOrder,
   };
-  return convert(inputs, ctx);
+  const out = convert(inputs, ctx);
+  const shape = ins[0].shape;
+  if (cls === "Flatten" && shape.length === 4) {
+    flatOrders.set(out, shape.slice(1) as [number, number, number]);
+  }
+  return out;
 }
 
 /** Renames the model's last output `last` to `outputName` on the node that makes it. */
@@ -212,6 +273,13 @@ export interface OnnxExportResult {
  * Loads `modelJsonPath` (a layers model), converts it and writes `out` atomically. The input
  * normalization defaults to the one the export records (`userDefinedMetadata.arcstream.normalize`),
  * else "arcface".
+ * @example
+ * ```ts
+ * import { exportOnnxFile } from "../mod.ts";
+ *
+ * const r = await exportOnnxFile("runs/lfw-small/export/model.json", "runs/lfw-small/model.onnx");
+ * console.log(r.inputShape, r.outputShape, r.bytes); // for onnxruntime or insightface
+ * ```
  */
 export async function exportOnnxFile(
   modelJsonPath: string,

@@ -123,7 +123,11 @@ const prelu: LayerConverter = ([x], ctx) => {
   return ctx.node("PRelu", [x, ctx.constant("alpha", a.shape, a.data)]);
 };
 
-/** Dense on [N, K]: Gemm with B = kernel [K, D] and C = bias. */
+/**
+ * Dense on [N, K]: Gemm with transB=1, B = kernel^T [D, K] and C = bias, as torch.onnx.export writes
+ * a Linear (OpenCV's DNN importer wants this form). After an NCHW flatten (`ctx.flatOrder`) the
+ * kernel's rows, in Keras's (h, w, c) order, are permuted to the graph's (c, h, w) order.
+ */
 const dense: LayerConverter = ([x], ctx) => {
   if (ctx.inputShapes[0].length !== 2) {
     throw new RangeError(
@@ -131,12 +135,16 @@ const dense: LayerConverter = ([x], ctx) => {
     );
   }
   const k = ctx.weight("kernel");
-  const inputs = [x, ctx.constant("kernel", k.shape, k.data)];
+  const [kIn, units] = k.shape;
+  const b = ctx.flatOrder
+    ? permute(k.data, [...ctx.flatOrder, units], [3, 2, 0, 1]) // [h, w, c, D] -> [D, c, h, w]
+    : permute(k.data, k.shape, [1, 0]);
+  const inputs = [x, ctx.constant("kernel", [units, kIn], b)];
   if (ctx.hasWeight("bias")) {
-    const b = ctx.weight("bias");
-    inputs.push(ctx.constant("bias", [b.data.length], b.data));
+    const bias = ctx.weight("bias");
+    inputs.push(ctx.constant("bias", [bias.data.length], bias.data));
   }
-  return activate(ctx.node("Gemm", inputs, { transA: 0, transB: 0 }), ctx, ctx.config.activation);
+  return activate(ctx.node("Gemm", inputs, { transA: 0, transB: 1 }), ctx, ctx.config.activation);
 };
 
 /** The converter of each supported Keras layer class. */

@@ -11,9 +11,27 @@ function toKerasLayout(x: string, ctx: ConvertContext): string {
   return ctx.inputShapes[0].length === 4 ? ctx.node("Transpose", [x], { perm: [0, 2, 3, 1] }) : x;
 }
 
-/** Flatten in TF's (h, w, c) order. */
-export const flatten: LayerConverter = ([x], ctx) =>
-  ctx.node("Flatten", [toKerasLayout(x, ctx)], { axis: 1 });
+/**
+ * Flatten. A rank-4 map is flattened as it lies, NCHW, as torch.flatten does (no Transpose): the
+ * elements run (c, h, w), and the export tags the output (`ConvertContext.flatOrder`) so a Dense
+ * reading it permutes its kernel rows; any other reader gets TF's (h, w, c) order restored.
+ */
+export const flatten: LayerConverter = ([x], ctx) => ctx.node("Flatten", [x], { axis: 1 });
+
+/**
+ * [N, c*h*w] in (c, h, w) order -> [N, h*w*c] in TF's (h, w, c) order, for a reader of an NCHW
+ * flatten that is not a Dense.
+ */
+export function restoreKerasOrder(
+  x: string,
+  [h, w, c]: [number, number, number],
+  node: ConvertContext["node"],
+  constant: ConvertContext["constant"],
+): string {
+  const shape = constant("nchw_shape", [4], BigInt64Array.from([0, c, h, w], BigInt));
+  const nchw = node("Reshape", [x, shape]);
+  return node("Flatten", [node("Transpose", [nchw], { perm: [0, 2, 3, 1] })], { axis: 1 });
+}
 
 /** Reshape with TF's element order; the batch dim is kept (ONNX shape 0 = copy). */
 export const reshape: LayerConverter = ([x], ctx) => {

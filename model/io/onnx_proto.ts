@@ -9,6 +9,9 @@
  * copied once, into the final buffer.
  *
  * ```ts
+ * import { encodeModel, type OnnxGraph } from "./onnx_proto.ts";
+ *
+ * const graph: OnnxGraph = { name: "empty", nodes: [], inputs: [], outputs: [], initializers: [] };
  * const bytes = encodeModel({ graph, opset: 13, producerName: "arcstream" });
  * ```
  */

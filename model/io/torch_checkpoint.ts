@@ -56,7 +56,16 @@ interface Storage {
   values: Float32Array;
 }
 
-/** Reads a `.pth` / `.pt` file. */
+/**
+ * Reads a `.pth` / `.pt` file.
+ * @example
+ * ```ts
+ * import { readTorchCheckpoint } from "../mod.ts";
+ *
+ * const stateDict = await readTorchCheckpoint("fixtures/torch/iresnet_tiny.pth");
+ * for (const [name, t] of stateDict) console.log(name, t.shape);
+ * ```
+ */
 export async function readTorchCheckpoint(path: string): Promise<TorchStateDict> {
   let bytes: Uint8Array;
   try {

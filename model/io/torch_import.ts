@@ -51,7 +51,17 @@ async function importTorchMbf(sd: TorchStateDict): Promise<ImportedBackbone> {
   return { model, config: { ...network } };
 }
 
-/** Reads `path` and builds the backbone it holds, or says why not. */
+/**
+ * Reads `path` and builds the backbone it holds, or says why not.
+ * @example
+ * ```ts
+ * import { importTorchBackbone } from "../mod.ts";
+ *
+ * const backbone = await importTorchBackbone("fixtures/torch/iresnet_tiny.pth");
+ * console.log(backbone.family, backbone.config);
+ * backbone.model.dispose();
+ * ```
+ */
 export async function importTorchBackbone(
   path: string,
 ): Promise<ImportedBackbone & { family: string }> {
@@ -77,6 +87,15 @@ export interface ImportOutput {
  * Writes `dir/model.json` + `weights.bin` (TF.js LayersModel; metadata: arcface_torch's input,
  * RGB `(x / 255 - 0.5) / 0.5`) and `dir/ckpt-00000000.arcs` (the backbone as `model/<layer>/<w>`
  * tensors, `meta.config.network` = the config), both atomically.
+ * @example
+ * ```ts
+ * import { importTorchBackbone, writeImported } from "../mod.ts";
+ *
+ * const backbone = await importTorchBackbone("fixtures/torch/iresnet_tiny.pth");
+ * const out = await writeImported(backbone, await Deno.makeTempDir(), "iresnet_tiny.pth");
+ * console.log(out.modelJson, out.checkpoint);
+ * backbone.model.dispose();
+ * ```
  */
 export async function writeImported(
   b: ImportedBackbone & { family: string },

@@ -26,7 +26,15 @@ export interface MarginOptions {
 
 export type MarginConfig = Required<MarginOptions>;
 
-/** Fills in defaults for the chosen margin type and validates them. */
+/**
+ * Fills in defaults for the chosen margin type and validates them.
+ * @example
+ * ```ts
+ * import { marginConfig } from "../mod.ts";
+ *
+ * console.log(marginConfig({ m2: 0.5, s: 64 })); // ArcFace: cos(theta + 0.5), scaled by 64
+ * ```
+ */
 export function marginConfig(options: MarginOptions = {}): MarginConfig {
   const type = options.type ?? "arcface";
   if (type !== "arcface" && type !== "cosface" && type !== "combined") {
@@ -86,6 +94,18 @@ export function marginTarget(cos: tfTypes.Tensor, c: MarginConfig): tfTypes.Tens
 
 /**
  * The class-weight matrix and the margin. Owns one variable `W` [D, C]; call `dispose()`.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { MarginHead } from "../mod.ts";
+ *
+ * const head = new MarginHead(512, 1000); // class weights [512, 1000]; ArcFace s = 64, m = 0.5
+ * const labels = tf.tensor1d([0, 1, 2, 3], "int32");
+ * const logits = tf.tidy(() => head.logits(tf.randomNormal([4, 512]), labels));
+ * console.log(logits.shape); // [4, 1000]
+ * tf.dispose([logits, labels]);
+ * head.dispose();
+ * ```
  */
 export class MarginHead {
   readonly config: MarginConfig;
@@ -124,7 +144,20 @@ export class MarginHead {
   }
 }
 
-/** Applies the margin to the label column of `cos` [B, C] and scales by s. */
+/**
+ * Applies the margin to the label column of `cos` [B, C] and scales by s.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { marginConfig, marginLogits } from "../mod.ts";
+ *
+ * const logits = tf.tidy(() => {
+ *   const cos = tf.tensor2d([[0.9, 0.1], [0.2, 0.7]]); // [B, C]
+ *   return marginLogits(cos, tf.tensor1d([0, 1], "int32"), marginConfig());
+ * });
+ * logits.print();
+ * ```
+ */
 export function marginLogits(
   cos: tfTypes.Tensor2D,
   labels: tfTypes.Tensor1D,

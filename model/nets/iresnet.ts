@@ -36,11 +36,16 @@ export interface IResNetOptions {
   inputSize?: number;
   /** Embedding size of the "E" output. Default: 512. */
   embeddingSize?: number;
-  /** Dropout rate in the "E" output block (training only). Default: 0.4 (insightface's seed). */
+  /**
+   * Dropout rate in the "E" output block (training only). Default: 0.4 (insightface's original
+   * MXNet code).
+   */
   dropout?: number;
   /** Seed of the weight initializers (each layer gets seed + its index). Default: 1. */
   seed?: number;
-  /** BatchNorm epsilon. Default: 2e-5 (insightface's MXNet seed); arcface_torch uses 1e-5. */
+  /**
+   * BatchNorm epsilon. Default: 2e-5 (insightface's original MXNet code); arcface_torch uses 1e-5.
+   */
   bnEpsilon?: number;
   /**
    * Padding of the stride-2 3x3 convolutions: "same" (TF: 0 before, 1 after on even sizes) or
@@ -58,7 +63,15 @@ export interface IResNetOptions {
 /** The options with every default filled in (saved in checkpoints and exports). */
 export type IResNetConfig = Required<IResNetOptions>;
 
-/** Fills in defaults and validates the options. */
+/**
+ * Fills in defaults and validates the options.
+ * @example
+ * ```ts
+ * import { iresnetConfig } from "../mod.ts";
+ *
+ * console.log(iresnetConfig({ depth: 50 })); // every field, defaults filled in and checked
+ * ```
+ */
 export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
   const config: IResNetConfig = {
     depth: options.depth ?? 50,
@@ -106,7 +119,21 @@ export function scaledWidth(base: number, width: number): number {
   return Math.max(4, Math.round(base * width));
 }
 
-/** Builds the backbone. Layer names are stable (stem_*, s{stage}u{unit}_*, out_*): checkpoints use them. */
+/**
+ * Builds the backbone. Layer names are stable (stem_*, s{stage}u{unit}_*, out_*): checkpoints use
+ * them.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { buildIResNet } from "../mod.ts";
+ *
+ * const net = buildIResNet({ depth: 18, width: 0.25, inputSize: 64, embeddingSize: 128 });
+ * const emb = tf.tidy(() => net.predict(tf.zeros([2, 64, 64, 3])) as tf.Tensor); // [2, 128]
+ * console.log(emb.shape);
+ * emb.dispose();
+ * net.dispose();
+ * ```
+ */
 export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel {
   const c = iresnetConfig(options);
   const make = layerMakers(c);
@@ -245,7 +272,7 @@ function outputBlock(
 
 /**
  * True when a trainable weight is decayed (conv kernels, FC kernel, BN gammas, PReLU alphas, as
- * insightface's seed regularizes them); biases and BN betas are not.
+ * the original TensorFlow ArcFace code regularizes them); biases and BN betas are not.
  */
 export function isDecayed(weightName: string): boolean {
   return /(kernel|gamma|alpha)(_\d+)?$/.test(weightName);

@@ -57,6 +57,14 @@ export interface MbfOptions {
 
 export type MbfConfig = Required<MbfOptions>;
 
+/**
+ * @example
+ * ```ts
+ * import { mbfConfig } from "../mod.ts";
+ *
+ * console.log(mbfConfig({ arch: "mbf" })); // arcface_torch's "mbf", defaults filled in
+ * ```
+ */
 export function mbfConfig(options: MbfOptions = {}): MbfConfig {
   const c: MbfConfig = {
     arch: options.arch ?? "mbf",
@@ -173,7 +181,20 @@ export function mbfGdc(config: MbfConfig): MbfConv {
 /** TF.js layer name of a PyTorch module path. */
 export const tfName = (torchPath: string) => torchPath.replaceAll(".", "_");
 
-/** Builds MobileFaceNet as a LayersModel: [B, S, S, 3] in [-1, 1] -> [B, D]. */
+/**
+ * Builds MobileFaceNet as a LayersModel: [B, S, S, 3] in [-1, 1] -> [B, D].
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { buildMobileFaceNet } from "../mod.ts";
+ *
+ * const net = buildMobileFaceNet({ arch: "mbf" });
+ * const emb = tf.tidy(() => net.predict(tf.zeros([1, 112, 112, 3])) as tf.Tensor); // [1, 512]
+ * console.log(emb.shape);
+ * emb.dispose();
+ * net.dispose();
+ * ```
+ */
 export function buildMobileFaceNet(options: MbfOptions = {}): tfTypes.LayersModel {
   const c = mbfConfig(options);
   let seed = c.seed;

@@ -7,10 +7,16 @@
  * data (offsets relative to the start of the data section), then a 32-byte SHA-256 digest of
  * everything before it. A file whose digest does not match is "damaged" (`CheckpointDamagedError`).
  * Format 1 ("ARCSCKP1", no digest) is still read, with a warning that it cannot be verified.
+ *
+ * The tensors are a `Trainer`'s full state (`trainingState()` below): "model/<layer>/<weight>"
+ * (every backbone weight, BN moving statistics included), "head/weights" (the class weights) and
+ * "slot/<key>" (the optimizer's momentum slots).
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import type { MarginHead } from "../loss/arcface.ts";
+import type { MomentumSGD } from "./optimizer.ts";
 
 const MAGIC = "ARCSCKP2";
 const MAGIC_V1 = "ARCSCKP1";
@@ -74,7 +80,15 @@ export async function listCheckpoints(dir: string): Promise<string[]> {
   return names.sort().map((n) => join(dir, n));
 }
 
-/** The newest checkpoint in `dir`, or null. */
+/**
+ * The newest checkpoint in `dir`, or null.
+ * @example
+ * ```ts
+ * import { latestCheckpoint } from "../mod.ts";
+ *
+ * console.log(await latestCheckpoint("runs/lfw-small/checkpoints")); // null when there is none
+ * ```
+ */
 export async function latestCheckpoint(dir: string): Promise<string | null> {
   const all = await listCheckpoints(dir);
   return all.length ? all[all.length - 1] : null;
@@ -185,6 +199,18 @@ export async function readCheckpointFile(path: string): Promise<CheckpointFile> 
 /**
  * Reads a checkpoint file, verifying its digest; throws `CheckpointDamagedError` naming the file
  * when it is damaged. `warn` hears about a format-1 file (no digest, read unverified).
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { latestCheckpoint, loadCheckpoint } from "../mod.ts";
+ *
+ * const path = await latestCheckpoint("runs/lfw-small/checkpoints");
+ * if (path) {
+ *   const { meta, tensors } = await loadCheckpoint(path);
+ *   console.log(meta.step, [...tensors.keys()].length);
+ *   tf.dispose([...tensors.values()]);
+ * }
+ * ```
  */
 export async function loadCheckpoint(
   path: string,
@@ -228,4 +254,47 @@ export async function findResumeCheckpoint(
     }
   }
   return null;
+}
+
+/** What holds the state (a `Trainer`). */
+export interface TrainingStateOwner {
+  readonly model: tfTypes.LayersModel;
+  readonly head: MarginHead;
+  readonly optimizer: MomentumSGD;
+}
+
+/** Every tensor of the training state (all model weights incl. BN moving stats, head, slots). */
+export function trainingState(owner: TrainingStateOwner): Map<string, tfTypes.Tensor> {
+  const out = new Map<string, tfTypes.Tensor>();
+  for (const w of owner.model.weights) out.set(`model/${w.originalName}`, w.read());
+  out.set("head/weights", owner.head.weights);
+  for (const [k, v] of owner.optimizer.state()) out.set(`slot/${k}`, v);
+  return out;
+}
+
+/** Restores `trainingState()` output (e.g. from a checkpoint); checks that every weight is present. */
+export function restoreTrainingState(
+  owner: TrainingStateOwner,
+  tensors: Map<string, tfTypes.Tensor>,
+): void {
+  for (const w of owner.model.weights) {
+    const t = tensors.get(`model/${w.originalName}`);
+    if (!t) throw new RangeError(`Checkpoint has no tensor "model/${w.originalName}"`);
+    if (t.shape.join("x") !== w.shape.join("x")) {
+      throw new RangeError(
+        `Checkpoint tensor "model/${w.originalName}" has shape [${t.shape}], expected [${w.shape}]`,
+      );
+    }
+    w.write(t);
+  }
+  const h = tensors.get("head/weights");
+  if (!h || h.shape.join("x") !== owner.head.weights.shape.join("x")) {
+    throw new RangeError(
+      `Checkpoint class weights are missing or not [${owner.head.weights.shape}] (other dataset?)`,
+    );
+  }
+  owner.head.weights.assign(h);
+  const slots = new Map<string, tfTypes.Tensor>();
+  for (const [k, t] of tensors) if (k.startsWith("slot/")) slots.set(k.slice(5), t);
+  owner.optimizer.restore(slots);
 }

@@ -7,7 +7,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import { dirname } from "node:path";
 import { lfwPath, readPairs } from "../../pipeline/formats/pairs_reader.ts";
 import type { PairList } from "../../pipeline/formats/pairs_reader.ts";
-import { decodeImage } from "../../pipeline/decode/decode_image.ts";
+import { type DctScale, decodeImage } from "../../pipeline/decode/decode_image.ts";
 import { embedImages, type RgbImage } from "../eval/embed_stream.ts";
 import { scorePairs } from "../eval/score_pairs.ts";
 import type { VerificationResult } from "../eval/verification.ts";
@@ -29,13 +29,20 @@ export class HeldoutPairs {
     pairsPath: string,
     imageDir?: string,
     inputSize?: number,
+    options: { dctScale?: DctScale } = {},
   ): Promise<HeldoutPairs> {
     const pairs = await readPairs(pairsPath);
     const dir = imageDir || dirname(pairsPath);
     const images = new Map<string, RgbImage>();
     for (const key of pairs.images) {
       // Decoded as training decodes for this input side (networkInput's rule), when given.
-      images.set(key, await decodeImage(lfwPath(dir, key), { reduceTo: inputSize }));
+      images.set(
+        key,
+        await decodeImage(lfwPath(dir, key), {
+          reduceTo: inputSize,
+          dctScale: options.dctScale,
+        }),
+      );
     }
     return new HeldoutPairs(pairsPath, pairs, images);
   }

@@ -2,9 +2,9 @@
  * Momentum SGD as used to train ArcFace (arXiv 1801.07698, section 3.2: momentum 0.9), in the
  * `tf.train.MomentumOptimizer` / PyTorch form: `v = momentum * v + g; w = w - lr * v`.
  *
- * Weight decay is not applied here: it is a term of the loss (see `model/train/trainer.ts`), as in the
- * seed, so that it is logged. The momentum slots are plain tensors owned by this class so that a
- * checkpoint can save and restore them exactly.
+ * Weight decay is not applied here: it is a term of the loss (see `model/train/trainer.ts`), as in
+ * the original TensorFlow ArcFace code, so that it is logged. The momentum slots are plain tensors
+ * owned by this class so that a checkpoint can save and restore them exactly.
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";

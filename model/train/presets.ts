@@ -4,8 +4,11 @@
  * 180K total, momentum 0.9, weight decay 5e-4, s = 64, m = 0.5) for r18/r34/r50/r100.
  */
 import type { MarginOptions } from "../loss/arcface.ts";
-import type { NetworkConfig } from "../nets/network.ts";
+import { asNetworkConfig, type NetworkConfig } from "../nets/network.ts";
 import type { ScheduleConfig } from "./schedule.ts";
+
+/** Which weights decay; "seed" is the deprecated name of "no-bias". */
+export type DecaySet = "no-bias" | "all" | "seed";
 
 /** Everything a training run needs besides the output folder (stored in checkpoints). */
 export interface TrainConfig {
@@ -43,17 +46,53 @@ export interface TrainConfig {
   evalData?: string;
   /** Evaluate every N steps (0: only at the end). */
   evalEvery: number;
+  /**
+   * insightface `.bin` validation sets scored at each evaluation: names (`lfw` = `lfw.bin` beside
+   * `data`) or paths. Default: none.
+   */
+  valTargets?: string[];
   /** Backbone weights to start from (.pth, .arcs or model.json; see model/io/init_from.ts). */
   initFrom?: string;
-  /** Weight-decay set: "seed" (kernels, gammas, alphas, class weights) or "all". Default: seed. */
-  decayOn?: "seed" | "all";
+  /**
+   * Weight-decay set: "no-bias" (kernels, gammas, alphas, class weights: all but biases and BN
+   * betas) or "all"; "seed" is the old name of "no-bias" (kept so older runs resume).
+   * Default: no-bias.
+   */
+  decayOn?: DecaySet;
+  /**
+   * JPEG decode of training and held-out images: "auto" decodes at the DCT scale covering the
+   * input side (OpenCV's IMREAD_REDUCED_COLOR_k + INTER_AREA), "off" whole (imread + INTER_AREA).
+   * Default (and runs older than the field): "auto".
+   */
+  dctScale?: "auto" | "off";
+}
+
+/** The small net of the default run and lfw-fold: a width-1/4 r18 at 64 px, embedding 128. */
+function smallR18(): NetworkConfig {
+  return {
+    kind: "iresnet",
+    depth: 18,
+    width: 0.25,
+    inputSize: 64,
+    embeddingSize: 128,
+    dropout: 0,
+    seed: 1,
+  };
 }
 
 /** The ArcFace paper's schedule for batch `b` (linear LR scaling from its batch of 512). */
 function paperRecipe(depth: number, batch: number): Omit<TrainConfig, "preset" | "data"> {
   const k = 512 / batch;
   return {
-    network: { depth, width: 1, inputSize: 112, embeddingSize: 512, dropout: 0.4, seed: 1 },
+    network: {
+      kind: "iresnet",
+      depth,
+      width: 1,
+      inputSize: 112,
+      embeddingSize: 512,
+      dropout: 0.4,
+      seed: 1,
+    },
     margin: { type: "arcface", s: 64, m2: 0.5 },
     batchSize: batch,
     microBatch: 0,
@@ -83,7 +122,7 @@ function paperRecipe(depth: number, batch: number): Omit<TrainConfig, "preset" |
 function mbfRecipe(arch: "mbf" | "mbf-large"): Omit<TrainConfig, "preset" | "data"> {
   const steps = Math.round((40 * 5179510) / 128);
   return {
-    network: { arch, depth: 0, width: 1, inputSize: 112, embeddingSize: 512, dropout: 0, seed: 1 },
+    network: { kind: "mobilefacenet", arch, inputSize: 112, embeddingSize: 512, seed: 1 },
     margin: { type: "arcface", s: 64, m2: 0.5 },
     batchSize: 128,
     microBatch: 0,
@@ -107,15 +146,15 @@ export const FIXTURE_PAIRS = "fixtures/lfw_faces/heldout/pairs.txt";
 
 export const PRESETS: Record<string, () => TrainConfig> = {
   /**
-   * The default run: a width-1/4 r18 on 64x64 faces, a few minutes on 2 CPU cores. From scratch on
-   * 375 images the paper's s = 64, m = 0.5 barely learns in a short run (measured over 50 steps:
-   * training accuracy 0.00 -> 0.02, against 0.48 with the values here), so this preset uses the
-   * common small-data choice s = 32, m = 0.2 (a softer ArcFace), no dropout, and warmup +
-   * polynomial decay.
+   * The default run: a width-1/4 r18 on 64x64 faces (its time and score on 2 CPU cores: see
+   * docs/benchmarks.md). From scratch on 375 images the paper's s = 64, m = 0.5 barely learns in a
+   * short run (measured over 50 steps: training accuracy 0.00 -> 0.02, against 0.48 with the values
+   * here), so this preset uses the common small-data choice s = 32, m = 0.2 (a softer ArcFace), no
+   * dropout, and warmup + polynomial decay.
    */
   "lfw-small": () => ({
     preset: "lfw-small",
-    network: { depth: 18, width: 0.25, inputSize: 64, embeddingSize: 128, dropout: 0, seed: 1 },
+    network: smallR18(),
     margin: { type: "arcface", s: 32, m2: 0.2 },
     data: FIXTURE_TRAIN,
     batchSize: 32,
@@ -142,7 +181,7 @@ export const PRESETS: Record<string, () => TrainConfig> = {
    */
   "lfw-fold": () => ({
     preset: "lfw-fold",
-    network: { depth: 18, width: 0.25, inputSize: 64, embeddingSize: 128, dropout: 0, seed: 1 },
+    network: smallR18(),
     margin: { type: "arcface", s: 32, m2: 0.3 },
     data: "",
     batchSize: 64,
@@ -162,7 +201,15 @@ export const PRESETS: Record<string, () => TrainConfig> = {
   /** For tests: width 1/16 r18 on 32x32 inputs, 4 steps. */
   "tiny": () => ({
     preset: "tiny",
-    network: { depth: 18, width: 0.0625, inputSize: 32, embeddingSize: 32, dropout: 0, seed: 1 },
+    network: {
+      kind: "iresnet",
+      depth: 18,
+      width: 0.0625,
+      inputSize: 32,
+      embeddingSize: 32,
+      dropout: 0,
+      seed: 1,
+    },
     margin: { type: "arcface", s: 32, m2: 0.2 },
     data: FIXTURE_TRAIN,
     batchSize: 8,
@@ -195,11 +242,58 @@ export const PRESETS: Record<string, () => TrainConfig> = {
 
 export const DEFAULT_PRESET = "lfw-small";
 
-/** A fresh copy of a preset's config; throws a RangeError naming the presets when unknown. */
+/**
+ * A fresh copy of a preset's config; throws a RangeError naming the presets when unknown.
+ * @example
+ * ```ts
+ * import { presetConfig, PRESETS } from "../mod.ts";
+ *
+ * console.log(Object.keys(PRESETS));
+ * console.log(presetConfig("lfw-small").network);
+ * ```
+ */
 export function presetConfig(name: string): TrainConfig {
   const make = PRESETS[name];
   if (!make) {
     throw new RangeError(`Unknown preset "${name}": expected ${Object.keys(PRESETS).join(", ")}`);
   }
   return make();
+}
+
+/**
+ * Sets the run length and stretches the preset's LR schedule to it (in place; returns `c`).
+ * @example
+ * ```ts
+ * import { presetConfig, withSteps } from "../mod.ts";
+ *
+ * const short = withSteps(presetConfig("lfw-small"), 50); // the LR schedule laid out over 50 steps
+ * console.log(short.steps, short.schedule);
+ * ```
+ */
+export function withSteps(c: TrainConfig, steps: number): TrainConfig {
+  const k = steps / c.steps;
+  if (c.schedule.kind === "piecewise") {
+    c.schedule.boundaries = c.schedule.boundaries.map((b) => Math.max(1, Math.round(b * k)));
+  } else {
+    c.schedule.totalSteps = steps;
+    c.schedule.warmupSteps = Math.min(c.schedule.warmupSteps, steps - 1);
+  }
+  c.steps = steps;
+  return c;
+}
+
+/**
+ * A config read back from run.json or a checkpoint, in today's shape: a network stored before the
+ * tagged union (`arch` / `depth: 0`) becomes `{ kind, ... }`, and one stored before `dctScale`
+ * decodes "auto" (what it did), so older runs resume.
+ */
+export function storedConfig(stored: unknown): TrainConfig {
+  const c = structuredClone(stored) as TrainConfig;
+  if (c?.network) c.network = asNetworkConfig(c.network);
+  return c && typeof c === "object" ? withDctScale(c) : c;
+}
+
+/** A config as it runs: one without `dctScale` (older runs, programmatic configs) decodes "auto". */
+export function withDctScale(c: TrainConfig): TrainConfig {
+  return { ...c, dctScale: c.dctScale ?? "auto" };
 }

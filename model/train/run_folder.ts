@@ -4,17 +4,50 @@
  * anything unless `overwrite`, which first clears the run's own files) or resumes one (the newest
  * intact checkpoint, the stored config checked against the one given, the logs cut back to the
  * checkpoint's step so no step is logged twice). `DIR/run.json` records the config and its history.
+ * What a run writes into it besides logs: checkpoints (`saveRunCheckpoint`), the backbone export
+ * (`exportBackbone`).
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
-import { findResumeCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
-import type { TrainConfig } from "./presets.ts";
-import { type ConfigChange, configConflicts, extendChanges } from "./resume_config.ts";
-import { acquireRunLock, RunFolderError, type RunLock } from "./run_lock.ts";
+import { findResumeCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { ARCSTREAM_METADATA_KEY, fileSaveHandler } from "../io/model_io.ts";
+import { networkName, networkWidth } from "../nets/network.ts";
+import type { RunState } from "./run_types.ts";
+import type { Trainer } from "./trainer.ts";
+import { storedConfig, type TrainConfig, withDctScale } from "./presets.ts";
+import { type ConfigChange, configConflicts, extendChanges } from "./config_diff.ts";
+import { FolderInUseError, FolderLock } from "../../pipeline/folder_lock.ts";
+import { cutEventFiles, EVENT_FILE } from "../io/tensorboard_writer.ts";
 
-export { RunFolderError } from "./run_lock.ts";
+/** A run-folder problem the user must resolve (task exit status 2). */
+export class RunFolderError extends Error {
+  override name = "RunFolderError";
+  readonly exitCode = 2;
+  /** Why, for a caller that words its own advice: "not empty" (neither resume nor overwrite). */
+  constructor(message: string, readonly reason?: "not empty") {
+    super(message);
+  }
+}
 
-/** Files and folders a run writes into its folder (what `--overwrite` clears). */
+/** Takes `DIR/lock` (one live trainer per run folder; see pipeline/folder_lock.ts). */
+export async function lockRunFolder(
+  dir: string,
+  warn?: (message: string) => void,
+): Promise<FolderLock> {
+  try {
+    return await FolderLock.acquire(dir, {
+      name: "lock",
+      what: "Run folder",
+      holder: "trainer",
+      warn,
+    });
+  } catch (e) {
+    if (e instanceof FolderInUseError) throw new RunFolderError(e.message);
+    throw e;
+  }
+}
+
+/** Files and folders a run writes into its folder (what an overwrite clears). */
 export const RUN_FILES = ["run.json", "log.txt", "log.jsonl", "checkpoints", "export"] as const;
 
 /** `DIR/run.json`. */
@@ -38,7 +71,7 @@ export interface OpenRunOptions {
 }
 
 export interface OpenRun {
-  lock: RunLock;
+  lock: FolderLock;
   /** The checkpoint a resume starts from (caller disposes its tensors), else null. */
   checkpoint: LoadedCheckpoint | null;
   /** run.json as found (resume), or null. */
@@ -49,7 +82,7 @@ export interface OpenRun {
 
 /** Takes the folder for a new or resumed run; releases the lock again if anything fails. */
 export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
-  const lock = await acquireRunLock(o.out, o.warn);
+  const lock = await lockRunFolder(o.out, o.warn);
   try {
     await removeStaleTemps(o.out);
     if (!o.resume) {
@@ -61,9 +94,9 @@ export async function openRunFolder(o: OpenRunOptions): Promise<OpenRun> {
     const checkpoint = await findResumeCheckpoint(ckDir, o.warn);
     if (!checkpoint) throw new RunFolderError(`Cannot resume: no intact checkpoint in "${ckDir}"`);
     try {
-      const base = stored?.config ?? (checkpoint.meta.config as TrainConfig);
+      const base = stored?.config ?? storedConfig(checkpoint.meta.config);
       const source = stored ? join(o.out, "run.json") : checkpoint.path;
-      const conflicts = configConflicts(base, o.config, source);
+      const conflicts = configConflicts(base, withDctScale(o.config), source);
       if (conflicts.length) throw new RunFolderError(conflicts.join("; "));
       const cutEntries = await cutLogs(o.out, checkpoint.meta.step);
       return { lock, checkpoint, stored, cutEntries };
@@ -84,11 +117,11 @@ async function clearOrRefuse(out: string, overwrite: boolean): Promise<void> {
   if (!overwrite) {
     const shown = names.sort().slice(0, 5).join(", ") + (names.length > 5 ? ", ..." : "");
     throw new RunFolderError(
-      `Run folder "${out}" is not empty (${shown}); add --resume to continue its run or ` +
-        `--overwrite to replace it`,
+      `Run folder "${out}" is not empty (${shown}): resume its run or overwrite it`,
+      "not empty",
     );
   }
-  for (const name of RUN_FILES) {
+  for (const name of [...RUN_FILES, ...names.filter((n) => EVENT_FILE.test(n))]) {
     await Deno.remove(join(out, name), { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
@@ -128,7 +161,7 @@ export async function readRunJson(out: string): Promise<RunJson | null> {
   try {
     const j = JSON.parse(text) as RunJson;
     if (!j.config || !Array.isArray(j.history)) throw new Error("no config/history");
-    return j;
+    return { ...j, config: storedConfig(j.config) };
   } catch (e) {
     throw new RunFolderError(`Cannot read "${path}": ${(e as Error).message}`);
   }
@@ -153,7 +186,7 @@ export async function recordRunConfig(
   const json: RunJson = run.stored ??
     { version: 1, created: new Date().toISOString(), config, history: [] };
   if (ck) {
-    const changes = extendChanges(run.stored?.config ?? (ck.meta.config as TrainConfig), config);
+    const changes = extendChanges(run.stored?.config ?? storedConfig(ck.meta.config), config);
     if (changes.length) {
       json.history.push({ time: new Date().toISOString(), step: ck.meta.step, changes });
       const shown = changes.map((c) =>
@@ -194,5 +227,46 @@ export async function cutLogs(out: string, step: number): Promise<number> {
     }
   });
   await cut("log.txt", (line) => Number(TEXT_ENTRY.exec(line)?.[1] ?? 0) > step);
+  await cutEventFiles(out, step); // TensorBoard's events.out.tfevents.*, the same way
   return dropped;
+}
+
+/** Saves a checkpoint at the current step and cursor (atomic; the last `config.keep` kept). */
+export async function saveRunCheckpoint(s: RunState): Promise<void> {
+  s.lastCheckpoint = await saveCheckpoint(
+    join(s.options.out, "checkpoints"),
+    {
+      step: s.step,
+      epoch: s.epoch,
+      cursor: s.cursor,
+      seeds: { data: s.config.seed, network: s.config.network.seed },
+      config: s.config,
+    },
+    s.trainer.state(),
+    s.config.keep,
+  );
+  await s.log.note(`checkpoint ${s.lastCheckpoint}`);
+}
+
+/** Saves the backbone (inference graph) as `out/export/model.json` + `weights.bin`. */
+export async function exportBackbone(
+  trainer: Trainer,
+  config: TrainConfig,
+  out: string,
+  step: number,
+): Promise<string> {
+  const dir = join(out, "export");
+  trainer.model.setUserDefinedMetadata({
+    [ARCSTREAM_METADATA_KEY]: {
+      normalize: "arcface",
+      inputSize: config.network.inputSize,
+      embeddingSize: config.network.embeddingSize,
+      network: networkName(config.network),
+      width: networkWidth(config.network),
+      preset: config.preset,
+      step,
+    },
+  });
+  await trainer.model.save(fileSaveHandler(dir));
+  return dir;
 }

@@ -12,8 +12,8 @@ export type ScheduleConfig =
   | { kind: "poly"; base: number; warmupSteps: number; totalSteps: number; power?: number };
 
 /**
- * The seed's piecewise constant: `values[i]` while `step < boundaries[i]`, `values[last]` after
- * (like `tf.train.piecewise_constant`; `values.length` must be `boundaries.length + 1`).
+ * The original TensorFlow ArcFace code's piecewise constant: `values[i]` while
+ * `step < boundaries[i]`, `values[last]` after (like `tf.train.piecewise_constant`; `values.length` must be `boundaries.length + 1`).
  */
 export function piecewiseConstant(boundaries: number[], values: number[]): Schedule {
   if (values.length !== boundaries.length + 1) {

@@ -1,8 +1,9 @@
 /**
- * Resolves `--data` into the training records: an image-folder tree (`root/<id>/<img>`), a clean
- * list (`path label` lines, paths relative to `root` or the list's folder), an insightface `.rec`
- * file (`.idx` beside it), or `-`: a record stream on stdin (NDJSON with paths, or a WebDataset tar
- * of decoded `.rgb` / encoded `.jpg` faces with `.json` labels), batched in the order it arrives.
+ * Resolves a run's `data` into the training records: an image-folder tree (`root/<id>/<img>`), a
+ * clean list (`path label` lines, paths relative to `root` or the list's folder), an insightface
+ * `.rec` file (`.idx` beside it), or `-`: a record stream (the task passes stdin; NDJSON with
+ * paths, or a WebDataset tar of decoded `.rgb` / encoded `.jpg` faces with `.json` labels),
+ * batched in the order it arrives.
  */
 import { dirname } from "node:path";
 import { readCleanList, readImageFolder } from "../../pipeline/list/list_reader.ts";
@@ -22,13 +23,6 @@ export interface TrainData {
   numClasses: number;
 }
 
-function stdinRecords(): ReadableStream<Uint8Array> {
-  if (Deno.stdin.isTerminal()) {
-    throw new TypeError("--data - reads records from stdin: pipe them in (see --help)");
-  }
-  return Deno.stdin.readable;
-}
-
 /**
  * Reads the training list; errors name the path. `numClasses` overrides the count from the labels
  * (it must cover them) and is required for a stream (`data` = "-"), which cannot be read twice.
@@ -37,15 +31,16 @@ export async function loadTrainData(
   data: string,
   root?: string,
   numClasses?: number,
-  stdin: () => ReadableStream<Uint8Array> = stdinRecords,
+  stream?: () => ReadableStream<Uint8Array>,
 ): Promise<TrainData> {
   if (data === "-") {
     if (numClasses === undefined) {
       throw new TypeError(
-        "--data - (records on stdin) needs --num-classes N: a stream cannot be read twice to count them",
+        "A record stream needs its number of classes: it cannot be read twice to count them",
       );
     }
-    const { records } = await readRecords(stdin(), "stdin");
+    if (!stream) throw new TypeError('Training data "-" needs a record stream to read');
+    const { records } = await readRecords(stream(), "stdin");
     return { records, size: null, numClasses };
   }
   let stat: Deno.FileInfo;
@@ -71,7 +66,7 @@ export async function loadTrainData(
   if (records.length === 0) throw new Error(`Training data "${data}" has no images`);
   if (max < 1) throw new Error(`Training data "${data}" has fewer than 2 identities`);
   if (numClasses !== undefined && numClasses <= max) {
-    throw new RangeError(`--num-classes ${numClasses} is too small: "${data}" has label ${max}`);
+    throw new RangeError(`${numClasses} classes are too few: "${data}" has label ${max}`);
   }
   return { records, size: records.length, numClasses: numClasses ?? max + 1 };
 }

@@ -1,11 +1,16 @@
 /**
- * Training log: the seed's fields (epoch, step, total loss, inference loss, weight-decay loss,
- * training accuracy, images/s) as text (`log.txt`) and JSON lines (`log.jsonl`) in the run folder,
+ * Training log: the original TensorFlow ArcFace code's fields (epoch, step, total loss, inference
+ * loss, weight-decay loss, training accuracy, images/s; means over the steps since the last line,
+ * `StepWindow`) as text (`log.txt`) and JSON lines (`log.jsonl`) in the run folder,
  * echoed to a sink (stdout by default), plus a one-line progress bar on a terminal's stderr
- * (`@std/cli` ProgressBar; nothing when stderr is not a terminal).
+ * (`@std/cli` ProgressBar; nothing when stderr is not a terminal), and with `events` the same
+ * scalars in a TensorBoard event file (`events.out.tfevents.*`, model/io/tensorboard_writer.ts).
  */
+import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { ProgressBar } from "@std/cli/unstable-progress-bar";
+import { TensorBoardWriter } from "../io/tensorboard_writer.ts";
+import type { StepMetrics } from "./trainer.ts";
 
 /** One log entry (a JSON line of `log.jsonl`). */
 export interface LogEntry {
@@ -31,6 +36,8 @@ export interface TrainLogOptions {
   progress?: boolean;
   /** Where the progress bar goes. @default Deno.stderr.writable */
   progressWritable?: WritableStream<Uint8Array>;
+  /** Also write the scalars to a TensorBoard event file in the folder. @default false */
+  events?: boolean;
 }
 
 export class TrainLog {
@@ -41,15 +48,18 @@ export class TrainLog {
   #bar?: ProgressBar;
   #stopping?: Promise<void>;
   #last = { loss: 0, imagesPerSec: 0 };
+  #events: boolean;
+  #writer?: Promise<TensorBoardWriter>;
 
   constructor(dir: string, options: TrainLogOptions = {}) {
     this.dir = dir;
     this.#print = options.print ?? ((l) => console.log(l));
     this.#progress = options.progress ?? Deno.stderr.isTerminal();
     this.#writable = options.progressWritable;
+    this.#events = options.events ?? false;
   }
 
-  /** Formats an entry the way the seed printed it. */
+  /** Formats an entry the way the original TensorFlow ArcFace code printed it. */
   static format(e: LogEntry): string {
     return `epoch ${e.epoch}, step ${e.step}, total loss ${e.totalLoss.toFixed(4)}, ` +
       `inference loss ${e.inferenceLoss.toFixed(4)}, weight decay loss ${
@@ -66,13 +76,46 @@ export class TrainLog {
     this.#print(line);
     await this.#append("log.txt", line + "\n");
     await this.#append("log.jsonl", JSON.stringify(e) + "\n");
+    await this.scalars(e.step, {
+      loss: e.totalLoss,
+      "loss/margin_softmax": e.inferenceLoss,
+      "loss/weight_decay": e.weightDecayLoss,
+      learning_rate: e.lr,
+      "train/accuracy": e.accuracy,
+      "train/images_per_sec": e.imagesPerSec,
+    });
+  }
+
+  /** Appends a line that is not a step window (a validation result) to log.jsonl. */
+  async json(e: object): Promise<void> {
+    await this.#append("log.jsonl", JSON.stringify(e) + "\n");
   }
 
   /** Appends a held-out evaluation to heldout.jsonl (drawn by train_plot.ts). */
   async heldout(
-    e: { time: string; step: number; accuracy: number; std: number; auc: number; pairs: number },
+    e: {
+      time: string;
+      step: number;
+      accuracy: number;
+      std: number;
+      auc: number;
+      pairs: number;
+      /** Squared-L2 threshold on all pairs (what `deno task serve`'s try-it page applies). */
+      threshold?: number;
+    },
   ): Promise<void> {
     await this.#append("heldout.jsonl", JSON.stringify(e) + "\n");
+    await this.scalars(e.step, { heldout: e.accuracy });
+  }
+
+  /**
+   * Writes scalars (tag -> value) at `step` to the TensorBoard event file, with `events` (the
+   * file is opened on the first call: a resumed run appends to its cut-back newest one).
+   */
+  async scalars(step: number, values: Readonly<Record<string, number>>): Promise<void> {
+    if (!this.#events) return;
+    this.#writer ??= TensorBoardWriter.open(this.dir);
+    await (await this.#writer).scalars(step, values);
   }
 
   /** Appends a free-form line (start, checkpoint, evaluation, stop) to log.txt and prints it. */
@@ -123,5 +166,43 @@ export class TrainLog {
   async #append(name: string, text: string): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true });
     await Deno.writeTextFile(join(this.dir, name), text, { append: true });
+  }
+}
+
+/** Sums over the steps since the last log line; a log line carries their means. */
+export class StepWindow {
+  images = 0;
+  seconds = 0;
+  loss = 0;
+  inference = 0;
+  decay = 0;
+  acc = 0;
+  n = 0;
+
+  add(images: number, seconds: number, m: StepMetrics): void {
+    this.images += images;
+    this.seconds += seconds;
+    this.loss += m.totalLoss;
+    this.inference += m.inferenceLoss;
+    this.decay += m.weightDecayLoss;
+    this.acc += m.accuracy;
+    this.n++;
+  }
+
+  /** The window's means as a log line (as the original TF ArcFace code averaged its display values). */
+  entry(epoch: number, step: number, lr: number): LogEntry {
+    return {
+      time: new Date().toISOString(),
+      epoch,
+      step,
+      totalLoss: this.loss / this.n,
+      inferenceLoss: this.inference / this.n,
+      weightDecayLoss: this.decay / this.n,
+      accuracy: this.acc / this.n,
+      lr,
+      imagesPerSec: this.images / this.seconds,
+      numTensors: tf.memory().numTensors,
+      rssBytes: Deno.memoryUsage().rss,
+    };
   }
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { COLORS, esc } from "../eval/roc_plot.ts";
 import type { LogEntry } from "./train_log.ts";
+import { isValEntry, type ValEntry } from "./val_targets.ts";
 
 /** One held-out verification (a JSON line of `heldout.jsonl`). */
 export interface HeldoutEntry {
@@ -180,10 +181,17 @@ function seriesLines(
 }
 
 /** The four panels as an SVG document (string). */
-export function trainPlotSvg(log: LogEntry[], heldout: HeldoutEntry[], title = "Training"): string {
-  const L = lastPerStep(log), H = lastPerStep(heldout);
+export function trainPlotSvg(
+  log: (LogEntry | ValEntry)[],
+  heldout: HeldoutEntry[],
+  title = "Training",
+): string {
+  const L = lastPerStep(log.filter((e): e is LogEntry => !isValEntry(e)));
+  const H = lastPerStep(heldout);
+  const V = valSeries(log.filter(isValEntry));
   const steps = L.map((e) => e.step);
-  const maxStep = Math.max(1, ...steps, ...H.map((e) => e.step));
+  const maxStep = Math.max(1, ...steps, ...H.map((e) => e.step), ...V.flatMap((v) => v.steps));
+  const accuracies = [...H.map((e) => e.accuracy), ...V.flatMap((v) => v.values)];
   const W = 960, Hh = 660, pw = W / 2, ph = (Hh - 30) / 2;
   const box = (c: number, r: number) => ({ x0: c * pw, y0: 30 + r * ph, w: pw, h: ph, maxStep });
   const out = [
@@ -205,19 +213,38 @@ export function trainPlotSvg(log: LogEntry[], heldout: HeldoutEntry[], title = "
     ...panel("Learning rate", [{ label: "lr", steps, values: L.map((e) => e.lr) }], box(0, 1)),
     ...panel(
       "Held-out verification accuracy",
-      [{
-        label: "10-fold mean",
-        steps: H.map((e) => e.step),
-        values: H.map((e) => e.accuracy),
-        dots: true,
-      }],
+      [
+        ...(H.length
+          ? [{
+            label: "held-out pairs",
+            steps: H.map((e) => e.step),
+            values: H.map((e) => e.accuracy),
+            dots: true,
+          }]
+          : []),
+        ...V,
+      ],
       box(1, 1),
       // Chance is 0.5; lower scores widen the axis rather than leave it.
-      [Math.min(0.5, Math.floor(10 * Math.min(1, ...H.map((e) => e.accuracy))) / 10), 1],
+      [Math.min(0.5, Math.floor(10 * Math.min(1, ...accuracies)) / 10), 1],
     ),
     "</svg>\n",
   ];
   return out.join("\n");
+}
+
+/** One dotted series per validation target (`--val-targets`), in order of first appearance. */
+function valSeries(entries: ValEntry[]): Series[] {
+  const names = [...new Set(entries.map((e) => e.val))];
+  return names.map((name) => {
+    const E = lastPerStep(entries.filter((e) => e.val === name));
+    return {
+      label: name,
+      steps: E.map((e) => e.step),
+      values: E.map((e) => e.accuracy),
+      dots: true,
+    };
+  });
 }
 
 /** Reads a JSON-lines file; a missing file is empty, a torn last line (a crash) is left out. */
@@ -245,7 +272,7 @@ export async function readJsonLines<T>(path: string): Promise<T[]> {
 
 /** Draws `dir/curves.svg` from `dir/log.jsonl` + `dir/heldout.jsonl` (atomically); its path. */
 export async function writeTrainPlot(dir: string, title?: string): Promise<string> {
-  const log = await readJsonLines<LogEntry>(join(dir, "log.jsonl"));
+  const log = await readJsonLines<LogEntry | ValEntry>(join(dir, "log.jsonl"));
   const heldout = await readJsonLines<HeldoutEntry>(join(dir, "heldout.jsonl"));
   const path = join(dir, PLOT_FILE);
   await writeFileAtomic(path, trainPlotSvg(log, heldout, title));

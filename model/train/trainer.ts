@@ -5,7 +5,7 @@
  *
  * The `Trainer` owns the backbone, the class weights and the optimizer slots; `dispose()` frees
  * them. Its full state is a map of named tensors for checkpoints (`state()` / `restore()`, laid out
- * in `trainer_state.ts`).
+ * in `checkpoint.ts`).
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
@@ -17,13 +17,14 @@ import {
   networkConfig,
   type NetworkOptions,
 } from "../nets/network.ts";
-import { networkTrainForward } from "./network_forward.ts";
+import { networkTrainForward } from "../nets/network_train.ts";
 import { MomentumSGD } from "./optimizer.ts";
-import { addResults, disposeResult, type GradResult, meanResult } from "./grad_result.ts";
-import { restoreTrainingState, trainingState } from "./trainer_state.ts";
-import { variablesByName } from "./train_forward.ts";
+import type { DecaySet } from "./presets.ts";
+import { addResults, disposeResult, type GradResult, meanResult } from "./trainer_gradients.ts";
+import { restoreTrainingState, trainingState } from "./checkpoint.ts";
+import { variablesByName } from "../nets/train_ops.ts";
 
-export type { GradResult } from "./grad_result.ts";
+export type { GradResult } from "./trainer_gradients.ts";
 
 export interface TrainerOptions {
   /** Backbone options (arch, depth, width, input size, ...). */
@@ -44,11 +45,12 @@ export interface TrainerOptions {
   /** Seed of the class-weight initializer. Default: 7. */
   headSeed?: number;
   /**
-   * Which weights decay: "seed" (conv/FC kernels, class weights, BN gammas, PReLU alphas, as the
-   * seed's l2 regularizer) or "all" (every trained variable, as arcface_torch's SGD weight_decay).
-   * Default: "seed".
+   * Which weights decay: "no-bias" (conv/FC kernels, class weights, BN gammas, PReLU alphas: every
+   * weight but biases and BN betas, as the original TensorFlow ArcFace code's l2 regularizer) or
+   * "all" (every trained variable, as arcface_torch's SGD weight_decay). "seed", the old name of
+   * "no-bias", is still read (run configs written before the rename). Default: "no-bias".
    */
-  decayOn?: "seed" | "all";
+  decayOn?: DecaySet;
 }
 
 /** What one step reports (plain numbers, read back from the device). */
@@ -59,7 +61,10 @@ export interface StepMetrics {
   inferenceLoss: number;
   /** 0.5 * wd * sum of squared decayed weights. */
   weightDecayLoss: number;
-  /** Fraction of the batch whose margin-logit argmax is its label (the seed's training accuracy). */
+  /**
+   * Fraction of the batch whose margin-logit argmax is its label (the original TF ArcFace code's
+   * training accuracy).
+   */
   accuracy: number;
   /** Learning rate used for this step. */
   lr: number;
@@ -78,6 +83,22 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+/**
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { Trainer } from "../mod.ts";
+ *
+ * const network = { depth: 18, width: 0.25, inputSize: 64 };
+ * const trainer = new Trainer({ network, numClasses: 10 });
+ * const images = tf.randomUniform([8, 64, 64, 3], -1, 1) as tf.Tensor4D;
+ * const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], "int32");
+ * const m = await trainer.trainStep(images, labels, 0.1, 0); // lr 0.1, step 0
+ * console.log(m.totalLoss);
+ * tf.dispose([images, labels]);
+ * trainer.dispose();
+ * ```
+ */
 export class Trainer {
   readonly network: NetworkConfig;
   readonly model: tfTypes.LayersModel;
@@ -113,13 +134,14 @@ export class Trainer {
     this.modelVars = variablesByName(this.model);
     for (const w of this.model.trainableWeights) {
       // arcface_torch's `features.weight.requires_grad = False`: the output BN scale stays 1.
-      if (this.network.fixedFeatureScale && w.originalName === "out_bn2/gamma") continue;
+      const fixedScale = this.network.kind === "iresnet" && this.network.fixedFeatureScale;
+      if (fixedScale && w.originalName === "out_bn2/gamma") continue;
       this.variables.set(`model/${w.originalName}`, w.read() as tfTypes.Variable);
     }
     this.variables.set("head/weights", this.head.weights);
-    const decayOn = options.decayOn ?? "seed";
-    if (decayOn !== "seed" && decayOn !== "all") {
-      throw new RangeError(`Weight decay set must be seed or all, got "${decayOn}"`);
+    const decayOn = options.decayOn ?? "no-bias";
+    if (decayOn !== "no-bias" && decayOn !== "seed" && decayOn !== "all") {
+      throw new RangeError(`Weight decay set must be no-bias or all, got "${decayOn}"`);
     }
     for (const key of this.variables.keys()) {
       if (decayOn === "all" || key === "head/weights" || isDecayed(key)) this.decayed.push(key);
@@ -185,7 +207,10 @@ export class Trainer {
     }
   }
 
-  /** 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the seed's regularizer). */
+  /**
+   * 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the original TF ArcFace
+   * code's regularizer).
+   */
   decayLoss(): tfTypes.Scalar {
     let acc: tfTypes.Tensor = tf.scalar(0);
     for (const k of this.decayed) {

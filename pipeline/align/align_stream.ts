@@ -68,7 +68,12 @@ export interface AlignReport {
  * model/backend/backend.ts). Counts are in `report`.
  * @example
  * ```ts
- * await initBackend({ backend: "wasm" });
+ * import * as tf from "@tensorflow/tfjs";
+ * import { AlignStream, DecodeStream, ListReaderStream } from "../mod.ts";
+ *
+ * await tf.setBackend("cpu"); // or model/mod.ts's initBackend(): the best this machine has
+ * const decoded = new ListReaderStream({ root: "fixtures/pipeline/images" })
+ *   .pipeThrough(new DecodeStream());
  * const align = new AlignStream({ onNoFace: "center-crop" });
  * for await (const face of decoded.pipeThrough(align)) console.log(face.key, face.policy);
  * console.log(align.report); // { seen, detected, centerCropped, skipped }

@@ -32,7 +32,15 @@ export interface Similarity {
   ty: number;
 }
 
-/** The template for a `size x size` crop (scaled from 112). */
+/**
+ * The template for a `size x size` crop (scaled from 112).
+ * @example
+ * ```ts
+ * import { arcfaceTemplate } from "../mod.ts";
+ *
+ * console.log(arcfaceTemplate(224)); // the five 112 x 112 landmarks, scaled by 2
+ * ```
+ */
 export function arcfaceTemplate(size = ARCFACE_SIZE): [number, number][] {
   const k = size / ARCFACE_SIZE;
   return ARCFACE_TEMPLATE_112.map(([x, y]) => [x * k, y * k]);
@@ -124,6 +132,17 @@ export function warpSimilarity(
 /**
  * Aligns a face: fits landmarks -> template and warps to `size x size` RGB. Returns the crop and
  * the transform (source -> crop pixels).
+ * @example
+ * ```ts
+ * import { alignFace, decodeImage, MtcnnDetector } from "../mod.ts";
+ *
+ * const image = await decodeImage("fixtures/pipeline/images/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const detector = await MtcnnDetector.create();
+ * const [face] = detector.detect(image);
+ * detector.dispose();
+ * const { pixels, transform } = alignFace(image, face.landmarks, 112); // [112, 112, 3] uint8
+ * console.log(pixels.length, transform);
+ * ```
  */
 export function alignFace(
   image: { pixels: Uint8Array; width: number; height: number },

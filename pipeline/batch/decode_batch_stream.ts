@@ -15,7 +15,7 @@ import { DecodePool, DEFAULT_DECODE_WORKERS } from "../decode/decode_pool.ts";
 import { ARCFACE_SIZE } from "../align/similarity.ts";
 import { BatchBuffers } from "./batch_buffers.ts";
 import { orderedTransformer } from "../decode/ordered_transformer.ts";
-import { DecodeError } from "../decode/decode_image.ts";
+import { checkDctScale, type DctScale, DecodeError } from "../decode/decode_image.ts";
 import { recordOffset } from "../decode/decode_stream.ts";
 import { networkInput, type NormalizeMode } from "../decode/network_input.ts";
 import type { RecordBatch, WrapCursor } from "./wrap_batch_stream.ts";
@@ -41,6 +41,11 @@ export interface DecodeBatchOptions {
    * @default "arcface" ((x - 127.5) / 128)
    */
   normalize?: NormalizeMode;
+  /**
+   * JPEGs: decode at the DCT scale covering S first ("auto") or whole ("off"); `decodeImage`.
+   * @default "auto"
+   */
+  dctScale?: DctScale;
   /**
    * Unreadable image: "skip" (dropped, listed in `skipped`) or "fail" (error).
    * @default "skip"
@@ -135,6 +140,7 @@ async function writeInput(
   }
   await pool.trainImage(r.bytes ?? r.path!, {
     ...opts,
+    dctScale: o.dctScale,
     name: r.key,
     recordOffset: r.bytes ? undefined : recordOffset(r),
   });
@@ -200,6 +206,10 @@ async function prepareBatch(
  * Batches of records -> batches of network inputs (decoded in workers, in order, prefetched).
  * @example
  * ```ts
+ * import { DecodeBatchStream, readImageFolder, wrapBatches } from "../mod.ts";
+ *
+ * const { records } = await readImageFolder("fixtures/pipeline/images");
+ * const batches = ReadableStream.from(wrapBatches(records, { batchSize: 4, seed: 7, steps: 2 }));
  * const decode = new DecodeBatchStream({ size: 112, flip: true, seed: 7, workers: 2 });
  * for await (const b of batches.pipeThrough(decode)) {
  *   console.log(b.step, b.keys.length, b.data.length); // [b, 112, 112, 3] float32
@@ -219,6 +229,7 @@ export class DecodeBatchStream extends TransformStream<RecordBatch<AnyRecord>, I
     const onError = options.onError ?? "skip";
     const prefetch = options.prefetch ?? 2;
     checkSeed(seed);
+    checkDctScale(options.dctScale);
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`size must be a positive integer, got ${size}`);
     }

@@ -26,9 +26,17 @@ const COPYING_BACKENDS = new Set(["wasm"]);
  * `ImageBatch` -> `TrainBatch` (tensors the reader owns and disposes).
  * @example
  * ```ts
- * const reader = imageBatches.pipeThrough(new TensorBatchStream()).getReader();
+ * import * as tf from "@tensorflow/tfjs";
+ * import { DecodeBatchStream, readImageFolder, TensorBatchStream, wrapBatches } from "../mod.ts";
+ *
+ * const { records } = await readImageFolder("fixtures/pipeline/images");
+ * const reader = ReadableStream.from(wrapBatches(records, { batchSize: 4, seed: 7, steps: 1 }))
+ *   .pipeThrough(new DecodeBatchStream({ size: 112 }))
+ *   .pipeThrough(new TensorBatchStream())
+ *   .getReader();
  * const { value: b } = await reader.read(); // b.images [B, S, S, 3], b.labels [B] int32
  * tf.dispose([b!.images, b!.labels]);
+ * await reader.cancel();
  * ```
  */
 export class TensorBatchStream extends TransformStream<ImageBatch, TrainBatch> {

@@ -1,18 +1,35 @@
 /**
- * Decodes one JPEG/PNG (path or bytes) to RGB `[H, W, 3]` uint8, optionally resized.
- * Fast path: baseline/progressive YCbCr or gray JPEGs go to libjpeg-turbo's synchronous TurboJPEG
- * API, about 2.5x sharp's rate on 250x250 images because sharp's per-call pipeline set-up dominates
- * small images. When shrinking, TurboJPEG decodes at the smallest 1/2, 1/4 or 1/8 DCT scale that
- * still covers the target (`turbo_ffi.ts`; 250 -> 125 for LFW at 112, as OpenCV's
- * `IMREAD_REDUCED_COLOR_2`), and the area resize finishes; without FFI, the N-API binding
- * (`@julusian/jpeg-turbo`) decodes at full size. Everything else (PNG, CMYK, any JPEG TurboJPEG refuses,
- * including truncated or corrupt ones) goes to sharp, whose error message is the one reported.
- * Grayscale, CMYK and alpha inputs come out as 3-channel sRGB (alpha is dropped, as cv2.imread does).
+ * Decodes one JPEG/PNG (path or bytes) to RGB `[H, W, 3]` uint8, optionally resized: the pixels
+ * OpenCV 4.x's `cv2.imread(path, IMREAD_COLOR)` gives (converted to RGB), bit for bit on the
+ * fixtures of `tests/decode_opencv_test.ts` (fixtures/decode, written by OpenCV 4.6).
+ * JPEGs (baseline/progressive, 4:2:0/4:2:2/4:4:4, gray, CMYK/YCCK) go to libjpeg-turbo's
+ * TurboJPEG API through FFI (`turbo_ffi.ts`) with the accurate ISLOW IDCT, and their EXIF
+ * orientation is applied as imread applies it (`exif_orientation.ts`). When shrinking with
+ * `dctScale: "auto"` (the default), a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 DCT scale that
+ * still covers the target (OpenCV's `IMREAD_REDUCED_COLOR_k`; 250 -> 125 for LFW at 112) and the
+ * area resize finishes; `dctScale: "off"` decodes whole first (imread + INTER_AREA).
+ * Everything else (PNG, any JPEG TurboJPEG refuses, including truncated or corrupt ones, and every
+ * JPEG where FFI is unavailable) goes to sharp, whose error message is the one reported.
+ * Grayscale, CMYK and alpha inputs come out as 3-channel RGB (alpha is dropped, as cv2.imread does).
  * A missing, truncated or corrupt input throws a `DecodeError` naming the file.
  */
 
 import { openTurboFfi } from "./turbo_ffi.ts";
+import { applyOrientation, exifOrientation, swapsSides } from "./exif_orientation.ts";
 import type { RgbImage } from "../records.ts";
+
+/** Whether a JPEG is shrunk in the DCT domain before the area resize (see `dctScale`). */
+export type DctScale = "auto" | "off";
+export const DCT_SCALES: readonly DctScale[] = ["auto", "off"];
+
+/** `value` checked as a `DctScale` ("auto" when undefined); RangeError otherwise. */
+export function checkDctScale(value?: string): DctScale {
+  const v = value ?? "auto";
+  if (!(DCT_SCALES as readonly string[]).includes(v)) {
+    throw new RangeError(`dctScale must be one of ${DCT_SCALES.join(", ")}, got "${v}"`);
+  }
+  return v as DctScale;
+}
 
 /** Output size: a square side or explicit height/width. */
 export type ResizeSpec = number | { height: number; width: number };
@@ -24,13 +41,20 @@ export interface DecodeImageOptions {
   name?: string;
   /** "auto": TurboJPEG for JPEGs, sharp otherwise; "sharp": always sharp. Default: "auto". */
   decoder?: "auto" | "sharp";
+  /**
+   * "auto": shrink a JPEG in the DCT domain first (`reduceTo`, `resize`), as OpenCV's
+   * `IMREAD_REDUCED_COLOR_k` + `INTER_AREA`; "off": decode at full size, then resize (imread +
+   * `INTER_AREA`, what most PyTorch pipelines do). Default: "auto".
+   */
+  dctScale?: DctScale;
   /** The input path is a RecordIO `.rec`; decode the record at this byte offset. Default: none. */
   recordOffset?: number;
   /**
    * For a network input of side S: decode a JPEG at the smallest DCT scale (1/2, 1/4, 1/8,
    * libjpeg-turbo's scaled IDCT, as OpenCV's `IMREAD_REDUCED_COLOR_*`) whose sides still cover S,
    * and resize nothing (`networkInput` finishes). 250 -> 125 for LFW at 112; a 112 face stays 112.
-   * Needs TurboJPEG through FFI; elsewhere, and with `resize` (which implies it), ignored.
+   * Needs TurboJPEG through FFI; elsewhere, with `dctScale: "off"`, and with `resize` (which
+   * implies it), ignored.
    * Default: full size.
    */
   reduceTo?: number;
@@ -69,45 +93,11 @@ export async function loadSharp(): Promise<any> {
   if (!sharpModule) {
     sharpModule = (await import("sharp")).default;
     // One libvips thread per call: parallelism comes from calls in flight / workers, and small
-    // images gain nothing from intra-image threads (measured: see README "Decode speed").
+    // images gain little from intra-image threads (`deno task bench pipeline` times the decode).
     sharpModule.concurrency(1);
     sharpModule.cache(false);
   }
   return sharpModule;
-}
-
-// deno-lint-ignore no-explicit-any
-let turboModule: any;
-/** Loads TurboJPEG once; null when its native binary is unavailable (then sharp does it all). */
-// deno-lint-ignore no-explicit-any
-export async function loadTurbo(): Promise<any | null> {
-  if (turboModule === undefined) {
-    try {
-      turboModule = (await import("@julusian/jpeg-turbo")).default;
-    } catch {
-      turboModule = null;
-    }
-  }
-  return turboModule;
-}
-
-/** TurboJPEG decode to RGB, or null when it refuses (CMYK, truncated, corrupt...). */
-function turboDecode(
-  // deno-lint-ignore no-explicit-any
-  turbo: any,
-  bytes: Uint8Array,
-): { pixels: Uint8Array; height: number; width: number } | null {
-  try {
-    const r = turbo.decompressSync(bytes, { format: turbo.FORMAT_RGB });
-    const d = r.data as Uint8Array;
-    return {
-      pixels: new Uint8Array(d.buffer, d.byteOffset, d.length),
-      height: r.height,
-      width: r.width,
-    };
-  } catch {
-    return null; // sharp re-decodes it and gives the real reason if it is broken
-  }
 }
 
 function reduceSize(side?: number): { height: number; width: number } | undefined {
@@ -118,13 +108,25 @@ function reduceSize(side?: number): { height: number; width: number } | undefine
   return { height: side, width: side };
 }
 
-/** Decodes `input` (a file path or encoded bytes). */
+/**
+ * Decodes `input` (a file path or encoded bytes).
+ * @example
+ * ```ts
+ * import { decodeImage } from "../mod.ts";
+ *
+ * const img = await decodeImage("fixtures/pipeline/images/Adrien_Brody/Adrien_Brody_0001.jpg", {
+ *   resize: 112,
+ * });
+ * console.log(img.width, img.height, img.pixels.length); // 112 112 37632
+ * ```
+ */
 export async function decodeImage(
   input: string | Uint8Array,
   options: DecodeImageOptions = {},
 ): Promise<DecodedImage> {
   const size = resizeSize(options.resize);
   const reduce = reduceSize(options.reduceTo);
+  const dctScale = checkDctScale(options.dctScale);
   const source = typeof input === "string"
     ? (options.recordOffset === undefined ? input : `${input}@${options.recordOffset}`)
     : options.name ?? "<bytes>";
@@ -144,13 +146,15 @@ export async function decodeImage(
     bytes = input;
   }
   if (bytes.length === 0) throw new DecodeError(source, "empty file");
-  if (options.decoder !== "sharp" && bytes[0] === 0xff && bytes[1] === 0xd8) {
+  const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  const orientation = jpeg ? exifOrientation(bytes) : 1;
+  if (options.decoder !== "sharp" && jpeg) {
     // DCT-domain downscaling first (1/2 for LFW's 250 -> 112), then the area resize finishes.
-    const scaled = openTurboFfi()?.decode(bytes, size ?? reduce);
-    if (scaled) return await finish(scaled, size);
-    const turbo = await loadTurbo();
-    const img = turbo && turboDecode(turbo, bytes);
-    if (img) return await finish(img, size);
+    // `min` is in upright sides; TurboJPEG scales the stored ones: swap them for a 90° orientation.
+    let min = dctScale === "auto" ? size ?? reduce : undefined;
+    if (min && swapsSides(orientation)) min = { height: min.width, width: min.height };
+    const scaled = openTurboFfi()?.decode(bytes, min);
+    if (scaled) return await finish(applyOrientation(scaled, orientation), size);
   }
   const sharp = await loadSharp();
   let raw: { data: Uint8Array; info: { width: number; height: number; channels: number } };
@@ -168,7 +172,7 @@ export async function decodeImage(
   let pixels = new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length);
   if (channels === 1) pixels = grayToRgb(pixels);
   else if (channels !== 3) throw new DecodeError(source, `unexpected ${channels} channels`);
-  return await finish({ pixels, height, width }, size);
+  return await finish(applyOrientation({ pixels, height, width }, orientation), size);
 }
 
 async function finish(

@@ -5,7 +5,14 @@
  * `onError: "skip"` (default) drops the record, counts it and lists it in `report` (never silent).
  */
 import type { ImageRecord, ListRecord } from "../records.ts";
-import { type DecodedImage, DecodeError, resizeSize, type ResizeSpec } from "./decode_image.ts";
+import {
+  checkDctScale,
+  type DctScale,
+  type DecodedImage,
+  DecodeError,
+  resizeSize,
+  type ResizeSpec,
+} from "./decode_image.ts";
 import { DecodePool } from "./decode_pool.ts";
 import { orderedTransformer } from "./ordered_transformer.ts";
 
@@ -22,6 +29,13 @@ export interface DecodeOptions {
    */
   reduceTo?: number;
   /**
+   * "auto": with `resize` or `reduceTo`, decode a JPEG at the DCT scale covering the target first
+   * (OpenCV's `IMREAD_REDUCED_COLOR_k` + `INTER_AREA`); "off": decode whole, then resize
+   * (`imread` + `INTER_AREA`).
+   * @default {"auto"}
+   */
+  dctScale?: DctScale;
+  /**
    * Images in flight at once.
    * @default {8}
    */
@@ -36,6 +50,11 @@ export interface DecodeOptions {
    * @default {DEFAULT_DECODE_WORKERS} (2)
    */
   workers?: number;
+  /**
+   * Records that already carry pixels (a decoded tar on stdin) pass through unchanged.
+   * @default {false} (every record is decoded from its path or bytes)
+   */
+  passDecoded?: boolean;
   /**
    * Called once per skipped record, as it happens.
    * @default none
@@ -66,6 +85,9 @@ export function recordOffset(r: ListRecord): number | undefined {
  * over `workers` Deno Workers. Call nothing at the end: the pool closes when the stream does.
  * @example
  * ```ts
+ * import { DecodeStream, ListReaderStream } from "../mod.ts";
+ *
+ * const records = new ListReaderStream({ root: "fixtures/pipeline/images" });
  * const decode = new DecodeStream({ resize: 112, onError: "skip" });
  * for await (const img of records.pipeThrough(decode)) console.log(img.key, img.width);
  * console.log(decode.report.skipped); // [{ key, source, reason }]
@@ -79,6 +101,7 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
     const onError = options.onError ?? "skip";
     const resize = options.resize;
     resizeSize(resize);
+    checkDctScale(options.dctScale);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
     }
@@ -87,17 +110,19 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
     }
     const pool = new DecodePool({ workers: options.workers });
     const report: DecodeReport = { decoded: 0, skipped: [] };
-    type Item = { r: ListRecord; p: Promise<DecodedImage> };
+    type Item = { r: ListRecord; p: Promise<DecodedImage> | null };
     super(orderedTransformer<ListRecord, Item, ImageRecord>({
       // Ordered output: wait for the oldest once `concurrency` are in flight.
       ahead: concurrency - 1,
       start(r) {
+        if (options.passDecoded && "pixels" in r) return { r, p: null };
         if (r.path === undefined && r.bytes === undefined) {
           throw new TypeError(`Record "${r.key}" has neither path nor bytes to decode`);
         }
         const p = pool.decode(r.bytes ?? r.path!, {
           resize,
           reduceTo: options.reduceTo,
+          dctScale: options.dctScale,
           name: r.path ?? r.key,
           recordOffset: r.bytes ? undefined : recordOffset(r),
         });
@@ -105,6 +130,11 @@ export class DecodeStream extends TransformStream<ListRecord, ImageRecord> {
         return { r, p };
       },
       async settle({ r, p }, c) {
+        if (p === null) {
+          c.enqueue(r as ImageRecord);
+          report.decoded++;
+          return;
+        }
         try {
           const img = await p;
           const { bytes: _drop, ...rest } = r;

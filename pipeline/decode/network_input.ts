@@ -71,7 +71,17 @@ export interface NetworkInputOptions {
   offset?: number;
 }
 
-/** `image` as a network input: float32 [S, S, 3], resized and normalized by the one rule above. */
+/**
+ * `image` as a network input: float32 [S, S, 3], resized and normalized by the one rule above.
+ * @example
+ * ```ts
+ * import { decodeImage, networkInput } from "../mod.ts";
+ *
+ * const img = await decodeImage("fixtures/pipeline/images/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const x = networkInput(img, { size: 112, normalize: "arcface" }); // float32 [112, 112, 3]
+ * console.log(x.length, Math.min(...x), Math.max(...x)); // 37632, in [-1, 1]
+ * ```
+ */
 export function networkInput(image: RgbImage, options: NetworkInputOptions): Float32Array {
   const { pixels, height: h, width: w } = image;
   const s = options.size;

@@ -3,7 +3,7 @@
  * area resize to `size`, optional mirror, normalization). Runs inside the decode workers, so the
  * main thread (where the trainer computes) only copies finished images into the batch.
  */
-import { decodeImage } from "./decode_image.ts";
+import { type DctScale, decodeImage } from "./decode_image.ts";
 import { networkInput, type NormalizeMode } from "./network_input.ts";
 
 export interface TrainImageOptions {
@@ -13,6 +13,8 @@ export interface TrainImageOptions {
   flip?: boolean;
   /** Pixel normalization. Default: "arcface". */
   normalize?: NormalizeMode;
+  /** JPEG shrink in the DCT domain first ("auto", `decodeImage`'s default) or not ("off"). */
+  dctScale?: DctScale;
   /** Name used in errors when the input is bytes. Default: `"<bytes>"`. */
   name?: string;
   /** The input path is a RecordIO `.rec`; use the record at this byte offset. Default: none. */
@@ -33,6 +35,7 @@ export async function trainImage(
     name: options.name,
     recordOffset: options.recordOffset,
     reduceTo: options.size,
+    dctScale: options.dctScale,
   });
   return networkInput(img, {
     size: options.size,

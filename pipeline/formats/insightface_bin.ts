@@ -12,7 +12,16 @@ export interface VerificationBin {
   issame: boolean[];
 }
 
-/** Parses a `.bin` file's bytes, checking the `(list of bytes, list of bool)` layout. */
+/**
+ * Parses a `.bin` file's bytes, checking the `(list of bytes, list of bool)` layout.
+ * @example
+ * ```ts
+ * import { parseBin } from "../mod.ts";
+ *
+ * const bin = parseBin(await Deno.readFile("fixtures/eval/lfw_mini.bin"), "lfw_mini.bin");
+ * console.log(bin.images.length, bin.issame.length); // 2 images (encoded JPEG) per pair
+ * ```
+ */
 export function parseBin(bytes: Uint8Array, name = "<bytes>"): VerificationBin {
   const v = readPickle(bytes, name);
   const bad = (why: string) =>
@@ -31,7 +40,16 @@ export function parseBin(bytes: Uint8Array, name = "<bytes>"): VerificationBin {
   return { images: imgs as Uint8Array[], issame: same as boolean[] };
 }
 
-/** Reads a `.bin` verification set from a file. */
+/**
+ * Reads a `.bin` verification set from a file.
+ * @example
+ * ```ts
+ * import { readBin } from "../mod.ts";
+ *
+ * const { images, issame } = await readBin("fixtures/eval/lfw_mini.bin");
+ * console.log(images.length / 2 === issame.length);
+ * ```
+ */
 export async function readBin(path: string): Promise<VerificationBin> {
   let bytes: Uint8Array;
   try {

@@ -20,7 +20,16 @@ export function personOf(key: string): string {
   return key.slice(0, key.indexOf("/"));
 }
 
-/** Fold `k` (1-based) of a folded pairs list; a list without folds, or k out of range, throws. */
+/**
+ * Fold `k` (1-based) of a folded pairs list; a list without folds, or k out of range, throws.
+ * @example
+ * ```ts
+ * import { lfwFold, readPairs } from "../mod.ts";
+ *
+ * const fold = lfwFold(await readPairs("fixtures/lfw_faces/heldout/pairs.txt"), 1);
+ * console.log(fold);
+ * ```
+ */
 export function lfwFold(list: PairList, k: number, name = "pairs.txt"): LfwFold {
   if (!list.foldSizes) {
     throw new RangeError(
@@ -28,7 +37,7 @@ export function lfwFold(list: PairList, k: number, name = "pairs.txt"): LfwFold 
     );
   }
   if (!Number.isInteger(k) || k < 1 || k > list.foldSizes.length) {
-    throw new RangeError(`--fold must be an integer in [1, ${list.foldSizes.length}], got ${k}`);
+    throw new RangeError(`fold must be an integer in [1, ${list.foldSizes.length}], got ${k}`);
   }
   const start = list.foldSizes.slice(0, k - 1).reduce((a, b) => a + b, 0);
   const pairs = list.pairs.slice(start, start + list.foldSizes[k - 1]);

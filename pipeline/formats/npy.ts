@@ -13,7 +13,16 @@ export interface NpyArray {
   data: Float32Array;
 }
 
-/** Parses `.npy` bytes; `name` is used in error messages. */
+/**
+ * Parses `.npy` bytes; `name` is used in error messages.
+ * @example
+ * ```ts
+ * import { parseNpy } from "../mod.ts";
+ *
+ * const { shape, data } = parseNpy(await Deno.readFile("fixtures/eval/tiny_embeddings.npy"));
+ * console.log(shape, data.length);
+ * ```
+ */
 export function parseNpy(bytes: Uint8Array, name = "<bytes>"): NpyArray {
   const fail = (why: string) => new SyntaxError(`Cannot read "${name}" as .npy: ${why}`);
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
@@ -62,7 +71,16 @@ export function parseNpy(bytes: Uint8Array, name = "<bytes>"): NpyArray {
   return { shape, data };
 }
 
-/** Reads a float32 `.npy` file. */
+/**
+ * Reads a float32 `.npy` file.
+ * @example
+ * ```ts
+ * import { readNpy } from "../mod.ts";
+ *
+ * const { shape, data } = await readNpy("fixtures/eval/tiny_embeddings.npy"); // float32 [N, D]
+ * console.log(shape, data[0]);
+ * ```
+ */
 export async function readNpy(path: string): Promise<NpyArray> {
   let bytes: Uint8Array;
   try {
@@ -100,7 +118,16 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   return out;
 }
 
-/** Writes a float32 `.npy` file atomically. */
+/**
+ * Writes a float32 `.npy` file atomically.
+ * @example
+ * ```ts
+ * import { writeNpy } from "../mod.ts";
+ *
+ * const data = new Float32Array([1, 0, 0, 1]);
+ * await writeNpy(`${await Deno.makeTempDir()}/emb.npy`, { shape: [2, 2], data });
+ * ```
+ */
 export async function writeNpy(path: string, array: NpyArray): Promise<void> {
   await writeFileAtomic(path, encodeNpy(array));
 }

@@ -60,7 +60,16 @@ function pairKeys(line: string, issame: boolean, bad: (why: string) => Error): [
   return [lfwKey(t[0], num(t[1])), lfwKey(t[2], num(t[3]))];
 }
 
-/** Parses pairs text; `name` is used in error messages. */
+/**
+ * Parses pairs text; `name` is used in error messages.
+ * @example
+ * ```ts
+ * import { parsePairs } from "../mod.ts";
+ *
+ * const list = parsePairs("1 1\nAdrien_Brody 1 2\nAbdullah_Gul 1 Aaron_Peirsol 1\n");
+ * console.log(list.pairs.map((p) => [p.a, p.b, p.issame]));
+ * ```
+ */
 export function parsePairs(text: string, name = "pairs.txt"): PairList {
   const lines = text.split(/\r?\n/);
   let first = 0;
@@ -122,7 +131,16 @@ export function parsePairs(text: string, name = "pairs.txt"): PairList {
   };
 }
 
-/** Reads and parses a pairs file. */
+/**
+ * Reads and parses a pairs file.
+ * @example
+ * ```ts
+ * import { readPairs } from "../mod.ts";
+ *
+ * const list = await readPairs("fixtures/lfw_faces/heldout/pairs.txt");
+ * console.log(list.pairs.length, list.foldSizes);
+ * ```
+ */
 export async function readPairs(path: string): Promise<PairList> {
   let text: string;
   try {

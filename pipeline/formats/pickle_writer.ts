@@ -10,7 +10,16 @@ import type { VerificationBin } from "./insightface_bin.ts";
 
 const BATCH = 1000;
 
-/** Serializes a verification set as pickle protocol 2 bytes. */
+/**
+ * Serializes a verification set as pickle protocol 2 bytes.
+ * @example
+ * ```ts
+ * import { encodeBin, parseBin, readBin } from "../mod.ts";
+ *
+ * const bin = await readBin("fixtures/eval/lfw_mini.bin");
+ * console.log(parseBin(encodeBin(bin)).issame.length === bin.issame.length);
+ * ```
+ */
 export function encodeBin(bin: VerificationBin): Uint8Array {
   const { images, issame } = bin;
   if (images.length !== 2 * issame.length) {
@@ -70,7 +79,19 @@ export function encodeBin(bin: VerificationBin): Uint8Array {
   return out.slice(0, p);
 }
 
-/** Writes a `.bin` verification set atomically. */
+/**
+ * Writes a `.bin` verification set atomically.
+ * @example
+ * ```ts
+ * import { readBin, writeBin } from "../mod.ts";
+ *
+ * const bin = await readBin("fixtures/eval/lfw_mini.bin");
+ * await writeBin(`${await Deno.makeTempDir()}/first_pair.bin`, {
+ *   images: bin.images.slice(0, 2),
+ *   issame: bin.issame.slice(0, 1),
+ * });
+ * ```
+ */
 export async function writeBin(path: string, bin: VerificationBin): Promise<void> {
   await writeFileAtomic(path, encodeBin(bin));
 }

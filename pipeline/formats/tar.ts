@@ -100,7 +100,16 @@ export function encodeTarEntry(entry: TarEntry): Uint8Array[] {
   return out;
 }
 
-/** TarEntry -> tar bytes (ends with the two zero blocks). */
+/**
+ * TarEntry -> tar bytes (ends with the two zero blocks).
+ * @example
+ * ```ts
+ * import { TarEncodeStream } from "../mod.ts";
+ *
+ * const entries = ReadableStream.from([{ name: "a.txt", data: new TextEncoder().encode("hi\n") }]);
+ * await entries.pipeThrough(new TarEncodeStream()).pipeTo(Deno.stdout.writable);
+ * ```
+ */
 export class TarEncodeStream extends TransformStream<TarEntry, Uint8Array> {
   constructor() {
     super({
@@ -171,7 +180,18 @@ function cstr(b: Uint8Array): string {
   return dec.decode(z < 0 ? b : b.subarray(0, z));
 }
 
-/** Tar bytes -> TarEntry (regular files; directories and other types are skipped). */
+/**
+ * Tar bytes -> TarEntry (regular files; directories and other types are skipped).
+ * @example
+ * ```ts
+ * import { TarDecodeStream } from "../mod.ts";
+ *
+ * const file = await Deno.open("fixtures/gnu_tar/gnu.tar");
+ * for await (const entry of file.readable.pipeThrough(new TarDecodeStream("gnu.tar"))) {
+ *   console.log(entry.name, entry.data.length);
+ * }
+ * ```
+ */
 export class TarDecodeStream extends TransformStream<Uint8Array, TarEntry> {
   constructor(source = "input") {
     const q = new ByteQueue();

@@ -1,7 +1,8 @@
 /**
- * The WebDataset sample layout of the tar wire format (README "Wire format"): a record is
- * `<key>.jpg|.png` (encoded bytes) or `<key>.rgb` (raw HxWx3 uint8), then `<key>.json` (the rest of
- * the record; `height`/`width` for `.rgb`), consecutive tar entries grouped by key.
+ * The WebDataset sample layout of the tar wire format (docs/formats.md, "Wire format between
+ * shell stages"): a record is `<key>.jpg|.png` (encoded bytes) or `<key>.rgb` (raw HxWx3 uint8),
+ * then `<key>.json` (the rest of the record; `height`/`width` for `.rgb`), consecutive tar entries
+ * grouped by key.
  */
 import type { AnyRecord, ImageRecord } from "../records.ts";
 import { checkRecord, recordMeta } from "./record_json.ts";
@@ -39,7 +40,19 @@ export function recordEntries(r: AnyRecord): TarEntry[] {
   return out;
 }
 
-/** Records -> WebDataset tar entries (`<key>.rgb|.jpg|.png` then `<key>.json`). */
+/**
+ * Records -> WebDataset tar entries (`<key>.rgb|.jpg|.png` then `<key>.json`).
+ * @example
+ * ```ts
+ * import { DecodeStream, ListReaderStream, TarEncodeStream, WdsEncodeStream } from "../mod.ts";
+ *
+ * await new ListReaderStream({ root: "fixtures/pipeline/images" })
+ *   .pipeThrough(new DecodeStream())
+ *   .pipeThrough(new WdsEncodeStream()) // <key>.rgb, <key>.json
+ *   .pipeThrough(new TarEncodeStream())
+ *   .pipeTo(Deno.stdout.writable);
+ * ```
+ */
 export class WdsEncodeStream extends TransformStream<AnyRecord, TarEntry> {
   constructor() {
     super({
@@ -50,7 +63,18 @@ export class WdsEncodeStream extends TransformStream<AnyRecord, TarEntry> {
   }
 }
 
-/** WebDataset tar entries -> records, grouping consecutive files that share a key. */
+/**
+ * WebDataset tar entries -> records, grouping consecutive files that share a key.
+ * @example
+ * ```ts
+ * import { TarDecodeStream, WdsDecodeStream } from "../mod.ts";
+ *
+ * const records = Deno.stdin.readable // a tar as `deno task decode` writes
+ *   .pipeThrough(new TarDecodeStream("stdin"))
+ *   .pipeThrough(new WdsDecodeStream("stdin"));
+ * for await (const r of records) console.log(r.key, r.label);
+ * ```
+ */
 export class WdsDecodeStream extends TransformStream<TarEntry, AnyRecord> {
   constructor(source = "stdin") {
     const dec = new TextDecoder();

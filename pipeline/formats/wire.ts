@@ -1,5 +1,5 @@
 /**
- * Wire formats between shell stages (README "Wire format"):
+ * Wire formats between shell stages (docs/formats.md, "Wire format between shell stages"):
  * - NDJSON: records without pixels, one JSON object a line: `{"key","label","path"?, ...}`.
  * - tar in WebDataset layout (`webdataset.ts`): `<key>.jpg|.png` (encoded bytes) or `<key>.rgb`
  *   (raw HxWx3 uint8) plus `<key>.json` (the rest of the record), grouped by key.
@@ -15,7 +15,17 @@ export type WireFormat = "ndjson" | "tar";
 
 const enc = new TextEncoder();
 
-/** Records -> NDJSON bytes. Records with bytes or pixels cannot travel as NDJSON. */
+/**
+ * Records -> NDJSON bytes. Records with bytes or pixels cannot travel as NDJSON.
+ * @example
+ * ```ts
+ * import { ListReaderStream, NdjsonEncodeStream } from "../mod.ts";
+ *
+ * await new ListReaderStream({ root: "fixtures/pipeline/images" })
+ *   .pipeThrough(new NdjsonEncodeStream())
+ *   .pipeTo(Deno.stdout.writable); // {"key":...,"label":...,"path":...} one a line
+ * ```
+ */
 export class NdjsonEncodeStream extends TransformStream<AnyRecord, Uint8Array> {
   constructor() {
     super({
@@ -40,7 +50,10 @@ export class NdjsonEncodeStream extends TransformStream<AnyRecord, Uint8Array> {
  * `JSON.parse` rather than `@std/json` JsonParseStream so that an error can name the line.
  * @example
  * ```ts
+ * import { NdjsonDecodeStream } from "../mod.ts";
+ *
  * const records = Deno.stdin.readable.pipeThrough(new NdjsonDecodeStream("stdin"));
+ * for await (const r of records) console.log(r.key, r.label, r.path);
  * ```
  */
 export class NdjsonDecodeStream extends TransformStream<Uint8Array, ListRecord> {
@@ -81,6 +94,14 @@ export class NdjsonDecodeStream extends TransformStream<Uint8Array, ListRecord> 
  * Records -> tar bytes (WebDataset layout). When `records` errors, the tar gets no end-of-archive
  * marker but an `__error__.json` member naming the error (`stage` says who wrote it), and only
  * then does the returned stream error: a reader of a failed stream can always tell.
+ * @example
+ * ```ts
+ * import { DecodeStream, ListReaderStream, recordsToTar } from "../mod.ts";
+ *
+ * const decoded = new ListReaderStream({ root: "fixtures/pipeline/images" })
+ *   .pipeThrough(new DecodeStream({ resize: 112 }));
+ * await recordsToTar(decoded, "decode").pipeTo(Deno.stdout.writable); // <key>.rgb + <key>.json
+ * ```
  */
 export function recordsToTar(
   records: ReadableStream<AnyRecord>,
@@ -124,12 +145,29 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Records -> NDJSON bytes. */
+/**
+ * Records -> NDJSON bytes.
+ * @example
+ * ```ts
+ * import { ListReaderStream, recordsToNdjson } from "../mod.ts";
+ *
+ * const list = new ListReaderStream({ root: "fixtures/pipeline/images" });
+ * await recordsToNdjson(list).pipeTo(Deno.stdout.writable);
+ * ```
+ */
 export function recordsToNdjson(records: ReadableStream<AnyRecord>): ReadableStream<Uint8Array> {
   return records.pipeThrough(new NdjsonEncodeStream());
 }
 
-/** Reads the first bytes (up to 512) to tell tar from NDJSON; undefined for empty input. */
+/**
+ * Reads the first bytes (up to 512) to tell tar from NDJSON; undefined for empty input.
+ * @example
+ * ```ts
+ * import { detectFormat } from "../mod.ts";
+ *
+ * console.log(detectFormat(new TextEncoder().encode('{"key":"a","label":0}\n'))); // "ndjson"
+ * ```
+ */
 export function detectFormat(head: Uint8Array): WireFormat | undefined {
   if (head.length >= 262 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar") {
     return "tar";
@@ -144,7 +182,17 @@ export function detectFormat(head: Uint8Array): WireFormat | undefined {
   return undefined;
 }
 
-/** Bytes (NDJSON or WebDataset tar, detected) -> records, plus the detected format. */
+/**
+ * Bytes (NDJSON or WebDataset tar, detected) -> records, plus the detected format.
+ * @example
+ * ```ts
+ * import { readRecords } from "../mod.ts";
+ *
+ * const { format, records } = await readRecords(Deno.stdin.readable);
+ * console.error(`stdin is ${format}`); // "ndjson" or "tar"
+ * for await (const r of records) console.log(r.key, r.label);
+ * ```
+ */
 export async function readRecords(
   input: ReadableStream<Uint8Array>,
   source = "stdin",

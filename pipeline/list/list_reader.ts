@@ -8,7 +8,7 @@
  *   (use it for training on a large `.rec`: memory stays flat).
  * Keys are the relative path without extension (RecordIO: the record index).
  */
-import { join } from "node:path";
+import { dirname, extname, join, relative, resolve } from "node:path";
 import type { ListRecord } from "../records.ts";
 import { assertTextFile, quoteLine } from "./list_text.ts";
 import { RecordIOReader } from "./record_io_reader.ts";
@@ -29,7 +29,17 @@ function stripExt(p: string): string {
   return dot > slash + 1 ? p.slice(0, dot) : p;
 }
 
-/** Parses a clean list's text; `name` is used in error messages. */
+/**
+ * Parses a clean list's text; `name` is used in error messages.
+ * @example
+ * ```ts
+ * import { parseCleanList } from "../mod.ts";
+ *
+ * const text = "Abdullah_Gul/1.jpg Abdullah_Gul\nAdrien_Brody/1.jpg Adrien_Brody\n";
+ * const { records, classes } = parseCleanList(text, "faces"); // labels: names or integers
+ * console.log(records[0].path, records[0].label, classes);
+ * ```
+ */
 export function parseCleanList(text: string, root: string, name = "list"): ListResult {
   const rows: { path: string; label: string; line: number }[] = [];
   text.split("\n").forEach((raw, i) => {
@@ -76,7 +86,17 @@ export function parseCleanList(text: string, root: string, name = "list"): ListR
   return { records, classes };
 }
 
-/** Reads a clean list file; paths are resolved against `root`. */
+/**
+ * Reads a clean list file; paths are resolved against `root`.
+ * @example
+ * ```ts
+ * import { readCleanList } from "../mod.ts";
+ *
+ * const list = "fixtures/pipeline/clean_list_int.txt";
+ * const { records } = await readCleanList(list, "fixtures/pipeline");
+ * console.log(records.length, records[0]); // { key, label, path }
+ * ```
+ */
 export async function readCleanList(listPath: string, root: string): Promise<ListResult> {
   let text: string;
   try {
@@ -88,7 +108,16 @@ export async function readCleanList(listPath: string, root: string): Promise<Lis
   return parseCleanList(text, root, listPath);
 }
 
-/** Reads an image-folder tree: `root/<identity>/<image>`, sorted, labels dense by folder. */
+/**
+ * Reads an image-folder tree: `root/<identity>/<image>`, sorted, labels dense by folder.
+ * @example
+ * ```ts
+ * import { readImageFolder } from "../mod.ts";
+ *
+ * const { records, classes } = await readImageFolder("fixtures/pipeline/images");
+ * console.log(records.length, classes); // labels 0.. in sorted folder order
+ * ```
+ */
 export async function readImageFolder(root: string): Promise<ListResult> {
   const records: ListRecord[] = [];
   const classes: string[] = [];
@@ -101,7 +130,69 @@ export async function readImageFolder(root: string): Promise<ListResult> {
   return { records, classes };
 }
 
-/** Streams a RecordIO file's image records (with JPEG bytes), one read at a time. */
+/**
+ * Image files anywhere under `root` (the aligner's folder input), sorted, as records keyed by the
+ * relative path without extension, labelled densely by their folder in listing order.
+ * @example
+ * ```ts
+ * import { readImageTree } from "../mod.ts";
+ *
+ * for (const r of await readImageTree("fixtures/pipeline/images")) console.log(r.key, r.label);
+ * ```
+ */
+export async function readImageTree(root: string): Promise<ListRecord[]> {
+  const files = (await walkImages(root)).map((segments) => join(root, ...segments));
+  const labels = new Map<string, number>();
+  for (const f of files) {
+    const d = dirname(relative(root, f));
+    if (!labels.has(d)) labels.set(d, labels.size);
+  }
+  return files.map((f) => {
+    const rel = relative(root, f);
+    return { key: rel.slice(0, -extname(rel).length), label: labels.get(dirname(rel))!, path: f };
+  });
+}
+
+/**
+ * A list file, paths relative to the list's folder: the clean-list format `path label` (labels
+ * integers or names, as `parseCleanList`), or plain paths one a line (label -1).
+ * @example
+ * ```ts
+ * import { readPathList } from "../mod.ts";
+ *
+ * const records = await readPathList("fixtures/pipeline/clean_list_names.txt");
+ * console.log(records.map((r) => r.path));
+ * ```
+ */
+export async function readPathList(file: string): Promise<ListRecord[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    throw new Error(`Cannot read list "${file}": ${(e as Error).message}`);
+  }
+  const base = dirname(resolve(file));
+  const lines = text.split("\n").map((l) => l.replace(/\r$/, "").trim());
+  const plain = lines.every((l) => l === "" || l.startsWith("#") || !/\s/.test(l));
+  if (!plain) return parseCleanList(text, base, file).records;
+  return lines.filter((l) => l !== "" && !l.startsWith("#")).map((path) => ({
+    key: path.slice(0, path.length - extname(path).length).replace(/^\/+/, ""),
+    label: -1,
+    path: path.startsWith("/") ? path : join(base, path),
+  }));
+}
+
+/**
+ * Streams a RecordIO file's image records (with JPEG bytes), one read at a time.
+ * @example
+ * ```ts
+ * import { readRecordIO } from "../mod.ts";
+ *
+ * for await (const r of readRecordIO("fixtures/pipeline/rec/train.rec")) {
+ *   console.log(r.key, r.label, r.bytes?.length); // JPEG bytes
+ * }
+ * ```
+ */
 export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<ListRecord> {
   let reader: RecordIOReader;
   let keys: number[];
@@ -125,7 +216,16 @@ export function readRecordIO(recPath: string, idxPath?: string): ReadableStream<
   }, { highWaterMark: 4 });
 }
 
-/** RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each. */
+/**
+ * RecordIO images as records with label + offset only (`RecordIORecord`); 36 bytes read each.
+ * @example
+ * ```ts
+ * import { readRecordIOLazy } from "../mod.ts";
+ *
+ * const { records } = await readRecordIOLazy("fixtures/pipeline/rec/train.rec");
+ * console.log(records.length, records.at(0)); // labels and offsets, no image bytes yet
+ * ```
+ */
 export async function readRecordIOLazy(recPath: string, idxPath?: string): Promise<ListResult> {
   // Headers read in large sequential windows (record_io_labels.ts): MS1M's 5.8 M labels in
   // seconds rather than two small reads per record.
@@ -152,6 +252,8 @@ export interface ListReaderOptions {
  * or a RecordIO file.
  * @example
  * ```ts
+ * import { ListReaderStream } from "../mod.ts";
+ *
  * const records = new ListReaderStream({ root: "fixtures/pipeline/images" });
  * for await (const r of records) console.log(r.key, r.label, r.path);
  * ```

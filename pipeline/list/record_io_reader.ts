@@ -73,7 +73,18 @@ export async function readRecordAt(path: string, offset: number): Promise<Uint8A
   }
 }
 
-/** Random-access reader over `.rec` with its `.idx`. */
+/**
+ * Random-access reader over `.rec` with its `.idx`.
+ * @example
+ * ```ts
+ * import { RecordIOReader } from "../mod.ts";
+ *
+ * const reader = await RecordIOReader.open("fixtures/pipeline/rec/train.rec");
+ * const [first] = await reader.imageKeys();
+ * console.log(await reader.label(first), (await reader.read(first)).length);
+ * reader.close();
+ * ```
+ */
 export class RecordIOReader {
   readonly recPath: string;
   /** key -> byte offset, in `.idx` order. */

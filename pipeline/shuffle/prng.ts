@@ -41,7 +41,16 @@ export function deriveSeed(seed: number, ...parts: number[]): number {
   return h;
 }
 
-/** xoshiro128** seeded through SplitMix32. */
+/**
+ * xoshiro128** seeded through SplitMix32.
+ * @example
+ * ```ts
+ * import { Prng } from "../mod.ts";
+ *
+ * const rng = new Prng(7);
+ * console.log(rng.nextInt(10), rng.nextInt(10));
+ * ```
+ */
 export class Prng {
   #s = new Uint32Array(4);
 
@@ -105,6 +114,13 @@ export function shuffleInPlace<T>(items: { length: number; [i: number]: T }, prn
 /**
  * The order of epoch `epoch` for a list of `n` items: a permutation of 0..n-1 drawn by Fisher-Yates
  * from the stream seeded by (seed, epoch). Same (n, seed, epoch), same permutation, everywhere.
+ * @example
+ * ```ts
+ * import { epochPermutation } from "../mod.ts";
+ *
+ * const order = epochPermutation(10, 7, 0); // the same on every machine for (n, seed, epoch)
+ * console.log([...order]);
+ * ```
  */
 export function epochPermutation(n: number, seed: number, epoch: number): Uint32Array {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {

@@ -35,8 +35,13 @@ export interface ShuffleOptions {
  * Seeded shuffle of a record stream (full-epoch, or bounded with `buffer`).
  * @example
  * ```ts
- * const epoch3 = records.pipeThrough(new ShuffleStream({ seed: 7, epoch: 3 }));
- * const rough = endless.pipeThrough(new ShuffleStream({ seed: 7, buffer: 10_000 }));
+ * import { ListReaderStream, ShuffleStream } from "../mod.ts";
+ *
+ * const list = () => new ListReaderStream({ root: "fixtures/pipeline/images" });
+ * const epoch3 = list().pipeThrough(new ShuffleStream({ seed: 7, epoch: 3 })); // full-epoch order
+ * const rough = list().pipeThrough(new ShuffleStream({ seed: 7, buffer: 10_000 })); // bounded
+ * for await (const r of epoch3) console.log(r.key);
+ * await rough.cancel();
  * ```
  */
 export class ShuffleStream<T> extends TransformStream<T, T> {

@@ -29,7 +29,18 @@ export interface StageTimes {
   onet: number;
 }
 
-/** MTCNN face detector; owns its weights, call `dispose()` when done. */
+/**
+ * MTCNN face detector; owns its weights, call `dispose()` when done.
+ * @example
+ * ```ts
+ * import { decodeImage, MtcnnDetector } from "../../mod.ts";
+ *
+ * const image = await decodeImage("fixtures/pipeline/images/Adrien_Brody/Adrien_Brody_0001.jpg");
+ * const detector = await MtcnnDetector.create({ minFaceSize: 20 });
+ * for (const d of detector.detect(image)) console.log(d.box, d.score, d.landmarks);
+ * detector.dispose();
+ * ```
+ */
 export class MtcnnDetector {
   readonly options: Required<MtcnnOptions>;
   readonly times: StageTimes = { pyramid: 0, pnet: 0, rnet: 0, onet: 0 };

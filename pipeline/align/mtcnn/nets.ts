@@ -78,19 +78,23 @@ export class MtcnnNets {
     ];
   }
 
-  /** Loads the nets from a weights folder (default: the bundled `pipeline/align/mtcnn/weights/`). */
+  /**
+   * Loads the nets from a weights folder (default: the bundled `pipeline/align/mtcnn/weights/`)
+   * with `fetch`, which reads `file:` URLs in Deno and `http:` ones in a browser, so the detector
+   * has no file-system code. A string is an absolute file path.
+   */
   static async load(dir: URL | string = WEIGHTS_DIR): Promise<MtcnnNets> {
-    const base = typeof dir === "string" ? new URL(`file://${toAbsolute(dir)}/`) : dir;
+    const base = typeof dir === "string" ? fileFolderUrl(dir) : dir;
     const manifestUrl = new URL(MANIFEST, base);
     let manifest: tf.io.WeightsManifestConfig;
     try {
-      manifest = JSON.parse(await Deno.readTextFile(manifestUrl));
+      manifest = JSON.parse(await fetchText(manifestUrl));
     } catch (e) {
       throw new Error(`Cannot read MTCNN weights manifest "${manifestUrl.pathname}": ${e}`);
     }
     const specs = manifest.flatMap((g) => g.weights);
     const shards = await Promise.all(
-      manifest.flatMap((g) => g.paths).map((p) => Deno.readFile(new URL(p, base))),
+      manifest.flatMap((g) => g.paths).map((p) => fetchBytes(new URL(p, base))),
     );
     const bytes = new Uint8Array(shards.reduce((n, s) => n + s.length, 0));
     let o = 0;
@@ -162,6 +166,27 @@ function dense(x: tf.Tensor2D, d: Dense): tf.Tensor2D {
   }) as tf.Tensor2D;
 }
 
-function toAbsolute(p: string): string {
-  return p.startsWith("/") ? p.replace(/\/$/, "") : `${Deno.cwd()}/${p.replace(/\/$/, "")}`;
+/** `file:` URL of an absolute folder path (a relative one has no runtime-neutral meaning). */
+function fileFolderUrl(p: string): URL {
+  if (!p.startsWith("/")) {
+    throw new RangeError(`MTCNN weights folder must be an absolute path or a URL, got "${p}"`);
+  }
+  return new URL(`file://${p.replace(/\/$/, "")}/`);
+}
+
+async function fetchResponse(url: URL): Promise<Response> {
+  const r = await fetch(url);
+  if (!r.ok) {
+    await r.body?.cancel();
+    throw new Error(`${url.pathname}: HTTP ${r.status}`);
+  }
+  return r;
+}
+
+async function fetchText(url: URL): Promise<string> {
+  return await (await fetchResponse(url)).text();
+}
+
+async function fetchBytes(url: URL): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetchResponse(url)).arrayBuffer());
 }

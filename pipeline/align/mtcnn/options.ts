@@ -17,7 +17,8 @@ export interface MtcnnOptions {
   nmsThresholds?: [number, number, number, number];
   /**
    * Channel order fed to the nets. Default: "rgb" (on LFW it finds more faces and places the
-   * landmarks closer to facenet-pytorch than "bgr", which face-api.js uses; see the README).
+   * landmarks closer to facenet-pytorch than "bgr", which face-api.js uses; see docs/alignment.md,
+   * "Channel order").
    */
   channelOrder?: ChannelOrder;
   /**

@@ -1,0 +1,104 @@
+/**
+ * `deno task pack <input>... --out DIR`: aligned faces -> an insightface training folder
+ * (`train.rec`, `train.idx`, `property`) that arcface_torch's `MXFaceDataset` reads; layout and
+ * order in pipeline/list/record_io_pack.ts, the cluster hand-off in docs/cluster.md.
+ */
+import { join } from "node:path";
+import { parseFlags, runTask, UsageError } from "./cli.ts";
+import { writeFileAtomic } from "../pipeline/atomic_write.ts";
+import type { PackResult } from "../pipeline/list/record_io_pack.ts";
+
+const HELP = `Usage: deno task pack <input>... --out DIR [options]
+
+Packs aligned faces into an insightface / arcface_torch training folder:
+  DIR/train.rec, DIR/train.idx   RecordIO: record 0 = header [N+1, N+1+C), images 1..N (JPEG bytes
+                                 as aligned, not re-encoded), identity ranges N+1..N+C
+  DIR/property                   "C,S,S" (classes, image side)
+  DIR/pack_index.tsv             "record<TAB>label<TAB>key" per image
+  DIR/<set>.bin                  with --bins: insightface verification sets
+Labels: identities (each face key's folder, <identity>/<image>) sorted, numbered 0..C-1; faces
+sorted by identity then key. The same faces give the same bytes from one folder or N shards.
+property is written last: a folder without it is not a whole pack.
+
+  <input>      an align output folder (one run, or shards sharing it: every shard's
+               align_report.i-of-n.json must exist), several shard folders, a plain aligned
+               image-folder tree (<identity>/<image>.jpg), or aligned WebDataset .tar files
+  --out DIR    the folder to write (created; an earlier pack there is replaced)
+  --bins LIST  comma-separated pairs files (LFW pairs.txt format) whose faces are among the
+               inputs: pairs.txt -> DIR/lfw.bin, <name>.txt -> DIR/<name>.bin
+  --size N     image side written to property (default 112, align's default)
+  -h, --help   this help
+
+Prints a JSON summary (images, classes, bytes, seconds, records/s, MB/s, peak RSS).
+Example: deno task pack aligned/ --out faces_pack --bins ../shared/data/lfw/pairs.txt`;
+
+const FLAGS = {
+  out: { type: "string" },
+  bins: { type: "string" },
+  size: { type: "int", min: 8, default: 112 },
+} as const;
+
+async function main(): Promise<void> {
+  const { flags, positionals } = parseFlags(Deno.args, FLAGS, {
+    help: HELP,
+    positionals: [1, Infinity],
+    positionalName: "<input>...",
+  });
+  if (!flags.out) throw new UsageError("--out DIR is required");
+  const bins = flags.bins ? flags.bins.split(",").filter((s) => s !== "") : [];
+  const out = flags.out;
+  let peak = 0;
+  const sample = () => (peak = Math.max(peak, Deno.memoryUsage().rss));
+  const timer = setInterval(sample, 100);
+  try {
+    const t0 = performance.now();
+    const { inputItems } = await import("./pack/sources.ts");
+    const { writeInsightfaceRec } = await import("../pipeline/list/record_io_pack.ts");
+    const items = await inputItems(positionals);
+    await Deno.mkdir(out, { recursive: true });
+    // No property = not whole: removed first, written last.
+    await Deno.remove(join(out, "property")).catch(() => {});
+    const r = await writeInsightfaceRec(join(out, "train.rec"), items);
+    const seconds = (performance.now() - t0) / 1000;
+    let binSets = {};
+    if (bins.length > 0) {
+      const { writeBins } = await import("./pack/bins.ts");
+      binSets = await writeBins(out, bins, r.items);
+    }
+    await writeIndex(join(out, "pack_index.tsv"), r);
+    await writeFileAtomic(join(out, "property"), `${r.classes},${flags.size},${flags.size}\n`);
+    sample();
+    const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+    console.log(JSON.stringify({
+      out,
+      images: r.images,
+      classes: r.classes,
+      bytes: r.bytes,
+      bins: binSets,
+      seconds: round(seconds, 2),
+      recordsPerSecond: Math.round(r.images / seconds),
+      MBPerSecond: round(r.bytes / 1e6 / seconds),
+      peakRssMB: Math.round(peak / 2 ** 20),
+    }));
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** `record<TAB>label<TAB>key` lines, streamed to a temp file and renamed (MS1M: 5.8 M lines). */
+async function writeIndex(path: string, r: PackResult): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  function* lines() {
+    for (let i = 0; i < r.items.length; i += 4096) {
+      const end = Math.min(r.items.length, i + 4096);
+      let chunk = "";
+      for (let j = i; j < end; j++) chunk += `${j + 1}\t${r.labels[j]}\t${r.items[j].key}\n`;
+      yield chunk;
+    }
+  }
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  await ReadableStream.from(lines()).pipeThrough(new TextEncoderStream()).pipeTo(file.writable);
+  await Deno.rename(tmp, path);
+}
+
+if (import.meta.main) await runTask("pack", main);
