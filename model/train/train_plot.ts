@@ -35,7 +35,7 @@ export interface Series {
 export const PLOT_FILE = "curves.svg";
 
 /** Keeps the last entry of each step, sorted by step. */
-function lastPerStep<T extends { step: number }>(entries: T[]): T[] {
+export function lastPerStep<T extends { step: number }>(entries: T[]): T[] {
   const m = new Map<number, T>();
   for (const e of entries) m.set(e.step, e);
   return [...m.values()].sort((a, b) => a.step - b.step);
@@ -58,7 +58,7 @@ const label = (v: number) =>
   v === 0 ? "0" : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(v);
 
 /** One panel at (x0, y0) of size w x h: axes, ticks, a polyline per series, a legend. */
-function panel(
+export function panel(
   title: string,
   series: Series[],
   box: { x0: number; y0: number; w: number; h: number; maxStep: number },
@@ -248,7 +248,7 @@ function valSeries(entries: ValEntry[]): Series[] {
 }
 
 /** Reads a JSON-lines file; a missing file is empty, a torn last line (a crash) is left out. */
-async function readJsonLines<T>(path: string): Promise<T[]> {
+export async function readJsonLines<T>(path: string): Promise<T[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
