@@ -8,19 +8,10 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { COLORS, esc } from "../eval/roc_plot.ts";
-import type { LogEntry } from "./train_log.ts";
-import { isValEntry, type ValEntry } from "./val_targets.ts";
+import type { HeldoutEntry, LogEntry } from "./train_log.ts";
 
-/** One held-out verification (a JSON line of `heldout.jsonl`). */
-export interface HeldoutEntry {
-  time: string;
-  step: number;
-  /** 10-fold mean accuracy in [0, 1]. */
-  accuracy: number;
-  std: number;
-  auc: number;
-  pairs: number;
-}
+export type { HeldoutEntry };
+import { isValEntry, type ValEntry } from "./val_targets.ts";
 
 /** A curve: y values at steps. */
 export interface Series {
