@@ -12,6 +12,19 @@ import { ProgressBar } from "@std/cli/unstable-progress-bar";
 import { TensorBoardWriter } from "../io/tensorboard_writer.ts";
 import type { StepMetrics } from "./trainer.ts";
 
+/** One held-out verification (a JSON line of `heldout.jsonl`). */
+export interface HeldoutEntry {
+  time: string;
+  step: number;
+  /** 10-fold mean accuracy in [0, 1]. */
+  accuracy: number;
+  std: number;
+  auc: number;
+  pairs: number;
+  /** Squared-L2 threshold on all pairs (what `deno task serve`'s try-it page applies). */
+  threshold?: number;
+}
+
 /** One log entry (a JSON line of `log.jsonl`). */
 export interface LogEntry {
   time: string;
@@ -92,18 +105,7 @@ export class TrainLog {
   }
 
   /** Appends a held-out evaluation to heldout.jsonl (drawn by train_plot.ts). */
-  async heldout(
-    e: {
-      time: string;
-      step: number;
-      accuracy: number;
-      std: number;
-      auc: number;
-      pairs: number;
-      /** Squared-L2 threshold on all pairs (what `deno task serve`'s try-it page applies). */
-      threshold?: number;
-    },
-  ): Promise<void> {
+  async heldout(e: HeldoutEntry): Promise<void> {
     await this.#append("heldout.jsonl", JSON.stringify(e) + "\n");
     await this.scalars(e.step, { heldout: e.accuracy });
   }

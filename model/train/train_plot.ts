@@ -8,19 +8,10 @@
 import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { COLORS, esc } from "../eval/roc_plot.ts";
-import type { LogEntry } from "./train_log.ts";
-import { isValEntry, type ValEntry } from "./val_targets.ts";
+import type { HeldoutEntry, LogEntry } from "./train_log.ts";
 
-/** One held-out verification (a JSON line of `heldout.jsonl`). */
-export interface HeldoutEntry {
-  time: string;
-  step: number;
-  /** 10-fold mean accuracy in [0, 1]. */
-  accuracy: number;
-  std: number;
-  auc: number;
-  pairs: number;
-}
+export type { HeldoutEntry };
+import { isValEntry, type ValEntry } from "./val_targets.ts";
 
 /** A curve: y values at steps. */
 export interface Series {
@@ -35,7 +26,7 @@ export interface Series {
 export const PLOT_FILE = "curves.svg";
 
 /** Keeps the last entry of each step, sorted by step. */
-function lastPerStep<T extends { step: number }>(entries: T[]): T[] {
+export function lastPerStep<T extends { step: number }>(entries: T[]): T[] {
   const m = new Map<number, T>();
   for (const e of entries) m.set(e.step, e);
   return [...m.values()].sort((a, b) => a.step - b.step);
@@ -58,7 +49,7 @@ const label = (v: number) =>
   v === 0 ? "0" : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(v);
 
 /** One panel at (x0, y0) of size w x h: axes, ticks, a polyline per series, a legend. */
-function panel(
+export function panel(
   title: string,
   series: Series[],
   box: { x0: number; y0: number; w: number; h: number; maxStep: number },
@@ -248,7 +239,7 @@ function valSeries(entries: ValEntry[]): Series[] {
 }
 
 /** Reads a JSON-lines file; a missing file is empty, a torn last line (a crash) is left out. */
-async function readJsonLines<T>(path: string): Promise<T[]> {
+export async function readJsonLines<T>(path: string): Promise<T[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);

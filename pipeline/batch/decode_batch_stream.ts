@@ -146,6 +146,15 @@ async function writeInput(
   });
 }
 
+/**
+ * Which images of batch `step` (of `n` records) are mirrored: p = 0.5 each, drawn from (seed,
+ * step), so a resumed run (and `deno task train-order`'s export) flips the same ones.
+ */
+export function batchFlips(seed: number, step: number, n: number, flip = true): boolean[] {
+  const rng = new Prng(deriveSeed(seed, step, SEED_SALT.flip));
+  return Array.from({ length: n }, () => flip && (rng.nextU32() & 1) === 1);
+}
+
 /** Decodes one batch into a buffer from `buffers`; unreadable images are dropped (or thrown). */
 async function prepareBatch(
   batch: RecordBatch<AnyRecord>,
@@ -154,8 +163,7 @@ async function prepareBatch(
   buffers: BatchBuffers,
 ): Promise<ImageBatch> {
   const px = o.size * o.size * 3;
-  const rng = new Prng(deriveSeed(o.seed, batch.step, SEED_SALT.flip));
-  const flips = batch.records.map(() => o.flip && (rng.nextU32() & 1) === 1);
+  const flips = batchFlips(o.seed, batch.step, batch.records.length, o.flip);
   const skipped: SkippedRecord[] = [];
   const data = buffers.take(batch.records.length * px); // [B, S, S, 3], slot i = record i
   const ok = await Promise.all(batch.records.map(async (r, i) => {

@@ -1,0 +1,118 @@
+/**
+ * The whole unseen-identity protocol over a list of folds (`deno task lfw-fold --folds 1,2,3`):
+ * for each fold, its split (./split.ts) and a `deno task train` run on it in its own
+ * folder, then each fold's final held-out score and their mean and spread. Runs the folds one
+ * after the other (each run uses the machine's cores). A fold whose run already finished is read,
+ * not retrained, and one that was cut off is resumed, so the command can simply be run again.
+ */
+import { join } from "node:path";
+import { trainArgs, writeFoldSplit } from "./split.ts";
+
+/** One fold's outcome. */
+export interface FoldResult {
+  fold: number;
+  /** The run folder. */
+  run: string;
+  /** Step of the final held-out evaluation. */
+  step: number;
+  /** 10-fold mean accuracy on the fold's 600 pairs, in [0, 1]; its std and AUC. */
+  accuracy: number;
+  std: number;
+  auc: number;
+  /** Wall-clock minutes of this invocation's training (0 when the run was already done). */
+  minutes: number;
+}
+
+/** Mean and spread of the folds' accuracies. */
+export interface FoldsSummary {
+  folds: FoldResult[];
+  mean: number;
+  /** Sample standard deviation over the folds (0 for one fold). */
+  spread: number;
+  min: number;
+  max: number;
+}
+
+export interface RunFoldsOptions {
+  aligned: string;
+  pairs: string;
+  folds: number[];
+  /** Parent folder: `<out>/fold<k>/split` and `<out>/fold<k>/run`. */
+  out: string;
+  /** Extra `deno task train` flags (after the preset's data flags), e.g. ["--steps", "300"]. */
+  train: string[];
+  /** Where progress lines and the runs' output go. Default: stderr. */
+  log?: WritableStream<Uint8Array>;
+}
+
+/** The run's step count and its evaluation at that step, if it finished. */
+async function finished(run: string): Promise<Omit<FoldResult, "fold" | "run" | "minutes"> | null> {
+  const { readJsonLines } = await import("../../model/train/train_plot.ts");
+  const { readRunJson } = await import("../../model/train/run_folder.ts");
+  const json = await readRunJson(run).catch(() => null);
+  if (!json) return null;
+  const held = await readJsonLines<{ step: number; accuracy: number; std: number; auc: number }>(
+    join(run, "heldout.jsonl"),
+  );
+  const last = held.findLast((h) => h.step === json.config.steps);
+  return last ? { step: last.step, accuracy: last.accuracy, std: last.std, auc: last.auc } : null;
+}
+
+/** Trains (or resumes) one fold's run as a child `deno run -A tasks/train.ts`; its exit code. */
+async function train(args: string[], log: WritableStream<Uint8Array>): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../train.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  await child.stdout.pipeTo(log, { preventClose: true });
+  return (await child.status).code;
+}
+
+/** Runs the protocol on every fold in `o.folds`, in order; throws naming the fold that failed. */
+export async function runFolds(o: RunFoldsOptions): Promise<FoldsSummary> {
+  const log = o.log ?? Deno.stderr.writable;
+  const say = async (line: string) => {
+    const w = log.getWriter();
+    await w.write(new TextEncoder().encode(line + "\n"));
+    w.releaseLock();
+  };
+  const results: FoldResult[] = [];
+  for (const k of o.folds) {
+    const dir = join(o.out, `fold${k}`), run = join(dir, "run");
+    let done = await finished(run);
+    const t0 = performance.now();
+    if (!done) {
+      const split = await writeFoldSplit(o.aligned, o.pairs, k, join(dir, "split"));
+      const resume = await Deno.stat(join(run, "run.json")).then(() => true, () => false);
+      await say(
+        `lfw-fold: fold ${k}: ${resume ? "resuming" : "training"} ${run} on ` +
+          `${split.trainImages} images of ${split.trainPeople} people`,
+      );
+      const args = resume
+        ? ["--resume", "--out", run]
+        : [...trainArgs(join(dir, "split"), o.aligned), "--out", run, ...o.train];
+      const code = await train(args, log);
+      if (code !== 0) throw new Error(`fold ${k}: training exited with status ${code} (${run})`);
+      done = await finished(run);
+      if (!done) throw new Error(`fold ${k}: "${run}" ended without a final held-out score`);
+    }
+    const r = { fold: k, run, ...done, minutes: (performance.now() - t0) / 60000 };
+    results.push(r);
+    await say(
+      `lfw-fold: fold ${k}: ${(100 * r.accuracy).toFixed(2)}% +- ${(100 * r.std).toFixed(2)} ` +
+        `(AUC ${r.auc.toFixed(3)}) at step ${r.step}`,
+    );
+  }
+  return summarize(results);
+}
+
+/** Mean, sample standard deviation, min and max of the folds' accuracies. */
+export function summarize(folds: FoldResult[]): FoldsSummary {
+  const a = folds.map((f) => f.accuracy);
+  const mean = a.reduce((s, x) => s + x, 0) / a.length;
+  const spread = a.length > 1
+    ? Math.sqrt(a.reduce((s, x) => s + (x - mean) ** 2, 0) / (a.length - 1))
+    : 0;
+  return { folds, mean, spread, min: Math.min(...a), max: Math.max(...a) };
+}
