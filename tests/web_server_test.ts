@@ -192,6 +192,17 @@ Deno.test("on a non-loopback --host, checkpoints download only with --allow-down
     const log = await get(false, "/files/r1/log.jsonl"); // other files are served as before
     assertEquals(log.status, 200);
     await log.body?.cancel();
+    // Listening on every interface: any IP address names the server, a DNS name does not.
+    const all = (host: string) =>
+      makeHandler({ runsReal, bundleDir: top, host: "0.0.0.0", port: 8000 })(
+        new Request(`http://${host}/files/r1/log.jsonl`, { headers: { host } }),
+      );
+    const byIp = await all("192.0.2.7:8000");
+    assertEquals(byIp.status, 200);
+    await byIp.body?.cancel();
+    const byName = await all("evil.example:8000");
+    assertEquals(byName.status, 403);
+    await byName.body?.cancel();
   } finally {
     await Deno.remove(top, { recursive: true });
   }

@@ -9,8 +9,9 @@
  * unless `--allow-download` is given.
  *
  * Host: a request whose `Host` header is not a loopback name (127.0.0.1, localhost, [::1]) or the
- * `--host` value, with the server's port, is refused (403): a web page whose name was rebound to
- * 127.0.0.1 (DNS rebinding) would otherwise read the runs folder through this server.
+ * `--host` value (any IP address when it is 0.0.0.0 or ::), with the server's port, is refused
+ * (403): a web page whose name was rebound to 127.0.0.1 (DNS rebinding) would otherwise read the
+ * runs folder through this server.
  */
 import { extname, join, relative, sep as SEPARATOR } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,7 +69,11 @@ function hostAllowed(o: AppOptions, header: string | null): boolean {
   }
   if (url.host !== header.toLowerCase() && url.host + ":80" !== header.toLowerCase()) return false;
   if (o.port !== undefined && Number(url.port || 80) !== o.port) return false;
-  return [...LOOPBACK, hostName(o.host ?? "127.0.0.1")].includes(url.hostname);
+  if ([...LOOPBACK, hostName(o.host ?? "127.0.0.1")].includes(url.hostname)) return true;
+  // Listening on every interface, the server is opened by one of this machine's addresses: an IP
+  // literal cannot be rebound to another machine, so any is accepted (a name still is not).
+  const wildcard = ["0.0.0.0", "[::]"].includes(hostName(o.host ?? ""));
+  return wildcard && (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname.startsWith("["));
 }
 
 const TYPES: Record<string, string> = {
@@ -118,7 +123,10 @@ async function runsFile(o: AppOptions, rel: string, download: boolean): Promise<
     return text(403, `"${rel}" is a checkpoint: its bytes are sent only to a download link`);
   }
   if (checkpoint && !o.allowDownload && !isLoopbackHost(o.host ?? "127.0.0.1")) {
-    return text(403, `"${rel}" is a checkpoint: downloads off a non-loopback --host need --allow-download`);
+    return text(
+      403,
+      `"${rel}" is a checkpoint: downloads off a non-loopback --host need --allow-download`,
+    );
   }
   const name = rel.split("/").pop()!.replace(/"/g, "");
   return await sendFile(
