@@ -15,7 +15,9 @@ A local web app over a runs folder (read-only; nothing is uploaded anywhere):
            cosine and same / different at the run's threshold, all in the browser (TF.js)
   --runs DIR   the runs folder (default runs)
   --port N     TCP port (default 8000; 0 picks a free one)
-  --host H     interface to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for all)
+  --host H     interface to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for all);
+               requests must name it (or 127.0.0.1, localhost, [::1]) in their Host header
+  --allow-download  send checkpoints to download links on a non-loopback --host too (default off)
   -h, --help   this help
 
 Example:
@@ -26,9 +28,15 @@ await runTask("serve", async () => {
     runs: { type: "string", default: "runs" },
     port: { type: "int", min: 0, max: 65535, default: 8000 },
     host: { type: "string", default: "127.0.0.1" },
+    "allow-download": { type: "boolean" },
   }, { help: HELP });
   const { startServer } = await import("../web/server/serve.ts");
-  const app = await startServer({ runs: flags.runs, port: flags.port, host: flags.host });
+  const app = await startServer({
+    runs: flags.runs,
+    port: flags.port,
+    host: flags.host,
+    allowDownload: flags["allow-download"],
+  });
   console.log(`serve: ${app.url} (runs folder "${flags.runs}"; Ctrl-C stops)`);
   const stop = Promise.withResolvers<void>();
   const onSignal = () => stop.resolve();

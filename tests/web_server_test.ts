@@ -1,21 +1,28 @@
 /**
  * `deno task serve`'s server without a browser: path safety over the runs folder (`..`, encoded
- * `%2e%2e`, absolute paths, symlinks out), 404s, checkpoints only as downloads, run states.
+ * `%2e%2e`, absolute paths, symlinks out), 404s, checkpoints only as downloads, run states, the
+ * Host check (DNS rebinding), and the live curves' stream (log replaced, listener removed).
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
 import { startServer } from "../web/server/serve.ts";
+import { makeHandler } from "../web/server/app.ts";
+import { followRunLog } from "../web/server/follow_log.ts";
 import { checkRelativePath, RefusedPathError } from "../web/server/safe_path.ts";
 import { assertThrows } from "@std/assert";
 
 /** A raw HTTP GET (no client-side URL normalization), returning status and body. */
-async function rawGet(url: string, path: string): Promise<{ status: number; body: string }> {
+async function rawGet(
+  url: string,
+  path: string,
+  host?: string,
+): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
   try {
     await conn.write(
       new TextEncoder().encode(
-        `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`,
+        `GET ${path} HTTP/1.1\r\nHost: ${host ?? u.host}\r\nConnection: close\r\n\r\n`,
       ),
     );
     const text = new TextDecoder().decode(
@@ -144,4 +151,142 @@ Deno.test("runs are listed with their state: training (live lock), failed (dead 
     await app.close();
     await Deno.remove(top, { recursive: true });
   }
+});
+
+Deno.test("a request naming another Host is refused (DNS rebinding); loopback names are served", async () => {
+  const { top, runs } = await fixtureRuns();
+  const app = await startServer({ runs, port: 0, bundleDir: top });
+  const port = new URL(app.url).port;
+  try {
+    for (const host of [`evil.example:${port}`, "evil.example", `127.0.0.1:${Number(port) + 1}`]) {
+      const r = await rawGet(app.url, "/files/r1/log.jsonl", host);
+      assertEquals(r.status, 403, host);
+      assert(!r.body.includes('"step"'), host);
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`]) {
+      const r = await rawGet(app.url, "/files/r1/log.jsonl", host);
+      assertEquals(r.status, 200, host);
+      assertStringIncludes(r.body, '"step":4');
+    }
+  } finally {
+    await app.close();
+    await Deno.remove(top, { recursive: true });
+  }
+});
+
+Deno.test("on a non-loopback --host, checkpoints download only with --allow-download", async () => {
+  const { top, runs } = await fixtureRuns();
+  const runsReal = await Deno.realPath(runs);
+  const get = (allowDownload: boolean, path: string) =>
+    makeHandler({ runsReal, bundleDir: top, host: "192.0.2.7", port: 8000, allowDownload })(
+      new Request(`http://192.0.2.7:8000${path}`, { headers: { host: "192.0.2.7:8000" } }),
+    );
+  try {
+    const dl = "/files/r1/checkpoints/ckpt-00000004.arcs?download=1";
+    const refused = await get(false, dl);
+    assertEquals(refused.status, 403);
+    assertStringIncludes(await refused.text(), "--allow-download");
+    const allowed = await get(true, dl);
+    assertEquals(allowed.status, 200);
+    assertEquals((await allowed.arrayBuffer()).byteLength, 16);
+    const log = await get(false, "/files/r1/log.jsonl"); // other files are served as before
+    assertEquals(log.status, 200);
+    await log.body?.cancel();
+    // Listening on every interface: any IP address names the server, a DNS name does not.
+    const all = (host: string) =>
+      makeHandler({ runsReal, bundleDir: top, host: "0.0.0.0", port: 8000 })(
+        new Request(`http://${host}/files/r1/log.jsonl`, { headers: { host } }),
+      );
+    const byIp = await all("192.0.2.7:8000");
+    assertEquals(byIp.status, 200);
+    await byIp.body?.cancel();
+    const byName = await all("evil.example:8000");
+    assertEquals(byName.status, 403);
+    await byName.body?.cancel();
+  } finally {
+    await Deno.remove(top, { recursive: true });
+  }
+});
+
+Deno.test("a symlink to a checkpoints folder is a checkpoint too (judged on the real path)", async () => {
+  const { top, runs } = await fixtureRuns();
+  await Deno.symlink(join(runs, "r1", "checkpoints"), join(runs, "r1", "ck_link"));
+  await Deno.writeTextFile(join(runs, "r1", "checkpoints", "notes.txt"), "optimizer state\n");
+  const app = await startServer({ runs, port: 0, bundleDir: top });
+  try {
+    // Not a *.arcs name: only the real path (r1/checkpoints/) tells it is a checkpoint's file.
+    const shown = await rawGet(app.url, "/files/r1/ck_link/notes.txt");
+    assertEquals(shown.status, 403);
+    assertStringIncludes(shown.body, "download link");
+    assert(!shown.body.includes("optimizer"));
+  } finally {
+    await app.close();
+    await Deno.remove(top, { recursive: true });
+  }
+});
+
+Deno.test("a run folder reached through a symlink shows its own eval report's threshold", async () => {
+  const { top, runs } = await fixtureRuns();
+  await Deno.mkdir(join(runs, "group"));
+  await Deno.rename(join(runs, "r1"), join(runs, "group", "r1"));
+  await Deno.mkdir(join(runs, "group", "r1", "eval"));
+  const report = { result: { bestThreshold: 1.25 } };
+  await Deno.writeTextFile(
+    join(runs, "group", "r1", "eval", "report.json"),
+    JSON.stringify(report),
+  );
+  await Deno.symlink(join("group", "r1"), join(runs, "r2"));
+  const app = await startServer({ runs, port: 0, bundleDir: top });
+  try {
+    const info = await (await fetch(app.url + "api/runs/r2")).json();
+    assertEquals(info.reports, ["r2/eval"]);
+    assertEquals(info.threshold, { distance: 1.25, from: "r2/eval/report.json" });
+  } finally {
+    await app.close();
+    await Deno.remove(top, { recursive: true });
+  }
+});
+
+/** The next `event: step` of an SSE stream, parsed. */
+async function nextStep(reader: ReadableStreamDefaultReader<Uint8Array>) {
+  const dec = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("stream ended");
+    const m = dec.decode(value).match(/^event: step\ndata: (.*)\n/);
+    if (m) return JSON.parse(m[1]) as { step: number; entries: number };
+  }
+}
+
+Deno.test("live curves: a log replaced by rename is read again; a closed stream leaves the server's signal", async () => {
+  const { top, runs } = await fixtureRuns();
+  const stopping = new AbortController();
+  let listeners = 0;
+  const { addEventListener: add, removeEventListener: remove } = stopping.signal;
+  // Counts the listeners the real signal holds (the calls go through to it).
+  stopping.signal.addEventListener = (...a: Parameters<typeof add>) => {
+    listeners++;
+    add.apply(stopping.signal, a);
+  };
+  stopping.signal.removeEventListener = (...a: Parameters<typeof remove>) => {
+    listeners--;
+    remove.apply(stopping.signal, a);
+  };
+  const dir = join(runs, "r1");
+  const reader = followRunLog(dir, { pollMs: 10, signal: stopping.signal }).getReader();
+  try {
+    assertEquals(await nextStep(reader), { step: 4, entries: 2 });
+    assertEquals(listeners, 1);
+    // As a resume cuts the log: a new file renamed over the old one (new inode, larger here).
+    // Its lines are longer than the old ones: read on from the old offset, it would give 4 entries.
+    const pad = "x".repeat(60);
+    const line = (step: number) => JSON.stringify({ step, totalLoss: 2, lr: 0.01, pad }) + "\n";
+    await Deno.writeTextFile(join(dir, "log.jsonl.tmp"), line(1) + line(2) + line(3));
+    await Deno.rename(join(dir, "log.jsonl.tmp"), join(dir, "log.jsonl"));
+    assertEquals(await nextStep(reader), { step: 3, entries: 3 });
+  } finally {
+    await reader.cancel();
+    await Deno.remove(top, { recursive: true });
+  }
+  assertEquals(listeners, 0);
 });

@@ -5,9 +5,16 @@
  * Files: only GET/HEAD, only under the runs folder (web/server/safe_path.ts refuses `..`, encoded
  * or not, absolute paths and symlinks out: 403), unknown runs and files 404. Checkpoint bytes
  * (`*.arcs`, anything under a `checkpoints/` folder) are sent only to a download link
- * (`?download=1`, as an attachment), never shown inline.
+ * (`?download=1`, as an attachment), never shown inline; on a non-loopback `--host` not at all
+ * unless `--allow-download` is given.
+ *
+ * Host: a request whose `Host` header is not a loopback name (127.0.0.1, localhost, [::1]) or the
+ * `--host` value (any IP address when it is 0.0.0.0 or ::), with the server's port, is refused
+ * (403): a web page whose name was rebound to 127.0.0.1 (DNS rebinding) would otherwise read the
+ * runs folder through this server.
  */
-import { extname, join } from "node:path";
+import { extname, join, relative, sep as SEPARATOR } from "node:path";
+import { fileURLToPath } from "node:url";
 import { WEIGHTS_DIR } from "../../pipeline/align/mtcnn/nets.ts";
 import { followRunLog } from "./follow_log.ts";
 import { isRunFolder, listRuns, runInfo } from "./runs.ts";
@@ -20,10 +27,11 @@ import {
 import { PAGES_DIR } from "./bundle.ts";
 
 /** TF.js's wasm binaries, which the try-it page's wasm backend fetches from /js/wasm/. */
-const WASM_DIR = new URL(
-  "../../node_modules/@tensorflow/tfjs-backend-wasm/dist/",
-  import.meta.url,
+const WASM_DIR = fileURLToPath(
+  new URL("../../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url),
 );
+
+const LOOPBACK = ["127.0.0.1", "localhost", "[::1]"];
 
 export interface AppOptions {
   /** Real path of the runs folder. */
@@ -34,6 +42,38 @@ export interface AppOptions {
   pollMs?: number;
   /** Aborted when the server stops: ends the open event streams. */
   signal?: AbortSignal;
+  /** The interface listened on (`--host`): its name is accepted in `Host`. @default "127.0.0.1" */
+  host?: string;
+  /** The port listened on; `Host` must name it (no port: 80). @default any port */
+  port?: number;
+  /** Send checkpoints to download links on a non-loopback `host` too. @default {false} */
+  allowDownload?: boolean;
+}
+
+/** `host` as it appears in a `Host` header (IPv6 in brackets, lower case). */
+const hostName = (host: string) => (host.includes(":") ? `[${host}]` : host).toLowerCase();
+
+/** True when `host` (a `--host` value) is this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.includes(hostName(host));
+}
+
+/** True when the request's `Host` header names this server (see the file's comment). */
+function hostAllowed(o: AppOptions, header: string | null): boolean {
+  if (!header) return false;
+  let url: URL;
+  try {
+    url = new URL(`http://${header}`);
+  } catch {
+    return false;
+  }
+  if (url.host !== header.toLowerCase() && url.host + ":80" !== header.toLowerCase()) return false;
+  if (o.port !== undefined && Number(url.port || 80) !== o.port) return false;
+  if ([...LOOPBACK, hostName(o.host ?? "127.0.0.1")].includes(url.hostname)) return true;
+  // Listening on every interface, the server is opened by one of this machine's addresses: an IP
+  // literal cannot be rebound to another machine, so any is accepted (a name still is not).
+  const wildcard = ["0.0.0.0", "[::]"].includes(hostName(o.host ?? ""));
+  return wildcard && (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname.startsWith("["));
 }
 
 const TYPES: Record<string, string> = {
@@ -75,9 +115,18 @@ async function runsFile(o: AppOptions, rel: string, download: boolean): Promise<
   const real = await resolveInside(o.runsReal, rel);
   const stat = await Deno.stat(real);
   if (!stat.isFile) throw new MissingPathError(`Not a file: "${rel}"`);
-  const checkpoint = real.endsWith(".arcs") || rel.split("/").includes("checkpoints");
+  // Judged on the request path and on the real one: a symlink to a checkpoints/ folder is one too.
+  const realRel = relative(o.runsReal, real).split(SEPARATOR);
+  const checkpoint = real.endsWith(".arcs") || rel.split("/").includes("checkpoints") ||
+    realRel.includes("checkpoints");
   if (checkpoint && !download) {
     return text(403, `"${rel}" is a checkpoint: its bytes are sent only to a download link`);
+  }
+  if (checkpoint && !o.allowDownload && !isLoopbackHost(o.host ?? "127.0.0.1")) {
+    return text(
+      403,
+      `"${rel}" is a checkpoint: downloads off a non-loopback --host need --allow-download`,
+    );
   }
   const name = rel.split("/").pop()!.replace(/"/g, "");
   return await sendFile(
@@ -131,22 +180,25 @@ async function api(o: AppOptions, url: URL, parts: string[]): Promise<Response> 
 /** The handler `Deno.serve` runs. */
 export function makeHandler(o: AppOptions): (req: Request) => Promise<Response> {
   return async (req) => {
+    if (!hostAllowed(o, req.headers.get("host"))) {
+      return text(403, `Refused Host "${req.headers.get("host") ?? ""}": not this server's name`);
+    }
     if (req.method !== "GET" && req.method !== "HEAD") return text(405, "read-only server");
     const url = new URL(req.url);
     try {
       const raw = url.pathname;
-      if (PAGES[raw]) return await sendFile(new URL(PAGES[raw], PAGES_DIR).pathname);
+      if (PAGES[raw]) return await sendFile(fileURLToPath(new URL(PAGES[raw], PAGES_DIR)));
       // Names are decoded here, so an encoded `%2e%2e` or `%2f` is judged as what it means.
       const decode = (s: string) => raw.slice(s.length).split("/").map(decodeURIComponent);
       if (raw.startsWith("/js/weights/")) {
         const [name] = decode("/js/weights/");
         return await sendFile(
-          await resolveInside(new URL(WEIGHTS_DIR).pathname.replace(/\/$/, ""), name),
+          await resolveInside(await Deno.realPath(fileURLToPath(WEIGHTS_DIR)), name),
         );
       }
       if (raw.startsWith("/js/wasm/")) {
         const [name] = decode("/js/wasm/");
-        return await sendFile(await resolveInside(await Deno.realPath(WASM_DIR.pathname), name));
+        return await sendFile(await resolveInside(await Deno.realPath(WASM_DIR), name));
       }
       if (raw.startsWith("/js/")) {
         return await sendFile(await resolveInside(o.bundleDir, decode("/js/").join("/")));

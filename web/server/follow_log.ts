@@ -3,7 +3,8 @@
  * files are polled every `pollMs` (appends from another process; `Deno.watchFs` is not reliable on
  * every file system), each new complete line is parsed, and the curves are redrawn with the
  * trainer's own `trainPlotSvg` (model/train/train_plot.ts), so the page shows the same plot as
- * `curves.svg`. A file that shrinks (a resume cuts the log back) is read again from the start.
+ * `curves.svg`. A file that shrinks (a resume cuts the log back) or is replaced (a new inode: the
+ * cut log is renamed over the old one) is read again from the start.
  */
 import { join } from "node:path";
 import type { LogEntry } from "../../model/train/train_log.ts";
@@ -14,17 +15,21 @@ class LineTail<T> {
   entries: T[] = [];
   #offset = 0;
   #rest = "";
+  #ino: number | null = null;
   constructor(readonly path: string) {}
 
   /** Reads what was appended; true when entries changed. */
   async poll(): Promise<boolean> {
-    let size: number;
+    let size: number, ino: number | null;
     try {
-      size = (await Deno.stat(this.path)).size;
+      ({ size, ino } = await Deno.stat(this.path));
     } catch {
       return false;
     }
-    if (size < this.#offset) [this.entries, this.#offset, this.#rest] = [[], 0, ""];
+    const replaced = ino !== null && this.#ino !== null && ino !== this.#ino;
+    this.#ino = ino;
+    if (replaced || size < this.#offset) [this.entries, this.#offset, this.#rest] = [[], 0, ""];
+    if (replaced && size === 0) return true; // replaced by an empty log: the curves are cleared
     if (size === this.#offset) return false;
     const f = await Deno.open(this.path);
     let text: string;
@@ -79,6 +84,7 @@ export function followRunLog(dir: string, options: FollowOptions = {}): Readable
   const enc = new TextEncoder();
   let timer: ReturnType<typeof setInterval> | undefined;
   let busy = false;
+  let onAbort: (() => void) | undefined;
   return new ReadableStream({
     start(controller) {
       const send = (event: string, data: unknown) => {
@@ -104,18 +110,22 @@ export function followRunLog(dir: string, options: FollowOptions = {}): Readable
         }
       };
       timer = setInterval(() => tick(false), pollMs);
-      options.signal?.addEventListener("abort", () => {
+      onAbort = () => {
         clearInterval(timer);
         try {
           controller.close();
         } catch {
           // closed already
         }
-      }, { once: true });
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
       return tick(true);
     },
     cancel() {
       clearInterval(timer);
+      // The signal is the server's, alive for every connection: a listener left on it would keep
+      // this closed stream (and its tails' entries) in memory until the server stops.
+      if (onAbort) options.signal?.removeEventListener("abort", onAbort);
     },
   });
 }

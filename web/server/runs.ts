@@ -69,12 +69,10 @@ export async function isRunFolder(dir: string): Promise<boolean> {
 }
 
 /** Folders under `dir` (depth 1) holding an eval-lfw `report.json`. */
-async function reportFolders(dir: string, name: string): Promise<string[]> {
+async function reportFolders(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (e.isDirectory && await exists(join(dir, e.name, "report.json"))) {
-      out.push(`${name}/${e.name}`);
-    }
+    if (e.isDirectory && await exists(join(dir, e.name, "report.json"))) out.push(e.name);
   }
   return out.sort();
 }
@@ -107,12 +105,15 @@ export async function runInfo(dir: string, name: string): Promise<RunInfo> {
   const step = Number(last?.step ?? 0);
   const hasExport = await exists(join(dir, "export", "model.json"));
   const [state, reason] = await stateOf(dir, config, step, hasExport);
-  const reports = await reportFolders(dir, name);
+  // Read inside `dir` itself, not through `dir/..`: `dir` is a real path, whose parent is not the
+  // runs folder when the run folder is a symlink. `name/sub` is the runs/-relative name shown.
+  const subs = await reportFolders(dir);
+  const reports = subs.map((sub) => `${name}/${sub}`);
   let threshold: RunInfo["threshold"] = null;
-  for (const r of reports) {
-    const rep = await readJson(join(dir, "..", r, "report.json"));
+  for (const sub of subs) {
+    const rep = await readJson(join(dir, sub, "report.json"));
     const t = (rep?.result as { bestThreshold?: number } | undefined)?.bestThreshold;
-    if (typeof t === "number") threshold = { distance: t, from: `${r}/report.json` };
+    if (typeof t === "number") threshold = { distance: t, from: `${name}/${sub}/report.json` };
   }
   const held = await lastJsonLine(join(dir, "heldout.jsonl"));
   if (!threshold && typeof held?.threshold === "number") {

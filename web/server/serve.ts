@@ -9,7 +9,7 @@
  * ```
  */
 import { bundlePages } from "./bundle.ts";
-import { makeHandler } from "./app.ts";
+import { type AppOptions, makeHandler } from "./app.ts";
 
 export interface ServeOptions {
   /** The runs folder, served read-only. @default "runs" */
@@ -18,6 +18,11 @@ export interface ServeOptions {
   port?: number;
   /** Interface to listen on. @default "127.0.0.1" (this machine only) */
   host?: string;
+  /**
+   * Send checkpoints to download links when `host` is not loopback (on loopback they always are).
+   * @default {false}
+   */
+  allowDownload?: boolean;
   /** Poll interval of the live curves, ms. @default {250} */
   pollMs?: number;
   /**
@@ -49,7 +54,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningAp
     );
   }
   const owned = !options.bundleDir;
-  const bundleDir = options.bundleDir ?? await Deno.makeTempDir({ prefix: "arcstream-web-" });
+  // Real path: /js/ files are resolved inside it (a temp folder behind a symlink would be a 403).
+  const bundleDir = await Deno.realPath(
+    options.bundleDir ?? await Deno.makeTempDir({ prefix: "arcstream-web-" }),
+  );
   if (owned) {
     try {
       await bundlePages(bundleDir);
@@ -60,10 +68,23 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningAp
   }
   const hostname = options.host ?? "127.0.0.1";
   const stopping = new AbortController();
-  const server = Deno.serve(
-    { port, hostname, onListen: () => {} },
-    makeHandler({ runsReal, bundleDir, pollMs: options.pollMs, signal: stopping.signal }),
-  );
+  const app: AppOptions = {
+    runsReal,
+    bundleDir,
+    pollMs: options.pollMs,
+    signal: stopping.signal,
+    host: hostname,
+    allowDownload: options.allowDownload,
+  };
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ port, hostname, onListen: () => {} }, makeHandler(app));
+  } catch (e) {
+    if (owned) await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
+    const why = (e as Error).message.split("\n")[0];
+    throw new Error(`Cannot listen on ${hostname}:${port}: ${why}`);
+  }
+  app.port = server.addr.port; // known once listening (port 0 picks one); Host must name it
   const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
     url: `http://${shown}:${server.addr.port}/`,
