@@ -8,6 +8,7 @@ import { encodeTarEntry } from "../pipeline/formats/tar.ts";
 import { readBin } from "../pipeline/formats/insightface_bin.ts";
 import { mxReadAll } from "./mx_recordio.ts";
 import { runTask } from "./run_task.ts";
+import { inputItems } from "../tasks/pack/sources.ts";
 
 const PACK = new URL("../tasks/pack.ts", import.meta.url).pathname;
 const LIST = new URL("../tasks/list.ts", import.meta.url).pathname;
@@ -171,6 +172,32 @@ Deno.test("pack --bins writes an insightface .bin of the packed faces for a pair
       await f("Bill_Gates/Bill_Gates_0001"),
       await f("Andre_Agassi/Andre_Agassi_0003"),
     ]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("pack's tar inputs: close() releases the one handle each tar's reads opened", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "pack_tarfd_" });
+  try {
+    const tars: string[] = [];
+    for (const [i, s] of (await walkImages(FACES)).slice(0, 3).entries()) {
+      const data = await Deno.readFile(join(FACES, ...s));
+      tars.push(join(tmp, `${i}.tar`));
+      const bytes = [...encodeTarEntry({ name: s.join("/"), data }), new Uint8Array(1024)];
+      await Deno.writeFile(tars[i], await toBytes(ReadableStream.from(bytes)));
+    }
+    const fds = async () => {
+      let n = 0;
+      for await (const _ of Deno.readDir("/proc/self/fd")) n++;
+      return n;
+    };
+    const before = await fds();
+    const inputs = await inputItems(tars);
+    for (const it of inputs.items) await it.read();
+    assertStrictEquals(await fds(), before + 3);
+    await inputs.close();
+    assertStrictEquals(await fds(), before);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
