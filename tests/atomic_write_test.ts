@@ -59,10 +59,10 @@ Deno.test("writeStreamAtomic() writes text and byte chunks in order and leaves n
     await Deno.writeTextFile(path, "old\n");
     await writeStreamAtomic(path, ["1\ta\n", "2\tb\n"]);
     assertStrictEquals(await Deno.readTextFile(path), "1\ta\n2\tb\n");
-    async function* bytes() {
+    const bytes = async function* () {
       yield new Uint8Array([104, 105]);
       yield new Uint8Array([10]);
-    }
+    };
     await writeStreamAtomic(path, bytes());
     assertStrictEquals(await Deno.readTextFile(path), "hi\n");
     assertEquals(await names(dir), ["index.tsv"]);
@@ -76,10 +76,10 @@ Deno.test("writeStreamAtomic() keeps the old file and removes its temp file when
   try {
     const path = join(dir, "index.tsv");
     await Deno.writeTextFile(path, "old\n");
-    function* failing() {
+    const failing = function* () {
       yield "1\ta\n";
       throw new Error("source broke");
-    }
+    };
     const e = await assertRejects(() => writeStreamAtomic(path, failing()), Error);
     assert(e.message.includes("source broke") && e.message.includes(path), e.message);
     assertStrictEquals(await Deno.readTextFile(path), "old\n");
