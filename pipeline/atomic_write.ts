@@ -71,15 +71,18 @@ export async function writeStreamAtomic(
   const tmp = tempPathFor(path);
   try {
     const file = await Deno.open(tmp, { write: true, createNew: true });
-    const encoder = new TextEncoder();
-    async function* bytes(): AsyncGenerator<Uint8Array> {
-      for await (const c of chunks) yield typeof c === "string" ? encoder.encode(c) : c;
-    }
     // pipeTo closes the file on success and aborts (closes) it on failure.
-    await ReadableStream.from(bytes()).pipeTo(file.writable);
+    await ReadableStream.from(asBytes(chunks)).pipeTo(file.writable);
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw new Error(`Cannot write "${path}": ${(e as Error).message}`);
   }
+}
+
+async function* asBytes(
+  chunks: AsyncIterable<Uint8Array> | Iterable<string>,
+): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  for await (const c of chunks) yield typeof c === "string" ? encoder.encode(c) : c;
 }
