@@ -26,7 +26,10 @@ property is written last: a folder without it is not a whole pack.
                image-folder tree (<identity>/<image>.jpg), or aligned WebDataset .tar files
   --out DIR    the folder to write (created; an earlier pack there is replaced)
   --bins LIST  comma-separated pairs files (LFW pairs.txt format) whose faces are among the
-               inputs: pairs.txt -> DIR/lfw.bin, <name>.txt -> DIR/<name>.bin
+               inputs: pairs.txt -> DIR/lfw.bin, <name>.txt -> DIR/<name>.bin (two files
+               naming one .bin are refused). Those faces are then trained on too, which
+               inflates the .bin's accuracy (a warning counts the identities): for an honest
+               figure pack the validation faces separately (docs/cluster.md)
   --size N     image side written to property (default 112, align's default)
   -h, --help   this help
 
@@ -48,6 +51,8 @@ async function main(): Promise<void> {
   if (!flags.out) throw new UsageError("--out DIR is required");
   const bins = flags.bins ? flags.bins.split(",").filter((s) => s !== "") : [];
   const out = flags.out;
+  const { checkBinNames, removeBins, writeBins } = await import("./pack/bins.ts");
+  checkBinNames(bins);
   let peak = 0;
   const sample = () => (peak = Math.max(peak, Deno.memoryUsage().rss));
   const timer = setInterval(sample, 100);
@@ -62,12 +67,10 @@ async function main(): Promise<void> {
       inputs = await inputItems(positionals);
       // No property = not whole: removed first, written last.
       await Deno.remove(join(out, "property")).catch(() => {});
+      await removeBins(out);
       r = await writeInsightfaceRec(join(out, "train.rec"), inputs.items);
       seconds = (performance.now() - t0) / 1000;
-      if (bins.length > 0) {
-        const { writeBins } = await import("./pack/bins.ts");
-        binSets = await writeBins(out, bins, r.items);
-      }
+      if (bins.length > 0) binSets = await writeBins(out, bins, r.items);
       await writeStreamAtomic(join(out, "pack_index.tsv"), indexLines(r));
       await writeFileAtomic(join(out, "property"), `${r.classes},${flags.size},${flags.size}\n`);
     } finally {

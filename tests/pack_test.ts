@@ -160,9 +160,21 @@ Deno.test("pack --bins writes an insightface .bin of the packed faces for a pair
   try {
     const pairs = join(tmp, "pairs.txt");
     await Deno.writeTextFile(pairs, "1\t1\nBill_Gates\t1\t2\nBill_Gates\t1\tAndre_Agassi\t3\n");
+    // An earlier pack's .bin of another set is not left beside the new pack.
+    await Deno.mkdir(join(tmp, "p"));
+    await Deno.writeTextFile(join(tmp, "p", "cfp_fp.bin"), "stale");
     const r = await pack(FACES, "--out", join(tmp, "p"), "--bins", pairs);
     assertStrictEquals(r.code, 0, r.stderr);
     assertEquals(r.summary.bins, { "lfw.bin": 2 });
+    assert(!(await Deno.stat(join(tmp, "p", "cfp_fp.bin")).catch(() => null)));
+    // Its faces are trained on: the warning counts the identities (Bill_Gates, Andre_Agassi).
+    assertMatch(r.stderr, /the 2 identities of lfw\.bin are also in train\.rec/);
+    // Two pairs files naming one .bin are refused as a usage error.
+    const other = join(tmp, "lfw_pairs.txt");
+    await Deno.copyFile(pairs, other);
+    const dup = await pack(FACES, "--out", join(tmp, "q"), "--bins", `${pairs},${other}`);
+    assertStrictEquals(dup.code, 2);
+    assertMatch(dup.stderr, /would both write lfw\.bin/);
     const bin = await readBin(join(tmp, "p", "lfw.bin"));
     assertEquals(bin.issame, [true, false]);
     const f = (k: string) => Deno.readFile(join(FACES, `${k}.jpg`));
