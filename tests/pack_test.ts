@@ -214,3 +214,20 @@ Deno.test("pack's tar inputs: close() releases the one handle each tar's reads o
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("pack refuses an --out folder another live pack holds, naming it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "pack_lock_" });
+  try {
+    const out = join(tmp, "p");
+    await Deno.mkdir(out);
+    // This test process stands for the other pack: alive, on this host.
+    const info = { pid: Deno.pid, host: Deno.hostname(), started: new Date().toISOString() };
+    await Deno.writeTextFile(join(out, ".pack.lock"), JSON.stringify(info) + "\n");
+    const r = await pack(FACES, "--out", out);
+    assertStrictEquals(r.code, 1, r.stderr);
+    assertMatch(r.stderr, new RegExp(`Pack folder ".*" is in use by pid ${Deno.pid}`));
+    assert(!(await Deno.stat(join(out, "train.rec")).catch(() => null)));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
