@@ -56,7 +56,8 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function hostname(): string {
+/** This host's name (a lock's `host`, a TensorBoard file's name), or "unknown" without --allow-sys. */
+export function hostname(): string {
   try {
     return Deno.hostname();
   } catch {

@@ -5,7 +5,8 @@
  */
 import { join } from "node:path";
 import { parseFlags, runTask, UsageError } from "./cli.ts";
-import { writeFileAtomic } from "../pipeline/atomic_write.ts";
+import { writeFileAtomic, writeStreamAtomic } from "../pipeline/atomic_write.ts";
+import { FolderLock } from "../pipeline/folder_lock.ts";
 import type { PackResult } from "../pipeline/list/record_io_pack.ts";
 
 const HELP = `Usage: deno task pack <input>... --out DIR [options]
@@ -25,7 +26,10 @@ property is written last: a folder without it is not a whole pack.
                image-folder tree (<identity>/<image>.jpg), or aligned WebDataset .tar files
   --out DIR    the folder to write (created; an earlier pack there is replaced)
   --bins LIST  comma-separated pairs files (LFW pairs.txt format) whose faces are among the
-               inputs: pairs.txt -> DIR/lfw.bin, <name>.txt -> DIR/<name>.bin
+               inputs: pairs.txt -> DIR/lfw.bin, <name>.txt -> DIR/<name>.bin (two files
+               naming one .bin are refused). Those faces are then trained on too, which
+               inflates the .bin's accuracy (a warning counts the identities): for an honest
+               figure pack the validation faces separately (docs/cluster.md)
   --size N     image side written to property (default 112, align's default)
   -h, --help   this help
 
@@ -47,6 +51,8 @@ async function main(): Promise<void> {
   if (!flags.out) throw new UsageError("--out DIR is required");
   const bins = flags.bins ? flags.bins.split(",").filter((s) => s !== "") : [];
   const out = flags.out;
+  const { checkBinNames, removeBins, writeBins } = await import("./pack/bins.ts");
+  checkBinNames(bins);
   let peak = 0;
   const sample = () => (peak = Math.max(peak, Deno.memoryUsage().rss));
   const timer = setInterval(sample, 100);
@@ -54,19 +60,23 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const { inputItems } = await import("./pack/sources.ts");
     const { writeInsightfaceRec } = await import("../pipeline/list/record_io_pack.ts");
-    const items = await inputItems(positionals);
-    await Deno.mkdir(out, { recursive: true });
-    // No property = not whole: removed first, written last.
-    await Deno.remove(join(out, "property")).catch(() => {});
-    const r = await writeInsightfaceRec(join(out, "train.rec"), items);
-    const seconds = (performance.now() - t0) / 1000;
-    let binSets = {};
-    if (bins.length > 0) {
-      const { writeBins } = await import("./pack/bins.ts");
-      binSets = await writeBins(out, bins, r.items);
+    // One pack per folder at a time: two would rename their files over each other's.
+    const lock = await FolderLock.acquire(out, { name: ".pack.lock", what: "Pack folder" });
+    let inputs, r, seconds, binSets = {};
+    try {
+      inputs = await inputItems(positionals);
+      // No property = not whole: removed first, written last.
+      await Deno.remove(join(out, "property")).catch(() => {});
+      await removeBins(out);
+      r = await writeInsightfaceRec(join(out, "train.rec"), inputs.items);
+      seconds = (performance.now() - t0) / 1000;
+      if (bins.length > 0) binSets = await writeBins(out, bins, r.items);
+      await writeStreamAtomic(join(out, "pack_index.tsv"), indexLines(r));
+      await writeFileAtomic(join(out, "property"), `${r.classes},${flags.size},${flags.size}\n`);
+    } finally {
+      await inputs?.close();
+      await lock.release();
     }
-    await writeIndex(join(out, "pack_index.tsv"), r);
-    await writeFileAtomic(join(out, "property"), `${r.classes},${flags.size},${flags.size}\n`);
     sample();
     const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
     console.log(JSON.stringify({
@@ -85,20 +95,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** `record<TAB>label<TAB>key` lines, streamed to a temp file and renamed (MS1M: 5.8 M lines). */
-async function writeIndex(path: string, r: PackResult): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  function* lines() {
-    for (let i = 0; i < r.items.length; i += 4096) {
-      const end = Math.min(r.items.length, i + 4096);
-      let chunk = "";
-      for (let j = i; j < end; j++) chunk += `${j + 1}\t${r.labels[j]}\t${r.items[j].key}\n`;
-      yield chunk;
-    }
+/** `record<TAB>label<TAB>key` lines in chunks of 4096 (MS1M: 5.8 M lines, never one string). */
+function* indexLines(r: PackResult): Generator<string> {
+  for (let i = 0; i < r.items.length; i += 4096) {
+    const end = Math.min(r.items.length, i + 4096);
+    let chunk = "";
+    for (let j = i; j < end; j++) chunk += `${j + 1}\t${r.labels[j]}\t${r.items[j].key}\n`;
+    yield chunk;
   }
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  await ReadableStream.from(lines()).pipeThrough(new TextEncoderStream()).pipeTo(file.writable);
-  await Deno.rename(tmp, path);
 }
 
 if (import.meta.main) await runTask("pack", main);

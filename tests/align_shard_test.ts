@@ -18,6 +18,32 @@ Deno.test("--shard auto takes index and count from a Slurm array task's environm
   ]);
 });
 
+Deno.test("--shard auto refuses a Slurm array not numbered 0..N-1 unless --shards is given", () => {
+  // --array=1-4: IDs 1..4, count 4: shard 0 would never run and ID 4 would be out of range.
+  const fromOne = { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "4" };
+  assertThrows(
+    () => shardFromEnv({ ...fromOne, SLURM_ARRAY_TASK_MIN: "1", SLURM_ARRAY_TASK_STEP: "1" }),
+    UsageError,
+    "SLURM_ARRAY_TASK_MIN=1, SLURM_ARRAY_TASK_STEP=1",
+  );
+  // --array=0-6:2: IDs 0, 2, 4, 6, count 4.
+  const stepped = { SLURM_ARRAY_TASK_ID: "2", SLURM_ARRAY_TASK_COUNT: "4" };
+  assertThrows(
+    () => shardFromEnv({ ...stepped, SLURM_ARRAY_TASK_MIN: "0", SLURM_ARRAY_TASK_STEP: "2" }),
+    UsageError,
+    "SLURM_ARRAY_TASK_STEP=2",
+  );
+  // --array=0-3 (what Slurm sets), and a task resubmitted alone (MIN 2) with --shards 4.
+  const plain = { ...stepped, SLURM_ARRAY_TASK_MIN: "0", SLURM_ARRAY_TASK_STEP: "1" };
+  assertEquals(shardFromEnv(plain), [2, 4]);
+  const alone = {
+    SLURM_ARRAY_TASK_ID: "2",
+    SLURM_ARRAY_TASK_COUNT: "1",
+    SLURM_ARRAY_TASK_MIN: "2",
+  };
+  assertEquals(shardFromEnv(alone, 4), [2, 4]);
+});
+
 Deno.test("--shard auto takes JOB_COMPLETION_INDEX with --shards N (Kubernetes Indexed Job)", () => {
   assertEquals(shardFromEnv({ JOB_COMPLETION_INDEX: "7" }, 8), [7, 8]);
   assertThrows(() => shardFromEnv({ JOB_COMPLETION_INDEX: "7" }), UsageError, "--shards N");

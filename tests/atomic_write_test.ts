@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { join } from "node:path";
-import { writeFileAtomic } from "../pipeline/atomic_write.ts";
+import { writeFileAtomic, writeStreamAtomic } from "../pipeline/atomic_write.ts";
 
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -50,4 +50,41 @@ Deno.test("writeFileAtomic() keeps the old file and removes its temp file when t
 
 Deno.test("writeFileAtomic() rejects an empty path up front", async () => {
   await assertRejects(() => writeFileAtomic("", "x"), TypeError);
+});
+
+Deno.test("writeStreamAtomic() writes text and byte chunks in order and leaves no temp file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "index.tsv");
+    await Deno.writeTextFile(path, "old\n");
+    await writeStreamAtomic(path, ["1\ta\n", "2\tb\n"]);
+    assertStrictEquals(await Deno.readTextFile(path), "1\ta\n2\tb\n");
+    const bytes = async function* () {
+      yield new Uint8Array([104, 105]);
+      yield new Uint8Array([10]);
+    };
+    await writeStreamAtomic(path, bytes());
+    assertStrictEquals(await Deno.readTextFile(path), "hi\n");
+    assertEquals(await names(dir), ["index.tsv"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeStreamAtomic() keeps the old file and removes its temp file when a chunk fails", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "index.tsv");
+    await Deno.writeTextFile(path, "old\n");
+    const failing = function* () {
+      yield "1\ta\n";
+      throw new Error("source broke");
+    };
+    const e = await assertRejects(() => writeStreamAtomic(path, failing()), Error);
+    assert(e.message.includes("source broke") && e.message.includes(path), e.message);
+    assertStrictEquals(await Deno.readTextFile(path), "old\n");
+    assertEquals(await names(dir), ["index.tsv"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

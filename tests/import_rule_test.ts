@@ -210,6 +210,7 @@ export const DENO_ADAPTERS = [
   "pipeline/list/record_io.ts",
   "pipeline/list/record_io_labels.ts",
   "pipeline/list/record_io_reader.ts",
+  "pipeline/path_exists.ts",
 ];
 
 /** Code without comments, so a comment that mentions `Deno.` does not count. */

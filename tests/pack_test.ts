@@ -8,6 +8,7 @@ import { encodeTarEntry } from "../pipeline/formats/tar.ts";
 import { readBin } from "../pipeline/formats/insightface_bin.ts";
 import { mxReadAll } from "./mx_recordio.ts";
 import { runTask } from "./run_task.ts";
+import { inputItems } from "../tasks/pack/sources.ts";
 
 const PACK = new URL("../tasks/pack.ts", import.meta.url).pathname;
 const LIST = new URL("../tasks/list.ts", import.meta.url).pathname;
@@ -159,9 +160,21 @@ Deno.test("pack --bins writes an insightface .bin of the packed faces for a pair
   try {
     const pairs = join(tmp, "pairs.txt");
     await Deno.writeTextFile(pairs, "1\t1\nBill_Gates\t1\t2\nBill_Gates\t1\tAndre_Agassi\t3\n");
+    // An earlier pack's .bin of another set is not left beside the new pack.
+    await Deno.mkdir(join(tmp, "p"));
+    await Deno.writeTextFile(join(tmp, "p", "cfp_fp.bin"), "stale");
     const r = await pack(FACES, "--out", join(tmp, "p"), "--bins", pairs);
     assertStrictEquals(r.code, 0, r.stderr);
     assertEquals(r.summary.bins, { "lfw.bin": 2 });
+    assert(!(await Deno.stat(join(tmp, "p", "cfp_fp.bin")).catch(() => null)));
+    // Its faces are trained on: the warning counts the identities (Bill_Gates, Andre_Agassi).
+    assertMatch(r.stderr, /the 2 identities of lfw\.bin are also in train\.rec/);
+    // Two pairs files naming one .bin are refused as a usage error.
+    const other = join(tmp, "lfw_pairs.txt");
+    await Deno.copyFile(pairs, other);
+    const dup = await pack(FACES, "--out", join(tmp, "q"), "--bins", `${pairs},${other}`);
+    assertStrictEquals(dup.code, 2);
+    assertMatch(dup.stderr, /would both write lfw\.bin/);
     const bin = await readBin(join(tmp, "p", "lfw.bin"));
     assertEquals(bin.issame, [true, false]);
     const f = (k: string) => Deno.readFile(join(FACES, `${k}.jpg`));
@@ -171,6 +184,49 @@ Deno.test("pack --bins writes an insightface .bin of the packed faces for a pair
       await f("Bill_Gates/Bill_Gates_0001"),
       await f("Andre_Agassi/Andre_Agassi_0003"),
     ]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("pack's tar inputs: close() releases the one handle each tar's reads opened", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "pack_tarfd_" });
+  try {
+    const tars: string[] = [];
+    for (const [i, s] of (await walkImages(FACES)).slice(0, 3).entries()) {
+      const data = await Deno.readFile(join(FACES, ...s));
+      tars.push(join(tmp, `${i}.tar`));
+      const bytes = [...encodeTarEntry({ name: s.join("/"), data }), new Uint8Array(1024)];
+      await Deno.writeFile(tars[i], await toBytes(ReadableStream.from(bytes)));
+    }
+    const fds = async () => {
+      let n = 0;
+      for await (const _ of Deno.readDir("/proc/self/fd")) n++;
+      return n;
+    };
+    const before = await fds();
+    const inputs = await inputItems(tars);
+    for (const it of inputs.items) await it.read();
+    assertStrictEquals(await fds(), before + 3);
+    await inputs.close();
+    assertStrictEquals(await fds(), before);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("pack refuses an --out folder another live pack holds, naming it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "pack_lock_" });
+  try {
+    const out = join(tmp, "p");
+    await Deno.mkdir(out);
+    // This test process stands for the other pack: alive, on this host.
+    const info = { pid: Deno.pid, host: Deno.hostname(), started: new Date().toISOString() };
+    await Deno.writeTextFile(join(out, ".pack.lock"), JSON.stringify(info) + "\n");
+    const r = await pack(FACES, "--out", out);
+    assertStrictEquals(r.code, 1, r.stderr);
+    assertMatch(r.stderr, new RegExp(`Pack folder ".*" is in use by pid ${Deno.pid}`));
+    assert(!(await Deno.stat(join(out, "train.rec")).catch(() => null)));
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -197,3 +197,33 @@ Deno.test("RecordIOReader.lazyRecords() gives labels and offsets; readRecordAt()
   }
   await assertRejects(() => readRecordAt(REC, 4), Error, "Bad RecordIO magic at byte 4");
 });
+
+Deno.test("RecordIOWriter: an aborted writer leaves the existing pack and a concurrent writer whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rec_abort_" });
+  try {
+    const rec = `${dir}/train.rec`;
+    const w = await RecordIOWriter.create(rec);
+    await w.write(0, packIR({ label: 1 }, new Uint8Array([1, 2, 3])));
+    await w.close();
+    const before = [await Deno.readFile(rec), await Deno.readFile(`${dir}/train.idx`)];
+    // Two writers of the same target at once: each has its own temp files.
+    const [a, b] = [await RecordIOWriter.create(rec), await RecordIOWriter.create(rec)];
+    await a.write(0, packIR({ label: 2 }, new Uint8Array([9])));
+    await a.abort();
+    assertEquals([await Deno.readFile(rec), await Deno.readFile(`${dir}/train.idx`)], before);
+    // b is untouched by a's abort and replaces the pack on close.
+    await b.write(0, packIR({ label: 3 }, new Uint8Array([7, 7])));
+    await b.close();
+    const r = await RecordIOReader.open(rec);
+    try {
+      assertEquals((await r.readImage(0)).label, 3);
+    } finally {
+      r.close();
+    }
+    const left = [];
+    for await (const e of Deno.readDir(dir)) left.push(e.name);
+    assertEquals(left.sort(), ["train.idx", "train.rec"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -47,8 +47,10 @@ export class SlurmCluster {
     try {
       await c.#start();
     } catch (e) {
+      // The logs live in the folder stop() removes: read them first.
+      const logs = await c.logs();
       await c.stop();
-      throw new Error(`${(e as Error).message}\n${await c.logs()}`);
+      throw new Error(`${(e as Error).message}\n${logs}`);
     }
     return c;
   }
@@ -105,6 +107,18 @@ export class SlurmCluster {
     return run(cmd, args, { ...this.env, ...env });
   }
 
+  /** scancel of every job this cluster's controller knows; waits (10 s at most) until none runs. */
+  async #cancelAll(): Promise<void> {
+    if (this.children.length === 0) return;
+    const jobs = async () =>
+      (await this.client("squeue", ["-h", "-o", "%A"])).split(/\s+/)
+        .filter((j) => j !== "");
+    const ids = [...new Set(await jobs())];
+    if (ids.length === 0) return;
+    await this.client("scancel", ids);
+    await this.#until(async () => (await jobs()).length === 0, "the jobs to end (scancel)", 10);
+  }
+
   /** The daemons' logs, for a failure message. */
   async logs(): Promise<string> {
     const out: string[] = [];
@@ -116,10 +130,12 @@ export class SlurmCluster {
   }
 
   /**
-   * Stops every daemon this cluster started (SIGTERM by pid, then waits; SIGKILL after 10 s) and
-   * removes its folder.
+   * Cancels every job of this cluster (so a failed test leaves no slurmstepd or align process),
+   * stops every daemon it started (SIGTERM by pid, then waits; SIGKILL after 10 s) and removes its
+   * folder.
    */
   async stop(): Promise<void> {
+    await this.#cancelAll().catch(() => {});
     for (const c of this.children.reverse()) {
       try {
         c.kill("SIGTERM");

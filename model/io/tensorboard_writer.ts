@@ -12,6 +12,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import { hostname } from "../../pipeline/folder_lock.ts";
 import {
   decodeEventStep,
   fileVersionEvent,
@@ -88,9 +89,5 @@ export class TensorBoardWriter {
 
 /** The host name for the file name (TensorFlow uses the host's name; dots would split it). */
 function hostName(): string {
-  let h = "localhost";
-  try {
-    h = Deno.hostname();
-  } catch { /* no --allow-sys: keep the default */ }
-  return h.replace(/[^A-Za-z0-9_-]/g, "_") || "localhost";
+  return hostname().replace(/[^A-Za-z0-9_-]/g, "_") || "localhost";
 }

@@ -113,9 +113,9 @@ const WRITE_CHUNK = 4 << 20;
 
 /**
  * Writes `.rec` + `.idx` atomically (temp files, renamed on `close()`). Offsets are JS numbers
- * (exact to 2^53), so files past 4 GiB index correctly. With `append`, an existing pair is
- * continued: it is moved to the temp names first (a killed append loses it) and the new records
- * follow its last byte.
+ * (exact to 2^53), so files past 4 GiB index correctly. The temp names are unique per writer
+ * (pid + random), so two writers of one target, or `abort()`, never touch another's files or an
+ * existing `.rec`/`.idx` (it stays until `close()` replaces it).
  * @example
  * ```ts
  * import { RecordIOWriter } from "../mod.ts";
@@ -135,29 +135,29 @@ export class RecordIOWriter {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #idxText = "";
+  readonly #tmp: [string, string];
 
-  private constructor(recPath: string, idxPath: string, files: Deno.FsFile[], offset: number) {
+  private constructor(recPath: string, idxPath: string, files: Deno.FsFile[], tmp: string) {
     this.recPath = recPath;
     this.idxPath = idxPath;
     [this.#rec, this.#idx] = files;
-    this.#offset = offset;
+    this.#offset = 0;
+    this.#tmp = [`${recPath}${tmp}`, `${idxPath}${tmp}`];
   }
 
   static async create(
     recPath: string,
     idxPath = recPath.replace(/\.rec$/, "") + ".idx",
-    options: { append?: boolean } = {},
   ): Promise<RecordIOWriter> {
-    let offset = 0;
-    if (options.append) {
-      offset = (await Deno.stat(recPath)).size;
-      await Deno.rename(recPath, `${recPath}.tmp`);
-      await Deno.rename(idxPath, `${idxPath}.tmp`);
-    }
-    const mode = { write: true, create: true, append: !!options.append, truncate: !options.append };
-    const rec = await Deno.open(`${recPath}.tmp`, mode);
-    const idx = await Deno.open(`${idxPath}.tmp`, mode);
-    return new RecordIOWriter(recPath, idxPath, [rec, idx], offset);
+    const tmp = `.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    const mode = { write: true, createNew: true };
+    const rec = await Deno.open(`${recPath}${tmp}`, mode);
+    const idx = await Deno.open(`${idxPath}${tmp}`, mode).catch(async (e) => {
+      rec.close();
+      await Deno.remove(`${recPath}${tmp}`).catch(() => {});
+      throw e;
+    });
+    return new RecordIOWriter(recPath, idxPath, [rec, idx], tmp);
   }
 
   /** Bytes written so far: the offset the next record will get. */
@@ -193,8 +193,8 @@ export class RecordIOWriter {
       this.#rec.close();
       this.#idx.close();
     }
-    await Deno.rename(`${this.recPath}.tmp`, this.recPath);
-    await Deno.rename(`${this.idxPath}.tmp`, this.idxPath);
+    await Deno.rename(this.#tmp[0], this.recPath);
+    await Deno.rename(this.#tmp[1], this.idxPath);
   }
 
   /** Closes and deletes the temp files: a failed write leaves no `.rec` behind. */
@@ -204,7 +204,7 @@ export class RecordIOWriter {
         f.close();
       } catch { /* already closed */ }
     }
-    for (const p of [this.recPath, this.idxPath]) await Deno.remove(`${p}.tmp`).catch(() => {});
+    for (const p of this.#tmp) await Deno.remove(p).catch(() => {});
   }
 }
 

@@ -12,6 +12,7 @@ import { encodeErrorMember, encodeTarEntry } from "../../pipeline/formats/tar.ts
 import { type AlignSink, faceMeta } from "./sink.ts";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { scanTar } from "../../pipeline/formats/tar_scan.ts";
+import { exists } from "../../pipeline/path_exists.ts";
 
 const enc = new TextEncoder();
 
@@ -64,7 +65,6 @@ class TarSink implements AlignSink {
 export async function openTarSink(output: string): Promise<AlignSink> {
   if (output === "-") return new TarSink(Deno.stdout.writable.getWriter(), null, "-", []);
   const part = `${output}.part`;
-  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
   // A finished archive reopens as a .part (minus its end marker) to append anything new.
   if (await exists(output)) await Deno.rename(output, part);
   let done: string[] = [];

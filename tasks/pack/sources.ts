@@ -9,6 +9,7 @@ import type { PackItem } from "../../pipeline/list/record_io_pack.ts";
 import { walkImages } from "../../pipeline/list/folder_walk.ts";
 import { scanTar } from "../../pipeline/formats/tar_scan.ts";
 import { CONFIG_FILE } from "../align/folder_config.ts";
+import { exists } from "../../pipeline/path_exists.ts";
 
 /** `Name/Name_0001` -> `Name`; a key without a folder has no identity and is refused. */
 function identityOf(key: string, source: string): string {
@@ -27,15 +28,6 @@ function identityOf(key: string, source: string): string {
 }
 
 const IDENTITIES = new Map<string, string>();
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Checks an align output folder is finished: every shard it names in `align_report.i-of-n.json`
@@ -79,7 +71,7 @@ class FileFace implements PackItem {
  * One open handle per tar, reads queued (seek + read must not interleave): opening the file
  * for every face cost more than the read itself.
  */
-class TarReader {
+export class TarReader {
   #file: Deno.FsFile | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   constructor(readonly path: string) {}
@@ -91,6 +83,13 @@ class TarReader {
     });
     this.#queue = p.catch(() => {});
     return p;
+  }
+
+  /** Closes the handle once the queued reads are done (a later read reopens it). */
+  async close(): Promise<void> {
+    await this.#queue;
+    this.#file?.close();
+    this.#file = null;
   }
 }
 
@@ -131,8 +130,11 @@ export async function folderItems(root: string): Promise<PackItem[]> {
   return items;
 }
 
-/** Faces of an aligned WebDataset tar (`<key>.jpg` [+ `<key>.json`]), read by offset. */
-export async function tarItems(path: string): Promise<PackItem[]> {
+/**
+ * Faces of an aligned WebDataset tar (`<key>.jpg` [+ `<key>.json`]), read by offset through one
+ * handle per tar; its reader is added to `readers`, for the caller to close.
+ */
+export async function tarItems(path: string, readers: TarReader[]): Promise<PackItem[]> {
   let entries;
   try {
     entries = await scanTar(path);
@@ -146,6 +148,7 @@ export async function tarItems(path: string): Promise<PackItem[]> {
   }
   const items: PackItem[] = [];
   const reader = new TarReader(path);
+  readers.push(reader);
   for (const e of entries) {
     if (!/\.(jpg|jpeg|png)$/i.test(e.name)) continue;
     const key = e.name.slice(0, e.name.lastIndexOf("."));
@@ -179,20 +182,38 @@ async function readAt(f: Deno.FsFile, path: string, offset: number, size: number
   return buf;
 }
 
+/** The faces of every input, and `close()` for the tar handles their reads open. */
+export interface PackInputs {
+  items: PackItem[];
+  /** Closes every tar opened for reading (1000 shard tars would exhaust the open-file limit). */
+  close(): Promise<void>;
+}
+
 /** The faces of every input (folders and `.tar` files), unsorted. */
-export async function inputItems(inputs: string[]): Promise<PackItem[]> {
+export async function inputItems(inputs: string[]): Promise<PackInputs> {
   const all: PackItem[] = [];
-  for (const input of inputs) {
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(input);
-    } catch (e) {
-      throw new Error(`Cannot read pack input "${input}": ${(e as Error).message}`);
+  const readers: TarReader[] = [];
+  const close = async () => {
+    for (const r of readers) await r.close();
+  };
+  try {
+    for (const input of inputs) {
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(input);
+      } catch (e) {
+        throw new Error(`Cannot read pack input "${input}": ${(e as Error).message}`);
+      }
+      // A shard may hold no face (few images, many shards); only an empty whole is refused.
+      const items = info.isDirectory ? await folderItems(input) : await tarItems(input, readers);
+      for (const it of items) all.push(it);
     }
-    // A shard may hold no face (few images, many shards); only an empty whole is refused.
-    const items = info.isDirectory ? await folderItems(input) : await tarItems(input);
-    for (const it of items) all.push(it);
+    if (all.length === 0) {
+      throw new Error(`No faces in ${inputs.map((i) => `"${i}"`).join(", ")}`);
+    }
+  } catch (e) {
+    await close();
+    throw e;
   }
-  if (all.length === 0) throw new Error(`No faces in ${inputs.map((i) => `"${i}"`).join(", ")}`);
-  return all;
+  return { items: all, close };
 }
