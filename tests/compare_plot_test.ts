@@ -76,3 +76,32 @@ Deno.test("deno task plot writes two runs' picture; a folder without log.jsonl i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("writeComparePlot keeps validation lines (val field, same step) out of the training panels", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const val = {
+      time: "",
+      step: 2,
+      val: "lfw",
+      accuracy: 0.97,
+      std: 0.01,
+      xnorm: 20,
+      highest: 0.97,
+    };
+    const log = [entry(1, 10), entry(2, 5), val].map((e) => JSON.stringify(e)).join("\n");
+    await Deno.writeTextFile(join(dir, "log.jsonl"), log + "\n");
+    const out = join(dir, "one.svg");
+    await writeComparePlot([dir], out, { names: ["r"] });
+    const [loss, acc, lr] = lines(await Deno.readTextFile(out), "r");
+    // Two training steps per panel, every y finite (a val line has no loss/lr: NaN if drawn).
+    for (const l of [loss, acc, lr]) {
+      assertEquals(l.length, 2);
+      assert(l.every(([x, y]) => Number.isFinite(x) && Number.isFinite(y)), JSON.stringify(l));
+    }
+    // Training accuracy at step 2 is 0.02 (entry), not the validation 0.97: near the axis bottom.
+    assert(acc[1][1] > acc[0][1] - 5, `${acc}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
