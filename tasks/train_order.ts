@@ -2,7 +2,7 @@
  * `deno task train-order --run DIR`: exports the exact sequence a training run feeds its network,
  * as NDJSON, so that a peer framework (scripts/torch_run.py) trains on the same batches: which
  * images, in which order, with which labels, mirrored or not. Made by the trainer's own code
- * (`wrapBatches`, as `trainBatches` calls it: seeded per-epoch shuffle + wraparound batches;
+ * (`listBatches`, what `trainBatches` batches a list with: seeded per-epoch shuffle + wraparound;
  * `batchFlips`: the flips drawn from (seed, step)), from the run's `run.json` config.
  */
 import { resolve } from "node:path";
