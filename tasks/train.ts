@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   const valTargets = await loadValTargets(
     await resolveValTargets(config.valTargets ?? [], config.data),
     config.network.inputSize,
+    { dctScale: config.dctScale },
   );
   const backend = await initBackend({
     backend: parseBackendName(v.backend ?? "auto"),

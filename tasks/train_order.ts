@@ -2,7 +2,7 @@
  * `deno task train-order --run DIR`: exports the exact sequence a training run feeds its network,
  * as NDJSON, so that a peer framework (scripts/torch_run.py) trains on the same batches: which
  * images, in which order, with which labels, mirrored or not. Made by the trainer's own code
- * (`wrapBatches`, as `trainBatches` calls it: seeded per-epoch shuffle + wraparound batches;
+ * (`listBatches`, what `trainBatches` batches a list with: seeded per-epoch shuffle + wraparound;
  * `batchFlips`: the flips drawn from (seed, step)), from the run's `run.json` config.
  */
 import { resolve } from "node:path";
@@ -33,7 +33,7 @@ await runTask("train-order", async () => {
   if (!flags.run) throw new UsageError("--run DIR is required");
   const { readRunJson } = await import("../model/train/run_folder.ts");
   const { loadTrainData } = await import("../model/train/train_data.ts");
-  const { wrapBatches } = await import("../pipeline/batch/wrap_batch_stream.ts");
+  const { listBatches } = await import("../pipeline/batch/train_batches.ts");
   const { batchFlips } = await import("../pipeline/batch/decode_batch_stream.ts");
   const { writeFileAtomic } = await import("../pipeline/atomic_write.ts");
   const run = await readRunJson(flags.run);
@@ -54,13 +54,8 @@ await runTask("train-order", async () => {
   };
   const lines = [JSON.stringify(header)];
   if (data.records instanceof ReadableStream) throw new Error(`"${c.data}" is not a list`);
-  // The options trainBatches gives wrapBatches for a list run from its start.
-  const batches = wrapBatches(data.records, {
-    batchSize: c.batchSize,
-    seed: c.seed,
-    steps,
-    epochs: Infinity,
-  });
+  // The order trainBatches trains a list run on from its start (one implementation).
+  const batches = listBatches(data.records, { batchSize: c.batchSize, seed: c.seed, steps });
   for (const b of batches) {
     lines.push(JSON.stringify({
       step: b.step,

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { comparePlotSvg, writeComparePlot } from "../model/train/compare_plot.ts";
 import type { LogEntry } from "../model/train/train_log.ts";
 import { runTask } from "./run_task.ts";
@@ -72,6 +72,53 @@ Deno.test("deno task plot writes two runs' picture; a folder without log.jsonl i
     await Deno.mkdir(join(dir, "empty"));
     await assertRejects(() => writeComparePlot([join(dir, "empty")], out), Error, "no log.jsonl");
     assertEquals((await runTask("tasks/plot.ts", [join(dir, "r1"), join(dir, "r2")])).code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeComparePlot keeps validation lines (val field, same step) out of the training panels", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const val = {
+      time: "",
+      step: 2,
+      val: "lfw",
+      accuracy: 0.97,
+      std: 0.01,
+      xnorm: 20,
+      highest: 0.97,
+    };
+    const log = [entry(1, 10), entry(2, 5), val].map((e) => JSON.stringify(e)).join("\n");
+    await Deno.writeTextFile(join(dir, "log.jsonl"), log + "\n");
+    const out = join(dir, "one.svg");
+    await writeComparePlot([dir], out, { names: ["r"] });
+    const [loss, acc, lr] = lines(await Deno.readTextFile(out), "r");
+    // Two training steps per panel, every y finite (a val line has no loss/lr: NaN if drawn).
+    for (const l of [loss, acc, lr]) {
+      assertEquals(l.length, 2);
+      assert(l.every(([x, y]) => Number.isFinite(x) && Number.isFinite(y)), JSON.stringify(l));
+    }
+    // Training accuracy at step 2 is 0.02 (entry), not the validation 0.97: near the axis bottom.
+    assert(acc[1][1] > acc[0][1] - 5, `${acc}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task plot RUN (no --out) redraws RUN/curves.svg as the trainer draws it, not as a comparison", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = [entry(1, 10), entry(2, 5)].map((e) => JSON.stringify(e)).join("\n");
+    await Deno.writeTextFile(join(dir, "log.jsonl"), log + "\n");
+    const r = await runTask("tasks/plot.ts", [dir]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(new TextDecoder().decode(r.stdout).trim(), join(dir, "curves.svg"));
+    const svg = await Deno.readTextFile(join(dir, "curves.svg"));
+    // The trainer's loss panel has a "total" line; a comparison has one line per run folder.
+    assertEquals(lines(svg, "total").length, 1);
+    assertEquals(lines(svg, basename(dir)).length, 0);
+    assertEquals((await runTask("tasks/plot.ts", ["--help"])).code, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -46,11 +46,25 @@ Deno.test("lfw-fold --folds trains and scores each fold, prints their mean, and 
     assertAlmostEquals(s.mean, (a + b) / 2, 1e-12);
     assertAlmostEquals(s.spread, Math.abs(a - b) / Math.SQRT2, 1e-12);
     assertEquals(JSON.parse(await Deno.readTextFile(join(out, "summary.json"))), s);
-    // Run again: both folds are done, so nothing trains and the figures are the same.
-    const again = await runTask("tasks/lfw_fold.ts", args);
+    assertEquals(s.folds[0].train, TRAIN);
+    // Run again with the same flags: both folds are done, so nothing trains, same figures.
+    const again = await runTask("tasks/lfw_fold.ts", [...args, "--", ...TRAIN]);
     assertEquals(again.code, 0, again.stderr);
     assert(!again.stderr.includes("training"), again.stderr);
     assertEquals(JSON.parse(new TextDecoder().decode(again.stdout)).mean, s.mean);
+    // Other flags (or none): the 2-step folds are not mixed into a 3-step mean; refused, exit 2,
+    // naming the fold folder and the flags that differ. Nothing is retrained or rewritten.
+    const summary = await Deno.readTextFile(join(out, "summary.json"));
+    const other = TRAIN.map((x, i) => i === 1 ? "3" : x);
+    for (const extra of [["--", ...other], []]) {
+      const r2 = await runTask("tasks/lfw_fold.ts", [...args, ...extra]);
+      assertEquals(r2.code, 2, r2.stderr);
+      assert(r2.stderr.includes(join(out, "fold1")), r2.stderr);
+      assert(r2.stderr.includes("--steps 2"), r2.stderr);
+      if (extra.length) assert(r2.stderr.includes("--steps 3"), r2.stderr);
+      assert(!r2.stderr.includes("training"), r2.stderr);
+    }
+    assertEquals(await Deno.readTextFile(join(out, "summary.json")), summary);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

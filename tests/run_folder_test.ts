@@ -23,6 +23,12 @@ const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sor
 const loggedSteps = async (dir: string) =>
   (await Deno.readTextFile(`${dir}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l).step);
 
+/** heldout.jsonl lines at `steps`. */
+const heldoutLines = (steps: number[]) =>
+  steps.map((step) =>
+    JSON.stringify({ time: "", step, accuracy: 0.9, std: 0.01, auc: 0.95, pairs: 600 }) + "\n"
+  ).join("");
+
 /** The pid of a process that has exited (for a stale lock). */
 async function deadPid(): Promise<number> {
   const child = new Deno.Command("true").spawn();
@@ -53,7 +59,9 @@ Deno.test("overwrite clears the old run's files first; files that are not the ru
   withDir(async (dir) => {
     await runTraining({ config: tinyRun(6), out: dir, ...QUIET });
     await Deno.writeTextFile(`${dir}/notes.txt`, "mine");
+    await Deno.writeTextFile(`${dir}/heldout.jsonl`, heldoutLines([6]));
     const s = await runTraining({ config: tinyRun(2), out: dir, overwrite: true, ...QUIET });
+    assert(!names(dir).includes("heldout.jsonl"), "the old run's heldout.jsonl is cleared");
     assertEquals(s.stoppedBy, "done");
     assertEquals(await loggedSteps(dir), [1, 2]);
     assertEquals((await listCheckpoints(`${dir}/checkpoints`)).map((p) => p.slice(-7)), [
@@ -132,6 +140,8 @@ Deno.test("after a kill, resume cuts log.jsonl and log.txt back to the checkpoin
     // no ckpt-6, a torn log line, the dead trainer's lock.
     await Deno.remove(`${dir}/checkpoints/ckpt-00000006.arcs`);
     await Deno.writeTextFile(`${dir}/log.jsonl`, '{"time":"2026-', { append: true });
+    // Held-out evaluations at steps 2, 4 and 6 (6 is past the checkpoint the run resumes from).
+    await Deno.writeTextFile(`${dir}/heldout.jsonl`, heldoutLines([2, 4, 6]));
     const pid = await deadPid();
     await Deno.writeTextFile(`${dir}/lock`, JSON.stringify({ pid, hostname: Deno.hostname() }));
     const s = await runTraining({
@@ -143,6 +153,9 @@ Deno.test("after a kill, resume cuts log.jsonl and log.txt back to the checkpoin
     });
     assertEquals(s.step, 6);
     assertEquals(await loggedSteps(dir), [1, 2, 3, 4, 5, 6]);
+    const heldSteps = (await Deno.readTextFile(`${dir}/heldout.jsonl`)).trim().split("\n")
+      .map((l) => JSON.parse(l).step);
+    assertEquals(heldSteps, [2, 4]); // tinyRun evaluates nothing: only the cut shows
     const text = await Deno.readTextFile(`${dir}/log.txt`);
     const textSteps = [...text.matchAll(/^epoch \d+, step (\d+),/gm)].map((m) => Number(m[1]));
     assertEquals(textSteps, [1, 2, 3, 4, 5, 6]);

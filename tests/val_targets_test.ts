@@ -145,3 +145,23 @@ Deno.test("deno task train --val-targets: a missing or unknown set is exit 2 nam
     // Nothing trained: the run folder was never written.
     assertEquals(await Deno.stat(out).then(() => "exists", () => "absent"), "absent");
   }));
+
+Deno.test("--val-targets decode as the run decodes (dctScale off): lfw.bin scores as the held-out check on the same faces", () =>
+  withDir(async (dir) => {
+    const data = await makeValFolder(join(dir, "data"), 2, 2);
+    const files = await resolveValTargets(["lfw"], data.rec);
+    const config = {
+      ...tinyRun(2),
+      data: data.rec,
+      evalPairs: HELDOUT_PAIRS,
+      evalEvery: 2,
+      dctScale: "off" as const,
+      valTargets: files.map((f) => f.path),
+    };
+    const valTargets = await loadValTargets(files, 32, { dctScale: config.dctScale });
+    const s = await runTraining({ config, out: join(dir, "run"), valTargets, ...QUIET });
+    const lfw = (await jsonLines(join(dir, "run", "log.jsonl"))).find((e) => e.val === "lfw");
+    // Held-out check decodes whole first ("off"); "auto" would shrink JPEGs in the DCT domain.
+    assertStrictEquals(s.heldout?.accuracy, lfw.accuracy);
+    assertStrictEquals(s.heldout?.std, lfw.std);
+  }));

@@ -4,11 +4,11 @@
  * accuracy, learning rate, held-out verification accuracy. Any folder holding `log.jsonl` (and
  * `heldout.jsonl`) in arcstream's format works, e.g. a PyTorch peer run of scripts/torch_run.py.
  */
-import { basename, join, resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
 import { esc } from "../eval/roc_plot.ts";
 import type { LogEntry } from "./train_log.ts";
-import { type HeldoutEntry, lastPerStep, panel, readJsonLines, type Series } from "./train_plot.ts";
+import { type HeldoutEntry, lastPerStep, panel, readRunLog, type Series } from "./train_plot.ts";
 
 /** One run's curves. */
 export interface RunCurves {
@@ -75,9 +75,9 @@ export async function writeComparePlot(
   }
   const runs: RunCurves[] = [];
   for (const [i, dir] of dirs.entries()) {
-    const log = await readJsonLines<LogEntry>(join(dir, "log.jsonl"));
+    // Training lines only: a validation line shares its step and would replace the step's line.
+    const { train: log, heldout } = await readRunLog(dir);
     if (log.length === 0) throw new Error(`"${dir}" has no log.jsonl entries: not a run folder`);
-    const heldout = await readJsonLines<HeldoutEntry>(join(dir, "heldout.jsonl"));
     runs.push({ name: options.names?.[i] ?? basename(resolve(dir)), log, heldout });
   }
   await writeFileAtomic(out, comparePlotSvg(runs, options.title));

@@ -48,7 +48,14 @@ export async function lockRunFolder(
 }
 
 /** Files and folders a run writes into its folder (what an overwrite clears). */
-export const RUN_FILES = ["run.json", "log.txt", "log.jsonl", "checkpoints", "export"] as const;
+export const RUN_FILES = [
+  "run.json",
+  "log.txt",
+  "log.jsonl",
+  "heldout.jsonl",
+  "checkpoints",
+  "export",
+] as const;
 
 /** `DIR/run.json`. */
 export interface RunJson {
@@ -202,7 +209,7 @@ export async function recordRunConfig(
 const TEXT_ENTRY = /^epoch \d+, step (\d+),/;
 
 /**
- * Cuts log.jsonl and log.txt back to `step`: everything from the first entry past it (or a line
+ * Cuts log.jsonl, heldout.jsonl and log.txt back to `step`: everything from the first entry past it (or a line
  * torn by a kill) on is dropped, so a resumed run appends without repeating steps. Returns the
  * number of log.jsonl entries dropped.
  */
@@ -219,13 +226,15 @@ export async function cutLogs(out: string, step: number): Promise<number> {
     await writeFileAtomic(path, lines.slice(0, keep).map((l) => l + "\n").join(""));
     return lines.length - keep;
   };
-  const dropped = await cut("log.jsonl", (line) => {
+  const pastStep = (line: string) => {
     try {
       return !(JSON.parse(line).step <= step);
     } catch {
       return true; // torn by a kill
     }
-  });
+  };
+  const dropped = await cut("log.jsonl", pastStep);
+  await cut("heldout.jsonl", pastStep); // the resumed run evaluates those steps again
   await cut("log.txt", (line) => Number(TEXT_ENTRY.exec(line)?.[1] ?? 0) > step);
   await cutEventFiles(out, step); // TensorBoard's events.out.tfevents.*, the same way
   return dropped;

@@ -261,11 +261,31 @@ export async function readJsonLines<T>(path: string): Promise<T[]> {
   return out;
 }
 
-/** Draws `dir/curves.svg` from `dir/log.jsonl` + `dir/heldout.jsonl` (atomically); its path. */
-export async function writeTrainPlot(dir: string, title?: string): Promise<string> {
+/** A run folder's curves, as every plot reads them. */
+export interface RunLog {
+  /** log.jsonl's training lines (one per logged step). */
+  train: LogEntry[];
+  /** log.jsonl's validation lines (a `val` field), written right after their step's line. */
+  val: ValEntry[];
+  /** heldout.jsonl. */
+  heldout: HeldoutEntry[];
+}
+
+/** Reads `dir/log.jsonl` (split into training and validation lines) and `dir/heldout.jsonl`. */
+export async function readRunLog(dir: string): Promise<RunLog> {
   const log = await readJsonLines<LogEntry | ValEntry>(join(dir, "log.jsonl"));
   const heldout = await readJsonLines<HeldoutEntry>(join(dir, "heldout.jsonl"));
+  return {
+    train: log.filter((e): e is LogEntry => !isValEntry(e)),
+    val: log.filter(isValEntry),
+    heldout,
+  };
+}
+
+/** Draws `dir/curves.svg` from `dir/log.jsonl` + `dir/heldout.jsonl` (atomically); its path. */
+export async function writeTrainPlot(dir: string, title?: string): Promise<string> {
+  const { train, val, heldout } = await readRunLog(dir);
   const path = join(dir, PLOT_FILE);
-  await writeFileAtomic(path, trainPlotSvg(log, heldout, title));
+  await writeFileAtomic(path, trainPlotSvg([...train, ...val], heldout, title));
   return path;
 }

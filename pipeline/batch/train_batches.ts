@@ -70,6 +70,28 @@ function checkRecords(records: ListRecord[]): void {
 }
 
 /**
+ * The batches of records `trainBatches` trains on from a list: the records checked, then each
+ * epoch reshuffled from (seed, epoch), wrapping around, from `cursor`. `deno task train-order`
+ * exports this same order, so it cannot drift from training.
+ */
+export function listBatches<T extends ListRecord>(
+  records: RecordList<T>,
+  options: Pick<TrainBatchesOptions, "batchSize" | "seed" | "cursor" | "steps">,
+): Generator<RecordBatch<T>> {
+  if (records.length === 0) throw new RangeError("Cannot batch an empty list (got 0 records)");
+  if (Array.isArray(records)) checkRecords(records);
+  const cursor = checkCursor(options.cursor ?? { epoch: 0, start: 0, step: 0 }, records.length);
+  const { batchSize, steps } = options;
+  return wrapBatches(records, {
+    batchSize,
+    seed: options.seed ?? 0,
+    cursor,
+    steps,
+    epochs: Infinity,
+  });
+}
+
+/**
  * Batches of network inputs from a record list (an array or a `RecordList` such as
  * `RecordIOTable`, reshuffled per epoch) or a record stream.
  * @example
@@ -93,13 +115,7 @@ export function trainBatches(
   const decode = new DecodeBatchStream({ ...options, size: options.imageSize ?? ARCFACE_SIZE });
   let batches: ReadableStream<RecordBatch<AnyRecord>>;
   if (!(records instanceof ReadableStream)) {
-    if (records.length === 0) throw new RangeError("Cannot batch an empty list (got 0 records)");
-    if (Array.isArray(records)) checkRecords(records);
-    const cursor = checkCursor(options.cursor ?? { epoch: 0, start: 0, step: 0 }, records.length);
-    const seed = options.seed ?? 0;
-    batches = ReadableStream.from(
-      wrapBatches(records, { batchSize, seed, cursor, steps, epochs: Infinity }),
-    );
+    batches = ReadableStream.from(listBatches(records, options));
   } else {
     const step = options.cursor?.step ?? 0;
     batches = records.pipeThrough(

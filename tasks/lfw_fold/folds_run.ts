@@ -3,9 +3,12 @@
  * for each fold, its split (./split.ts) and a `deno task train` run on it in its own
  * folder, then each fold's final held-out score and their mean and spread. Runs the folds one
  * after the other (each run uses the machine's cores). A fold whose run already finished is read,
- * not retrained, and one that was cut off is resumed, so the command can simply be run again.
+ * not retrained, and one that was cut off is resumed, so the command can simply be run again with
+ * the same train flags (recorded per fold; other flags are refused, exit 2).
  */
 import { join } from "node:path";
+import { writeFileAtomic } from "../../pipeline/atomic_write.ts";
+import { UsageError } from "../cli.ts";
 import { trainArgs, writeFoldSplit } from "./split.ts";
 
 /** One fold's outcome. */
@@ -21,6 +24,8 @@ export interface FoldResult {
   auc: number;
   /** Wall-clock minutes of this invocation's training (0 when the run was already done). */
   minutes: number;
+  /** The `deno task train` flags the run was trained with (`-- TRAIN FLAGS`). */
+  train: string[];
 }
 
 /** Mean and spread of the folds' accuracies. */
@@ -45,8 +50,54 @@ export interface RunFoldsOptions {
   log?: WritableStream<Uint8Array>;
 }
 
+/** `<fold folder>/train_flags.json`: the train flags its run was started with. */
+const FLAGS_FILE = "train_flags.json";
+
+/** `--flag value...` groups of `args` in `a` but not in `b`, joined for a message. */
+function groupsNotIn(a: string[], b: string[]): string[] {
+  const groups = (args: string[]) =>
+    args.reduce<string[]>((g, x) => {
+      if (x.startsWith("-") || g.length === 0) g.push(x);
+      else g[g.length - 1] += ` ${x}`;
+      return g;
+    }, []);
+  const other = new Set(groups(b));
+  return groups(a).filter((g) => !other.has(g));
+}
+
+/**
+ * Refuses (UsageError, exit 2) a fold whose run was started with other train flags than `train`:
+ * resuming it or reusing its score would mix runs of different settings into one mean.
+ */
+async function checkFlags(dir: string, train: string[]): Promise<void> {
+  const path = join(dir, FLAGS_FILE);
+  const recorded = await Deno.readTextFile(path).then(
+    (t) => JSON.parse(t).train as string[],
+    (e) => {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw e;
+    },
+  );
+  if (recorded === null) {
+    throw new UsageError(
+      `"${dir}" holds a run without ${FLAGS_FILE} (its train flags are unknown): ` +
+        `use another --out or remove the fold folder`,
+    );
+  }
+  const was = groupsNotIn(recorded, train), now = groupsNotIn(train, recorded);
+  if (was.length || now.length) {
+    throw new UsageError(
+      `"${dir}" was trained with other flags than requested: ` +
+        `its run has [${was.join(", ")}], the request [${now.join(", ")}]; ` +
+        `use another --out, or repeat the fold's flags (${path})`,
+    );
+  }
+}
+
 /** The run's step count and its evaluation at that step, if it finished. */
-async function finished(run: string): Promise<Omit<FoldResult, "fold" | "run" | "minutes"> | null> {
+async function finished(
+  run: string,
+): Promise<Omit<FoldResult, "fold" | "run" | "minutes" | "train"> | null> {
   const { readJsonLines } = await import("../../model/train/train_plot.ts");
   const { readRunJson } = await import("../../model/train/run_folder.ts");
   const json = await readRunJson(run).catch(() => null);
@@ -80,24 +131,29 @@ export async function runFolds(o: RunFoldsOptions): Promise<FoldsSummary> {
   const results: FoldResult[] = [];
   for (const k of o.folds) {
     const dir = join(o.out, `fold${k}`), run = join(dir, "run");
+    const resume = await Deno.stat(join(run, "run.json")).then(() => true, () => false);
+    if (resume) await checkFlags(dir, o.train);
     let done = await finished(run);
     const t0 = performance.now();
     if (!done) {
       const split = await writeFoldSplit(o.aligned, o.pairs, k, join(dir, "split"));
-      const resume = await Deno.stat(join(run, "run.json")).then(() => true, () => false);
+      if (!resume) {
+        await writeFileAtomic(join(dir, FLAGS_FILE), JSON.stringify({ train: o.train }) + "\n");
+      }
       await say(
         `lfw-fold: fold ${k}: ${resume ? "resuming" : "training"} ${run} on ` +
           `${split.trainImages} images of ${split.trainPeople} people`,
       );
       const args = resume
-        ? ["--resume", "--out", run]
+        // The same flags: the ones that may change (--steps, --lr...) extend the run as asked.
+        ? ["--resume", "--out", run, ...o.train]
         : [...trainArgs(join(dir, "split"), o.aligned), "--out", run, ...o.train];
       const code = await train(args, log);
       if (code !== 0) throw new Error(`fold ${k}: training exited with status ${code} (${run})`);
       done = await finished(run);
       if (!done) throw new Error(`fold ${k}: "${run}" ended without a final held-out score`);
     }
-    const r = { fold: k, run, ...done, minutes: (performance.now() - t0) / 60000 };
+    const r = { fold: k, run, ...done, minutes: (performance.now() - t0) / 60000, train: o.train };
     results.push(r);
     await say(
       `lfw-fold: fold ${k}: ${(100 * r.accuracy).toFixed(2)}% +- ${(100 * r.std).toFixed(2)} ` +

@@ -10,7 +10,7 @@
  * (decode as training decodes, flip test) and its protocol (`model/eval/score_pairs.ts`).
  */
 import { basename, dirname, join } from "node:path";
-import { decodeImage } from "../../pipeline/decode/decode_image.ts";
+import { type DctScale, decodeImage } from "../../pipeline/decode/decode_image.ts";
 import { embedAll } from "../../model/eval/embed_images.ts";
 import { Embedder } from "../../model/eval/embed_stream.ts";
 import { scorePairs } from "../../model/eval/score_pairs.ts";
@@ -60,7 +60,10 @@ export async function resolveValTargets(targets: string[], data: string): Promis
 export async function loadValTargets(
   files: ValTargetFile[],
   inputSize: number,
+  // The run's decode rule (config.dctScale), as the held-out check uses: default "auto".
+  options: { dctScale?: DctScale } = {},
 ): Promise<ValTarget[]> {
+  const { dctScale } = options;
   const out: ValTarget[] = [];
   for (const { name, path } of files) {
     const set = await loadEvalPairs({ bin: path });
@@ -68,7 +71,11 @@ export async function loadValTargets(
       throw new RangeError(`"${path}" holds ${set.pairs.length} pairs; 10 folds need at least 10`);
     }
     for (const im of set.images) {
-      await decodeImage(im.bytes!, { name: `${path} image ${im.key}`, reduceTo: inputSize });
+      await decodeImage(im.bytes!, {
+        name: `${path} image ${im.key}`,
+        reduceTo: inputSize,
+        dctScale,
+      });
     }
     out.push({
       name,
@@ -79,6 +86,7 @@ export async function loadValTargets(
         const { embeddings } = await embedAll(set.images, embedder, {
           aligned: true, // .bin files hold aligned faces
           onMissing: "fail",
+          dctScale,
         });
         return scorePairs(set.pairs, embeddings, set.foldSizes).result;
       },
