@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { BackendWasm, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { createRequire } from "node:module";
 import os from "node:os";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
@@ -22,13 +22,13 @@ function wasmOutDir(): string {
   return join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "wasm-out");
 }
 
-/** Writes the pthread worker script once (atomically) and returns its path. */
+/**
+ * Writes the pthread worker script (atomically) into a folder of the temp dir that only this user
+ * can write, and returns its path. The file is code every wasm worker runs, so a folder shared with
+ * other users, or a file whose bytes differ from the package's, is never used as it is.
+ */
 function workerFile(out: string): string {
   const { wasmWorkerContents } = require(join(out, "tfjs-backend-wasm-threaded-simd.worker.js"));
-  const dir = join(os.tmpdir(), "arcstream-tfjs-wasm-4.22.0");
-  const path = join(dir, "pthread-worker.cjs");
-  if (existsSync(path)) return path;
-  mkdirSync(dir, { recursive: true });
   const source = (wasmWorkerContents as string)
     // The template literal holds "\n" escapes that must stay escapes in the file.
     .replace(/\n/g, "\\n")
@@ -37,8 +37,20 @@ function workerFile(out: string): string {
       "Object.assign(global,",
       "(function(t,s){for(const k in s){try{t[k]=s[k]}catch(_){}}})(global,",
     );
+  const uid = Deno.uid();
+  const dir = join(os.tmpdir(), `arcstream-tfjs-wasm-4.22.0-${uid ?? "user"}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = Deno.lstatSync(dir);
+  if (!st.isDirectory || (uid !== null && st.uid !== uid) || ((st.mode ?? 0) & 0o022) !== 0) {
+    throw new Error(
+      `Cannot use "${dir}" for the wasm worker script: it must be a folder of this user that ` +
+        `others cannot write (remove it)`,
+    );
+  }
+  const path = join(dir, "pthread-worker.cjs");
+  if (existsSync(path) && readFileSync(path, "utf8") === source) return path;
   const tmp = `${path}.${Deno.pid}.tmp`;
-  writeFileSync(tmp, source);
+  writeFileSync(tmp, source, { mode: 0o600 });
   renameSync(tmp, path);
   return path;
 }
