@@ -5,38 +5,25 @@
  * (model/eval/review.ts).
  */
 import { basename, dirname } from "node:path";
-import type { NoFacePolicy } from "../../pipeline/align/align_stream.ts";
-import type { NormalizeMode } from "../../model/eval/embed_stream.ts";
 import { type PairSpec, type ScoredPairs, scorePairs } from "../../model/eval/score_pairs.ts";
 import { formatTable, pairsOfImages, writeReport } from "../../model/eval/report.ts";
 import { type EvalPairs, loadEvalPairs } from "./pairs.ts";
 import { loadEmbeddings, saveEmbeddings } from "../../model/eval/embeddings_npy.ts";
-import { embedWithModel } from "./embed_with_model.ts";
+import { embedWithModel, type ModelEmbedOptions } from "./embed_with_model.ts";
 import { reviewPairs, writeReview } from "../../model/eval/review.ts";
 import { UsageError } from "../cli.ts";
 
-export interface EvalRunOptions {
+/** eval-lfw's options: what embedding with a model takes (`--model` optional here), and more. */
+export interface EvalRunOptions extends Omit<ModelEmbedOptions, "model"> {
   data?: string;
   pairs?: string;
   bin?: string;
   embeddings?: string;
   model?: string;
-  inputSize?: number;
-  normalize?: NormalizeMode;
-  output?: string;
   listOutputs: boolean;
-  aligned: boolean;
-  /** Aligned JPEGs: DCT-scale decode ("auto", default) or whole ("off"); see embedAll. */
-  dctScale?: "auto" | "off";
-  onMissing: NoFacePolicy;
-  batchSize: number;
-  backend: string;
-  /** wasm XNNPACK threads (`--threads`); default: ARCSTREAM_WASM_THREADS, else one per core. */
-  threads?: number;
   out: string;
   saveEmbeddings?: string;
   label?: string;
-  cache?: string;
   limitPairs?: number;
   quiet: boolean;
 }
