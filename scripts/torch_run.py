@@ -120,7 +120,13 @@ def margin_config(m):
     kind = m.get("type", "arcface")
     return {"s": m.get("s", 64), "m1": m.get("m1", 1) if kind == "combined" else 1,
             "m2": 0 if kind == "cosface" else m.get("m2", 0.5 if kind == "arcface" else 0.3),
-            "m3": 0 if kind == "arcface" else m.get("m3", 0.35 if kind == "cosface" else 0.2)}
+            "m3": 0 if kind == "arcface" else m.get("m3", 0.35 if kind == "cosface" else 0.2),
+            "warmupSteps": m.get("warmupSteps", 0)}
+
+
+def margin_at(mc, step):
+    """arcstream's MarginHead.marginAt: no margin during the softmax warm start (0-based step)."""
+    return mc if step >= mc["warmupSteps"] else {**mc, "m1": 1, "m2": 0, "m3": 0}
 
 
 def schedule(sc):
@@ -204,7 +210,7 @@ def step_on(model, head, opt, batch, cache, mc, lr, decayed, wd):
     x = torch.from_numpy(cache.batch(batch["paths"], batch["flips"]))
     y = torch.tensor(batch["labels"])
     cos = F.linear(F.normalize(model(x)), F.normalize(head)).clamp(-1, 1)
-    logits = margin_logits(cos, y, mc)
+    logits = margin_logits(cos, y, margin_at(mc, batch["step"]))
     loss = F.cross_entropy(logits, y)
     with torch.no_grad():
         decay = 0.5 * wd * sum(float((p * p).sum()) for p in decayed)

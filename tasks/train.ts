@@ -29,6 +29,7 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
   --steps N | --epochs N training length
   --margin TYPE          arcface | cosface | combined
   --s X  --m X           scale and margin (combined: --m1 --m2 --m3)
+  --margin-warmup N      softmax warm start: the first N steps train s*cos(theta) with no margin
   --wd X                 weight decay (default 5e-4)   --momentum X (default 0.9)
   --wd-on no-bias|all    decay every weight but biases and BN betas (no-bias, default: kernels,
                          class weights, BN gammas, PReLU alphas, as the original TensorFlow

@@ -111,3 +111,25 @@ Deno.test("marginConfig() rejects bad margins with a clear error", () => {
   );
   assertThrows(() => new MarginHead(4, 1), Error, "needs >= 2 classes");
 });
+
+Deno.test("softmax warm start: before warmupSteps the logits are s * cos, from then on margined", () => {
+  const head = new MarginHead(2, 2, { s: 64, m2: 0.5, warmupSteps: 3 });
+  // Unit embeddings at angle 0.7 and 2.0 from class 0's centre (the head normalizes both sides).
+  const w = tf.tensor2d([[1, 0], [0, 1]]); // [D, C]: class 0 along x, class 1 along y
+  head.weights.assign(w);
+  const x = tf.tensor2d([[Math.cos(0.7), Math.sin(0.7)], [Math.cos(2.0), Math.sin(2.0)]]);
+  const y = tf.tensor1d([0, 0], "int32");
+  const at = (step: number) => Array.from(head.logits(x, y, step).dataSync());
+  const plain = [0.7, 2.0].flatMap((a) => [64 * Math.cos(a), 64 * Math.sin(a)]);
+  const margined = [0.7, 2.0].flatMap((a) => [expected(a, 64, 1, 0.5, 0), 64 * Math.sin(a)]);
+  for (const step of [0, 2]) {
+    at(step).forEach((v, i) => assert(Math.abs(v - plain[i]) < 1e-4, `step ${step}: ${v}`));
+  }
+  for (const step of [3, 100, Infinity]) {
+    at(step).forEach((v, i) => assert(Math.abs(v - margined[i]) < 1e-4, `step ${step}: ${v}`));
+  }
+  assertThrows(() => marginConfig({ warmupSteps: -1 }), RangeError, "Margin warm-up");
+  assertThrows(() => marginConfig({ warmupSteps: 1.5 }), RangeError, "Margin warm-up");
+  tf.dispose([w, x, y]);
+  head.dispose();
+});

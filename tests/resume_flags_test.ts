@@ -49,6 +49,7 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
     ["margin", "cosface", /--margin cosface conflicts with the run's arcface/],
     ["s", "64", /--s 64 conflicts with the run's 32/],
     ["m", "0.5", /--m 0.5 conflicts with the run's 0.2/],
+    ["margin-warmup", "2", /--margin-warmup 2 conflicts with the run's \(unset\)/],
     ["seed", "3", /--seed 3 conflicts with the run's 0/],
     ["wd", "0.001", /--wd 0.001 conflicts with the run's 0.0005/],
     ["momentum", "0.5", /--momentum 0.5 conflicts with the run's 0.9/],

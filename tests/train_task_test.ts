@@ -99,6 +99,12 @@ Deno.test("configFromFlags() applies flags over the preset and names the bad fla
   );
   assertThrows(() => configFromFlags({ network: "r20" }), Error, "--network must be r18");
   assertThrows(() => configFromFlags({ steps: 5, epochs: 1 }), Error, "--steps or --epochs");
+  assertEquals(configFromFlags({ "margin-warmup": 30, steps: 100 }).margin.warmupSteps, 30);
+  assertThrows(
+    () => configFromFlags({ "margin-warmup": 100, steps: 100 }),
+    Error,
+    "--margin-warmup 100 must be below the 100 steps",
+  );
   // Single-flag rules are checked while parsing, with the flag's name.
   const parse = (args: string[]) => parseFlags(args, TRAIN_FLAGS, { help: "" }).flags;
   assertStrictEquals(parse(["--input-size", "96"])["input-size"], 96);

@@ -169,3 +169,27 @@ Deno.test("Trainer rejects a batch that is not a multiple of the micro-batch", (
   tf.dispose([x, y]);
   trainer.dispose();
 });
+
+Deno.test("--margin-warmup: steps before it train without the margin, later steps with it", () => {
+  // Same initial weights (seeded) in three trainers: a warm-started one must equal the no-margin
+  // one at step 0 and the margined one at step 2.
+  const warm = new Trainer({ ...TINY, margin: { ...TINY.margin, warmupSteps: 2 } });
+  const plain = new Trainer({ ...TINY, margin: { ...TINY.margin, m2: 0 } });
+  const margined = new Trainer(TINY);
+  const x = images(5, 3);
+  const y = tf.tensor1d([0, 1, 2, 3, 4], "int32");
+  const loss = (t: Trainer, step: number) => {
+    const r = t.accumulate(x, y, step);
+    const v = r.inference.dataSync()[0];
+    for (const g of r.grads.values()) g.dispose();
+    tf.dispose([r.total, r.inference, r.decay, r.correct]);
+    return v;
+  };
+  const [w0, p0, m0] = [loss(warm, 0), loss(plain, 0), loss(margined, 0)];
+  assert(m0 - p0 > 0.1, `the margin raises the loss: ${m0} vs ${p0}`);
+  assert(Math.abs(w0 - p0) < 1e-5, `step 0: ${w0} vs no margin ${p0}`);
+  assert(Math.abs(loss(warm, 1) - p0) < 1e-5);
+  assert(Math.abs(loss(warm, 2) - loss(margined, 2)) < 1e-5, "step 2: margined");
+  tf.dispose([x, y]);
+  for (const t of [warm, plain, margined]) t.dispose();
+});

@@ -22,6 +22,12 @@ export interface MarginOptions {
   m2?: number;
   /** Additive cosine margin m3 (CosFace's m). Default: 0 (arcface), 0.35 (cosface). */
   m3?: number;
+  /**
+   * Softmax warm start: the first `warmupSteps` steps (0-based step < warmupSteps) train the
+   * normalized softmax `s * cos(theta)` with no margin, then the margin applies, as insightface's
+   * two-stage MobileFaceNet recipe (softmax, then ArcFace s = 64, m = 0.5). Default: 0.
+   */
+  warmupSteps?: number;
 }
 
 export type MarginConfig = Required<MarginOptions>;
@@ -46,7 +52,11 @@ export function marginConfig(options: MarginOptions = {}): MarginConfig {
     m1: type === "combined" ? (options.m1 ?? 1) : 1,
     m2: type === "cosface" ? 0 : (options.m2 ?? (type === "arcface" ? 0.5 : 0.3)),
     m3: type === "arcface" ? 0 : (options.m3 ?? (type === "cosface" ? 0.35 : 0.2)),
+    warmupSteps: options.warmupSteps ?? 0,
   };
+  if (!Number.isInteger(c.warmupSteps) || c.warmupSteps < 0) {
+    throw new RangeError(`Margin warm-up must be an integer >= 0 steps, got ${c.warmupSteps}`);
+  }
   if (!(c.s > 0)) throw new RangeError(`Margin scale s must be > 0, got ${c.s}`);
   if (!(c.m1 >= 1)) throw new RangeError(`Margin m1 must be >= 1, got ${c.m1}`);
   if (!(c.m2 >= 0 && c.m2 < Math.PI / 2)) {
@@ -134,9 +144,22 @@ export class MarginHead {
     });
   }
 
-  /** Scaled logits [B, C] with the margin on each row's label (labels: [B] int32). */
-  logits(embeddings: tfTypes.Tensor2D, labels: tfTypes.Tensor1D): tfTypes.Tensor2D {
-    return tf.tidy(() => marginLogits(this.cosines(embeddings), labels, this.config));
+  /**
+   * Scaled logits [B, C] with the margin on each row's label (labels: [B] int32), at training
+   * step `step` (0-based): before the config's `warmupSteps` the margin is left out.
+   */
+  logits(
+    embeddings: tfTypes.Tensor2D,
+    labels: tfTypes.Tensor1D,
+    step = Infinity,
+  ): tfTypes.Tensor2D {
+    return tf.tidy(() => marginLogits(this.cosines(embeddings), labels, this.marginAt(step)));
+  }
+
+  /** The margin in force at 0-based training step `step`: none during the softmax warm start. */
+  marginAt(step: number): MarginConfig {
+    if (step >= this.config.warmupSteps) return this.config;
+    return { ...this.config, m1: 1, m2: 0, m3: 0 };
   }
 
   dispose(): void {

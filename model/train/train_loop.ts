@@ -234,6 +234,10 @@ async function startState(
 
 /** One Trainer step on `batch` (freed here); null after a non-finite loss (noted in the log). */
 async function trainOn(s: RunState, batch: TrainBatch, lr: number): Promise<StepMetrics | null> {
+  const warm = s.trainer.head.config.warmupSteps; // the loss jumps here: say why in the log
+  if (warm > 0 && s.step === warm) {
+    await s.log.note(`step ${warm}: softmax warm start over, margin on`);
+  }
   try {
     return await s.trainer.trainStep(batch.images, batch.labels, lr, s.step);
   } catch (e) {

@@ -168,7 +168,12 @@ export class Trainer {
    * Loss and gradients for one (micro-)batch. Returns the gradients keyed like `variables` and the
    * scalar losses and the count of correct predictions; all returned tensors belong to the caller.
    */
-  gradients(images: tfTypes.Tensor4D, labels: tfTypes.Tensor1D, dropoutSeed?: number): GradResult {
+  gradients(
+    images: tfTypes.Tensor4D,
+    labels: tfTypes.Tensor1D,
+    dropoutSeed?: number,
+    step = Infinity,
+  ): GradResult {
     const keys = [...this.variables.keys()];
     const varList = keys.map((k) => this.variables.get(k)!);
     let correct!: tfTypes.Scalar;
@@ -183,7 +188,7 @@ export class Trainer {
           { dropoutSeed },
           this.modelVars,
         );
-        const logits = this.head.logits(emb, labels); // [B, C]
+        const logits = this.head.logits(emb, labels, step); // [B, C]
         correct = tf.keep(
           tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")),
         );
@@ -237,14 +242,14 @@ export class Trainer {
     const parts = b / m;
     // Dropout masks derive from (network seed, step, micro-batch): a resumed run draws the same.
     const seed = (p: number) => ((this.network.seed * 1000003 + step * 64 + p) >>> 0) % 2147483647;
-    if (parts === 1) return this.gradients(images, labels, seed(0));
+    if (parts === 1) return this.gradients(images, labels, seed(0), step);
     let acc: GradResult | null = null;
     for (let p = 0; p < parts; p++) {
       const [xi, yi] = tf.tidy(() => [
         tf.slice(images, [p * m, 0, 0, 0], [m, -1, -1, -1]) as tfTypes.Tensor4D,
         tf.slice(labels, [p * m], [m]) as tfTypes.Tensor1D,
       ]);
-      const r = this.gradients(xi, yi, seed(p));
+      const r = this.gradients(xi, yi, seed(p), step);
       xi.dispose();
       yi.dispose();
       acc = acc === null ? r : addResults(acc, r);

@@ -43,6 +43,7 @@ export const TRAIN_FLAGS = {
   m1: { type: "number", min: 1 },
   m2: { type: "number", min: 0 },
   m3: { type: "number", min: 0 },
+  "margin-warmup": { type: "int", min: 0 },
   wd: { type: "number", min: 0 },
   momentum: { type: "number", min: 0, below: 1 },
   seed: { type: "int", min: 0 },
@@ -203,4 +204,11 @@ function applyMargin(c: TrainConfig, f: TrainFlags): void {
   c.margin.m1 = f.m1 ?? c.margin.m1;
   c.margin.m2 = f.m2 ?? c.margin.m2;
   c.margin.m3 = f.m3 ?? c.margin.m3;
+  const warm = f["margin-warmup"];
+  if (warm !== undefined) {
+    if (warm >= c.steps) {
+      throw new UsageError(`--margin-warmup ${warm} must be below the ${c.steps} steps`);
+    }
+    c.margin.warmupSteps = warm;
+  }
 }
