@@ -31,6 +31,8 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
   --s X  --m X           scale and margin (combined: --m1 --m2 --m3)
   --margin-warmup N      softmax warm start: the first N steps train s*cos(theta) with no margin
   --wd X                 weight decay (default 5e-4)   --momentum X (default 0.9)
+  --head-wd X            weight decay of the class weights alone (default: --wd; insightface's
+                         fc7_wd_mult x wd): smaller class-centre norms, a higher effective lr
   --wd-on no-bias|all    decay every weight but biases and BN betas (no-bias, default: kernels,
                          class weights, BN gammas, PReLU alphas, as the original TensorFlow
                          ArcFace code) or every trained weight (arcface_torch's SGD weight_decay);

@@ -100,6 +100,7 @@ Deno.test("configFromFlags() applies flags over the preset and names the bad fla
   assertThrows(() => configFromFlags({ network: "r20" }), Error, "--network must be r18");
   assertThrows(() => configFromFlags({ steps: 5, epochs: 1 }), Error, "--steps or --epochs");
   assertEquals(configFromFlags({ "margin-warmup": 30, steps: 100 }).margin.warmupSteps, 30);
+  assertEquals(configFromFlags({ "head-wd": 5e-3 }).headWeightDecay, 5e-3);
   assertThrows(
     () => configFromFlags({ "margin-warmup": 100, steps: 100 }),
     Error,

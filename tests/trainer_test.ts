@@ -193,3 +193,42 @@ Deno.test("--margin-warmup: steps before it train without the margin, later step
   tf.dispose([x, y]);
   for (const t of [warm, plain, margined]) t.dispose();
 });
+
+Deno.test("--head-wd: the class weights decay at their own rate, in the gradient and the loss", async () => {
+  // Same seeded weights; only the decay differs, so gradients differ by exactly wd * w.
+  const none = new Trainer({ ...TINY, weightDecay: 0 });
+  const own = new Trainer({ ...TINY, weightDecay: 1e-3, headWeightDecay: 0.5 });
+  const x = images(5, 4);
+  const y = tf.tensor1d([0, 1, 2, 3, 4], "int32");
+  const a = none.gradients(x, y);
+  const b = own.gradients(x, y);
+  for (const [key, wd] of [["head/weights", 0.5], ["model/stem_conv/kernel", 1e-3]] as const) {
+    const w = await own.variables.get(key)!.data();
+    const ga = await a.grads.get(key)!.data();
+    const gb = await b.grads.get(key)!.data();
+    let worst = 0;
+    for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(gb[i] - ga[i] - wd * w[i]));
+    assert(worst < 1e-5, `${key}: max |g_b - g_a - wd w| = ${worst}`);
+  }
+  // 0.5 * wd * sum(w^2), the head at its own wd (float64 formula over the same weights).
+  let expected = 0;
+  for (const k of own.decayed) {
+    const v = await own.variables.get(k)!.data();
+    const wd = k === "head/weights" ? 0.5 : 1e-3;
+    for (const t of v) expected += 0.5 * wd * t * t;
+  }
+  const got = b.decay.dataSync()[0];
+  assert(Math.abs(got - expected) < 1e-5 * expected, `decay loss ${got} vs ${expected}`);
+  for (const r of [a, b]) {
+    for (const g of r.grads.values()) g.dispose();
+    tf.dispose([r.total, r.inference, r.decay, r.correct]);
+  }
+  tf.dispose([x, y]);
+  none.dispose();
+  own.dispose();
+  assertThrows(
+    () => new Trainer({ ...TINY, headWeightDecay: -1 }),
+    RangeError,
+    "Head weight decay",
+  );
+});

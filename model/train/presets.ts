@@ -33,6 +33,12 @@ export interface TrainConfig {
   schedule: ScheduleConfig;
   momentum: number;
   weightDecay: number;
+  /**
+   * Weight decay of the class-weight matrix alone (insightface's `fc7_wd_mult` times `wd`), which
+   * bounds the class centres' norms and so keeps their effective learning rate up. Default:
+   * `weightDecay`.
+   */
+  headWeightDecay?: number;
   /** Seed of the data order and flips (the network seed is `network.seed`). */
   seed: number;
   /** Random horizontal flip of training images. */

@@ -164,6 +164,7 @@ async function buildTrainer(
     numClasses,
     margin: config.margin,
     weightDecay: config.weightDecay,
+    headWeightDecay: config.headWeightDecay,
     momentum: config.momentum,
     microBatch: config.microBatch,
     decayOn: config.decayOn,

@@ -35,6 +35,8 @@ export interface TrainerOptions {
   margin?: MarginOptions;
   /** L2 weight decay on conv/FC kernels, class weights, BN gammas and PReLU alphas. Default: 5e-4. */
   weightDecay?: number;
+  /** Weight decay of the class weights ("head/weights") alone. Default: `weightDecay`. */
+  headWeightDecay?: number;
   /** SGD momentum. Default: 0.9. */
   momentum?: number;
   /**
@@ -105,6 +107,7 @@ export class Trainer {
   readonly head: MarginHead;
   readonly optimizer: MomentumSGD;
   readonly weightDecay: number;
+  readonly headWeightDecay: number;
   readonly microBatch: number;
   /** Trainable variables by stable key ("model/<layer>/<weight>" or "head/weights"). */
   readonly variables = new Map<string, tfTypes.Variable>();
@@ -118,6 +121,10 @@ export class Trainer {
     this.weightDecay = options.weightDecay ?? 5e-4;
     if (!(this.weightDecay >= 0)) {
       throw new RangeError(`Weight decay must be >= 0, got ${this.weightDecay}`);
+    }
+    this.headWeightDecay = options.headWeightDecay ?? this.weightDecay;
+    if (!(this.headWeightDecay >= 0)) {
+      throw new RangeError(`Head weight decay must be >= 0, got ${this.headWeightDecay}`);
     }
     this.microBatch = options.microBatch ?? 0;
     if (!Number.isInteger(this.microBatch) || this.microBatch < 0) {
@@ -201,8 +208,9 @@ export class Trainer {
       const out = new Map<string, tfTypes.Tensor>();
       keys.forEach((k, i) => {
         const g = grads[varList[i].name];
-        if (!decayed.has(k) || this.weightDecay === 0) return out.set(k, g);
-        out.set(k, tf.tidy(() => tf.add(g, tf.mul(varList[i], this.weightDecay))));
+        const wd = this.decayOf(k);
+        if (!decayed.has(k) || wd === 0) return out.set(k, g);
+        out.set(k, tf.tidy(() => tf.add(g, tf.mul(varList[i], wd))));
         g.dispose();
       });
       const total = tf.add(inference, decay);
@@ -212,19 +220,32 @@ export class Trainer {
     }
   }
 
+  /** The weight decay of variable `key`: `headWeightDecay` for the class weights, else `weightDecay`. */
+  decayOf(key: string): number {
+    return key === "head/weights" ? this.headWeightDecay : this.weightDecay;
+  }
+
   /**
    * 0.5 * wd * sum(w^2) over the decayed variables (tf.nn.l2_loss, as the original TF ArcFace
-   * code's regularizer).
+   * code's regularizer), the class weights at their own wd when it differs.
    */
   decayLoss(): tfTypes.Scalar {
-    let acc: tfTypes.Tensor = tf.scalar(0);
+    // Two sums so that a run without a separate head wd adds exactly what it always did.
+    const sums = { body: tf.scalar(0) as tfTypes.Tensor, head: tf.scalar(0) as tfTypes.Tensor };
+    const apart = this.headWeightDecay !== this.weightDecay;
     for (const k of this.decayed) {
-      const next = tf.tidy(() => tf.add(acc, tf.sum(tf.square(this.variables.get(k)!))));
-      acc.dispose();
-      acc = next;
+      const part = apart && k === "head/weights" ? "head" : "body";
+      const next = tf.tidy(() => tf.add(sums[part], tf.sum(tf.square(this.variables.get(k)!))));
+      sums[part].dispose();
+      sums[part] = next;
     }
-    const out = tf.mul(acc, 0.5 * this.weightDecay) as tfTypes.Scalar;
-    acc.dispose();
+    const out = tf.tidy(() =>
+      tf.add(
+        tf.mul(sums.body, 0.5 * this.weightDecay),
+        tf.mul(sums.head, 0.5 * this.headWeightDecay),
+      )
+    ) as tfTypes.Scalar;
+    tf.dispose([sums.body, sums.head]);
     return out;
   }
 

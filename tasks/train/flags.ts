@@ -45,6 +45,7 @@ export const TRAIN_FLAGS = {
   m3: { type: "number", min: 0 },
   "margin-warmup": { type: "int", min: 0 },
   wd: { type: "number", min: 0 },
+  "head-wd": { type: "number", min: 0 },
   momentum: { type: "number", min: 0, below: 1 },
   seed: { type: "int", min: 0 },
   out: { type: "string" },
@@ -133,6 +134,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   applySchedule(c, f);
   applyMargin(c, f);
   c.weightDecay = f.wd ?? c.weightDecay;
+  if (f["head-wd"] !== undefined) c.headWeightDecay = f["head-wd"];
   c.momentum = f.momentum ?? c.momentum;
   c.seed = f.seed ?? c.seed;
   c.checkpointEvery = f["checkpoint-every"] ?? c.checkpointEvery;
