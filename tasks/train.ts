@@ -87,6 +87,8 @@ async function main(): Promise<void> {
   );
   const { runTraining } = await import("../model/train/train_loop.ts");
   const { RunFolderError } = await import("../model/train/run_folder.ts");
+  const { BackendOutOfMemoryError } = await import("../model/backend/backend_memory.ts");
+  const { outOfMemoryAdvice } = await import("./train/advice.ts");
   const { resumeConfig, storedRunConfig } = await import("./train/resume.ts");
 
   let out = v.out;
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
     stdin: pipedStdin,
   }).catch((e) => {
     // The library says what to do; the command line says which flag does it.
+    if (e instanceof BackendOutOfMemoryError) throw outOfMemoryAdvice(e, config.batchSize);
     if (!(e instanceof RunFolderError && e.reason === "not empty")) throw e;
     const what = e.message.replace(/: resume its run or overwrite it$/, "");
     throw new RunFolderError(

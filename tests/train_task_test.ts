@@ -117,3 +117,12 @@ Deno.test("configFromFlags() applies flags over the preset and names the bad fla
   );
   assertThrows(() => parse(["--width", "0"]), UsageError, "--width must be a number in (0, 4]");
 });
+
+Deno.test("an out-of-memory batch names the --micro-batch that splits it into quarters or less", async () => {
+  const { outOfMemoryAdvice } = await import("../tasks/train/advice.ts");
+  const slice = (b: number) => outOfMemoryAdvice(new RangeError("OOM"), b).message;
+  assertMatch(slice(64), /^OOM: a batch of 64 does not fit; split it with --micro-batch 16 /);
+  assertMatch(slice(128), /--micro-batch 32 /);
+  assertMatch(slice(12), /--micro-batch 2 /); // divides 12, at most 12 / 4
+  assertMatch(slice(6), /--micro-batch 1 /);
+});
