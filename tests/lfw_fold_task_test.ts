@@ -39,6 +39,12 @@ Deno.test("lfw-fold --folds trains and scores each fold, prints their mean, and 
         .trim().split("\n").map((l) => JSON.parse(l));
       assertEquals(f.step, 2);
       assertEquals(f.accuracy, held.at(-1).accuracy);
+      // Its minutes: from the run's first log line to that evaluation.
+      const logs = (await Deno.readTextFile(join(out, `fold${f.fold}`, "run", "log.jsonl")))
+        .trim().split("\n").map((l) => JSON.parse(l));
+      const span = (Date.parse(held.at(-1).time) - Date.parse(logs[0].time)) / 60000;
+      assert(f.minutes > 0);
+      assertAlmostEquals(f.minutes, span, 1e-9);
       const list = await Deno.readTextFile(join(out, `fold${f.fold}`, "split", "train.lst"));
       assertEquals(list.trim().split("\n").length, 21 * 15); // 25 people less the fold's 4
     }
@@ -47,11 +53,12 @@ Deno.test("lfw-fold --folds trains and scores each fold, prints their mean, and 
     assertAlmostEquals(s.spread, Math.abs(a - b) / Math.SQRT2, 1e-12);
     assertEquals(JSON.parse(await Deno.readTextFile(join(out, "summary.json"))), s);
     assertEquals(s.folds[0].train, TRAIN);
-    // Run again with the same flags: both folds are done, so nothing trains, same figures.
+    // Run again with the same flags: both folds are done, so nothing trains, same figures (the
+    // minutes too: they are the runs' own, not this invocation's).
     const again = await runTask("tasks/lfw_fold.ts", [...args, "--", ...TRAIN]);
     assertEquals(again.code, 0, again.stderr);
     assert(!again.stderr.includes("training"), again.stderr);
-    assertEquals(JSON.parse(new TextDecoder().decode(again.stdout)).mean, s.mean);
+    assertEquals(JSON.parse(new TextDecoder().decode(again.stdout)), s);
     // Other flags (or none): the 2-step folds are not mixed into a 3-step mean; refused, exit 2,
     // naming the fold folder and the flags that differ. Nothing is retrained or rewritten.
     const summary = await Deno.readTextFile(join(out, "summary.json"));

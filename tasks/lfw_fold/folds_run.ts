@@ -22,7 +22,11 @@ export interface FoldResult {
   accuracy: number;
   std: number;
   auc: number;
-  /** Wall-clock minutes of this invocation's training (0 when the run was already done). */
+  /**
+   * Wall-clock minutes of the run, from its first log line to its final held-out score (read from
+   * the run folder, so a fold finished by an earlier invocation keeps its time; a pause between a
+   * cut-off run and its resume counts).
+   */
   minutes: number;
   /** The `deno task train` flags the run was trained with (`-- TRAIN FLAGS`). */
   train: string[];
@@ -97,16 +101,18 @@ async function checkFlags(dir: string, train: string[]): Promise<void> {
 /** The run's step count and its evaluation at that step, if it finished. */
 async function finished(
   run: string,
-): Promise<Omit<FoldResult, "fold" | "run" | "minutes" | "train"> | null> {
+): Promise<Omit<FoldResult, "fold" | "run" | "train"> | null> {
   const { readJsonLines } = await import("../../model/train/train_plot.ts");
   const { readRunJson } = await import("../../model/train/run_folder.ts");
   const json = await readRunJson(run).catch(() => null);
   if (!json) return null;
-  const held = await readJsonLines<{ step: number; accuracy: number; std: number; auc: number }>(
-    join(run, "heldout.jsonl"),
-  );
+  type Held = { time: string; step: number; accuracy: number; std: number; auc: number };
+  const held = await readJsonLines<Held>(join(run, "heldout.jsonl"));
   const last = held.findLast((h) => h.step === json.config.steps);
-  return last ? { step: last.step, accuracy: last.accuracy, std: last.std, auc: last.auc } : null;
+  if (!last) return null;
+  const [first] = await readJsonLines<{ time: string }>(join(run, "log.jsonl"));
+  const minutes = first ? (Date.parse(last.time) - Date.parse(first.time)) / 60000 : 0;
+  return { step: last.step, accuracy: last.accuracy, std: last.std, auc: last.auc, minutes };
 }
 
 /** Trains (or resumes) one fold's run as a child `deno run -A tasks/train.ts`; its exit code. */
@@ -134,7 +140,6 @@ export async function runFolds(o: RunFoldsOptions): Promise<FoldsSummary> {
     const resume = await Deno.stat(join(run, "run.json")).then(() => true, () => false);
     if (resume) await checkFlags(dir, o.train);
     let done = await finished(run);
-    const t0 = performance.now();
     if (!done) {
       const split = await writeFoldSplit(o.aligned, o.pairs, k, join(dir, "split"));
       if (!resume) {
@@ -153,7 +158,7 @@ export async function runFolds(o: RunFoldsOptions): Promise<FoldsSummary> {
       done = await finished(run);
       if (!done) throw new Error(`fold ${k}: "${run}" ended without a final held-out score`);
     }
-    const r = { fold: k, run, ...done, minutes: (performance.now() - t0) / 60000, train: o.train };
+    const r = { fold: k, run, ...done, train: o.train };
     results.push(r);
     await say(
       `lfw-fold: fold ${k}: ${(100 * r.accuracy).toFixed(2)}% +- ${(100 * r.std).toFixed(2)} ` +
