@@ -4,6 +4,7 @@
  */
 import { parseFlags, runTask, UsageError } from "./cli.ts";
 import type { RunSummary } from "../model/train/run_types.ts";
+import type { TrainConfig } from "../model/train/presets.ts";
 import { TRAIN_FLAGS } from "./train/flags.ts";
 
 const HELP = `Usage: deno task train [options]
@@ -59,6 +60,8 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
                          run.json; --resume repeats it
   --backend NAME         auto, tensorflow, webgpu, wasm, cpu
   --workers N            decode workers (default 2)
+  --dry-run              write the run folder's run.json and stop (for train-order and
+                         scripts/torch_run.py: the recipe run elsewhere)
   --threads N            wasm XNNPACK threads, 1-8 (default ARCSTREAM_WASM_THREADS, else one per
                          physical core; the choice and why are printed)
   -h, --help             this text
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
     out ??= `runs/${config.preset}-${stamp}`;
   }
+  if (v["dry-run"]) return await dryRun(config, out!, v.resume === true);
   // --val-targets: every .bin found and readable before anything trains.
   const { loadValTargets, resolveValTargets } = await import("./train/val_targets.ts");
   const valTargets = await loadValTargets(
@@ -153,6 +157,20 @@ async function main(): Promise<void> {
   console.log(summaryText(s, out!, backend.name, (performance.now() - started) / 1000));
   if (s.stoppedBy === "non-finite loss") throw new Error(s.error ?? "non-finite loss");
   if (s.stoppedBy === "interrupted") Deno.exit(130);
+}
+
+/**
+ * --dry-run: the run folder's run.json for this config, nothing trained (what `train-order` and
+ * scripts/torch_run.py read to run the recipe elsewhere).
+ */
+async function dryRun(config: TrainConfig, out: string, resume: boolean): Promise<void> {
+  if (resume) throw new UsageError("--dry-run writes a new run's run.json; --resume has one");
+  if (config.epochs !== undefined) throw new UsageError("--dry-run needs --steps, not --epochs");
+  const { readRunJson, writeRunJson } = await import("../model/train/run_folder.ts");
+  if (await readRunJson(out)) throw new UsageError(`"${out}" already holds a run.json`);
+  await Deno.mkdir(out, { recursive: true });
+  await writeRunJson(out, { version: 1, created: new Date().toISOString(), config, history: [] });
+  console.log(`wrote ${out}/run.json (--dry-run: nothing trained)`);
 }
 
 /** The closing lines of a run: how it ended, the losses, the held-out score, where things are. */

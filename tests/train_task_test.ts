@@ -126,3 +126,31 @@ Deno.test("an out-of-memory batch names the --micro-batch that splits it into qu
   assertMatch(slice(12), /--micro-batch 2 /); // divides 12, at most 12 / 4
   assertMatch(slice(6), /--micro-batch 1 /);
 });
+
+Deno.test("train --dry-run writes the run's run.json, trains nothing, and train-order reads it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = `${dir}/run`;
+    const flags = ["--preset", "tiny", "--steps", "3", "--m", "0.3", "--margin-warmup", "1"];
+    const run = (args: string[]) =>
+      new Deno.Command(DENO, { args: ["run", "-A", ...args], stdout: "piped", stderr: "piped" })
+        .output();
+    const r = await run(["tasks/train.ts", ...flags, "--dry-run", "--out", out]);
+    assertStrictEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+    const json = JSON.parse(await Deno.readTextFile(`${out}/run.json`));
+    // As JSON: the file has no undefined fields.
+    const expected = configFromFlags({ preset: "tiny", steps: 3, m: 0.3, "margin-warmup": 1 });
+    assertEquals(json.config, JSON.parse(JSON.stringify(expected)));
+    assertEquals([...Deno.readDirSync(out)].map((e) => e.name), ["run.json"]);
+    const order = await run(["tasks/train_order.ts", "--run", out]);
+    assertStrictEquals(order.code, 0, new TextDecoder().decode(order.stderr));
+    const lines = (await Deno.readTextFile(`${out}/order.jsonl`)).trim().split("\n");
+    assertEquals(lines.length, 1 + 3); // header + one line a step
+    // A second dry run over it is refused, exit 2, naming the folder.
+    const again = await run(["tasks/train.ts", ...flags, "--dry-run", "--out", out]);
+    assertStrictEquals(again.code, 2);
+    assertMatch(new TextDecoder().decode(again.stderr), /already holds a run\.json/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -51,6 +51,7 @@ export const TRAIN_FLAGS = {
   out: { type: "string" },
   resume: { type: "boolean" },
   overwrite: { type: "boolean" },
+  "dry-run": { type: "boolean" },
   "checkpoint-every": { type: "int", min: 1 },
   keep: { type: "int", min: 1 },
   "log-every": { type: "int", min: 1 },

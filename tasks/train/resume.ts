@@ -23,6 +23,7 @@ const INVOCATION_FLAGS: readonly string[] = [
   "out",
   "resume",
   "overwrite",
+  "dry-run",
   "backend",
   "workers",
   "threads",
