@@ -176,7 +176,7 @@ interface LayerMakers {
 function layerMakers(c: IResNetConfig): LayerMakers {
   let seed = c.seed;
   const nextSeed = () => seed++;
-  // Kaiming normal, fan_out, as arcface_torch initializes its convolutions.
+  // Kaiming normal, fan_out (arcface_torch draws normal(0, 0.1): docs/parity.md, initialization).
   const kernelInit = () =>
     tf.initializers.varianceScaling({
       scale: 2,
