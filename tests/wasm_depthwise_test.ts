@@ -5,20 +5,9 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../model/backend/backend.ts";
+import { relError } from "./rel_error.ts";
 
 await initBackend({ backend: "wasm" });
-
-/** max |a - b| / max |b|: a relative error that ignores where b is near zero. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length, "lengths differ");
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    assert.ok(Number.isFinite(a[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
 
 /** Runs `f` on a backend and returns its outputs' values; checks that nothing leaks. */
 function on(backend: "wasm" | "cpu", f: () => tf.Tensor | tf.Tensor[]): Float32Array[] {

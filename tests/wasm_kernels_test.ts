@@ -8,20 +8,9 @@ import { initBackend } from "../model/backend/backend.ts";
 import { batchNormTrainFused } from "../model/backend/wasm_batch_norm_train.ts";
 import { FILTER_GRAD_ROWS } from "../model/backend/wasm_conv_grads.ts";
 import { batchNormTrain } from "../model/nets/train_ops.ts";
+import { relError } from "./rel_error.ts";
 
 await initBackend({ backend: "wasm" });
-
-/** max |a - b| / max |b|: a relative error that ignores where b is near zero. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assertStrictEquals(a.length, b.length, "lengths differ");
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    assert(Number.isFinite(a[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
 
 /** Runs `f` on a backend and returns its outputs' values; checks that nothing leaks. */
 function on(backend: "wasm" | "cpu", f: () => tf.Tensor | tf.Tensor[]): Float32Array[] {

@@ -4,8 +4,10 @@
  * are ignored with the reason printed, except on CI (CI=true), where they must run and so fail.
  */
 import * as tf from "@tensorflow/tfjs";
-import { assert, assertStrictEquals } from "@std/assert";
+import { assertStrictEquals } from "@std/assert";
 import { probeWebGPU } from "../model/backend/backend.ts";
+
+export { relError } from "./rel_error.ts";
 
 const probe = await probeWebGPU();
 const onCI = Boolean(Deno.env.get("CI"));
@@ -55,16 +57,4 @@ export function maxError(a: Float32Array, b: Float32Array): number {
     worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
   }
   return worst;
-}
-
-/** max |a - b| / max |b| (as tests/wasm_kernels_test.ts): relative to the output's scale. */
-export function relError(a: Float32Array, b: Float32Array): number {
-  assertStrictEquals(a.length, b.length);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    assert(Number.isFinite(a[i]), `non-finite value at ${i}`);
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
 }
