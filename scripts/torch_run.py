@@ -21,7 +21,9 @@ widths; bench/train_peer.py's MobileFaceNet), with arcface_torch's initialisatio
 symmetric padding, BN epsilon 1e-5 and a fixed output-BN scale (`--style arcface_torch`, the
 default). `--style arcstream` makes the network arcstream's instead: BN epsilon 2e-5, TF "same"
 padding of the stride-2 convolutions (0 before, 1 after), a trained and decayed output-BN scale,
-Kaiming-normal fan-out convolutions (docs/parity.md lists these differences).
+Kaiming-normal fan-out convolutions (docs/parity.md lists these differences). An arcstream run
+trained with `--net-style arcface_torch` has arcface_torch's details: `--style arcface_torch` then
+builds the same network as arcstream's.
 """
 import argparse
 import datetime

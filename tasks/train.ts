@@ -22,6 +22,9 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
   --network NAME         r18, r34, r50, r100 (or 50), mbf, mbf-large (MobileFaceNet, 112)
   --width X              width multiplier (0.25 -> 16/32/64/128 channels)
   --input-size N         input side, a multiple of 16 (default 112; lfw-small: 64)
+  --net-style S          IR-ResNet details: arcstream (BN eps 2e-5, TF "same" stride-2 padding,
+                         trained output-BN scale, Kaiming init) or arcface_torch (its iresnet.py:
+                         eps 1e-5, symmetric padding, output-BN scale fixed at 1, normal(0, 0.1))
   --batch-size N         samples per optimizer step
   --micro-batch N        gradient accumulation: forward/backward N samples at a time
   --lr X                 base learning rate (scales the preset's schedule)

@@ -56,6 +56,41 @@ Deno.test("width multiplier and input size scale the network; bad options are re
   assert(isDecayed("out_bn2/gamma") && !isDecayed("out_bn2/beta") && !isDecayed("out_fc/bias"));
 });
 
+Deno.test("weightInit arcface_torch draws convs from normal(0, 0.1) and the FC as torch's nn.Linear", () => {
+  const std = (x: Float32Array) => {
+    const mean = x.reduce((a, b) => a + b, 0) / x.length;
+    return Math.sqrt(x.reduce((a, b) => a + (b - mean) ** 2, 0) / x.length);
+  };
+  const options = { depth: 18, width: 0.25, inputSize: 64, embeddingSize: 128 };
+  const torch = buildIResNet({ ...options, weightInit: "arcface_torch" });
+  const kaiming = buildIResNet(options);
+  const values = (m: tf.LayersModel, layer: string, i = 0) =>
+    m.getLayer(layer).getWeights()[i].dataSync() as Float32Array;
+  // [3, 3, 64, 128] (73,728 draws): the sample std of normal(0, 0.1) within 1%.
+  assert(Math.abs(std(values(torch, "s4u1_conv1")) - 0.1) < 1e-3);
+  // Kaiming over fan-out (3 * 3 * 128) is far smaller: a different rule, not the same draws.
+  assert(std(values(kaiming, "s4u1_conv1")) < 0.05);
+  // nn.Linear: weight and bias U(+-1/sqrt(fan_in)), fan_in = 128 * 4 * 4; std = bound / sqrt(3).
+  const bound = 1 / Math.sqrt(128 * 16);
+  for (const [i, n] of [[0, 2048 * 128], [1, 128]]) {
+    const w = values(torch, "out_fc", i);
+    assertEquals(w.length, n);
+    assert(w.every((v) => Math.abs(v) <= bound), `out_fc weight ${i} inside +-${bound}`);
+    if (n > 1000) assert(Math.abs(std(w) / (bound / Math.sqrt(3)) - 1) < 0.01);
+  }
+  assert(
+    values(torch, "out_fc", 1).some((v) => v !== 0) &&
+      values(kaiming, "out_fc", 1).every((v) => v === 0),
+  );
+  assertThrows(
+    () => iresnetConfig({ weightInit: "xavier" as "kaiming" }),
+    RangeError,
+    "weight init",
+  );
+  torch.dispose();
+  kaiming.dispose();
+});
+
 Deno.test("trainForward() matches the LayersModel in training mode and updates BN moving stats", () => {
   const cfg = iresnetConfig({
     depth: 18,

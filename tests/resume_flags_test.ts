@@ -44,6 +44,7 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
     ["width", "0.5", /--width 0.5 conflicts with the run's 0.0625/],
     ["input-size", "64", /--input-size 64 conflicts with the run's 32/],
     ["dropout", "0.4", /--dropout 0.4 conflicts with the run's 0/],
+    ["net-style", "arcface_torch", /--net-style arcface_torch conflicts with the run's \(unset\)/],
     ["batch-size", "16", /--batch-size 16 conflicts with the run's 8/],
     ["micro-batch", "4", /--micro-batch 4 conflicts with the run's 0/],
     ["margin", "cosface", /--margin cosface conflicts with the run's arcface/],

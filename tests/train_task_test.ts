@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
 import { listCheckpoints, loadCheckpoint } from "../model/train/checkpoint.ts";
+import { presetConfig } from "../model/train/presets.ts";
 import { configFromFlags, TRAIN_FLAGS } from "../tasks/train/flags.ts";
 import { parseFlags, UsageError } from "../tasks/cli.ts";
 
@@ -101,6 +102,19 @@ Deno.test("configFromFlags() applies flags over the preset and names the bad fla
   assertThrows(() => configFromFlags({ steps: 5, epochs: 1 }), Error, "--steps or --epochs");
   assertEquals(configFromFlags({ "margin-warmup": 30, steps: 100 }).margin.warmupSteps, 30);
   assertEquals(configFromFlags({ "head-wd": 5e-3 }).headWeightDecay, 5e-3);
+  const torchNet = configFromFlags({ preset: "lfw-fold", "net-style": "arcface_torch" }).network;
+  assertEquals(torchNet as unknown, {
+    ...presetConfig("lfw-fold").network,
+    bnEpsilon: 1e-5,
+    stridePadding: "symmetric",
+    fixedFeatureScale: true,
+    weightInit: "arcface_torch",
+  });
+  assertThrows(
+    () => configFromFlags({ network: "mbf", "net-style": "arcface_torch" }),
+    UsageError,
+    "--net-style applies to IR-ResNet networks, not mbf",
+  );
   assertThrows(
     () => configFromFlags({ "margin-warmup": 100, steps: 100 }),
     Error,

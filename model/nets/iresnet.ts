@@ -24,7 +24,7 @@ const STAGE_WIDTHS = [64, 128, 256, 512];
 /** The options every config spells out (presets list these). */
 export type IResNetCoreOptions = Omit<
   IResNetOptions,
-  "bnEpsilon" | "stridePadding" | "fixedFeatureScale"
+  "bnEpsilon" | "stridePadding" | "fixedFeatureScale" | "weightInit"
 >;
 
 export interface IResNetOptions {
@@ -58,6 +58,12 @@ export interface IResNetOptions {
    * `features.weight.requires_grad = False`. Default: false.
    */
   fixedFeatureScale?: boolean;
+  /**
+   * Initial weights: "kaiming" (convolutions He normal over fan-out, the FC Glorot normal with a
+   * zero bias) or "arcface_torch" (convolutions normal(0, 0.1), the FC torch's `nn.Linear` default
+   * U(+-1/sqrt(fan_in)) for weight and bias, as arcface_torch's `iresnet.py`). Default: "kaiming".
+   */
+  weightInit?: "kaiming" | "arcface_torch";
 }
 
 /** The options with every default filled in (saved in checkpoints and exports). */
@@ -83,6 +89,7 @@ export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
     bnEpsilon: options.bnEpsilon ?? 2e-5,
     stridePadding: options.stridePadding ?? "same",
     fixedFeatureScale: options.fixedFeatureScale ?? false,
+    weightInit: options.weightInit ?? "kaiming",
   };
   if (!(config.depth in IRESNET_UNITS)) {
     throw new RangeError(
@@ -109,6 +116,11 @@ export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
   if (config.stridePadding !== "same" && config.stridePadding !== "symmetric") {
     throw new RangeError(
       `Cannot build IR-ResNet stride padding "${config.stridePadding}": expected same or symmetric`,
+    );
+  }
+  if (config.weightInit !== "kaiming" && config.weightInit !== "arcface_torch") {
+    throw new RangeError(
+      `Cannot build IR-ResNet weight init "${config.weightInit}": expected kaiming or arcface_torch`,
     );
   }
   return config;
@@ -167,7 +179,7 @@ export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel 
 interface LayerMakers {
   /** The next initializer seed (seed, seed + 1, ...). */
   nextSeed(): number;
-  kernelInit(): ReturnType<typeof tf.initializers.varianceScaling>;
+  kernelInit(): ReturnType<typeof tf.initializers.randomNormal>;
   bn(name: string): tfTypes.layers.Layer;
   prelu(name: string): tfTypes.layers.Layer;
   conv(name: string, filters: number, kernelSize: number, strides: number): tfTypes.layers.Layer;
@@ -176,14 +188,16 @@ interface LayerMakers {
 function layerMakers(c: IResNetConfig): LayerMakers {
   let seed = c.seed;
   const nextSeed = () => seed++;
-  // Kaiming normal, fan_out (arcface_torch draws normal(0, 0.1): docs/parity.md, initialization).
+  // Kaiming normal over fan_out, or arcface_torch's normal(0, 0.1) (docs/parity.md, initialization).
   const kernelInit = () =>
-    tf.initializers.varianceScaling({
-      scale: 2,
-      mode: "fanOut",
-      distribution: "normal",
-      seed: nextSeed(),
-    });
+    c.weightInit === "arcface_torch"
+      ? tf.initializers.randomNormal({ mean: 0, stddev: 0.1, seed: nextSeed() })
+      : tf.initializers.varianceScaling({
+        scale: 2,
+        mode: "fanOut",
+        distribution: "normal",
+        seed: nextSeed(),
+      });
   // BN as in mxnet: eps 2e-5 (1e-5 in arcface_torch), moving-average momentum 0.9 (torch's 0.1).
   const bn = (name: string) =>
     tf.layers.batchNormalization({ name, epsilon: c.bnEpsilon, momentum: 0.9 });
@@ -262,10 +276,18 @@ function outputBlock(
     ) as tfTypes.SymbolicTensor;
   }
   x = tf.layers.flatten({ name: "out_flatten" }).apply(x) as tfTypes.SymbolicTensor;
+  // torch's nn.Linear default: weight and bias U(+-1/sqrt(fan_in)), fan_in = 512w * (S/16)^2.
+  const bound = 1 / Math.sqrt(x.shape[1] as number);
+  const uniform = () =>
+    tf.initializers.randomUniform({ minval: -bound, maxval: bound, seed: make.nextSeed() });
+  const torchFc = c.weightInit === "arcface_torch";
   x = tf.layers.dense({
     name: "out_fc",
     units: c.embeddingSize,
-    kernelInitializer: tf.initializers.glorotNormal({ seed: make.nextSeed() }),
+    kernelInitializer: torchFc
+      ? uniform()
+      : tf.initializers.glorotNormal({ seed: make.nextSeed() }),
+    biasInitializer: torchFc ? uniform() : "zeros",
   }).apply(x) as tfTypes.SymbolicTensor;
   return make.bn("out_bn2").apply(x) as tfTypes.SymbolicTensor;
 }

@@ -23,7 +23,7 @@ import {
 export type IResNetNetworkConfig =
   & { kind: "iresnet" }
   & Required<IResNetCoreOptions>
-  & Pick<IResNetOptions, "bnEpsilon" | "stridePadding" | "fixedFeatureScale">;
+  & Pick<IResNetOptions, "bnEpsilon" | "stridePadding" | "fixedFeatureScale" | "weightInit">;
 
 /** A MobileFaceNet (no width multiplier, no dropout layer). */
 export interface MobileFaceNetNetworkConfig {

@@ -12,25 +12,15 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { trainBatches } from "../../pipeline/batch/train_batches.ts";
 import type { TrainBatch } from "../../pipeline/batch/tensor_batch_stream.ts";
-import type { WrapCursor } from "../../pipeline/batch/wrap_batch_stream.ts";
-import { initBackboneFrom, initNetwork, readInitBackbone } from "../io/init_from.ts";
-import { networkName, networkWidth } from "../nets/network.ts";
 import { HeldoutPairs } from "./heldout_eval.ts";
-import { type TrainConfig, withSteps } from "./presets.ts";
-import {
-  exportBackbone,
-  type OpenRun,
-  openRunFolder,
-  recordRunConfig,
-  saveRunCheckpoint,
-} from "./run_folder.ts";
-import { emptySummary, type RunOptions, type RunState, type RunSummary } from "./run_types.ts";
+import { exportBackbone, type OpenRun, openRunFolder, saveRunCheckpoint } from "./run_folder.ts";
+import type { RunOptions, RunState, RunSummary } from "./run_types.ts";
+import { buildTrainer, resolveSteps, startState } from "./run_start.ts";
 import { makeSchedule } from "./schedule.ts";
-import { loadTrainData, type TrainData } from "./train_data.ts";
+import { loadTrainData } from "./train_data.ts";
 import { type LogEntry, StepWindow, TrainLog } from "./train_log.ts";
 import { writeTrainPlot } from "./train_plot.ts";
-import { NonFiniteLossError, type StepMetrics, Trainer } from "./trainer.ts";
-import { ValTargetRun } from "./val_targets.ts";
+import { NonFiniteLossError, type StepMetrics } from "./trainer.ts";
 import { evaluateHeldout, evaluateVal } from "./run_evals.ts";
 
 export type { RunOptions, RunSummary } from "./run_types.ts";
@@ -130,107 +120,6 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
     await source?.cancel().catch(() => {}); // reaches every stage: prefetch stops, decode workers end
     trainer.dispose();
   }
-}
-
-/** Turns `epochs` into a step count (a list's size is known) and records the run's config. */
-async function resolveSteps(
-  config: TrainConfig,
-  data: TrainData,
-  run: OpenRun,
-  options: RunOptions,
-  log: TrainLog,
-): Promise<void> {
-  if (config.epochs !== undefined) {
-    if (data.size === null) {
-      throw new TypeError("epochs need a list to count; a record stream needs steps");
-    }
-    withSteps(config, Math.max(1, Math.ceil(config.epochs * data.size / config.batchSize)));
-    delete config.epochs; // resolved: a resumed run reads the step count from run.json
-  }
-  await recordRunConfig(run, config, options.out, (line) => log.note(line));
-}
-
-/** The Trainer; fine-tuning takes the source's architecture and writes its backbone weights. */
-async function buildTrainer(
-  config: TrainConfig,
-  numClasses: number,
-  options: RunOptions,
-  log: TrainLog,
-): Promise<Trainer> {
-  const init = config.initFrom && !options.resume ? await readInitBackbone(config.initFrom) : null;
-  if (init) config.network = initNetwork(config.network, init);
-  const trainer = new Trainer({
-    network: config.network,
-    numClasses,
-    margin: config.margin,
-    weightDecay: config.weightDecay,
-    headWeightDecay: config.headWeightDecay,
-    momentum: config.momentum,
-    microBatch: config.microBatch,
-    decayOn: config.decayOn,
-  });
-  if (init) {
-    await initBackboneFrom(init, trainer.model);
-    await log.note(`initialized the backbone from ${init.path} (fresh margin head)`);
-  }
-  return trainer;
-}
-
-/** The run's starting state: restored from the run's checkpoint, or a new run announced. */
-async function startState(
-  options: RunOptions,
-  run: OpenRun,
-  config: TrainConfig,
-  log: TrainLog,
-  trainer: Trainer,
-  data: TrainData,
-): Promise<RunState> {
-  const net = `${networkName(config.network)} x${networkWidth(config.network)}`;
-  const s: RunState = {
-    options,
-    config,
-    log,
-    trainer,
-    heldout: null,
-    val: options.valTargets?.length
-      ? await ValTargetRun.resume(options.valTargets, options.out)
-      : null,
-    title: `${config.preset}: ${net}, input ${config.network.inputSize}, batch ${config.batchSize}`,
-    summary: emptySummary(),
-    step: 0,
-    cursor: { epoch: 0, start: 0, step: 0 },
-    epoch: 0,
-    lastCheckpoint: null,
-    skipped: [],
-    images: 0,
-    seconds: 0,
-  };
-  const ck = run.checkpoint;
-  if (!ck) {
-    await log.note(
-      `training ${config.preset}: ${networkName(config.network)} width ${
-        networkWidth(config.network)
-      } ` +
-        `input ${config.network.inputSize}, ${data.size ?? "a stream of"} images of ` +
-        `${data.numClasses} identities from ${config.data}, batch ${config.batchSize}, ` +
-        `${config.steps} steps, backend ${tf.getBackend()}`,
-    );
-    return s;
-  }
-  try {
-    trainer.restore(ck.tensors);
-  } finally {
-    ck.tensors.forEach((t) => t.dispose());
-  }
-  s.step = s.summary.step = ck.meta.step;
-  s.cursor = ck.meta.cursor as WrapCursor;
-  s.epoch = s.cursor.epoch;
-  s.lastCheckpoint = s.summary.checkpoint = ck.path;
-  const cut = run.cutEntries
-    ? `; log.jsonl cut back by ${run.cutEntries} lines past step ${s.step}`
-    : "";
-  await log.note(`resumed from ${ck.path} at step ${s.step} (epoch ${ck.meta.epoch})${cut}`);
-  return s;
 }
 
 /** One Trainer step on `batch` (freed here); null after a non-finite loss (noted in the log). */

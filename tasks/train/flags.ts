@@ -30,6 +30,7 @@ export const TRAIN_FLAGS = {
   width: { type: "number", above: 0, max: 4 },
   "input-size": { type: "int", min: 16, multipleOf: 16 },
   dropout: { type: "number", min: 0, below: 1 },
+  "net-style": { type: "string", choices: ["arcstream", "arcface_torch"] },
   "batch-size": { type: "int", min: 1 },
   "micro-batch": { type: "int", min: 0 },
   lr: { type: "number", above: 0 },
@@ -114,6 +115,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f.width !== undefined) net.width = f.width;
   if (f["input-size"] !== undefined) net.inputSize = f["input-size"];
   if (f.dropout !== undefined) net.dropout = f.dropout;
+  if (f["net-style"] !== undefined) applyNetStyle(net, f["net-style"]);
   try {
     networkConfig(net); // e.g. --width or --dropout with mbf
   } catch (e) {
@@ -157,6 +159,23 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   } else if (f["wd-on"] !== undefined) c.decayOn = f["wd-on"] as DecaySet;
   if (f["dct-scale"] !== undefined) c.dctScale = f["dct-scale"] as "auto" | "off";
   return c;
+}
+
+/**
+ * `--net-style`: IR-ResNet's details as arcstream builds them by default (BN epsilon 2e-5, TF
+ * "same" stride-2 padding, a trained output-BN scale, Kaiming init) or as arcface_torch's
+ * `iresnet.py` (1e-5, symmetric padding, the output-BN scale fixed at 1, normal(0, 0.1) convs and
+ * torch's nn.Linear init): docs/parity.md shows what they change over a whole run.
+ */
+function applyNetStyle(net: NetworkOptions, style: string): void {
+  if (net.kind === "mobilefacenet" || (net.arch !== undefined && net.arch !== "iresnet")) {
+    throw new UsageError(`--net-style applies to IR-ResNet networks, not ${net.arch}`);
+  }
+  const torch = style === "arcface_torch";
+  net.bnEpsilon = torch ? 1e-5 : 2e-5;
+  net.stridePadding = torch ? "symmetric" : "same";
+  net.fixedFeatureScale = torch;
+  net.weightInit = torch ? "arcface_torch" : "kaiming";
 }
 
 /** The fields both network kinds have. */
