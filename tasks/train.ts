@@ -45,6 +45,8 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
                          arcstream model.json; its architecture wins) with a fresh margin head
   --dropout X            dropout rate of the output block (paper presets: 0.4)
   --seed N               data order / flip seed
+  --net-seed N           seed of the network's initial weights (default 1): repeats of one
+                         recipe on the same batches
   --out DIR              run folder (default runs/<preset>-<timestamp>)
   --resume               continue the run in --out from its newest intact checkpoint; flags that
                          would change the network, data or head are errors, --steps/--epochs/

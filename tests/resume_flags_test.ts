@@ -52,6 +52,7 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
     ["m", "0.5", /--m 0.5 conflicts with the run's 0.2/],
     ["margin-warmup", "2", /--margin-warmup 2 conflicts with the run's \(unset\)/],
     ["seed", "3", /--seed 3 conflicts with the run's 0/],
+    ["net-seed", "3", /--net-seed 3 conflicts with the run's 1/],
     ["wd", "0.001", /--wd 0.001 conflicts with the run's 0.0005/],
     ["head-wd", "0.005", /--head-wd 0.005 conflicts with the run's \(unset\)/],
     ["momentum", "0.5", /--momentum 0.5 conflicts with the run's 0.9/],

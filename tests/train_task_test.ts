@@ -110,6 +110,7 @@ Deno.test("configFromFlags() applies flags over the preset and names the bad fla
     fixedFeatureScale: true,
     weightInit: "arcface_torch",
   });
+  assertEquals(configFromFlags({ "net-seed": 5, seed: 3 }).network.seed, 5);
   assertThrows(
     () => configFromFlags({ network: "mbf", "net-style": "arcface_torch" }),
     UsageError,

@@ -31,6 +31,7 @@ export const TRAIN_FLAGS = {
   "input-size": { type: "int", min: 16, multipleOf: 16 },
   dropout: { type: "number", min: 0, below: 1 },
   "net-style": { type: "string", choices: ["arcstream", "arcface_torch"] },
+  "net-seed": { type: "int", min: 0 },
   "batch-size": { type: "int", min: 1 },
   "micro-batch": { type: "int", min: 0 },
   lr: { type: "number", above: 0 },
@@ -116,6 +117,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f["input-size"] !== undefined) net.inputSize = f["input-size"];
   if (f.dropout !== undefined) net.dropout = f.dropout;
   if (f["net-style"] !== undefined) applyNetStyle(net, f["net-style"]);
+  if (f["net-seed"] !== undefined) net.seed = f["net-seed"];
   try {
     networkConfig(net); // e.g. --width or --dropout with mbf
   } catch (e) {
