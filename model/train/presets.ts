@@ -180,9 +180,11 @@ export const PRESETS: Record<string, () => TrainConfig> = {
   /**
    * The unseen-identity LFW protocol (`deno task lfw-fold` writes its list and pairs): train on
    * every aligned LFW image of the people outside fold k, score fold k's 600 pairs. Sized for 40
-   * minutes on 2 CPU cores (8 epochs; folds 1-3: 85.0 / 80.5 / 82.5%, see docs/training.md): a width-1/4 r18 at 64 px (MobileFaceNet at 112 is ~10x the work per
-   * image on wasm), ArcFace s=32 m=0.3 (the paper's 64/0.5 barely moves from scratch on 12 K
-   * images of mostly one-image identities), batch 64, warmup + poly decay, random flips.
+   * minutes on 2 CPU cores (8 epochs; folds 1-3: 85.0 / 80.5 / 82.5%, see docs/training.md): a
+   * width-1/4 r18 at 64 px (MobileFaceNet at 112 is ~10x the work per image on wasm), arcstream's
+   * network details (arcface_torch's, `--net-style arcface_torch`, scored 81.8% on the same folds),
+   * ArcFace s=32 m=0.3 (the paper's 64/0.5 barely moves from scratch on 12 K images of mostly
+   * one-image identities), batch 64, warmup + poly decay, random flips.
    * The data and pairs have no default: pass `--data`, `--data-root`, `--eval-pairs`, `--eval-data`.
    */
   "lfw-fold": () => ({
