@@ -8,6 +8,7 @@
  */
 import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
+import { type LayerMakers, layerMakers } from "./iresnet_layers.ts";
 
 /** Units (IR blocks) per stage for each depth. */
 export const IRESNET_UNITS: Readonly<Record<number, readonly number[]>> = {
@@ -24,7 +25,7 @@ const STAGE_WIDTHS = [64, 128, 256, 512];
 /** The options every config spells out (presets list these). */
 export type IResNetCoreOptions = Omit<
   IResNetOptions,
-  "bnEpsilon" | "stridePadding" | "fixedFeatureScale" | "weightInit"
+  NetStyleField
 >;
 
 export interface IResNetOptions {
@@ -66,6 +67,24 @@ export interface IResNetOptions {
   weightInit?: "kaiming" | "arcface_torch";
 }
 
+/** The network details of each style (`train --net-style`); "arcstream" is the default. */
+export const NET_STYLES = {
+  arcstream: {
+    bnEpsilon: 2e-5,
+    stridePadding: "same",
+    fixedFeatureScale: false,
+    weightInit: "kaiming",
+  },
+  arcface_torch: {
+    bnEpsilon: 1e-5,
+    stridePadding: "symmetric",
+    fixedFeatureScale: true,
+    weightInit: "arcface_torch",
+  },
+} as const satisfies Record<string, Required<Pick<IResNetOptions, NetStyleField>>>;
+
+type NetStyleField = "bnEpsilon" | "stridePadding" | "fixedFeatureScale" | "weightInit";
+
 /** The options with every default filled in (saved in checkpoints and exports). */
 export type IResNetConfig = Required<IResNetOptions>;
 
@@ -86,10 +105,10 @@ export function iresnetConfig(options: IResNetOptions = {}): IResNetConfig {
     embeddingSize: options.embeddingSize ?? 512,
     dropout: options.dropout ?? 0.4,
     seed: options.seed ?? 1,
-    bnEpsilon: options.bnEpsilon ?? 2e-5,
-    stridePadding: options.stridePadding ?? "same",
-    fixedFeatureScale: options.fixedFeatureScale ?? false,
-    weightInit: options.weightInit ?? "kaiming",
+    bnEpsilon: options.bnEpsilon ?? NET_STYLES.arcstream.bnEpsilon,
+    stridePadding: options.stridePadding ?? NET_STYLES.arcstream.stridePadding,
+    fixedFeatureScale: options.fixedFeatureScale ?? NET_STYLES.arcstream.fixedFeatureScale,
+    weightInit: options.weightInit ?? NET_STYLES.arcstream.weightInit,
   };
   if (!(config.depth in IRESNET_UNITS)) {
     throw new RangeError(
@@ -170,54 +189,6 @@ export function buildIResNet(options: IResNetOptions = {}): tfTypes.LayersModel 
 
   x = outputBlock(make, x, c);
   return tf.model({ inputs: input, outputs: x, name: `iresnet${c.depth}` });
-}
-
-/**
- * Layer constructors sharing one seed counter: each initializer takes the next seed in construction
- * order, so the build order of the layers fixes the initial weights.
- */
-interface LayerMakers {
-  /** The next initializer seed (seed, seed + 1, ...). */
-  nextSeed(): number;
-  kernelInit(): ReturnType<typeof tf.initializers.randomNormal>;
-  bn(name: string): tfTypes.layers.Layer;
-  prelu(name: string): tfTypes.layers.Layer;
-  conv(name: string, filters: number, kernelSize: number, strides: number): tfTypes.layers.Layer;
-}
-
-function layerMakers(c: IResNetConfig): LayerMakers {
-  let seed = c.seed;
-  const nextSeed = () => seed++;
-  // Kaiming normal over fan_out, or arcface_torch's normal(0, 0.1) (docs/parity.md, initialization).
-  const kernelInit = () =>
-    c.weightInit === "arcface_torch"
-      ? tf.initializers.randomNormal({ mean: 0, stddev: 0.1, seed: nextSeed() })
-      : tf.initializers.varianceScaling({
-        scale: 2,
-        mode: "fanOut",
-        distribution: "normal",
-        seed: nextSeed(),
-      });
-  // BN as in mxnet: eps 2e-5 (1e-5 in arcface_torch), moving-average momentum 0.9 (torch's 0.1).
-  const bn = (name: string) =>
-    tf.layers.batchNormalization({ name, epsilon: c.bnEpsilon, momentum: 0.9 });
-  const prelu = (name: string) =>
-    tf.layers.prelu({
-      name,
-      sharedAxes: [1, 2],
-      alphaInitializer: tf.initializers.constant({ value: 0.25 }),
-    });
-  const conv = (name: string, filters: number, kernelSize: number, strides: number) =>
-    tf.layers.conv2d({
-      name,
-      filters,
-      kernelSize,
-      strides,
-      padding: "same",
-      useBias: false,
-      kernelInitializer: kernelInit(),
-    });
-  return { nextSeed, kernelInit, bn, prelu, conv };
 }
 
 /**

@@ -14,10 +14,12 @@ import {
 } from "../../model/train/presets.ts";
 import {
   asNetworkConfig,
+  isMbf,
   type NetworkConfig,
   networkConfig,
   type NetworkOptions,
 } from "../../model/nets/network.ts";
+import { NET_STYLES } from "../../model/nets/iresnet.ts";
 import { type Parsed, UsageError } from "../cli.ts";
 
 /** The flags of `deno task train` (see its HELP). */
@@ -116,7 +118,9 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f.width !== undefined) net.width = f.width;
   if (f["input-size"] !== undefined) net.inputSize = f["input-size"];
   if (f.dropout !== undefined) net.dropout = f.dropout;
-  if (f["net-style"] !== undefined) applyNetStyle(net, f["net-style"]);
+  if (f["net-style"] !== undefined) {
+    applyNetStyle(net, f["net-style"] as keyof typeof NET_STYLES);
+  }
   if (f["net-seed"] !== undefined) net.seed = f["net-seed"];
   try {
     networkConfig(net); // e.g. --width or --dropout with mbf
@@ -169,15 +173,11 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
  * `iresnet.py` (1e-5, symmetric padding, the output-BN scale fixed at 1, normal(0, 0.1) convs and
  * torch's nn.Linear init): docs/parity.md shows what they change over a whole run.
  */
-function applyNetStyle(net: NetworkOptions, style: string): void {
-  if (net.kind === "mobilefacenet" || (net.arch !== undefined && net.arch !== "iresnet")) {
+function applyNetStyle(net: NetworkOptions, style: keyof typeof NET_STYLES): void {
+  if (isMbf(net)) {
     throw new UsageError(`--net-style applies to IR-ResNet networks, not ${net.arch}`);
   }
-  const torch = style === "arcface_torch";
-  net.bnEpsilon = torch ? 1e-5 : 2e-5;
-  net.stridePadding = torch ? "symmetric" : "same";
-  net.fixedFeatureScale = torch;
-  net.weightInit = torch ? "arcface_torch" : "kaiming";
+  Object.assign(net, NET_STYLES[style]);
 }
 
 /** The fields both network kinds have. */
