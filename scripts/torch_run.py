@@ -24,9 +24,13 @@ padding of the stride-2 convolutions (0 before, 1 after), a trained and decayed 
 Kaiming-normal fan-out convolutions (docs/parity.md lists these differences). An arcstream run
 trained with `--net-style arcface_torch` has arcface_torch's details: `--style arcface_torch` then
 builds the same network as arcstream's.
+
+`--init-from runs/a/checkpoints/ckpt-00000050.arcs` makes a paired run: PyTorch starts at that
+step from arcstream's exact state (weights, BN statistics, class weights, momentum; read by
+torch_arcstream_weights.py), so the two runs differ only in their arithmetic from there on.
+`--save-every N` writes states/step-<N>.npz for scripts/parity_divergence.py.
 """
 import argparse
-import datetime
 import importlib.util
 import json
 import math
@@ -43,6 +47,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import torch_run_data as data  # noqa: E402
+import torch_arcstream_weights as aw  # noqa: E402
+from torch_run_log import Logger, now  # noqa: E402
 
 
 def load_module(name, *paths):
@@ -173,41 +179,6 @@ def heldout(model, pairs, folds, cache, batch=64):
     return {"accuracy": acc, "std": std, "auc": data.auc(dist, same), "pairs": len(pairs)}, rows
 
 
-class Logger:
-    """log.jsonl / log.txt / heldout.jsonl lines as model/train/train_log.ts writes them."""
-
-    def __init__(self, out):
-        self.out = out
-
-    def append(self, name, text):
-        with open(os.path.join(self.out, name), "a") as f:
-            f.write(text + "\n")
-
-    def entry(self, e):
-        line = ("epoch %d, step %d, total loss %.4f, inference loss %.4f, weight decay loss %.4f, "
-                "training accuracy %.4f, lr %s, %.2f images/s") % (
-            e["epoch"], e["step"], e["totalLoss"], e["inferenceLoss"], e["weightDecayLoss"],
-            e["accuracy"], js_exponential(e["lr"]), e["imagesPerSec"])
-        print(line, flush=True)
-        self.append("log.txt", line)
-        self.append("log.jsonl", json.dumps(e))
-
-    def note(self, line):
-        print(line, flush=True)
-        self.append("log.txt", line)
-
-
-def js_exponential(v):
-    """JavaScript's toExponential(3): 1.000e-1."""
-    m, e = ("%.3e" % v).split("e")
-    return "%se%+d" % (m, int(e))
-
-
-def now():
-    t = datetime.datetime.now(datetime.timezone.utc)
-    return t.isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
 def step_on(model, head, opt, batch, cache, mc, lr, decayed):
     """One SGD step; the window fields of its log entry."""
     for g in opt.param_groups:
@@ -228,6 +199,37 @@ def step_on(model, head, opt, batch, cache, mc, lr, decayed):
     return float(loss), decay, acc
 
 
+def start_from(path, model, head, opt, c4):
+    """Loads an arcstream checkpoint's full training state; returns its step (the next to run)."""
+    meta, backbone, head_w, slots = aw.read_arcs(path, c4)
+    aw.load_backbone(model, backbone)
+    with torch.no_grad():
+        head.copy_(head_w)
+    named = dict(model.named_parameters())
+    for key, buf in slots.items():
+        p = head if key == "head" else named[key]
+        opt.state[p]["momentum_buffer"] = buf.clone()
+    trained = [n for n, p in named.items() if p.requires_grad]
+    if meta["step"] > 0 and len(slots) != len(trained) + 1:
+        raise SystemExit(f"torch_run: {path} has {len(slots)} momentum slots, the network "
+                         f"trains {len(trained) + 1} tensors")
+    return meta["step"]
+
+
+def save_state(path, model, head, opt):
+    """Every backbone tensor (torch keys), the class weights ("head", [C, D]) and the momentum
+    buffers ("slot/<key>", "slot/head")."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    arrays = {k: v.detach().numpy() for k, v in model.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
+    for k, p in [*model.named_parameters(), ("head", head)]:
+        buf = opt.state.get(p, {}).get("momentum_buffer")
+        if buf is not None:
+            arrays["slot/" + k] = buf.numpy()
+    np.savez(path + ".tmp.npz", head=head.detach().numpy(), **arrays)
+    os.replace(path + ".tmp.npz", path)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--like", required=True, help="the arcstream run folder (its run.json)")
@@ -237,6 +239,10 @@ def main():
     p.add_argument("--steps", type=int, help="stop earlier than the run (default: its steps)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0, help="torch seed of the initial weights")
+    p.add_argument("--init-from", help="an arcstream ckpt-<step>.arcs of this run: start at its "
+                   "step from its weights, class weights and momentum (a paired run)")
+    p.add_argument("--save-every", type=int, default=0,
+                   help="write states/step-<N>.npz (weights, BN statistics, class weights)")
     p.add_argument("--no-mkldnn", action="store_true",
                    help="native conv kernels (~10x slower; make_parity.py needs them)")
     a = p.parse_args()
@@ -267,9 +273,12 @@ def main():
     if cfg.get("evalPairs"):
         pairs, folds = data.read_pairs(
             cfg["evalPairs"], cfg.get("evalData") or os.path.dirname(cfg["evalPairs"]))
+    start = 0
+    if a.init_from:
+        start = start_from(a.init_from, model, head, opt, aw.last_width(model, net["inputSize"]))
     log = Logger(a.out)
     json.dump({"like": a.like, "style": a.style, "dctScale": dct_scale, "mkldnn": not a.no_mkldnn,
-               "steps": steps, "threads": a.threads,
+               "steps": steps, "threads": a.threads, "initFrom": a.init_from,
                "torch": torch.__version__, "seed": a.seed, "config": cfg},
               open(os.path.join(a.out, "torch_run.json"), "w"), indent=2)
     log.note(f"torch_run: {a.style} network like {a.like}, dct-scale {dct_scale}, {steps} steps, "
@@ -278,6 +287,8 @@ def main():
     win = [0, 0.0, 0.0, 0.0, 0.0, 0]  # images, seconds, loss, decay, acc, n
     rows = None
     for step0, batch in zip(range(steps), batches):
+        if step0 < start:
+            continue
         t0 = time.perf_counter()
         lr = lr_at(step0)
         loss, decay, acc = step_on(model, head, opt, batch, cache, mc, lr, decayed)
@@ -291,6 +302,8 @@ def main():
                        "weightDecayLoss": win[3] / n, "accuracy": win[4] / n, "lr": lr,
                        "imagesPerSec": win[0] / win[1]})
             win = [0, 0.0, 0.0, 0.0, 0.0, 0]
+        if a.save_every > 0 and step % a.save_every == 0:
+            save_state(os.path.join(a.out, "states", "step-%d.npz" % step), model, head, opt)
         every = cfg.get("evalEvery", 0)
         if pairs and (step == steps or (every > 0 and step % every == 0)):
             r, rows = heldout(model, pairs, folds, cache)

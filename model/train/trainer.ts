@@ -11,6 +11,7 @@ import type * as tfTypes from "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs";
 import { MarginHead, softmaxCrossEntropy } from "../loss/arcface.ts";
 import { isDecayed } from "../nets/iresnet.ts";
+import { sumOfSquares } from "./sum_of_squares.ts";
 import { buildNetwork, type NetworkConfig, networkConfig } from "../nets/network.ts";
 import { networkTrainForward } from "../nets/network_train.ts";
 import { MomentumSGD } from "./optimizer.ts";
@@ -173,7 +174,7 @@ export class Trainer {
     const apart = this.headWeightDecay !== this.weightDecay;
     for (const k of this.decayed) {
       const part = apart && k === "head/weights" ? "head" : "body";
-      const next = tf.tidy(() => tf.add(sums[part], tf.sum(tf.square(this.variables.get(k)!))));
+      const next = tf.tidy(() => tf.add(sums[part], sumOfSquares(this.variables.get(k)!)));
       sums[part].dispose();
       sums[part] = next;
     }
@@ -232,7 +233,7 @@ export class Trainer {
       // (e.g. of the cosines) kept the loss itself finite.
       let norm2: tfTypes.Tensor = tf.scalar(0);
       for (const g of r.grads.values()) {
-        const next = tf.tidy(() => tf.add(norm2, tf.sum(tf.square(g))));
+        const next = tf.tidy(() => tf.add(norm2, sumOfSquares(g)));
         norm2.dispose();
         norm2 = next;
       }
