@@ -46,8 +46,8 @@ def load_npz(path):
     return {k: z[k] for k in z.files if not k.startswith("slot/")}
 
 
-def load_arcs(path, c4):
-    _, backbone, head, _ = aw.read_arcs(path, c4)
+def load_arcs(path):
+    _, backbone, head, _ = aw.read_arcs(path)
     out = {k: v.numpy() for k, v in backbone.items()}
     out["head"] = head.numpy()
     return out
@@ -78,10 +78,8 @@ def main():
     other = arcstream_states(a.arcstream) if a.arcstream else torch_states(a.against)
     for step in sorted(set(mine) & set(other)):
         t = load_npz(mine[step])
-        fc = t["fc.weight"]
-        c4 = t["layer4.0.conv2.weight"].shape[0]
-        o = load_arcs(other[step], c4) if a.arcstream else load_npz(other[step])
-        if fc.shape != o["fc.weight"].shape:
+        o = load_arcs(other[step]) if a.arcstream else load_npz(other[step])
+        if t["fc.weight"].shape != o["fc.weight"].shape:
             raise SystemExit(f"step {step}: the two runs' networks differ")
         row = {"step": step}
         row.update({name: distance(t, o, keys) for name, keys in groups(t).items()})

@@ -35,6 +35,10 @@ def torch_key(name):
     return module + "." + PARAM[param]
 
 
+# The last stage's width C (the output FC's kernel has S*S*C rows): the size of this BN's statistics.
+WIDTH_KEY = "out_bn1/moving_mean"
+
+
 def to_torch(name, a, c4):
     """One weight from the LayersModel's layout to torch's; `c4` is the last stage's width."""
     if name.endswith("/kernel") and a.ndim == 4:
@@ -62,10 +66,10 @@ def tensor(name, a, c4):
     return torch.from_numpy(np.array(to_torch(name, a, c4), dtype=np.float32))
 
 
-def read_export(path, c4):
+def read_export(path):
     """An arcstream model.json export -> {torch key: tensor}."""
     manifest = json.load(open(path))
-    folder, out = os.path.dirname(path), {}
+    folder, arrays = os.path.dirname(path), {}
     for group in manifest["weightsManifest"]:
         blob = b"".join(open(os.path.join(folder, p), "rb").read() for p in group["paths"])
         off = 0
@@ -73,23 +77,43 @@ def read_export(path, c4):
             if w["dtype"] != "float32":
                 raise SystemExit(f"{path}: {w['name']} is {w['dtype']}, not float32")
             n = int(np.prod(w["shape"]))
-            a = np.frombuffer(blob, "<f4", n, off).reshape(w["shape"])
+            arrays[w["name"]] = np.frombuffer(blob, "<f4", n, off).reshape(w["shape"])
             off += 4 * n
-            out[torch_key(w["name"])] = tensor(w["name"], a, c4)
-    return out
+    c4 = arrays[WIDTH_KEY].shape[0]
+    return {torch_key(name): tensor(name, a, c4) for name, a in arrays.items()}
 
 
-def read_arcs(path, c4):
-    """A ckpt-<step>.arcs (format 2, digest checked) -> (meta, backbone {torch key: tensor},
-    head [C, D], momentum slots {torch key or "head": tensor})."""
+def read_backbone(path):
+    """{torch key: tensor} of a `.pth`/`.pt` state dict, an `.arcs` checkpoint or a model.json."""
+    if path.endswith((".pth", ".pt")):
+        return torch.load(path)
+    if path.endswith(".arcs"):
+        return read_arcs(path)[1]
+    return read_export(path)
+
+
+def split_arcs(path):
+    """A ckpt-<step>.arcs (format 2) checked (magic, digest) -> (header bytes, header, data)."""
     raw = open(path, "rb").read()
     if raw[:8] != b"ARCSCKP2":
         raise SystemExit(f"{path}: not an arcstream checkpoint (format 2)")
     if hashlib.sha256(raw[:-32]).digest() != raw[-32:]:
         raise SystemExit(f"{path}: damaged (digest mismatch)")
     (hlen,) = struct.unpack("<I", raw[8:12])
-    header = json.loads(raw[12:12 + hlen])
-    data = raw[12 + hlen:-32]
+    header_bytes = raw[12:12 + hlen]
+    return header_bytes, json.loads(header_bytes), raw[12 + hlen:-32]
+
+
+def arcs_width(header):
+    """The last stage's width, from a checkpoint header's tensor list."""
+    return next(e["shape"][0] for e in header["tensors"] if e["key"] == "model/" + WIDTH_KEY)
+
+
+def read_arcs(path):
+    """A ckpt-<step>.arcs (format 2, digest checked) -> (meta, backbone {torch key: tensor},
+    head [C, D], momentum slots {torch key or "head": tensor})."""
+    _, header, data = split_arcs(path)
+    c4 = arcs_width(header)
     backbone, slots, head = {}, {}, None
     for e in header["tensors"]:
         a = np.frombuffer(data, "<f4" if e["dtype"] == "float32" else "<i4",
@@ -108,14 +132,12 @@ def read_arcs(path, c4):
     return header["meta"], backbone, head, slots
 
 
-def write_arcs(template, state, out, c4):
+def write_arcs(template, state, out):
     """Writes `state` (torch keys, "head" [C, D], "slot/<key>", "slot/head": numpy arrays) as an
     arcstream checkpoint with `template`'s meta and tensor list (a checkpoint of the same run at
     the same step: its data cursor, seeds and config), digest and all; atomically."""
-    raw = open(template, "rb").read()
-    (hlen,) = struct.unpack("<I", raw[8:12])
-    header_bytes = raw[12:12 + hlen]
-    header = json.loads(header_bytes)
+    header_bytes, header, _ = split_arcs(template)
+    c4 = arcs_width(header)
     parts = []
     for e in header["tensors"]:
         slot = e["key"].startswith("slot/")
@@ -134,7 +156,7 @@ def write_arcs(template, state, out, c4):
         if list(a.shape) != e["shape"] or a.nbytes != e["byteLength"]:
             raise SystemExit(f"{e['key']}: shape {list(a.shape)}, the template's {e['shape']}")
         parts.append(a.tobytes())
-    body = raw[:12] + header_bytes + b"".join(parts)
+    body = b"ARCSCKP2" + struct.pack("<I", len(header_bytes)) + header_bytes + b"".join(parts)
     tmp = out + ".tmp"
     with open(tmp, "wb") as f:
         f.write(body + hashlib.sha256(body).digest())
@@ -152,7 +174,3 @@ def load_backbone(model, sd):
         with torch.no_grad():
             model.features.weight.fill_(1.0)
 
-
-def last_width(model, input_size):
-    """The last stage's width: the output FC's inputs over its S*S positions."""
-    return model.fc.weight.shape[1] // (input_size // 16) ** 2

@@ -6,8 +6,8 @@
     ... --recalibrate 200     # BN running statistics re-estimated over the run's first 200 batches
 
 `--weights` is an arcstream export (model.json + its weight files) or checkpoint (.arcs), mapped
-onto arcface_torch's IResNet by torch_arcstream_weights.py, or a `.pth` state dict. The network is arcface_torch's at the run's widths (torch_run.py's), evaluated by
-torch_run.py's held-out code (flip test, L2-normalized, 10 folds): an arcstream model scored here
+onto arcface_torch's IResNet by torch_arcstream_weights.py, or a `.pth` state dict. The network is
+arcface_torch's at the run's widths (torch_run.py's), evaluated by torch_run.py's held-out code (flip test, L2-normalized, 10 folds): an arcstream model scored here
 as arcstream scored it means the two forward passes agree and any gap is in the trained weights.
 `--recalibrate N` replaces every BN layer's running mean and variance by their cumulative average
 over the run's first N training batches (train-mode forward, no gradient), as make_parity.py
@@ -44,7 +44,7 @@ def recalibrate(model, batches, cache, n):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--like", required=True, help="the arcstream run folder (its run.json)")
-    p.add_argument("--weights", required=True, help="arcstream model.json export or a .pth")
+    p.add_argument("--weights", required=True, help="an arcstream model.json or .arcs, or a .pth")
     p.add_argument("--order", help="the run's order.jsonl (default LIKE/order.jsonl)")
     p.add_argument("--recalibrate", type=int, default=0, help="batches for BN statistics")
     p.add_argument("--threads", type=int, default=1)
@@ -54,14 +54,7 @@ def main():
     net = cfg["network"]
     model = run.build_network(net, "arcface_torch", 0)
     torch.backends.mkldnn.enabled = True
-    c4 = aw.last_width(model, net["inputSize"])
-    if a.weights.endswith((".pth", ".pt")):
-        sd = torch.load(a.weights)
-    elif a.weights.endswith(".arcs"):
-        sd = aw.read_arcs(a.weights, c4)[1]
-    else:
-        sd = aw.read_export(a.weights, c4)
-    aw.load_backbone(model, sd)
+    aw.load_backbone(model, aw.read_backbone(a.weights))
     cache = data.ImageCache(net["inputSize"], cfg.get("dctScale", "auto"))
     if a.recalibrate > 0:
         _, batches = data.read_order(a.order or os.path.join(a.like, "order.jsonl"))

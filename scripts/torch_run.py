@@ -199,9 +199,9 @@ def step_on(model, head, opt, batch, cache, mc, lr, decayed):
     return float(loss), decay, acc
 
 
-def start_from(path, model, head, opt, c4):
+def start_from(path, model, head, opt):
     """Loads an arcstream checkpoint's full training state; returns its step (the next to run)."""
-    meta, backbone, head_w, slots = aw.read_arcs(path, c4)
+    meta, backbone, head_w, slots = aw.read_arcs(path)
     aw.load_backbone(model, backbone)
     with torch.no_grad():
         head.copy_(head_w)
@@ -275,7 +275,7 @@ def main():
             cfg["evalPairs"], cfg.get("evalData") or os.path.dirname(cfg["evalPairs"]))
     start = 0
     if a.init_from:
-        start = start_from(a.init_from, model, head, opt, aw.last_width(model, net["inputSize"]))
+        start = start_from(a.init_from, model, head, opt)
     log = Logger(a.out)
     json.dump({"like": a.like, "style": a.style, "dctScale": dct_scale, "mkldnn": not a.no_mkldnn,
                "steps": steps, "threads": a.threads, "initFrom": a.init_from,

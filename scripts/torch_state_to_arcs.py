@@ -28,9 +28,7 @@ def main():
     p.add_argument("--out", required=True, help="the checkpoint to write")
     a = p.parse_args()
     z = np.load(a.state)
-    state = {k: z[k] for k in z.files}
-    c4 = state["layer4.0.conv2.weight"].shape[0]
-    aw.write_arcs(a.template, state, a.out, c4)
+    aw.write_arcs(a.template, {k: z[k] for k in z.files}, a.out)
     print(f"wrote {a.out}")
 
 
