@@ -67,6 +67,13 @@ export {
   NORMALIZE_MODES,
   type NormalizeMode,
 } from "./decode/network_input.ts";
+export {
+  type AugmentOptions,
+  batchAugments,
+  checkAugment,
+  cropRgb,
+  type ImageAugment,
+} from "./decode/augment.ts";
 
 // Stage 4: MTCNN aligner.
 export {

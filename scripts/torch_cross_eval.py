@@ -36,7 +36,7 @@ def recalibrate(model, batches, cache, n):
     model.train()
     with torch.no_grad():
         for _, b in zip(range(n), batches):
-            model(torch.from_numpy(cache.batch(b["paths"], b["flips"])))
+            model(torch.from_numpy(cache.batch(b["paths"], b["flips"], b.get("augments"))))
     for m in bns:
         m.momentum = 0.1
 

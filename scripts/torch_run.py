@@ -183,7 +183,7 @@ def step_on(model, head, opt, batch, cache, mc, lr, decayed):
     """One SGD step; the window fields of its log entry."""
     for g in opt.param_groups:
         g["lr"] = lr
-    x = torch.from_numpy(cache.batch(batch["paths"], batch["flips"]))
+    x = torch.from_numpy(cache.batch(batch["paths"], batch["flips"], batch.get("augments")))
     y = torch.tensor(batch["labels"])
     cos = F.linear(F.normalize(model(x)), F.normalize(head)).clamp(-1, 1)
     logits = margin_logits(cos, y, margin_at(mc, batch["step"]))

@@ -7,6 +7,9 @@ the smallest DCT scale 1/d (d in 8, 4, 2) whose size ceil(side / d) still covers
 in both dimensions (IMREAD_REDUCED_COLOR_d), whole otherwise or under "off" (IMREAD_COLOR); then
 area-averaged down to S x S (INTER_AREA; bilinear when enlarging), mirrored when the batch says
 so, normalized as (x - 127.5) / 128. Other formats (PNG) are read whole under both values.
+A run with `--crop-scale`/`--jitter` crops the decoded image before the resize and tone-maps the
+resized one, from the draws order.jsonl exports (pipeline/decode/augment.ts, the same integer
+arithmetic and `floor(x + 0.5)` rounding): the same inputs as arcstream's.
 """
 import json
 import math
@@ -25,8 +28,8 @@ def scale_for(w, h, size):
     return next(d for d in (8, 4, 2, 1) if math.ceil(w / d) >= size and math.ceil(h / d) >= size)
 
 
-def decode(path, size, dct_scale="auto"):
-    """uint8 [S, S, 3] RGB, made as arcstream's training and held-out decode makes it."""
+def read_rgb(path, size, dct_scale="auto"):
+    """uint8 [H, W, 3] RGB as decoded before the resize (at the DCT scale covering `size`)."""
     d = 1
     if dct_scale == "auto" and path.lower().endswith((".jpg", ".jpeg")):
         with Image.open(path) as im:  # reads the header only
@@ -35,7 +38,11 @@ def decode(path, size, dct_scale="auto"):
     bgr = cv2.imread(path, REDUCED[d])
     if bgr is None:
         raise SystemExit(f'Cannot decode "{path}"')
-    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def resize(rgb, size):
+    """`rgb` at S x S: INTER_AREA when shrinking both sides, bilinear otherwise (resizeRgb)."""
     if rgb.shape[:2] != (size, size):
         shrink = rgb.shape[0] >= size and rgb.shape[1] >= size
         rgb = cv2.resize(rgb, (size, size),
@@ -43,11 +50,39 @@ def decode(path, size, dct_scale="auto"):
     return rgb
 
 
+def decode(path, size, dct_scale="auto"):
+    """uint8 [S, S, 3] RGB, made as arcstream's training and held-out decode makes it."""
+    return resize(read_rgb(path, size, dct_scale), size)
+
+
+def span(n, f, u):
+    """A crop's side max(1, round(f * n)) and start in [0, n - side] on an axis of length n."""
+    side = min(n, max(1, math.floor(f * n + 0.5)))
+    return side, min(n - side, math.floor(u * (n - side + 1)))
+
+
+def augmented(src, size, aug):
+    """uint8 [S, S, 3]: `src` cropped by aug["crop"] = [f, u, v], resized, toned by aug["tone"]."""
+    if "crop" in aug:
+        f, u, v = aug["crop"]
+        w, x0 = span(src.shape[1], f, u)
+        h, y0 = span(src.shape[0], f, v)
+        src = np.ascontiguousarray(src[y0:y0 + h, x0:x0 + w])
+    img = resize(src, size)
+    if "tone" in aug:
+        gain, shift = aug["tone"]
+        v = np.arange(256, dtype=np.float64)
+        lut = np.clip(np.floor(gain * (v - 128) + 128 + 128 * shift + 0.5), 0, 255)
+        img = lut.astype(np.uint8)[img]
+    return img
+
+
 class ImageCache:
     """Decoded images by path (each decoded once: 12 K faces at 64 px are 150 MB)."""
 
     def __init__(self, size, dct_scale="auto"):
         self.size, self.images, self.dct_scale = size, {}, dct_scale
+        self.sources = {}  # decoded before the resize, for augmented batches
 
     def get(self, path):
         img = self.images.get(path)
@@ -55,9 +90,20 @@ class ImageCache:
             img = self.images[path] = decode(path, self.size, self.dct_scale)
         return img
 
-    def batch(self, paths, flips):
-        """float32 [B, 3, S, S] in arcstream's (x - 127.5) / 128, mirrored where flips[i]."""
-        imgs = [self.get(p)[:, ::-1] if f else self.get(p) for p, f in zip(paths, flips)]
+    def source(self, path):
+        img = self.sources.get(path)
+        if img is None:
+            img = self.sources[path] = read_rgb(path, self.size, self.dct_scale)
+        return img
+
+    def batch(self, paths, flips, augments=None):
+        """float32 [B, 3, S, S] in arcstream's (x - 127.5) / 128, augmented by augments[i] when
+        given, mirrored where flips[i]."""
+        if augments is None:
+            imgs = [self.get(p) for p in paths]
+        else:
+            imgs = [augmented(self.source(p), self.size, a) for p, a in zip(paths, augments)]
+        imgs = [m[:, ::-1] if f else m for m, f in zip(imgs, flips)]
         x = np.stack(imgs).astype(np.float32)
         return np.ascontiguousarray(((x - 127.5) / 128).transpose(0, 3, 1, 2))
 

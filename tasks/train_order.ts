@@ -3,7 +3,8 @@
  * as NDJSON, so that a peer framework (scripts/torch_run.py) trains on the same batches: which
  * images, in which order, with which labels, mirrored or not. Made by the trainer's own code
  * (`listBatches`, what `trainBatches` batches a list with: seeded per-epoch shuffle + wraparound;
- * `batchFlips`: the flips drawn from (seed, step)), from the run's `run.json` config.
+ * `batchFlips`: the flips drawn from (seed, step); `batchAugments`: the crop and tone draws of a run
+ * with `--crop-scale`/`--jitter`), from the run's `run.json` config.
  */
 import { resolve } from "node:path";
 import { parseFlags, runTask, UsageError } from "./cli.ts";
@@ -13,6 +14,8 @@ const HELP = `Usage: deno task train-order --run DIR [--steps N] [--out FILE]
 Writes the batches a run trains on, one JSON line each, after a header line:
   {"numClasses":C,"images":N,"batchSize":B,"steps":S,"seed":K,"flip":true}
   {"step":0,"epoch":0,"paths":["/abs/a.jpg",...],"labels":[3,...],"flips":[true,...]}
+A run with --crop-scale/--jitter adds "augment" to the header and, per batch, "augments":
+[{"crop":[f,u,v],"tone":[gain,shift]},...] (pipeline/decode/augment.ts applies them).
 Read from DIR/run.json (written when a run starts, so the run may still be going).
   --run DIR     a training run folder (deno task train --out DIR)
   --steps N     batches to write (default: the run's step count)
@@ -35,6 +38,7 @@ await runTask("train-order", async () => {
   const { loadTrainData } = await import("../model/train/train_data.ts");
   const { listBatches } = await import("../pipeline/batch/train_batches.ts");
   const { batchFlips } = await import("../pipeline/batch/decode_batch_stream.ts");
+  const { batchAugments, checkAugment } = await import("../pipeline/decode/augment.ts");
   const { writeFileAtomic } = await import("../pipeline/atomic_write.ts");
   const run = await readRunJson(flags.run);
   if (!run) throw new Error(`"${flags.run}" has no run.json: start the run first`);
@@ -51,7 +55,9 @@ await runTask("train-order", async () => {
     steps,
     seed: c.seed,
     flip: c.flip,
+    ...(c.augment ? { augment: c.augment } : {}),
   };
+  const augmented = checkAugment(c.augment);
   const lines = [JSON.stringify(header)];
   if (data.records instanceof ReadableStream) throw new Error(`"${c.data}" is not a list`);
   // The order trainBatches trains a list run on from its start (one implementation).
@@ -63,6 +69,9 @@ await runTask("train-order", async () => {
       paths: b.records.map((r) => resolve(r.path ?? r.key)),
       labels: b.records.map((r) => r.label),
       flips: batchFlips(c.seed, b.step, b.records.length, c.flip),
+      ...(augmented
+        ? { augments: batchAugments(c.seed, b.step, b.records.length, c.augment) }
+        : {}),
     }));
   }
   const out = flags.out ?? `${flags.run}/order.jsonl`;

@@ -5,6 +5,7 @@ import { trainBatches } from "../pipeline/batch/train_batches.ts";
 import { readImageFolder } from "../pipeline/list/list_reader.ts";
 import { decodeImage } from "../pipeline/decode/decode_image.ts";
 import { networkInput } from "../pipeline/decode/network_input.ts";
+import type { AugmentOptions, ImageAugment } from "../pipeline/decode/augment.ts";
 import { writeRunJson } from "../model/train/run_folder.ts";
 import { tinyRun } from "./tiny_run.ts";
 import { runTask } from "./run_task.ts";
@@ -17,13 +18,22 @@ interface OrderLine {
   paths: string[];
   labels: number[];
   flips: boolean[];
+  augments?: ImageAugment[];
 }
 
-Deno.test("train-order exports the images, labels and flips the trainer's batches hold", async () => {
+for (const augment of [undefined, { cropScale: 0.85, jitter: 0.2 }]) {
+  const what = augment ? "flips, crops and tones" : "flips";
+  Deno.test(`train-order exports the images, labels and ${what} the trainer's batches hold`, async () => {
+    await checkOrder(augment);
+  });
+}
+
+async function checkOrder(augment?: AugmentOptions): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
     const config = tinyRun(3);
     config.seed = 11;
+    if (augment) config.augment = augment;
     await writeRunJson(dir, { version: 1, created: "", config, history: [] });
     const r = await runTask("tasks/train_order.ts", ["--run", dir]);
     assertEquals(r.code, 0, r.stderr);
@@ -40,6 +50,7 @@ Deno.test("train-order exports the images, labels and flips the trainer's batche
       batchSize: config.batchSize,
       seed: config.seed,
       flip: true,
+      augment,
       imageSize: size,
       steps: 3,
       workers: 0,
@@ -56,7 +67,8 @@ Deno.test("train-order exports the images, labels and flips the trainer's batche
         // Each exported flip bit gives the image the trainer fed (a wrong bit gives its mirror).
         for (let i = 0; i < o.paths.length; i++) {
           const img = await decodeImage(o.paths[i], { reduceTo: size });
-          const want = networkInput(img, { size, flip: o.flips[i] });
+          assertEquals(o.augments === undefined, augment === undefined);
+          const want = networkInput(img, { size, flip: o.flips[i], augment: o.augments?.[i] });
           assertEquals(data.subarray(i * px, (i + 1) * px), want, `step ${o.step} image ${i}`);
           if (o.flips[i]) flipped++;
         }
@@ -66,10 +78,11 @@ Deno.test("train-order exports the images, labels and flips the trainer's batche
     }
     await reader.cancel();
     assert(flipped > 0 && flipped < 24, `flipped ${flipped} of 24`);
+    assertEquals(header.augment, augment);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
 
 Deno.test("train-order: a folder without run.json is exit 1 naming it; no --run is exit 2", async () => {
   const dir = await Deno.makeTempDir();

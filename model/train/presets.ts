@@ -6,6 +6,7 @@
 import type { MarginOptions } from "../loss/arcface.ts";
 import { asNetworkConfig, type NetworkConfig } from "../nets/network.ts";
 import type { ScheduleConfig } from "./schedule.ts";
+import type { AugmentOptions } from "../../pipeline/decode/augment.ts";
 
 /** Which weights decay; "seed" is the deprecated name of "no-bias". */
 export type DecaySet = "no-bias" | "all" | "seed";
@@ -43,6 +44,11 @@ export interface TrainConfig {
   seed: number;
   /** Random horizontal flip of training images. */
   flip: boolean;
+  /**
+   * Random crop and tone of training images (pipeline/decode/augment.ts), drawn from `seed`.
+   * Default (and runs older than the field): none.
+   */
+  augment?: AugmentOptions;
   logEvery: number;
   checkpointEvery: number;
   keep: number;

@@ -79,6 +79,7 @@ async function trainInFolder(options: RunOptions, run: OpenRun): Promise<RunSumm
       cursor: data.size === null ? { epoch: s.cursor.epoch, start: 0, step: s.step } : s.cursor,
       imageSize: config.network.inputSize,
       flip: config.flip,
+      augment: config.augment,
       dctScale: config.dctScale,
       steps: Math.max(0, stopAt - s.step),
       workers: options.workers ?? 2,

@@ -18,6 +18,12 @@ import { orderedTransformer } from "../decode/ordered_transformer.ts";
 import { checkDctScale, type DctScale, DecodeError } from "../decode/decode_image.ts";
 import { recordOffset } from "../decode/decode_stream.ts";
 import { networkInput, type NormalizeMode } from "../decode/network_input.ts";
+import {
+  type AugmentOptions,
+  batchAugments,
+  checkAugment,
+  type ImageAugment,
+} from "../decode/augment.ts";
 import type { RecordBatch, WrapCursor } from "./wrap_batch_stream.ts";
 
 export interface DecodeBatchOptions {
@@ -32,7 +38,12 @@ export interface DecodeBatchOptions {
    */
   flip?: boolean;
   /**
-   * Seed of the flips.
+   * Random crop and tone (../decode/augment.ts), drawn from (seed, step) like the flips.
+   * @default none
+   */
+  augment?: AugmentOptions;
+  /**
+   * Seed of the flips and augmentation.
    * @default 0
    */
   seed?: number;
@@ -119,7 +130,7 @@ type Resolved =
 /** One record's network input, written at `offset` of `out`. */
 async function writeInput(
   r: AnyRecord,
-  at: { out: Float32Array; offset: number; mirror: boolean },
+  at: { out: Float32Array; offset: number; mirror: boolean; augment: ImageAugment },
   o: Resolved,
   pool: DecodePool,
 ): Promise<void> {
@@ -127,6 +138,7 @@ async function writeInput(
   const opts = {
     size: o.size,
     flip: at.mirror,
+    augment: at.augment,
     normalize: o.normalize,
     out: at.out,
     offset: at.offset,
@@ -164,12 +176,23 @@ async function prepareBatch(
 ): Promise<ImageBatch> {
   const px = o.size * o.size * 3;
   const flips = batchFlips(o.seed, batch.step, batch.records.length, o.flip);
+  const augments = batchAugments(o.seed, batch.step, batch.records.length, o.augment);
   const skipped: SkippedRecord[] = [];
   const data = buffers.take(batch.records.length * px); // [B, S, S, 3], slot i = record i
   const ok = await Promise.all(batch.records.map(async (r, i) => {
     checkLabel(r, o.numClasses);
     try {
-      await writeInput(r, { out: data, offset: i * px, mirror: flips[i] }, o, pool);
+      await writeInput(
+        r,
+        {
+          out: data,
+          offset: i * px,
+          mirror: flips[i],
+          augment: augments[i],
+        },
+        o,
+        pool,
+      );
       return true;
     } catch (e) {
       if (o.onError === "fail" || !(e instanceof DecodeError)) throw e;
@@ -230,6 +253,7 @@ export class DecodeBatchStream extends TransformStream<RecordBatch<AnyRecord>, I
     const prefetch = options.prefetch ?? 2;
     checkSeed(seed);
     checkDctScale(options.dctScale);
+    checkAugment(options.augment);
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`size must be a positive integer, got ${size}`);
     }

@@ -6,6 +6,9 @@
  *   file --decodeImage(reduceTo: S)--> uint8 [H, W, 3] --resizeRgb--> uint8 [S, S, 3]
  *        --normalize--> float32 [S, S, 3] (mirrored if asked)
  *
+ * A training image may also be cropped before the resize and tone-mapped after it
+ * (`augment`, ./augment.ts).
+ *
  * A JPEG at least twice S is decoded at a reduced DCT scale that still covers S (250 -> 125 for
  * LFW at 112: half the decode work, what OpenCV's IMREAD_REDUCED_COLOR_2 does); faces already
  * near S (aligned 112 px crops) are decoded whole. Paths that decode a file for a network input
@@ -18,6 +21,7 @@
  */
 import type { RgbImage } from "../records.ts";
 import { resizeRgb } from "./resize.ts";
+import { cropRgb, type ImageAugment, toneTable } from "./augment.ts";
 
 /**
  * How uint8 pixels become model input: arcface (x-127.5)/128 (arcstream's training input), raw
@@ -65,6 +69,8 @@ export interface NetworkInputOptions {
   normalize?: NormalizeMode;
   /** Mirror left-right (training augmentation, the flip test). Default: false. */
   flip?: boolean;
+  /** Training augmentation of this image (./augment.ts). Default: none. */
+  augment?: ImageAugment;
   /** Write into this buffer at `offset` (S * S * 3 floats) instead of a new one. Default: none. */
   out?: Float32Array;
   /** Float offset into `out`. Default: 0. */
@@ -83,15 +89,18 @@ export interface NetworkInputOptions {
  * ```
  */
 export function networkInput(image: RgbImage, options: NetworkInputOptions): Float32Array {
-  const { pixels, height: h, width: w } = image;
   const s = options.size;
+  const aug = options.augment;
   if (!Number.isInteger(s) || s < 1) {
     throw new RangeError(`size must be a positive integer, got ${s}`);
   }
-  if (pixels.length !== h * w * 3) {
-    throw new RangeError(`Cannot use image: ${pixels.length} bytes is not ${h}x${w}x3`);
+  if (image.pixels.length !== image.height * image.width * 3) {
+    const { pixels, height, width } = image;
+    throw new RangeError(`Cannot use image: ${pixels.length} bytes is not ${height}x${width}x3`);
   }
-  const lut = table(options.normalize ?? "arcface");
+  const { pixels, height: h, width: w } = aug?.crop ? cropRgb(image, aug.crop) : image;
+  const base = table(options.normalize ?? "arcface");
+  const lut = aug?.tone ? toneTable(base, aug.tone) : base;
   const src = resizeRgb(pixels, h, w, s, s); // [S, S, 3] uint8
   const n = s * s * 3;
   const offset = options.offset ?? 0;

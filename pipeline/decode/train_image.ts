@@ -5,6 +5,7 @@
  */
 import { type DctScale, decodeImage } from "./decode_image.ts";
 import { networkInput, type NormalizeMode } from "./network_input.ts";
+import type { ImageAugment } from "./augment.ts";
 
 export interface TrainImageOptions {
   /** Output side. Required. */
@@ -13,6 +14,8 @@ export interface TrainImageOptions {
   flip?: boolean;
   /** Pixel normalization. Default: "arcface". */
   normalize?: NormalizeMode;
+  /** Random crop and tone of this image (./augment.ts). Default: none. */
+  augment?: ImageAugment;
   /** JPEG shrink in the DCT domain first ("auto", `decodeImage`'s default) or not ("off"). */
   dctScale?: DctScale;
   /** Name used in errors when the input is bytes. Default: `"<bytes>"`. */
@@ -40,6 +43,7 @@ export async function trainImage(
   return networkInput(img, {
     size: options.size,
     flip: options.flip ?? false,
+    augment: options.augment,
     normalize: options.normalize,
     out: options.out,
     offset: options.offset,
