@@ -22,6 +22,7 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
   --network NAME         r18, r34, r50, r100 (or 50), mbf, mbf-large (MobileFaceNet, 112)
   --width X              width multiplier (0.25 -> 16/32/64/128 channels)
   --input-size N         input side, a multiple of 16 (default 112; lfw-small: 64)
+  --embedding-size N     embedding (feature) size (default 512; lfw-small, lfw-fold: 128)
   --net-style S          IR-ResNet details: arcstream (BN eps 2e-5, TF "same" stride-2 padding,
                          trained output-BN scale, Kaiming init) or arcface_torch (its iresnet.py:
                          eps 1e-5, symmetric padding, output-BN scale fixed at 1, normal(0, 0.1))
@@ -44,7 +45,10 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
   --init-from FILE       fine-tune: start from a backbone (.pth from arcface_torch, .arcs, or an
                          arcstream model.json; its architecture wins) with a fresh margin head
   --dropout X            dropout rate of the output block (paper presets: 0.4)
-  --seed N               data order / flip seed
+  --crop-scale F         random crop: a box of F..1 of the image's side at a random place,
+                         resized to the input (default 1: none)
+  --jitter J             random tone: contrast x[1-J, 1+J], brightness +-J*128 (default 0: none)
+  --seed N               data order / flip / crop / tone seed
   --net-seed N           seed of the network's initial weights (default 1): repeats of one
                          recipe on the same batches
   --out DIR              run folder (default runs/<preset>-<timestamp>)

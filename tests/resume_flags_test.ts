@@ -44,6 +44,7 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
     ["width", "0.5", /--width 0.5 conflicts with the run's 0.0625/],
     ["input-size", "64", /--input-size 64 conflicts with the run's 32/],
     ["dropout", "0.4", /--dropout 0.4 conflicts with the run's 0/],
+    ["embedding-size", "64", /--embedding-size 64 conflicts with the run's 32/],
     ["net-style", "arcface_torch", /--net-style arcface_torch conflicts with the run's \(unset\)/],
     ["batch-size", "16", /--batch-size 16 conflicts with the run's 8/],
     ["micro-batch", "4", /--micro-batch 4 conflicts with the run's 0/],
@@ -55,6 +56,8 @@ Deno.test("resumeConfig() refuses every flag that changes the network, data, hea
     ["net-seed", "3", /--net-seed 3 conflicts with the run's 1/],
     ["wd", "0.001", /--wd 0.001 conflicts with the run's 0.0005/],
     ["head-wd", "0.005", /--head-wd 0.005 conflicts with the run's \(unset\)/],
+    ["crop-scale", "0.9", /--crop-scale 0.9 conflicts with the run's \(unset\)/],
+    ["jitter", "0.2", /--jitter 0.2 conflicts with the run's \(unset\)/],
     ["momentum", "0.5", /--momentum 0.5 conflicts with the run's 0.9/],
   ];
   for (const [flag, value, message] of cases) {

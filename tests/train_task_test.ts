@@ -102,6 +102,12 @@ Deno.test("configFromFlags() applies flags over the preset and names the bad fla
   assertThrows(() => configFromFlags({ steps: 5, epochs: 1 }), Error, "--steps or --epochs");
   assertEquals(configFromFlags({ "margin-warmup": 30, steps: 100 }).margin.warmupSteps, 30);
   assertEquals(configFromFlags({ "head-wd": 5e-3 }).headWeightDecay, 5e-3);
+  assertEquals(configFromFlags({ "embedding-size": 256 }).network.embeddingSize, 256);
+  assertEquals(configFromFlags({ "crop-scale": 0.85, jitter: 0.2 }).augment, {
+    cropScale: 0.85,
+    jitter: 0.2,
+  });
+  assertEquals(configFromFlags({ "crop-scale": 1, jitter: 0 }).augment, undefined);
   const torchNet = configFromFlags({ preset: "lfw-fold", "net-style": "arcface_torch" }).network;
   assertEquals(torchNet as unknown, {
     ...presetConfig("lfw-fold").network,

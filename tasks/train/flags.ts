@@ -31,6 +31,7 @@ export const TRAIN_FLAGS = {
   network: { type: "string" },
   width: { type: "number", above: 0, max: 4 },
   "input-size": { type: "int", min: 16, multipleOf: 16 },
+  "embedding-size": { type: "int", min: 2 },
   dropout: { type: "number", min: 0, below: 1 },
   "net-style": { type: "string", choices: ["arcstream", "arcface_torch"] },
   "net-seed": { type: "int", min: 0 },
@@ -50,6 +51,8 @@ export const TRAIN_FLAGS = {
   "margin-warmup": { type: "int", min: 0 },
   wd: { type: "number", min: 0 },
   "head-wd": { type: "number", min: 0 },
+  "crop-scale": { type: "number", above: 0, max: 1 },
+  jitter: { type: "number", min: 0, below: 1 },
   momentum: { type: "number", min: 0, below: 1 },
   seed: { type: "int", min: 0 },
   out: { type: "string" },
@@ -117,6 +120,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   }
   if (f.width !== undefined) net.width = f.width;
   if (f["input-size"] !== undefined) net.inputSize = f["input-size"];
+  if (f["embedding-size"] !== undefined) net.embeddingSize = f["embedding-size"];
   if (f.dropout !== undefined) net.dropout = f.dropout;
   if (f["net-style"] !== undefined) {
     applyNetStyle(net, f["net-style"] as keyof typeof NET_STYLES);
@@ -146,6 +150,7 @@ export function applyFlags(c: TrainConfig, f: TrainFlags): TrainConfig {
   if (f["head-wd"] !== undefined) c.headWeightDecay = f["head-wd"];
   c.momentum = f.momentum ?? c.momentum;
   c.seed = f.seed ?? c.seed;
+  applyAugment(c, f);
   c.checkpointEvery = f["checkpoint-every"] ?? c.checkpointEvery;
   c.keep = f.keep ?? c.keep;
   c.logEvery = f["log-every"] ?? c.logEvery;
@@ -235,4 +240,16 @@ function applyMargin(c: TrainConfig, f: TrainFlags): void {
     }
     c.margin.warmupSteps = warm;
   }
+}
+
+/** `--crop-scale`, `--jitter`: the run's augmentation (1 and 0 turn one off). */
+function applyAugment(c: TrainConfig, f: TrainFlags): void {
+  if (f["crop-scale"] === undefined && f.jitter === undefined) return;
+  const a = { ...c.augment };
+  if (f["crop-scale"] !== undefined) a.cropScale = f["crop-scale"];
+  if (f.jitter !== undefined) a.jitter = f.jitter;
+  if (a.cropScale === 1) delete a.cropScale;
+  if (a.jitter === 0) delete a.jitter;
+  if (Object.keys(a).length) c.augment = a;
+  else delete c.augment;
 }
