@@ -193,3 +193,59 @@ Deno.test("eval-lfw with MTCNN names a missing image and its pair, skips or fail
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("eval-lfw --embeddings A,B scores the ensemble: a pair's cosine is the mean of the models' cosines", async () => {
+  const { writeNpy } = await import("../pipeline/formats/npy.ts");
+  const { loadEmbeddings } = await import("../model/eval/embeddings_npy.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    // Two pairs, 2-d embeddings. Model A: pair 0 at 90 degrees (cos 0), pair 1 at 60 (cos 0.5);
+    // model B (3-d, unnormalized rows): pair 0 equal (cos 1), pair 1 opposite (cos -1).
+    const c = Math.cos(Math.PI / 3), s = Math.sin(Math.PI / 3);
+    await writeNpy(`${dir}/a.npy`, {
+      shape: [4, 2],
+      data: Float32Array.of(1, 0, 0, 1, 1, 0, c, s),
+    });
+    await writeNpy(`${dir}/b.npy`, {
+      shape: [4, 3],
+      data: Float32Array.of(2, 0, 0, 5, 0, 0, 0, 0, 3, 0, 0, -1),
+    });
+    const pairs = [{ a: "x", b: "y", issame: true }, { a: "u", b: "v", issame: false }];
+    const { embeddings, pairs: rows } = await loadEmbeddings(
+      [`${dir}/a.npy`, `${dir}/b.npy`],
+      pairs,
+      2,
+      null,
+    );
+    const cos = (p: { a: string; b: string }) => {
+      const x = embeddings.get(p.a)!, y = embeddings.get(p.b)!;
+      assertEquals(x.length, 5);
+      return x.reduce((t, v, i) => t + v * y[i], 0);
+    };
+    assert(Math.abs(cos(rows[0]) - (0 + 1) / 2) < 1e-6, `${cos(rows[0])}`);
+    assert(Math.abs(cos(rows[1]) - (0.5 - 1) / 2) < 1e-6, `${cos(rows[1])}`);
+    // The task: the same file twice is that file alone (equal cosines, equal report).
+    const one = await evalLfw(
+      "--pairs",
+      `${FIX}tiny_pairs.txt`,
+      "--embeddings",
+      `${FIX}tiny_embeddings.npy`,
+      "--out",
+      `${dir}/one`,
+    );
+    const two = await evalLfw(
+      "--pairs",
+      `${FIX}tiny_pairs.txt`,
+      "--embeddings",
+      `${FIX}tiny_embeddings.npy,${FIX}tiny_embeddings.npy`,
+      "--out",
+      `${dir}/two`,
+    );
+    assertEquals([one.code, two.code], [0, 0], one.stderr + two.stderr);
+    const [r1, r2] = [await readReport(`${dir}/one`), await readReport(`${dir}/two`)];
+    assertEquals(r2.result.accuracyMean, r1.result.accuracyMean);
+    assertEquals(r2.result.auc, r1.result.auc);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

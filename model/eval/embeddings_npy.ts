@@ -1,12 +1,45 @@
 /**
  * eval-lfw's `.npy` embeddings: `--embeddings FILE` reads [2N, D] float32 rows (pair i = rows 2i,
- * 2i+1), `--save-embeddings FILE` writes the same layout.
+ * 2i+1), `--save-embeddings FILE` writes the same layout. `--embeddings A,B,...` scores an ensemble:
+ * each file's rows L2-normalized, then concatenated, so a pair's cosine is the mean of the files'.
  */
 import { readNpy, writeNpy } from "../../pipeline/formats/npy.ts";
 import type { PairSpec } from "./score_pairs.ts";
 
-/** Reads [2N, D] float32 rows (pair i = rows 2i, 2i+1), L2-normalized; zero rows = missing. */
+/**
+ * Reads [2N, D] float32 rows (pair i = rows 2i, 2i+1), L2-normalized; zero rows = missing. Several
+ * files (one model each, same pairs): each row normalized, then the files' rows concatenated
+ * ([2N, D1 + D2 + ...]); a row missing from any file is missing.
+ */
 export async function loadEmbeddings(
+  paths: string | string[],
+  pairs: PairSpec[],
+  totalPairs: number,
+  pairIndex: number[] | null,
+) {
+  const list = typeof paths === "string" ? [paths] : paths;
+  if (list.length === 0) throw new TypeError("No embeddings file given");
+  const sets = [];
+  for (const p of list) sets.push(await loadOne(p, pairs, totalPairs, pairIndex));
+  if (sets.length === 1) return sets[0];
+  const embeddings = new Map<string, Float32Array>();
+  for (const key of sets[0].embeddings.keys()) {
+    const parts = sets.map((s) => s.embeddings.get(key));
+    if (parts.some((x) => x === undefined)) continue;
+    const joined = new Float32Array(parts.reduce((n, x) => n + x!.length, 0));
+    let at = 0;
+    for (const x of parts) {
+      // Each part is a unit vector: the joined one has norm sqrt(k); scale it back to 1.
+      for (let i = 0; i < x!.length; i++) joined[at + i] = x![i] / Math.sqrt(parts.length);
+      at += x!.length;
+    }
+    embeddings.set(key, joined);
+  }
+  return { embeddings, pairs: sets[0].pairs };
+}
+
+/** One file's rows, L2-normalized, keyed `row/<r>`. */
+async function loadOne(
   path: string,
   pairs: PairSpec[],
   totalPairs: number,

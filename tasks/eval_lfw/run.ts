@@ -96,7 +96,7 @@ async function embed(
 ): Promise<Embedded> {
   if (o.embeddings) {
     const { embeddings, pairs } = await loadEmbeddings(
-      o.embeddings,
+      o.embeddings.split(",").map((x) => x.trim()).filter((x) => x !== ""),
       input.pairs,
       input.totalPairs,
       input.pairIndex,
