@@ -91,6 +91,7 @@ class ImageCache:
         return img
 
     def source(self, path):
+        """The image as decoded before the resize (what an augmented batch crops), cached."""
         img = self.sources.get(path)
         if img is None:
             img = self.sources[path] = read_rgb(path, self.size, self.dct_scale)

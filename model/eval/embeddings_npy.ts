@@ -23,15 +23,16 @@ export async function loadEmbeddings(
   for (const p of list) sets.push(await loadOne(p, pairs, totalPairs, pairIndex));
   if (sets.length === 1) return sets[0];
   const embeddings = new Map<string, Float32Array>();
+  // Each part is a unit vector: k of them joined have norm sqrt(k); scale back to 1.
+  const scale = 1 / Math.sqrt(sets.length);
   for (const key of sets[0].embeddings.keys()) {
-    const parts = sets.map((s) => s.embeddings.get(key));
-    if (parts.some((x) => x === undefined)) continue;
-    const joined = new Float32Array(parts.reduce((n, x) => n + x!.length, 0));
+    const parts = sets.flatMap((s) => s.embeddings.get(key) ?? []);
+    if (parts.length < sets.length) continue; // missing from some file
+    const joined = new Float32Array(parts.reduce((n, x) => n + x.length, 0));
     let at = 0;
     for (const x of parts) {
-      // Each part is a unit vector: the joined one has norm sqrt(k); scale it back to 1.
-      for (let i = 0; i < x!.length; i++) joined[at + i] = x![i] / Math.sqrt(parts.length);
-      at += x!.length;
+      for (let i = 0; i < x.length; i++) joined[at + i] = x[i] * scale;
+      at += x.length;
     }
     embeddings.set(key, joined);
   }

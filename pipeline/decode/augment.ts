@@ -11,7 +11,7 @@
  * Every step is integer or rounds to uint8 with `Math.floor(x + 0.5)`, so another implementation
  * (scripts/torch_run_data.py, numpy) reproduces the inputs bit for bit from the exported draws.
  */
-import { deriveSeed, Prng } from "../shuffle/prng.ts";
+import { deriveSeed, Prng, SEED_SALT } from "../shuffle/prng.ts";
 import type { RgbImage } from "../records.ts";
 
 /** The augmentation of a training run (absent or zero fields: none). */
@@ -36,20 +36,23 @@ export interface ImageAugment {
   tone?: [number, number];
 }
 
-/** Salt of the augmentation stream (ASCII "augm"): independent of the order and flip streams. */
-const AUGMENT_SALT = 0x6175676d;
-
-/** Throws a RangeError naming the bad field; returns whether anything is on. */
-export function checkAugment(options: AugmentOptions | undefined): boolean {
-  const crop = options?.cropScale ?? 1;
+/** `options` with its defaults filled in; a RangeError names a bad field. */
+function resolveAugment(options: AugmentOptions | undefined): Required<AugmentOptions> {
+  const cropScale = options?.cropScale ?? 1;
   const jitter = options?.jitter ?? 0;
-  if (!(crop > 0 && crop <= 1)) {
-    throw new RangeError(`cropScale must be in (0, 1], got ${crop}`);
+  if (!(cropScale > 0 && cropScale <= 1)) {
+    throw new RangeError(`cropScale must be in (0, 1], got ${cropScale}`);
   }
   if (!(jitter >= 0 && jitter < 1)) {
     throw new RangeError(`jitter must be in [0, 1), got ${jitter}`);
   }
-  return crop < 1 || jitter > 0;
+  return { cropScale, jitter };
+}
+
+/** Throws a RangeError naming the bad field; returns whether anything is on. */
+export function checkAugment(options: AugmentOptions | undefined): boolean {
+  const { cropScale, jitter } = resolveAugment(options);
+  return cropScale < 1 || jitter > 0;
 }
 
 /**
@@ -69,11 +72,9 @@ export function batchAugments(
   n: number,
   options: AugmentOptions | undefined,
 ): ImageAugment[] {
-  const on = checkAugment(options);
-  if (!on) return Array.from({ length: n }, () => ({}));
-  const crop = options?.cropScale ?? 1;
-  const jitter = options?.jitter ?? 0;
-  const rng = new Prng(deriveSeed(seed, step, AUGMENT_SALT));
+  const { cropScale: crop, jitter } = resolveAugment(options);
+  if (crop === 1 && jitter === 0) return Array.from({ length: n }, () => ({}));
+  const rng = new Prng(deriveSeed(seed, step, SEED_SALT.augment));
   return Array.from({ length: n }, () => {
     const a: ImageAugment = {};
     if (crop < 1) {

@@ -7,10 +7,11 @@
 
 /**
  * Salts that keep the random streams drawn from one user seed independent: the bounded shuffle
- * buffer (`ShuffleStream`) and the training flips (`TrainSource`) must not replay the epoch order.
- * The values are ASCII tags ("buff", "flip"); changing one changes every shuffle made with it.
+ * buffer (`ShuffleStream`), the training flips (`batchFlips`) and the random crop and tone
+ * (`batchAugments`) must not replay the epoch order or each other. The values are ASCII tags
+ * ("buff", "flip", "augm"); changing one changes every draw made with it.
  */
-export const SEED_SALT = { buffer: 0x62756666, flip: 0x666c6970 } as const;
+export const SEED_SALT = { buffer: 0x62756666, flip: 0x666c6970, augment: 0x6175676d } as const;
 
 /** Mixes a 32-bit value (the SplitMix32 finalizer); a bijection on uint32. */
 export function mix32(x: number): number {
