@@ -21,8 +21,8 @@ identities it did not train on (its time and score on 2 CPU cores: docs/benchmar
   --data-root DIR        root of relative paths in a clean list (default: the list's folder)
   --network NAME         r18, r34, r50, r100 (or 50), mbf, mbf-large (MobileFaceNet, 112)
   --width X              width multiplier (0.25 -> 16/32/64/128 channels)
-  --input-size N         input side, a multiple of 16 (default 112; lfw-small: 64)
-  --embedding-size N     embedding (feature) size (default 512; lfw-small, lfw-fold: 128)
+  --input-size N         input side, a multiple of 16 (default 112; lfw-small, lfw-fold: 64)
+  --embedding-size N     embedding (feature) size (default 512; lfw-small: 128)
   --net-style S          IR-ResNet details: arcstream (BN eps 2e-5, TF "same" stride-2 padding,
                          trained output-BN scale, Kaiming init) or arcface_torch (its iresnet.py:
                          eps 1e-5, symmetric padding, output-BN scale fixed at 1, normal(0, 0.1))
