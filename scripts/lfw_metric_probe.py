@@ -5,17 +5,18 @@ embeddings of its own training images (people with two or more images) give a wi
 covariance Sw and a between-person covariance Sb; WCCN (x -> Sw^-1/2 x), PCA whitening of all
 training embeddings and LDA (the top k directions of Sw^-1/2 Sb Sw^-1/2) are the classic post-hoc
 metrics of small-data face verification (DeepID's era). Each is scored on the fold's own pairs with
-the same 10-fold protocol as eval-lfw (scripts/torch_run_data.py).
+the same 10-fold protocol as eval-lfw (scripts/torch_run_data.py, so Debian's Python with
+python3-opencv, as the other scripts).
 
   # 1. a pairs file whose first N pairs are the training images, each paired with itself
-  python3 scripts/lfw_metric_probe.py pairs FOLD/split/train.lst train_pairs.txt
+  /usr/bin/python3 scripts/lfw_metric_probe.py pairs FOLD/split/train.lst train_pairs.txt
   # 2. embeddings of those images and of the fold's pairs (rows 2i, 2i+1 = pair i)
   deno task eval-lfw --pairs train_pairs.txt --data ALIGNED --aligned \
     --model RUN/export/model.json --out tmp_train --save-embeddings train.npy --quiet
   deno task eval-lfw --pairs FOLD/split/pairs.txt --data ALIGNED --aligned \
     --model RUN/export/model.json --out tmp_test --save-embeddings test.npy --quiet
   # 3. accuracy and AUC of each metric on the fold's pairs
-  python3 scripts/lfw_metric_probe.py score train.npy train_pairs.txt.labels test.npy \
+  /usr/bin/python3 scripts/lfw_metric_probe.py score train.npy train_pairs.txt.labels test.npy \
     FOLD/split/pairs.txt
 """
 import collections
@@ -87,7 +88,7 @@ def main_score(train_npy, labels_path, test_npy, pairs_path):
         w = inv_sqrt(within, eps)
         rows.append(("WCCN eps %g" % eps, lambda t, w=w: (t - mu) @ w))
         rows.append(("PCA whitening eps %g" % eps, lambda t, w=inv_sqrt(total, eps): (t - mu) @ w))
-        vals, vecs = np.linalg.eigh(w @ between @ w)
+        _, vecs = np.linalg.eigh(w @ between @ w)  # ascending eigenvalues
         for k in (32, 64):
             p = w @ vecs[:, ::-1][:, :k]
             rows.append(("LDA eps %g, %d dims" % (eps, k), lambda t, p=p: (t - mu) @ p))

@@ -79,7 +79,7 @@ export interface TrainConfig {
   dctScale?: "auto" | "off";
 }
 
-/** The small net of the default run and lfw-fold: a width-1/4 r18 at 64 px, embedding 128. */
+/** The small net of the default run: a width-1/4 r18 at 64 px, embedding 128 (lfw-fold: 512). */
 function smallR18(): NetworkConfig {
   return {
     kind: "iresnet",
@@ -185,8 +185,8 @@ export const PRESETS: Record<string, () => TrainConfig> = {
   }),
   /**
    * The unseen-identity LFW protocol (`deno task lfw-fold` writes its list and pairs): train on
-   * every aligned LFW image of the people outside fold k, score fold k's 600 pairs. Sized for under 40
-   * minutes on 2 CPU cores (8 epochs; folds 1-3 over two network seeds: 83.17%, see
+   * every aligned LFW image of the people outside fold k, score fold k's 600 pairs. Sized for under
+   * 40 minutes on 2 CPU cores (8 epochs; folds 1-3 over two network seeds: 83.17%, see
    * docs/training.md): a width-1/4 r18 at 64 px (MobileFaceNet at 112 is ~10x the work per image on
    * wasm) with the paper's 512-wide embedding (128 scored 82.17%, with a lower AUC), arcstream's
    * network details (arcface_torch's, `--net-style arcface_torch`, scored 81.8% on the same folds),
