@@ -15,7 +15,8 @@ Inputs (one of):
                               its images are aligned faces already (no MTCNN)
   --pairs FILE --embeddings E a float32 .npy [2N, D]: rows 2i, 2i+1 = pair i (insightface order);
                               E1,E2,... scores an ensemble (each file's rows L2-normalized, then
-                              concatenated: a pair's cosine is the mean of the models')
+                              concatenated: a pair's cosine is the mean of the models'); a
+                              value naming an existing file is that one file, commas and all
 Model (with --data or --bin):
   --model FILE                model.json of a TF.js graph or layers model (arcstream exports too)
   --input-size N              model input side; faces are resized as in training (area when

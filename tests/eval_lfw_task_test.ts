@@ -241,10 +241,25 @@ Deno.test("eval-lfw --embeddings A,B scores the ensemble: a pair's cosine is the
       "--out",
       `${dir}/two`,
     );
-    assertEquals([one.code, two.code], [0, 0], one.stderr + two.stderr);
+    // A file whose name holds a comma is that file, not an ensemble of two missing ones.
+    await Deno.copyFile(`${FIX}tiny_embeddings.npy`, `${dir}/run 1,seed 2.npy`);
+    const comma = await evalLfw(
+      "--pairs",
+      `${FIX}tiny_pairs.txt`,
+      "--embeddings",
+      `${dir}/run 1,seed 2.npy`,
+      "--out",
+      `${dir}/comma`,
+    );
+    assertEquals(
+      [one.code, two.code, comma.code],
+      [0, 0, 0],
+      one.stderr + two.stderr + comma.stderr,
+    );
     const [r1, r2] = [await readReport(`${dir}/one`), await readReport(`${dir}/two`)];
     assertEquals(r2.result.accuracyMean, r1.result.accuracyMean);
     assertEquals(r2.result.auc, r1.result.auc);
+    assertEquals((await readReport(`${dir}/comma`)).result.auc, r1.result.auc);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -88,6 +88,15 @@ function checkInputs(o: EvalRunOptions): void {
   }
 }
 
+/**
+ * The files of --embeddings: "E1,E2,..." is an ensemble, but a value that names an existing file
+ * is that one file, so a path holding a comma still works.
+ */
+async function embeddingPaths(value: string): Promise<string[]> {
+  const whole = await Deno.stat(value).then((s) => s.isFile, () => false);
+  return whole ? [value] : value.split(",").map((x) => x.trim()).filter((x) => x !== "");
+}
+
 /** Embeddings from the --embeddings file, or computed with --model. */
 async function embed(
   o: EvalRunOptions,
@@ -96,7 +105,7 @@ async function embed(
 ): Promise<Embedded> {
   if (o.embeddings) {
     const { embeddings, pairs } = await loadEmbeddings(
-      o.embeddings.split(",").map((x) => x.trim()).filter((x) => x !== ""),
+      await embeddingPaths(o.embeddings),
       input.pairs,
       input.totalPairs,
       input.pairIndex,
