@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_run_data import accuracy_10fold, auc, read_pairs  # noqa: E402
+from torch_run_data import read_pairs, verification  # noqa: E402
 
 
 def write_pairs(train_list, out):
@@ -64,10 +64,8 @@ def inv_sqrt(cov, eps):
 
 
 def score(test, same, folds, transform):
-    e = unit(transform(test))
-    dist = ((e[0::2] - e[1::2]) ** 2).sum(1)  # squared L2 of unit rows, as eval-lfw
-    mean, _ = accuracy_10fold(dist, same, folds)
-    return 100 * mean, auc(dist, same)
+    mean, _, area = verification(unit(transform(test)), same, folds)
+    return 100 * mean, area
 
 
 def main_score(train_npy, labels_path, test_npy, pairs_path):

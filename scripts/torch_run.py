@@ -173,10 +173,9 @@ def heldout(model, pairs, folds, cache, batch=64):
             embs.update(zip(ks, e))
     model.train()
     rows = np.stack([embs[k] for a, b, _ in pairs for k in (a, b)])
-    dist = ((rows[0::2] - rows[1::2]) ** 2).sum(1)
     same = np.array([s for _, _, s in pairs])
-    acc, std = data.accuracy_10fold(dist, same, folds)
-    return {"accuracy": acc, "std": std, "auc": data.auc(dist, same), "pairs": len(pairs)}, rows
+    acc, std, area = data.verification(rows, same, folds)
+    return {"accuracy": acc, "std": std, "auc": area, "pairs": len(pairs)}, rows
 
 
 def step_on(model, head, opt, batch, cache, mc, lr, decayed):

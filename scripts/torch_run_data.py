@@ -155,6 +155,14 @@ def accuracy_10fold(dist, same, fold_sizes):
     return float(np.mean(accs)), float(np.std(accs))
 
 
+def verification(rows, same, fold_sizes):
+    """eval-lfw's scores of [2N, D] unit rows (rows 2i, 2i+1 = pair i): the squared L2 distance of
+    each pair; (accuracy, its std over the folds, AUC)."""
+    dist = ((rows[0::2] - rows[1::2]) ** 2).sum(1)
+    acc, std = accuracy_10fold(dist, same, fold_sizes)
+    return acc, std, auc(dist, same)
+
+
 def auc(dist, same):
     """Area under the ROC of "same when dist is small" (ties count one half)."""
     s, d = dist[same], dist[~same]
